@@ -1,0 +1,323 @@
+package lro
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Methods, as they appear in the metrics' method label.
+const (
+	MethodCancel = "cancel"
+	MethodGet    = "get"
+	MethodList   = "list"
+)
+
+// MaxBodyBytes caps every response body read from an API.
+const MaxBodyBytes = 1 << 20
+
+// Auth modes.
+const (
+	// AuthADC attaches OAuth2 tokens from Application Default Credentials.
+	AuthADC = "adc"
+	// AuthNone sends no credentials: for emulators and tests.
+	AuthNone = "none"
+)
+
+// Observer is told about every request the client sends. It is how the
+// caller instruments outbound HTTP once, at the single place every request
+// passes through, with the google.rpc code that only a parsed body can tell.
+type Observer interface {
+	// RequestStarted is called before a request is sent.
+	RequestStarted(service, method string)
+	// RequestFinished is called once per started request with the code of its
+	// answer (Transport if none) and how long it took.
+	RequestFinished(service, method string, code Code, d time.Duration)
+}
+
+// Config configures a Client. The zero value of a field means its default.
+type Config struct {
+	// Auth is AuthADC (default) or AuthNone.
+	Auth string
+	// RequestTimeout bounds one request, from sending to the last byte of the
+	// answer. Default 30s.
+	RequestTimeout time.Duration
+	// MaxConnsPerHost sizes the shared transport's connection pool; set it to
+	// the worker's concurrency. Default 64.
+	MaxConnsPerHost int
+	// Transport is the base transport; nil means a new *http.Transport sized
+	// by MaxConnsPerHost. Tests pass lrotest's in-memory transport here.
+	Transport http.RoundTripper
+	// TokenSource makes token sources; nil with AuthADC means Application
+	// Default Credentials (ADCTokenSource).
+	TokenSource TokenSourceFunc
+	// Observer, if set, is told about every request.
+	Observer Observer
+	// UserAgent is sent on every request.
+	UserAgent string
+	// Now is the clock for Retry-After dates; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultRequestTimeout is the default of Config.RequestTimeout.
+const DefaultRequestTimeout = 30 * time.Second
+
+// Client sends operations.cancel, get and list to the services of a Table.
+// It never retries and never logs; it is safe for concurrent use.
+type Client struct {
+	table    *Table
+	timeout  time.Duration
+	observer Observer
+	ua       string
+	now      func() time.Time
+	// clients holds one *http.Client per service host, all sharing one
+	// transport; each attaches its service's token, if any.
+	clients map[string]*http.Client
+}
+
+// New returns a client for the services in table. With AuthADC it creates
+// one token source per distinct (scopes, subject), shared by the services
+// that need it; failing to find credentials is an error here, at start-up.
+func New(ctx context.Context, table *Table, cfg Config) (*Client, error) {
+	if cfg.Auth == "" {
+		cfg.Auth = AuthADC
+	}
+	if cfg.Auth != AuthADC && cfg.Auth != AuthNone {
+		return nil, fmt.Errorf("auth %q: want %q or %q", cfg.Auth, AuthADC, AuthNone)
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxConnsPerHost <= 0 {
+		cfg.MaxConnsPerHost = 64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	base := cfg.Transport
+	if base == nil {
+		base = NewTransport(cfg.MaxConnsPerHost)
+	}
+	c := &Client{
+		table:    table,
+		timeout:  cfg.RequestTimeout,
+		observer: cfg.Observer,
+		ua:       cfg.UserAgent,
+		now:      cfg.Now,
+		clients:  map[string]*http.Client{},
+	}
+	tokens := newTokenCache(cfg.TokenSource)
+	for _, s := range table.Services() {
+		rt := base
+		if cfg.Auth == AuthADC {
+			if s.Endpoint.Scheme != "https" {
+				return nil, fmt.Errorf("service %s: endpoint %s is plain http; a bearer token is only sent over https", s.Host, s.Endpoint)
+			}
+			ts, err := tokens.get(ctx, s.Scopes, s.Subject)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: credentials: %w", s.Host, err)
+			}
+			rt = &authTransport{base: base, tokens: ts, host: s.Endpoint.Host}
+		}
+		c.clients[s.Host] = &http.Client{
+			Transport: rt,
+			// Redirects are never followed: a redirect could carry the
+			// token to a host outside the table.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return c, nil
+}
+
+// NewTransport returns the shared HTTP transport, its pool sized for
+// maxConns requests in flight per host.
+func NewTransport(maxConns int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = maxConns
+	t.ResponseHeaderTimeout = 0 // the per-request timeout covers it
+	t.ForceAttemptHTTP2 = true
+	return t
+}
+
+// Table returns the client's service table.
+func (c *Client) Table() *Table { return c.table }
+
+// Cancel sends operations.cancel for name: POST {endpoint}/{version}/{name}:cancel
+// with an empty body. nil means the API accepted the cancel.
+func (c *Client) Cancel(ctx context.Context, svc *Service, name string) error {
+	if err := c.check(svc, name); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, svc, MethodCancel, http.MethodPost, c.url(svc, name+":cancel", nil))
+	return err
+}
+
+// Get sends operations.get for name: GET {endpoint}/{version}/{name}.
+func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation, error) {
+	if err := c.check(svc, name); err != nil {
+		return nil, err
+	}
+	body, err := c.do(ctx, svc, MethodGet, http.MethodGet, c.url(svc, name, nil))
+	if err != nil {
+		return nil, err
+	}
+	op, err := decodeOperation(body)
+	if err != nil {
+		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operation in answer: " + err.Error()}
+	}
+	return op, nil
+}
+
+// List sends operations.list for the collection parent: GET
+// {endpoint}/{version}/{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
+// size to the server.
+func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken string, pageSize int) (*ListPage, error) {
+	if err := svc.ValidateParent(parent); err != nil {
+		return nil, err
+	}
+	if _, ok := c.clients[svc.Host]; !ok || c.table.Lookup(svc.Host) != svc {
+		return nil, invalidf("service %q is not in the client's table", svc.Host)
+	}
+	q := url.Values{}
+	if pageToken != "" {
+		q.Set("pageToken", pageToken)
+	}
+	if pageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(pageSize))
+	}
+	body, err := c.do(ctx, svc, MethodList, http.MethodGet, c.url(svc, parent, q))
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodeListPage(body)
+	if err != nil {
+		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operations list in answer: " + err.Error()}
+	}
+	return page, nil
+}
+
+// check refuses any request for a service outside the table or a name that
+// is not one of the service's operations, whatever the caller validated.
+func (c *Client) check(svc *Service, name string) error {
+	if svc == nil || c.table.Lookup(svc.Host) != svc {
+		return invalidf("service is not in the client's table")
+	}
+	return svc.Match(name)
+}
+
+func (c *Client) url(svc *Service, path string, q url.Values) string {
+	u := *svc.Endpoint
+	// Validated names contain only unreserved characters and ':', '@', '=',
+	// '+', all legal in a path: the path needs no escaping.
+	u.Path = "/" + svc.Version + "/" + path
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// do sends one request and returns the body of a 2xx answer, or an *Error.
+// A cancelled caller context is returned as is (ctx.Err()).
+func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, target string) ([]byte, error) {
+	start := c.now()
+	code := Transport
+	if c.observer != nil {
+		c.observer.RequestStarted(svc.Host, method)
+		defer func() { c.observer.RequestFinished(svc.Host, method, code, c.now().Sub(start)) }()
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if httpMethod == http.MethodPost {
+		body = http.NoBody
+	}
+	req, err := http.NewRequestWithContext(rctx, httpMethod, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, svc.Host, err)
+	}
+	if c.ua != "" {
+		req.Header.Set("User-Agent", c.ua)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.clients[svc.Host].Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		e := transportError(err, c.timeout)
+		code = e.Code
+		return nil, e
+	}
+	data, readErr := readCapped(resp.Body, MaxBodyBytes)
+	resp.Body.Close()
+	if readErr != nil && !errors.Is(readErr, errTooLarge) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		e := transportError(readErr, c.timeout)
+		code = e.Code
+		return nil, e
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		code = OK
+		if readErr != nil && method != MethodCancel {
+			// A cancel's answer is Empty: its body is not needed.
+			code = Unknown
+			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: fmt.Sprintf("answer body is larger than %d bytes", MaxBodyBytes)}
+		}
+		return data, nil
+	}
+	var e *Error
+	if readErr != nil {
+		e = ParseError(resp.StatusCode, resp.Header, nil, c.now())
+		e.Message = fmt.Sprintf("%s (error body larger than %d bytes)", e.Message, MaxBodyBytes)
+	} else {
+		e = ParseError(resp.StatusCode, resp.Header, data, c.now())
+		if method == MethodCancel && resp.StatusCode == http.StatusNotFound && !isGoogleError(data) {
+			// A 404 that is not a Google error is the front end saying the
+			// :cancel method is not served at all.
+			e.Code = Unimplemented
+			e.Message = "the API does not serve :cancel (HTTP 404 without a Google error body)"
+		}
+	}
+	code = e.Code
+	return nil, e
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readCapped reads at most limit bytes; a longer body yields errTooLarge.
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// transportError describes a request that got no (complete) answer.
+func transportError(err error, timeout time.Duration) *Error {
+	var ce *credentialError
+	if errors.As(err, &ce) {
+		return &Error{Code: Unauthenticated, Message: "no token: " + ce.err.Error(), Err: err}
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &Error{Code: Transport, Message: fmt.Sprintf("no answer within the request timeout (%s)", timeout), Err: err}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Code: Transport, Message: err.Error(), Err: err}
+}

@@ -1,0 +1,116 @@
+package lro
+
+import "strconv"
+
+// Code is a google.rpc.Code, the canonical error code of Google APIs.
+type Code int
+
+// The google.rpc codes (google/rpc/code.proto).
+const (
+	OK                 Code = 0
+	Cancelled          Code = 1
+	Unknown            Code = 2
+	InvalidArgument    Code = 3
+	DeadlineExceeded   Code = 4
+	NotFound           Code = 5
+	AlreadyExists      Code = 6
+	PermissionDenied   Code = 7
+	ResourceExhausted  Code = 8
+	FailedPrecondition Code = 9
+	Aborted            Code = 10
+	OutOfRange         Code = 11
+	Unimplemented      Code = 12
+	Internal           Code = 13
+	Unavailable        Code = 14
+	DataLoss           Code = 15
+	Unauthenticated    Code = 16
+
+	// Transport is not a google.rpc code: it marks a request that received no
+	// HTTP answer at all (connection refused or reset, request timeout).
+	Transport Code = -1
+)
+
+var codeNames = [...]string{
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+}
+
+// AllCodes lists the seventeen google.rpc codes in numeric order.
+func AllCodes() []Code {
+	codes := make([]Code, len(codeNames))
+	for i := range codes {
+		codes[i] = Code(i)
+	}
+	return codes
+}
+
+// String returns the code's canonical upper-snake name ("UNAVAILABLE"), or
+// "TRANSPORT" for Transport. These are the values of the metrics' code label.
+func (c Code) String() string {
+	if c == Transport {
+		return "TRANSPORT"
+	}
+	if c >= 0 && int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return "CODE_" + strconv.Itoa(int(c))
+}
+
+// ParseCode returns the code named by a google.rpc status string such as
+// "UNAVAILABLE". It reports false for names it does not know.
+func ParseCode(name string) (Code, bool) {
+	for i, n := range codeNames {
+		if n == name {
+			return Code(i), true
+		}
+	}
+	return 0, false
+}
+
+// codeFromHTTP maps an HTTP status to a google.rpc code. It is only used when
+// an answer carries no parseable Google error body. Every 5xx maps to a
+// transient code (CONTRACT §5: "HTTP 5xx without a Google error body" is
+// transient), including 501, which from a proxy or front end says nothing about
+// the API itself; the one exception, a non-Google 404 on :cancel, is decided by
+// the caller.
+func codeFromHTTP(status int) Code {
+	switch {
+	case status >= 200 && status < 300:
+		return OK
+	case status == 400:
+		return InvalidArgument
+	case status == 401:
+		return Unauthenticated
+	case status == 403:
+		return PermissionDenied
+	case status == 404:
+		return NotFound
+	case status == 405:
+		return Unimplemented
+	case status == 408:
+		return DeadlineExceeded
+	case status == 409:
+		return Aborted
+	case status == 412:
+		return FailedPrecondition
+	case status == 416:
+		return OutOfRange
+	case status == 429:
+		return ResourceExhausted
+	case status == 499:
+		return Cancelled
+	case status >= 400 && status < 500:
+		return InvalidArgument
+	case status == 500:
+		return Internal
+	case status == 502, status == 503:
+		return Unavailable
+	case status == 504:
+		return DeadlineExceeded
+	default:
+		// 1xx, 3xx (redirects are never followed) and the remaining 5xx.
+		return Unknown
+	}
+}

@@ -1,0 +1,240 @@
+package lro
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is the one error type for answers from an operations API, and for
+// requests that got no answer at all. Inspect it with errors.As.
+type Error struct {
+	// HTTPStatus is the HTTP status of the answer, 0 when there was none.
+	HTTPStatus int
+	// Code is the google.rpc code: from the error body's status when it has a
+	// known one, otherwise derived from the HTTP status; Transport when no
+	// answer arrived; Unauthenticated when no token could be obtained.
+	Code Code
+	// Message is the error body's message, or a description of the failure.
+	Message string
+	// RetryDelay is the server's hint of how long to wait before retrying:
+	// google.rpc.RetryInfo when present, else the Retry-After header; 0 if none.
+	RetryDelay time.Duration
+	// Reason and Domain come from a google.rpc.ErrorInfo detail, if any.
+	Reason string
+	Domain string
+	// Err is the underlying cause of a transport or credential failure.
+	Err error
+}
+
+// Error describes the failure without any request or response payload.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code.String())
+	if e.HTTPStatus != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Err != nil && e.Message == "" {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// maxRetryDelay caps any retry hint a server gives: a hint is honoured (never
+// retried sooner) but an absurd one (days, overflow) is not obeyed literally.
+const maxRetryDelay = 10 * time.Minute
+
+// googleError is the JSON error body of Google REST APIs (AIP-193).
+type googleError struct {
+	Error *struct {
+		Code    int               `json:"code"`
+		Message string            `json:"message"`
+		Status  string            `json:"status"`
+		Details []json.RawMessage `json:"details"`
+	} `json:"error"`
+}
+
+// errorDetail holds the fields of the detail types opcancel reads; other
+// detail types are tolerated and ignored.
+type errorDetail struct {
+	Type       string `json:"@type"`
+	RetryDelay string `json:"retryDelay"` // google.rpc.RetryInfo
+	Reason     string `json:"reason"`     // google.rpc.ErrorInfo
+	Domain     string `json:"domain"`     // google.rpc.ErrorInfo
+}
+
+const (
+	typeRetryInfo = "type.googleapis.com/google.rpc.RetryInfo"
+	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
+)
+
+// ParseError turns a non-2xx answer into an *Error. The code comes from the
+// body's error.status when the body is a Google error with a known status;
+// otherwise from the HTTP status. The retry delay comes from a RetryInfo
+// detail if there is one, else from the Retry-After header (seconds or an HTTP
+// date, relative to now). body should already be capped by the caller.
+func ParseError(status int, header http.Header, body []byte, now time.Time) *Error {
+	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
+	var ge googleError
+	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
+	if parsed {
+		e.Message = ge.Error.Message
+		if c, ok := ParseCode(ge.Error.Status); ok {
+			e.Code = c
+		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
+			// Unknown or missing status string: the body's own HTTP code
+			// is the next best source.
+			e.Code = codeFromHTTP(ge.Error.Code)
+		}
+		for _, raw := range ge.Error.Details {
+			var d errorDetail
+			if json.Unmarshal(raw, &d) != nil {
+				continue
+			}
+			switch d.Type {
+			case typeRetryInfo:
+				if delay, ok := parseProtoDuration(d.RetryDelay); ok && e.RetryDelay == 0 {
+					e.RetryDelay = delay
+				}
+			case typeErrorInfo:
+				if e.Reason == "" {
+					e.Reason, e.Domain = d.Reason, d.Domain
+				}
+			}
+		}
+	} else {
+		e.Message = http.StatusText(status)
+	}
+	if e.RetryDelay == 0 {
+		if d, ok := parseRetryAfter(header.Get("Retry-After"), now); ok {
+			e.RetryDelay = d
+		}
+	}
+	e.RetryDelay = min(e.RetryDelay, maxRetryDelay)
+	return e
+}
+
+// isGoogleError reports whether body is a Google JSON error body.
+func isGoogleError(body []byte) bool {
+	var ge googleError
+	return json.Unmarshal(body, &ge) == nil && ge.Error != nil
+}
+
+// parseProtoDuration parses the JSON form of google.protobuf.Duration
+// ("1.5s", "30s"). Negative or malformed values report false.
+func parseProtoDuration(s string) (time.Duration, bool) {
+	num, ok := strings.CutSuffix(s, "s")
+	if !ok || num == "" {
+		return 0, false
+	}
+	secs, err := strconv.ParseFloat(num, 64)
+	if err != nil || secs <= 0 || secs != secs {
+		return 0, false
+	}
+	if secs >= maxRetryDelay.Seconds() {
+		return maxRetryDelay, true
+	}
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+// parseRetryAfter parses an HTTP Retry-After value: delay-seconds or an
+// HTTP date. Past dates and garbage report false.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0, false
+		}
+		if secs >= int64(maxRetryDelay/time.Second) {
+			return maxRetryDelay, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	if d <= 0 {
+		return 0, false
+	}
+	return d, true
+}
+
+// Class is what a failure means for the delivery that met it.
+type Class int
+
+const (
+	// Permanent failures end the delivery with an outcome; retrying would
+	// give the same answer.
+	Permanent Class = iota
+	// Transient failures are retried in-process, then nacked: unavailability,
+	// quota, timeouts, connection errors and credential failures.
+	Transient
+)
+
+func (c Class) String() string {
+	if c == Transient {
+		return "transient"
+	}
+	return "permanent"
+}
+
+// Classify decides whether err is transient or permanent, exactly as
+// CONTRACT §5 says. It is the only place that decides it.
+//
+// Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
+// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage must not ack the
+// backlog away), transport failures (no answer), and any other error that is
+// not an *Error, since nothing proves it would recur. Permanent: every other
+// google.rpc code, and validation failures (ErrInvalid), which no retry can fix.
+func Classify(err error) Class {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, ErrInvalid) {
+			return Permanent
+		}
+		return Transient
+	}
+	switch e.Code {
+	case Unavailable, ResourceExhausted, DeadlineExceeded, Aborted, Internal,
+		Unknown, Unauthenticated, Transport:
+		return Transient
+	default:
+		return Permanent
+	}
+}
+
+// CodeOf returns the google.rpc code of err, Transport for failures that got
+// no answer, and Unknown for errors that are not from this package.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Unknown
+}
+
+// RetryDelayOf returns the server's retry hint carried by err, 0 if none.
+func RetryDelayOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryDelay
+	}
+	return 0
+}

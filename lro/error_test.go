@@ -1,0 +1,264 @@
+package lro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestClassifyEveryCode(t *testing.T) {
+	t.Parallel()
+	want := map[Code]Class{
+		OK:                 Permanent,
+		Cancelled:          Permanent,
+		Unknown:            Transient,
+		InvalidArgument:    Permanent,
+		DeadlineExceeded:   Transient,
+		NotFound:           Permanent,
+		AlreadyExists:      Permanent,
+		PermissionDenied:   Permanent,
+		ResourceExhausted:  Transient,
+		FailedPrecondition: Permanent,
+		Aborted:            Transient,
+		OutOfRange:         Permanent,
+		Unimplemented:      Permanent,
+		Internal:           Transient,
+		Unavailable:        Transient,
+		DataLoss:           Permanent,
+		Unauthenticated:    Transient,
+	}
+	if len(AllCodes()) != 17 {
+		t.Fatalf("AllCodes() has %d codes, want 17", len(AllCodes()))
+	}
+	for _, c := range AllCodes() {
+		w, ok := want[c]
+		if !ok {
+			t.Fatalf("no expectation for %v", c)
+		}
+		body := fmt.Appendf(nil, `{"error":{"code":400,"status":%q,"message":"m"}}`, c.String())
+		err := ParseError(400, http.Header{}, body, time.Now())
+		if err.Code != c {
+			t.Errorf("ParseError(status %s).Code = %v, want %v", c, err.Code, c)
+		}
+		if got := Classify(err); got != w {
+			t.Errorf("Classify(%v) = %v, want %v", c, got, w)
+		}
+	}
+}
+
+func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		wantCode Code
+		want     Class
+	}{
+		{"500 html", 500, "<html>oops</html>", Internal, Transient},
+		{"501 plain", 501, "Not Implemented", Unknown, Transient},
+		{"502 empty", 502, "", Unavailable, Transient},
+		{"503 empty", 503, "", Unavailable, Transient},
+		{"504 empty", 504, "", DeadlineExceeded, Transient},
+		{"599 empty", 599, "", Unknown, Transient},
+		{"400 text", 400, "bad", InvalidArgument, Permanent},
+		{"401 text", 401, "no", Unauthenticated, Transient},
+		{"403 text", 403, "no", PermissionDenied, Permanent},
+		{"404 html", 404, "<html>", NotFound, Permanent},
+		{"405 text", 405, "", Unimplemented, Permanent},
+		{"408 text", 408, "", DeadlineExceeded, Transient},
+		{"409 text", 409, "", Aborted, Transient},
+		{"412 text", 412, "", FailedPrecondition, Permanent},
+		{"416 text", 416, "", OutOfRange, Permanent},
+		{"418 text", 418, "", InvalidArgument, Permanent},
+		{"429 text", 429, "slow down", ResourceExhausted, Transient},
+		{"499 text", 499, "", Cancelled, Permanent},
+		{"302 redirect", 302, "", Unknown, Transient},
+		// A Google body wins over the HTTP status.
+		{"503 says NOT_FOUND", 503, `{"error":{"code":503,"status":"NOT_FOUND"}}`, NotFound, Permanent},
+		{"200 says UNAVAILABLE", 404, `{"error":{"code":404,"status":"UNAVAILABLE"}}`, Unavailable, Transient},
+		// Unknown status string: the body's numeric code, then the HTTP status.
+		{"unknown status, body code", 400, `{"error":{"code":503,"status":"WHATEVER"}}`, Unavailable, Transient},
+		{"unknown status, bad code", 403, `{"error":{"code":7,"status":"WHATEVER"}}`, PermissionDenied, Permanent},
+		{"error is not an object", 503, `{"error":"nope"}`, Unavailable, Transient},
+		{"json without error", 400, `{"message":"x"}`, InvalidArgument, Permanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ParseError(tt.status, http.Header{}, []byte(tt.body), time.Now())
+			if err.Code != tt.wantCode {
+				t.Errorf("code = %v, want %v", err.Code, tt.wantCode)
+			}
+			if got := Classify(err); got != tt.want {
+				t.Errorf("Classify = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	others := []struct {
+		name string
+		err  error
+		want Class
+	}{
+		{"transport", &Error{Code: Transport, Message: "connection refused"}, Transient},
+		{"timeout", transportError(context.DeadlineExceeded, time.Second), Transient},
+		{"credentials", transportError(&credentialError{err: errors.New("metadata down")}, time.Second), Transient},
+		{"wrapped", fmt.Errorf("cancel x: %w", &Error{Code: NotFound}), Permanent},
+		{"invalid name", fmt.Errorf("route: %w", ErrInvalid), Permanent},
+		{"foreign error", errors.New("something odd"), Transient},
+	}
+	for _, tt := range others {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := transportError(context.DeadlineExceeded, time.Second).Code; got != Transport {
+		t.Errorf("timeout code = %v, want TRANSPORT", got)
+	}
+	if got := transportError(&credentialError{err: errors.New("x")}, time.Second).Code; got != Unauthenticated {
+		t.Errorf("credential failure code = %v, want UNAUTHENTICATED", got)
+	}
+}
+
+func TestParseErrorDetails(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	retryInfo := func(d string) string {
+		return fmt.Sprintf(`{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":%q}`, d)
+	}
+	body := func(details ...string) string {
+		s := `{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Quota exceeded.","details":[`
+		for i, d := range details {
+			if i > 0 {
+				s += ","
+			}
+			s += d
+		}
+		return s + "]}}"
+	}
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		body       string
+		want       Error
+	}{
+		{
+			name: "RetryInfo and ErrorInfo",
+			body: body(retryInfo("1.5s"), `{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"vault.googleapis.com"}}`),
+			want: Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded.", RetryDelay: 1500 * time.Millisecond, Reason: "RATE_LIMIT_EXCEEDED", Domain: "googleapis.com"},
+		},
+		{
+			name: "unknown detail types are ignored",
+			body: body(`{"@type":"type.googleapis.com/google.rpc.Help","links":[{"url":"x"}]}`, `{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]}`, `"not an object"`, retryInfo("2s")),
+			want: Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded.", RetryDelay: 2 * time.Second},
+		},
+		{
+			name:       "RetryInfo wins over Retry-After",
+			retryAfter: "30",
+			body:       body(retryInfo("3s")),
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded.", RetryDelay: 3 * time.Second},
+		},
+		{
+			name:       "Retry-After seconds without RetryInfo",
+			retryAfter: "7",
+			body:       body(),
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded.", RetryDelay: 7 * time.Second},
+		},
+		{
+			name:       "Retry-After HTTP date",
+			retryAfter: now.Add(90 * time.Second).Format(http.TimeFormat),
+			body:       "rate limited",
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: 90 * time.Second},
+		},
+		{
+			name:       "Retry-After in the past is ignored",
+			retryAfter: now.Add(-time.Hour).Format(http.TimeFormat),
+			body:       "",
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests"},
+		},
+		{
+			name:       "garbage Retry-After and RetryInfo are ignored",
+			retryAfter: "soon",
+			body:       body(retryInfo("soon"), retryInfo("-5s"), retryInfo("NaNs")),
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded."},
+		},
+		{
+			name:       "absurd delays are capped",
+			retryAfter: "99999999999999999",
+			body:       body(retryInfo("1e30s")),
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Quota exceeded.", RetryDelay: maxRetryDelay},
+		},
+		{
+			name:       "absurd Retry-After alone is capped",
+			retryAfter: "86400",
+			body:       "",
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: maxRetryDelay},
+		},
+		{
+			name:   "garbage body",
+			status: 503,
+			body:   "\x00\xff{{{",
+			want:   Error{HTTPStatus: 503, Code: Unavailable, Message: "Service Unavailable"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			if tt.retryAfter != "" {
+				h.Set("Retry-After", tt.retryAfter)
+			}
+			status := tt.status
+			if status == 0 {
+				status = 429
+			}
+			got := ParseError(status, h, []byte(tt.body), now)
+			if diff := cmp.Diff(tt.want, *got); diff != "" {
+				t.Errorf("ParseError mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCodeNames(t *testing.T) {
+	t.Parallel()
+	for _, c := range AllCodes() {
+		got, ok := ParseCode(c.String())
+		if !ok || got != c {
+			t.Errorf("ParseCode(%q) = %v, %v; want %v", c.String(), got, ok, c)
+		}
+	}
+	if Transport.String() != "TRANSPORT" {
+		t.Errorf("Transport.String() = %q", Transport.String())
+	}
+	if _, ok := ParseCode("unavailable"); ok {
+		t.Error("ParseCode accepted a lower-case name")
+	}
+}
+
+func FuzzParseError(f *testing.F) {
+	f.Add(503, "", []byte(`{"error":{"code":503,"status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1s"}]}}`))
+	f.Add(429, "5", []byte(`rate limited`))
+	f.Add(404, "Wed, 21 Oct 2015 07:28:00 GMT", []byte(`<html>`))
+	f.Add(400, "", []byte(`{"error":{"details":[null,1,"x",{"@type":7}]}}`))
+	f.Add(500, "-1", []byte(`{"error":null}`))
+	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter)
+		e := ParseError(status, h, body, time.Now())
+		if e.RetryDelay < 0 || e.RetryDelay > maxRetryDelay {
+			t.Fatalf("retry delay %v out of [0, %v]", e.RetryDelay, maxRetryDelay)
+		}
+		if e.Code < 0 || int(e.Code) >= len(codeNames) {
+			t.Fatalf("code %d is not a google.rpc code", e.Code)
+		}
+		_ = Classify(e)
+		_ = e.Error()
+	})
+}
