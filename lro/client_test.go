@@ -172,7 +172,9 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 
 type failingTokens struct{}
 
-func (failingTokens) Token() (*oauth2.Token, error) { return nil, errors.New("metadata server unreachable") }
+func (failingTokens) Token() (*oauth2.Token, error) {
+	return nil, errors.New("metadata server unreachable")
+}
 
 func TestAnswersBecomeTypedErrors(t *testing.T) {
 	t.Parallel()
@@ -303,7 +305,7 @@ services:
 		t.Fatal(err)
 	}
 	want := map[string]int{
-		"https://www.googleapis.com/auth/ediscovery|":       1,
+		"https://www.googleapis.com/auth/ediscovery|":        1,
 		"https://www.googleapis.com/auth/androidmanagement|": 1,
 		"https://s/1 https://s/2|":                           1,
 		"https://s/1 https://s/2|admin@example.com":          1,

@@ -52,7 +52,7 @@ func TestScriptedStates(t *testing.T) {
 	rt := s.Transport()
 
 	var got []answer
-	got = append(got, do(t, rt, "GET", "/v1/operations/never"))    // not cancelled: running
+	got = append(got, do(t, rt, "GET", "/v1/operations/never")) // not cancelled: running
 	got = append(got, do(t, rt, "POST", "/v1/operations/never:cancel"))
 	for range 3 {
 		got = append(got, do(t, rt, "GET", "/v1/operations/never"))

@@ -1,0 +1,78 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminServer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, Labels{Services: []string{"vault.googleapis.com"}, Outcomes: []string{"cancelled", "invalid"}, UnknownOutcomes: []string{"invalid"}})
+	m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled").Inc()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(ln, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { errc <- s.Run(ctx) }()
+	base := "http://" + s.Addr().String()
+
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, _ := get(t, base+"/readyz"); code != 503 {
+		t.Errorf("/readyz before ready = %d, want 503", code)
+	}
+	s.SetReady(true)
+	if code, _ := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz when ready = %d, want 200", code)
+	}
+	s.SetReady(false)
+	if code, _ := get(t, base+"/readyz"); code != 503 {
+		t.Errorf("/readyz after shutdown began = %d, want 503", code)
+	}
+	code, body := get(t, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{
+		`opcancel_jobs_total{outcome="cancelled",service="vault.googleapis.com"} 1`,
+		`opcancel_jobs_total{outcome="invalid",service="vault.googleapis.com"} 0`,
+		`opcancel_jobs_total{outcome="invalid",service="unknown"} 0`,
+		`opcancel_jobs_in_flight 0`,
+		`opcancel_api_requests_in_flight 0`,
+		`opcancel_result_publish_failures_total 0`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}

@@ -1,0 +1,89 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the worker's configuration. Start from DefaultConfig; the
+// internal tunables (backoff, poll schedule, publish timeout) take their
+// defaults when zero. Validate names the first bad field.
+type Config struct {
+	// Concurrency bounds the API requests in flight at once (the worker pool).
+	Concurrency int
+	// MaxOutstanding bounds the deliveries held at once, including those
+	// waiting between verification polls, which hold no pool slot.
+	MaxOutstanding int
+	// VerifyTimeout is how long to poll for done after a cancel was accepted,
+	// unless the service overrides it.
+	VerifyTimeout time.Duration
+	// RetryBudget is how long one delivery may spend retrying transient
+	// failures, counted from its first request, before it is nacked.
+	RetryBudget time.Duration
+	// ShutdownTimeout is how long held jobs may keep going after shutdown
+	// begins before they are nacked as interrupted.
+	ShutdownTimeout time.Duration
+	// BackoffInitial and BackoffMax shape the retry backoff: full jitter over
+	// min(BackoffMax, BackoffInitial·2^attempt).
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// PollInitial and PollMax shape the verification schedule: PollInitial,
+	// doubling, capped at PollMax, each ±20 % jitter.
+	PollInitial time.Duration
+	PollMax     time.Duration
+	// PublishTimeout bounds the publication of one result event.
+	PublishTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults of CONTRACT §2.
+func DefaultConfig() Config {
+	return Config{
+		Concurrency:     64,
+		MaxOutstanding:  1000,
+		VerifyTimeout:   5 * time.Minute,
+		RetryBudget:     2 * time.Minute,
+		ShutdownTimeout: 25 * time.Second,
+		BackoffInitial:  500 * time.Millisecond,
+		BackoffMax:      30 * time.Second,
+		PollInitial:     time.Second,
+		PollMax:         30 * time.Second,
+		PublishTimeout:  10 * time.Second,
+	}
+}
+
+// withDefaults fills the zero internal tunables from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	fill := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&c.BackoffInitial, d.BackoffInitial)
+	fill(&c.BackoffMax, d.BackoffMax)
+	fill(&c.PollInitial, d.PollInitial)
+	fill(&c.PollMax, d.PollMax)
+	fill(&c.PublishTimeout, d.PublishTimeout)
+	return c
+}
+
+// Validate reports the first invalid field, named as its flag.
+func (c Config) Validate() error {
+	switch {
+	case c.Concurrency < 1:
+		return fmt.Errorf("--concurrency %d: must be at least 1", c.Concurrency)
+	case c.MaxOutstanding < 1:
+		return fmt.Errorf("--max-outstanding %d: must be at least 1", c.MaxOutstanding)
+	case c.VerifyTimeout <= 0:
+		return fmt.Errorf("--verify-timeout %s: must be positive", c.VerifyTimeout)
+	case c.RetryBudget < 0:
+		return fmt.Errorf("--retry-budget %s: must not be negative (0: no retries)", c.RetryBudget)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("--shutdown-timeout %s: must not be negative (0: nack at once)", c.ShutdownTimeout)
+	case c.BackoffInitial < 0 || c.BackoffMax < c.BackoffInitial:
+		return fmt.Errorf("backoff %s..%s: want 0 <= initial <= max", c.BackoffInitial, c.BackoffMax)
+	case c.PollInitial <= 0 || c.PollMax < c.PollInitial:
+		return fmt.Errorf("poll interval %s..%s: want 0 < initial <= max", c.PollInitial, c.PollMax)
+	}
+	return nil
+}

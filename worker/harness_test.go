@@ -1,0 +1,212 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"opcancel/lro"
+	"opcancel/lro/lrotest"
+	"opcancel/metrics"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// harness is a worker wired to an in-memory lrotest fake, usable inside a
+// synctest bubble.
+type harness struct {
+	t       *testing.T
+	fake    *lrotest.Server
+	w       *Worker
+	m       *metrics.Metrics
+	logs    *observer.ObservedLogs
+	sink    *memSink
+	ops     *countingOps
+	table   *lro.Table
+	settled settledLog
+}
+
+// servicesYAML points both built-in services at the in-memory fake.
+const servicesYAML = `
+services:
+  - host: vault.googleapis.com
+    endpoint: https://vault.fake
+    patterns: ["operations/**"]
+  - host: androidmanagement.googleapis.com
+    endpoint: https://amapi.fake
+    patterns: ["enterprises/*/devices/*/operations/*"]
+`
+
+func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string) *harness {
+	t.Helper()
+	if yaml == "" {
+		yaml = servicesYAML
+	}
+	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, MetricLabels(table))
+	fake := lrotest.New(fakeOpts)
+	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	h := &harness{t: t, fake: fake, m: m, logs: logs, sink: &memSink{}, ops: &countingOps{next: client}, table: table}
+	h.w, err = New(cfg, Deps{Table: table, Ops: h.ops, Sink: h.sink, Log: zap.New(core), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// delivery builds a delivery whose settlement is recorded in h.settled.
+func (h *harness) delivery(id, data string, attrs map[string]string) Delivery {
+	return Delivery{
+		ID: id, Data: []byte(data), Attributes: attrs,
+		Ack:  func() error { h.settled.add(id, "ack"); return nil },
+		Nack: func() error { h.settled.add(id, "nack"); return nil },
+	}
+}
+
+func (h *harness) jobs(service string, o Outcome) float64 {
+	return testutil.ToFloat64(h.m.Jobs.WithLabelValues(service, string(o)))
+}
+
+// outcomeLog returns the log line of message ID id's outcome.
+func (h *harness) outcomeLog(id string) (observer.LoggedEntry, bool) {
+	for _, e := range h.logs.All() {
+		if e.ContextMap()["messageId"] == id && e.ContextMap()["outcome"] != nil {
+			return e, true
+		}
+	}
+	return observer.LoggedEntry{}, false
+}
+
+type settledLog struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+func (s *settledLog) add(id, what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]string{}
+	}
+	s.m[id] = append(s.m[id], what)
+}
+
+func (s *settledLog) get(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.m[id]...)
+}
+
+// memSink records result events; fail makes Publish fail.
+type memSink struct {
+	mu     sync.Mutex
+	events []Event
+	attrs  []map[string]string
+	fail   bool
+}
+
+func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return errors.New("results topic unavailable")
+	}
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return fmt.Errorf("event is not JSON: %w", err)
+	}
+	s.events = append(s.events, e)
+	s.attrs = append(s.attrs, attrs)
+	return nil
+}
+
+func (s *memSink) byID(id string) (Event, map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.events {
+		if e.MessageID == id {
+			return e, s.attrs[i], true
+		}
+	}
+	return Event{}, nil, false
+}
+
+// countingOps wraps the client to measure requests in flight.
+type countingOps struct {
+	next    Operations
+	mu      sync.Mutex
+	cur     int
+	peak    int
+	calls   int
+	enterAt []time.Time
+}
+
+func (c *countingOps) enter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur++
+	c.calls++
+	c.peak = max(c.peak, c.cur)
+	c.enterAt = append(c.enterAt, time.Now())
+}
+
+func (c *countingOps) exit() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur--
+}
+
+func (c *countingOps) Cancel(ctx context.Context, svc *lro.Service, name string) error {
+	c.enter()
+	defer c.exit()
+	return c.next.Cancel(ctx, svc, name)
+}
+
+func (c *countingOps) Get(ctx context.Context, svc *lro.Service, name string) (*lro.Operation, error) {
+	c.enter()
+	defer c.exit()
+	return c.next.Get(ctx, svc, name)
+}
+
+func (c *countingOps) stats() (peak, calls int, at []time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peak, c.calls, append([]time.Time(nil), c.enterAt...)
+}
+
+// memSource hands its deliveries to the handler concurrently, then blocks
+// until ctx is done and every handler has returned, like Pub/Sub's Receive.
+type memSource struct {
+	deliveries []Delivery
+}
+
+func (s *memSource) Receive(ctx context.Context, h Handler) error {
+	var wg sync.WaitGroup
+	for _, d := range s.deliveries {
+		wg.Go(func() { h(ctx, d) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}

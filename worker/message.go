@@ -1,0 +1,139 @@
+package worker
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Message limits of CONTRACT §3.
+const (
+	MaxDataBytes   = 4096
+	MaxReasonChars = 256
+	MaxBatchChars  = 128
+)
+
+// Request is a decoded cancel request.
+type Request struct {
+	// Name is the operation name, without any "//host/" prefix.
+	Name string `json:"name"`
+	// Service is the host the message named, if any.
+	Service string `json:"service,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Batch   string `json:"batch,omitempty"`
+}
+
+// Encode renders the request in the JSON form of CONTRACT §3.
+func (r Request) Encode() []byte {
+	b, _ := json.Marshal(r)
+	return b
+}
+
+// errDecode marks a message that is not one of the three forms.
+var errDecode = errors.New("undecodable message")
+
+// Decode reads the three message forms of CONTRACT §3 — a JSON object, a full
+// resource name "//host/name", or a bare name on one line — with the
+// attributes service, reason and batch standing in for missing JSON fields.
+// It checks the form and the field limits; the name itself is validated when
+// it is routed. On error the returned Request holds what could be read, for
+// the log line.
+func Decode(data []byte, attrs map[string]string) (Request, error) {
+	var r Request
+	if len(data) > MaxDataBytes {
+		return r, fmt.Errorf("%w: data is %d bytes, the limit is %d", errDecode, len(data), MaxDataBytes)
+	}
+	if !utf8.Valid(data) {
+		return r, fmt.Errorf("%w: data is not valid UTF-8", errDecode)
+	}
+	text := bytes.TrimSpace(data)
+	switch {
+	case len(text) == 0:
+		return r, fmt.Errorf("%w: empty message", errDecode)
+	case text[0] == '{':
+		if err := decodeJSON(text, &r); err != nil {
+			return r, err
+		}
+	case text[0] == '[' || text[0] == '"':
+		return r, fmt.Errorf("%w: a JSON message must be an object with a \"name\"", errDecode)
+	default:
+		if bytes.ContainsAny(text, "\r\n") {
+			return r, fmt.Errorf("%w: a message names one operation on one line", errDecode)
+		}
+		r.Name = string(text)
+	}
+	for key, field := range map[string]*string{"service": &r.Service, "reason": &r.Reason, "batch": &r.Batch} {
+		if *field == "" {
+			*field = attrs[key]
+		}
+	}
+	if host, name, ok := splitFullName(r.Name); ok {
+		if r.Service != "" && r.Service != host {
+			return r, fmt.Errorf("%w: service %q contradicts the full resource name's host %q", errDecode, r.Service, host)
+		}
+		r.Service, r.Name = host, name
+	} else if strings.HasPrefix(r.Name, "//") {
+		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", errDecode, r.Name)
+	}
+	switch {
+	case r.Name == "":
+		return r, fmt.Errorf("%w: no operation name", errDecode)
+	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
+		return r, fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
+	case utf8.RuneCountInString(r.Reason) > MaxReasonChars:
+		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), MaxReasonChars)
+	case utf8.RuneCountInString(r.Batch) > MaxBatchChars:
+		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), MaxBatchChars)
+	}
+	return r, nil
+}
+
+// decodeJSON decodes the JSON form: an object with a string "name" and
+// optional string "service", "reason" and "batch"; other fields are ignored.
+func decodeJSON(text []byte, r *Request) error {
+	var w struct {
+		Name    *string `json:"name"`
+		Service *string `json:"service"`
+		Reason  *string `json:"reason"`
+		Batch   *string `json:"batch"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if err := dec.Decode(&w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
+		}
+		return fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: data after the JSON object", errDecode)
+	}
+	if w.Name == nil {
+		return fmt.Errorf("%w: JSON has no \"name\"", errDecode)
+	}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return nil
+}
+
+// splitFullName splits "//host/name" into host and name.
+func splitFullName(s string) (host, name string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "//")
+	if !ok {
+		return "", "", false
+	}
+	host, name, ok = strings.Cut(rest, "/")
+	if !ok || host == "" || name == "" {
+		return "", "", false
+	}
+	return host, name, true
+}

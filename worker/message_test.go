@@ -1,0 +1,106 @@
+package worker
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		data  string
+		attrs map[string]string
+		want  Request
+	}{
+		{"json", `{"name":"enterprises/e1/devices/d1/operations/o1","service":"androidmanagement.googleapis.com","reason":"incident 4711","batch":"2026-11-22-wipe-storm"}`, nil,
+			Request{Name: "enterprises/e1/devices/d1/operations/o1", Service: "androidmanagement.googleapis.com", Reason: "incident 4711", Batch: "2026-11-22-wipe-storm"}},
+		{"json ignores unknown fields", `{"name":"operations/a","extra":{"deep":[1,2,{"x":null}]},"n":5}`, nil, Request{Name: "operations/a"}},
+		{"json wins over attributes", `{"name":"operations/a","reason":"json"}`, map[string]string{"reason": "attr", "batch": "b"},
+			Request{Name: "operations/a", Reason: "json", Batch: "b"}},
+		{"json with a full name", `{"name":"//vault.googleapis.com/operations/a"}`, nil, Request{Name: "operations/a", Service: "vault.googleapis.com"}},
+		{"full resource name", "//androidmanagement.googleapis.com/enterprises/e1/devices/d1/operations/o1", map[string]string{"reason": "r"},
+			Request{Name: "enterprises/e1/devices/d1/operations/o1", Service: "androidmanagement.googleapis.com", Reason: "r"}},
+		{"bare name with newline", "operations/abc123\n", nil, Request{Name: "operations/abc123"}},
+		{"bare name with attributes", "  operations/abc123  ", map[string]string{"service": "vault.googleapis.com", "batch": "b1"},
+			Request{Name: "operations/abc123", Service: "vault.googleapis.com", Batch: "b1"}},
+		{"reason of 256 characters", `{"name":"operations/a","reason":"` + strings.Repeat("é", 256) + `"}`, nil,
+			Request{Name: "operations/a", Reason: strings.Repeat("é", 256)}},
+	}
+	for _, tt := range tests {
+		got, err := Decode([]byte(tt.data), tt.attrs)
+		if err != nil {
+			t.Errorf("%s: Decode = %v", tt.name, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		data  string
+		attrs map[string]string
+	}{
+		"empty":                    {data: ""},
+		"blank":                    {data: " \n\t"},
+		"4 KiB + 1":                {data: "operations/" + strings.Repeat("a", MaxDataBytes+1-len("operations/"))},
+		"invalid UTF-8":            {data: "operations/\xff\xfe"},
+		"two lines":                {data: "operations/a\noperations/b"},
+		"json without name":        {data: `{"service":"vault.googleapis.com"}`},
+		"json null name":           {data: `{"name":null}`},
+		"json empty name":          {data: `{"name":""}`},
+		"json name of wrong type":  {data: `{"name":42}`},
+		"json name object":         {data: `{"name":{"a":1}}`},
+		"json service wrong type":  {data: `{"name":"operations/a","service":["x"]}`},
+		"json truncated":           {data: `{"name":"operations/a"`},
+		"json trailing data":       {data: `{"name":"operations/a"} {"name":"operations/b"}`},
+		"json array":               {data: `[{"name":"operations/a"}]`},
+		"deeply nested":            {data: `{"name":"operations/a","x":` + strings.Repeat("[", 1500) + strings.Repeat("]", 1500) + `,`},
+		"reason too long":          {data: `{"name":"operations/a","reason":"` + strings.Repeat("r", 257) + `"}`},
+		"batch too long":           {data: "operations/a", attrs: map[string]string{"batch": strings.Repeat("b", 129)}},
+		"attribute not UTF-8":      {data: "operations/a", attrs: map[string]string{"reason": "\xff"}},
+		"service contradicts host": {data: "//vault.googleapis.com/operations/a", attrs: map[string]string{"service": "androidmanagement.googleapis.com"}},
+		"full name without name":   {data: "//vault.googleapis.com/"},
+		"full name without host":   {data: "///operations/a"},
+	}
+	for name, tt := range tests {
+		if got, err := Decode([]byte(tt.data), tt.attrs); !errors.Is(err, errDecode) {
+			t.Errorf("%s: Decode = %+v, %v; want a decode error", name, got, err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"operations/a","service":"vault.googleapis.com","reason":"r","batch":"b"}`,
+		"//androidmanagement.googleapis.com/enterprises/e/devices/d/operations/o",
+		"operations/abc\n",
+		`{"name":{"x":1}}`,
+		"//127.0.0.1:8080/operations/a",
+		"\xff",
+	} {
+		f.Add([]byte(s), "", "")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, service, reason string) {
+		r, err := Decode(data, map[string]string{"service": service, "reason": reason})
+		if err != nil {
+			return
+		}
+		if r.Name == "" || len(data) > MaxDataBytes {
+			t.Fatalf("accepted %q as %+v", data, r)
+		}
+		if strings.HasPrefix(r.Name, "//") {
+			t.Fatalf("a full resource name was not split: %+v", r)
+		}
+		if strings.ContainsAny(r.Name, "\r\n") && !strings.HasPrefix(strings.TrimSpace(string(data)), "{") {
+			t.Fatalf("multi-line name accepted: %q", r.Name)
+		}
+	})
+}

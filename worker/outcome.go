@@ -1,0 +1,53 @@
+package worker
+
+// Outcome is how a delivery ended (CONTRACT §5). Every delivery ends in
+// exactly one.
+type Outcome string
+
+// The outcomes, in the order of CONTRACT §5.
+const (
+	Cancelled      Outcome = "cancelled"
+	Completed      Outcome = "completed"
+	Failed         Outcome = "failed"
+	DoneNoResult   Outcome = "done_no_result"
+	Unverified     Outcome = "unverified"
+	NotCancellable Outcome = "not_cancellable"
+	Unimplemented  Outcome = "unimplemented"
+	NotFound       Outcome = "not_found"
+	Denied         Outcome = "denied"
+	Rejected       Outcome = "rejected"
+	Invalid        Outcome = "invalid"
+	Duplicate      Outcome = "duplicate"
+	RetryExhausted Outcome = "retry_exhausted"
+	Interrupted    Outcome = "interrupted"
+)
+
+// Outcomes lists every outcome in the order of CONTRACT §5.
+func Outcomes() []Outcome {
+	return []Outcome{Cancelled, Completed, Failed, DoneNoResult, Unverified,
+		NotCancellable, Unimplemented, NotFound, Denied, Rejected, Invalid,
+		Duplicate, RetryExhausted, Interrupted}
+}
+
+// Acks reports whether the outcome acks its delivery; retry_exhausted and
+// interrupted nack it so that it is delivered again.
+func (o Outcome) Acks() bool {
+	return o != RetryExhausted && o != Interrupted
+}
+
+// warns reports whether the outcome is logged at warn rather than info.
+func (o Outcome) warns() bool {
+	switch o {
+	case RetryExhausted, Invalid, Denied, Rejected:
+		return true
+	}
+	return false
+}
+
+func outcomeNames(os []Outcome) []string {
+	s := make([]string, len(os))
+	for i, o := range os {
+		s[i] = string(o)
+	}
+	return s
+}

@@ -1,0 +1,364 @@
+package worker
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zapcore"
+
+	"opcancel/lro"
+	"opcancel/lro/lrotest"
+)
+
+const (
+	vault = "vault.googleapis.com"
+	amapi = "androidmanagement.googleapis.com"
+	dev   = "enterprises/e1/devices/d1/operations/"
+)
+
+// TestEveryOutcome drives one delivery per row of CONTRACT §5 through the
+// pipeline against the fake API and checks what a user sees: the outcome,
+// ack or nack, the counter, the log line and the exact requests sent.
+func TestEveryOutcome(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		data     string
+		attrs    map[string]string
+		script   *lrotest.Script // nil: the operation does not exist
+		service  string          // the metrics label
+		want     Outcome
+		code     string
+		settle   string
+		requests []string // "POST path" / "GET path"; for unverified, the GETs are checked separately
+		level    zapcore.Level
+	}{
+		{
+			name: "cancelled", data: `{"name":"operations/c1","reason":"incident 4711","batch":"b1"}`,
+			script: &lrotest.Script{}, service: vault, want: Cancelled, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c1:cancel", "GET /v1/operations/c1"},
+		},
+		{
+			name: "completed", data: "//" + amapi + "/" + dev + "c2",
+			script: &lrotest.Script{Final: lrotest.Completed, DoneAfterPolls: 1}, service: amapi, want: Completed, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/" + dev + "c2:cancel", "GET /v1/" + dev + "c2", "GET /v1/" + dev + "c2"},
+		},
+		{
+			name: "failed", data: "operations/c3\n",
+			script: &lrotest.Script{Final: lrotest.Failed}, service: vault, want: Failed, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c3:cancel", "GET /v1/operations/c3"},
+		},
+		{
+			name: "done_no_result", data: dev + "c4", attrs: map[string]string{"service": amapi},
+			script: &lrotest.Script{Final: lrotest.NoResult}, service: amapi, want: DoneNoResult, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/" + dev + "c4:cancel", "GET /v1/" + dev + "c4"},
+		},
+		{
+			name: "unverified", data: "operations/c5",
+			script: &lrotest.Script{DoneAfterPolls: lrotest.Never}, service: vault, want: Unverified, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c5:cancel"},
+		},
+		{
+			name: "not_cancellable", data: "operations/c6",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")}, DoneAfterPolls: lrotest.Never},
+			service: vault, want: NotCancellable, code: "FAILED_PRECONDITION", settle: "ack",
+			requests: []string{"POST /v1/operations/c6:cancel", "GET /v1/operations/c6"},
+		},
+		{
+			name: "failed_precondition on a done operation gives its final state", data: "operations/c7",
+			script:  &lrotest.Script{AlreadyDone: true, Final: lrotest.Completed},
+			service: vault, want: Completed, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c7:cancel", "GET /v1/operations/c7"},
+		},
+		{
+			name: "unimplemented", data: "operations/c8",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
+			service: vault, want: Unimplemented, code: "UNIMPLEMENTED", settle: "ack",
+			requests: []string{"POST /v1/operations/c8:cancel"},
+		},
+		{
+			name: "unimplemented from an HTML 404", data: "operations/c9",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.HTML404()}},
+			service: vault, want: Unimplemented, code: "UNIMPLEMENTED", settle: "ack",
+			requests: []string{"POST /v1/operations/c9:cancel"},
+		},
+		{
+			name: "not_found", data: "operations/missing",
+			service: vault, want: NotFound, code: "NOT_FOUND", settle: "ack",
+			requests: []string{"POST /v1/operations/missing:cancel"},
+		},
+		{
+			name: "denied", data: "operations/c10",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.PermissionDenied, "The caller does not have permission.")}},
+			service: vault, want: Denied, code: "PERMISSION_DENIED", settle: "ack", level: zapcore.WarnLevel,
+			requests: []string{"POST /v1/operations/c10:cancel"},
+		},
+		{
+			name: "rejected", data: "operations/c11",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.InvalidArgument, "Bad name.")}},
+			service: vault, want: Rejected, code: "INVALID_ARGUMENT", settle: "ack", level: zapcore.WarnLevel,
+			requests: []string{"POST /v1/operations/c11:cancel"},
+		},
+		{
+			name: "invalid", data: "operations/../admin",
+			service: "unknown", want: Invalid, code: "INVALID_ARGUMENT", settle: "ack", level: zapcore.WarnLevel,
+		},
+		{
+			name: "invalid for a configured service", data: `{"name":"operations/x","service":"` + amapi + `"}`,
+			service: amapi, want: Invalid, code: "INVALID_ARGUMENT", settle: "ack", level: zapcore.WarnLevel,
+		},
+		{
+			name: "retry_exhausted", data: "operations/c12",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Unavailable(50 * time.Second)}},
+			service: vault, want: RetryExhausted, code: "UNAVAILABLE", settle: "nack", level: zapcore.WarnLevel,
+			// RetryInfo 50s within a 2m budget: attempts at 0s, 50s, 100s.
+			requests: []string{"POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel"},
+		},
+		{
+			name: "credentials failing are retried then nacked", data: "operations/c13",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")}},
+			service: vault, want: RetryExhausted, code: "UNAUTHENTICATED", settle: "nack", level: zapcore.WarnLevel,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+				name := opName(tt.data)
+				if tt.script != nil {
+					h.fake.Set(name, *tt.script)
+				}
+				got := h.w.Handle(context.Background(), h.delivery("m1", tt.data, tt.attrs))
+				if got != tt.want {
+					e, _ := h.outcomeLog("m1")
+					t.Fatalf("outcome = %s, want %s (log %v)", got, tt.want, e.ContextMap())
+				}
+				if diff := cmp.Diff([]string{tt.settle}, h.settled.get("m1")); diff != "" {
+					t.Errorf("settlement (-want +got):\n%s", diff)
+				}
+				if n := h.jobs(tt.service, tt.want); n != 1 {
+					t.Errorf("opcancel_jobs_total{service=%q,outcome=%q} = %v, want 1", tt.service, tt.want, n)
+				}
+				var sent []string
+				for _, r := range h.fake.Requests() {
+					if tt.want == Unverified && r.Method == "GET" {
+						continue
+					}
+					sent = append(sent, r.Method+" "+r.Path)
+				}
+				if tt.requests != nil || tt.want == Invalid {
+					if diff := cmp.Diff(tt.requests, sent); diff != "" {
+						t.Errorf("requests (-want +got):\n%s", diff)
+					}
+				}
+				e, ok := h.outcomeLog("m1")
+				if !ok {
+					t.Fatal("no outcome log line")
+				}
+				if e.Level != tt.level {
+					t.Errorf("log level = %v, want %v", e.Level, tt.level)
+				}
+				f := e.ContextMap()
+				for _, key := range []string{"service", "name", "outcome", "code", "attempts", "polls", "messageId", "batch", "reason", "durationSeconds"} {
+					if _, ok := f[key]; !ok {
+						t.Errorf("log line lacks %q: %v", key, f)
+					}
+				}
+				if f["outcome"] != string(tt.want) || f["code"] != tt.code || f["service"] != tt.service || f["messageId"] != "m1" {
+					t.Errorf("log fields = %v, want outcome %s, code %s, service %s", f, tt.want, tt.code, tt.service)
+				}
+				if tt.want != Invalid && f["name"] != name {
+					t.Errorf("logged name = %v, want %s", f["name"], name)
+				}
+				ev, attrs, published := h.sink.byID("m1")
+				if published != tt.want.Acks() {
+					t.Errorf("result event published = %v, want %v", published, tt.want.Acks())
+				}
+				if published {
+					if ev.Outcome != tt.want || ev.Code != tt.code || ev.Service != tt.service || attrs["outcome"] != string(tt.want) || attrs["service"] != tt.service {
+						t.Errorf("event = %+v, attrs %v", ev, attrs)
+					}
+				}
+			})
+		})
+	}
+}
+
+// opName extracts the operation name a test message carries.
+func opName(data string) string {
+	r, _ := Decode([]byte(data), nil)
+	return r.Name
+}
+
+func TestCancelledEventAndLogCarryEverything(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/abc", lrotest.Script{DoneAfterPolls: 2})
+		start := time.Now()
+		d := h.delivery("123", "operations/abc", map[string]string{"service": vault, "reason": "incident 4711", "batch": "b1"})
+		d.DeliveryAttempt = 1
+		h.w.Handle(context.Background(), d)
+		ev, attrs, ok := h.sink.byID("123")
+		if !ok {
+			t.Fatal("no event")
+		}
+		want := Event{
+			Name: "operations/abc", Service: vault, Outcome: Cancelled, Code: "OK", Message: "Operation was cancelled.",
+			Attempts: 1, Polls: 3, Batch: "b1", Reason: "incident 4711", MessageID: "123", DeliveryAttempt: 1,
+			ReceivedAt: start.UTC(), FinishedAt: time.Now().UTC(),
+		}
+		if diff := cmp.Diff(want, ev); diff != "" {
+			t.Errorf("event (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]string{"outcome": "cancelled", "service": vault, "batch": "b1"}, attrs); diff != "" {
+			t.Errorf("attributes (-want +got):\n%s", diff)
+		}
+		e, _ := h.outcomeLog("123")
+		f := e.ContextMap()
+		if f["attempts"] != int64(1) || f["polls"] != int64(3) || f["batch"] != "b1" || f["reason"] != "incident 4711" {
+			t.Errorf("log fields = %v", f)
+		}
+		if e.Message != "operation cancelled" {
+			t.Errorf("log message = %q", e.Message)
+		}
+	})
+}
+
+func TestSecretsNeverLeave(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		const secret = "reset-password-hunter2"
+		h.fake.Set(dev+"wipe", lrotest.Script{Final: lrotest.Completed,
+			Metadata: []byte(`{"@type":"type.googleapis.com/x","password":"` + secret + `"}`),
+			Response: []byte(`{"@type":"type.googleapis.com/y","password":"` + secret + `"}`)})
+		h.w.Handle(context.Background(), h.delivery("m", dev+"wipe", nil))
+		for _, e := range h.logs.All() {
+			if strings.Contains(e.Message, secret) || strings.Contains(fmtFields(e.ContextMap()), secret) {
+				t.Errorf("secret in log line %v", e.ContextMap())
+			}
+		}
+		h.sink.mu.Lock()
+		defer h.sink.mu.Unlock()
+		for _, ev := range h.sink.events {
+			if strings.Contains(ev.Message, secret) || strings.Contains(ev.Name, secret) {
+				t.Errorf("secret in event %+v", ev)
+			}
+		}
+	})
+}
+
+func fmtFields(m map[string]any) string {
+	var b strings.Builder
+	for k, v := range m {
+		b.WriteString(k)
+		b.WriteString("=")
+		b.WriteString(strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(toString(v), "\n", " "), "\t", " ")))
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
+
+func TestDuplicateSendsNothing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/dup", lrotest.Script{DoneAfterPolls: 3})
+		done := make(chan Outcome)
+		go func() { done <- h.w.Handle(context.Background(), h.delivery("first", "operations/dup", nil)) }()
+		synctest.Wait() // the first is now waiting between polls
+		// The same operation, in another form, while the first is in flight.
+		got := h.w.Handle(context.Background(), h.delivery("second", "//"+vault+"/operations/dup", nil))
+		if got != Duplicate {
+			t.Errorf("second delivery = %s, want duplicate", got)
+		}
+		if first := <-done; first != Cancelled {
+			t.Errorf("first delivery = %s, want cancelled", first)
+		}
+		if st := h.fake.Op("operations/dup"); st.Cancels != 1 {
+			t.Errorf("cancels sent = %d, want 1", st.Cancels)
+		}
+		if diff := cmp.Diff([]string{"ack"}, h.settled.get("second")); diff != "" {
+			t.Errorf("duplicate settlement (-want +got):\n%s", diff)
+		}
+		if h.jobs(vault, Duplicate) != 1 {
+			t.Error("duplicate not counted")
+		}
+		// Once the first has finished, the same name is processed again.
+		if got := h.w.Handle(context.Background(), h.delivery("third", "operations/dup", nil)); got != Cancelled {
+			t.Errorf("third delivery = %s, want cancelled", got)
+		}
+	})
+}
+
+func TestInterruptedIsNacked(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/slow", lrotest.Script{DoneAfterPolls: lrotest.Never})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan Outcome)
+		go func() { done <- h.w.Handle(ctx, h.delivery("m", "operations/slow", nil)) }()
+		time.Sleep(10 * time.Second)
+		cancel()
+		if got := <-done; got != Interrupted {
+			t.Errorf("outcome = %s, want interrupted", got)
+		}
+		if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
+			t.Errorf("settlement (-want +got):\n%s", diff)
+		}
+		if _, _, ok := h.sink.byID("m"); ok {
+			t.Error("an event was published for a nacked delivery")
+		}
+		if h.jobs(vault, Interrupted) != 1 {
+			t.Error("interrupted not counted")
+		}
+	})
+}
+
+func TestPublishFailureNacks(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.sink.fail = true
+		h.fake.Set("operations/p", lrotest.Script{})
+		if got := h.w.Handle(context.Background(), h.delivery("m", "operations/p", nil)); got != Cancelled {
+			t.Fatalf("outcome = %s", got)
+		}
+		if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
+			t.Errorf("settlement (-want +got):\n%s", diff)
+		}
+		if n := testutilCounter(h.m.ResultPublishFailures); n != 1 {
+			t.Errorf("opcancel_result_publish_failures_total = %v, want 1", n)
+		}
+	})
+}
+
+func TestZeroSeriesFromStartUp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+	for _, s := range []string{vault, amapi} {
+		for _, o := range Outcomes() {
+			if _, err := h.m.Jobs.GetMetricWithLabelValues(s, string(o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n := testutilCollect(h.m.Jobs)
+	if want := 2*len(Outcomes()) + 1; n != want {
+		t.Errorf("opcancel_jobs_total has %d series at start-up, want %d (every outcome × service, and unknown/invalid)", n, want)
+	}
+}
