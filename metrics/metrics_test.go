@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,8 @@ func TestAdminServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(ln, reg)
+	var ready atomic.Bool
+	s := NewServer(ln, reg, ready.Load)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() { errc <- s.Run(ctx) }()
@@ -45,11 +47,11 @@ func TestAdminServer(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != 503 {
 		t.Errorf("/readyz before ready = %d, want 503", code)
 	}
-	s.SetReady(true)
+	ready.Store(true)
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz when ready = %d, want 200", code)
 	}
-	s.SetReady(false)
+	ready.Store(false)
 	if code, _ := get(t, base+"/readyz"); code != 503 {
 		t.Errorf("/readyz after shutdown began = %d, want 503", code)
 	}

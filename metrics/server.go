@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,20 +15,20 @@ import (
 type Server struct {
 	ln    net.Listener
 	srv   *http.Server
-	ready atomic.Bool
+	ready func() bool
 }
 
-// NewServer serves the admin endpoints on ln with the metrics of g.
-// It is not ready until SetReady(true).
-func NewServer(ln net.Listener, g prometheus.Gatherer) *Server {
-	s := &Server{ln: ln}
+// NewServer serves the admin endpoints on ln with the metrics of g; /readyz
+// answers 200 while ready returns true, 503 otherwise.
+func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Server {
+	s := &Server{ln: ln, ready: ready}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
+		if !s.ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -38,12 +37,6 @@ func NewServer(ln net.Listener, g prometheus.Gatherer) *Server {
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
-
-// SetReady sets what /readyz answers: 200 when true, 503 when false.
-func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
-
-// Ready reports what /readyz answers.
-func (s *Server) Ready() bool { return s.ready.Load() }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

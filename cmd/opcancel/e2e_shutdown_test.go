@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"opcancel/lro/lrotest"
+	"opcancel/queue/queuetest"
+)
+
+// TestSIGTERMDuringSlowVerifications: the real binary, SIGTERMed while every
+// job waits between verification polls, turns /readyz to 503, nacks the jobs
+// within the shutdown timeout and exits 0; a second worker started afterwards
+// finishes every one of them.
+func TestSIGTERMDuringSlowVerifications(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	bin := binary(t)
+	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "")
+	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
+	const n = 20
+	var msgs []message
+	for i := range n {
+		name := fmt.Sprintf("operations/slow-%d", i)
+		apis.vault.Set(name, lrotest.Script{DoneAfterPolls: lrotest.Never})
+		msgs = append(msgs, message{data: name})
+	}
+
+	admin := freeAddr(t)
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, "worker", "--auth=none", "--listen="+admin, "--subscription="+ps.sub,
+		"--config="+apis.config, "--shutdown-timeout=3s")
+	cmd.Env = []string{"PUBSUB_EMULATOR_HOST=" + e.Host}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "readiness", 30*time.Second, func() bool { return status(admin, "/readyz") == 200 })
+	publish(t, e, ps.topic, msgs...)
+	waitFor(t, "every job held in verification", 30*time.Second, func() bool {
+		for i := range n {
+			if !apis.vault.Op(fmt.Sprintf("operations/slow-%d", i)).CancelAccepted {
+				return false
+			}
+		}
+		return true
+	})
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	waitFor(t, "/readyz to turn 503", 2*time.Second, func() bool { return status(admin, "/readyz") != 200 })
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exited with %v, want 0\n%s", err, logs)
+		}
+	case <-time.After(3*time.Second + 5*time.Second):
+		t.Fatalf("worker still running long after the 3s shutdown timeout\n%s", logs)
+	}
+	t.Logf("exit 0 %v after SIGTERM (shutdown timeout 3s)", time.Since(signalled).Round(time.Millisecond))
+	if got := strings.Count(logs.String(), `"outcome":"interrupted"`); got != n {
+		t.Errorf("%d interrupted outcomes logged, want %d\n%s", got, n, logs)
+	}
+
+	// The operations finish now; a second worker picks up every nacked job.
+	for i := range n {
+		apis.vault.Set(fmt.Sprintf("operations/slow-%d", i), lrotest.Script{})
+	}
+	admin2, logs2, stop := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config)
+	waitFor(t, "the second worker to cancel every job", 60*time.Second, func() bool {
+		return value(scrape(t, admin2), "opcancel_jobs_total", map[string]string{"outcome": "cancelled"}) == n
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("second worker: %v\n%s", err, logs2)
+	}
+	left, err := e.Drain(context.Background(), ps.sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("%d messages left in the subscription", len(left))
+	}
+}
+
+func status(addr, path string) int {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestTwoWorkersShareASubscription: two workers on one subscription split
+// the work, and no operation is cancelled twice.
+func TestTwoWorkersShareASubscription(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	apis := newFakeAPIs(t, lrotest.Options{Latency: 20 * time.Millisecond}, lrotest.Options{}, "")
+	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
+	const n = 300
+	var msgs []message
+	for i := range n {
+		name := fmt.Sprintf("operations/shared-%d", i)
+		apis.vault.Set(name, lrotest.Script{})
+		msgs = append(msgs, message{data: name})
+	}
+	// Small flow-control windows so that both workers get messages.
+	a1, _, stop1 := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config, "--max-outstanding=20")
+	a2, _, stop2 := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config, "--max-outstanding=20")
+	publish(t, e, ps.topic, msgs...)
+	count := func(addr string) float64 {
+		return value(scrape(t, addr), "opcancel_jobs_total", map[string]string{"outcome": "cancelled"})
+	}
+	waitFor(t, "every job", 90*time.Second, func() bool { return count(a1)+count(a2) >= n })
+	c1, c2 := count(a1), count(a2)
+	if err := stop1(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if c1+c2 != n || c1 == 0 || c2 == 0 {
+		t.Errorf("worker 1 cancelled %v, worker 2 %v; want %d split between both", c1, c2, n)
+	}
+	for i := range n {
+		if st := apis.vault.Op(fmt.Sprintf("operations/shared-%d", i)); st.Cancels != 1 {
+			t.Errorf("operations/shared-%d got %d cancels, want 1", i, st.Cancels)
+		}
+	}
+}
+
+// TestMissingOrDeletedSubscription: exit 1 with a clear message.
+func TestMissingOrDeletedSubscription(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "")
+	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
+
+	stderr := &syncBuffer{}
+	err := run(context.Background(), []string{"worker", "--auth=none", "--listen=" + freeAddr(t), "--config=" + apis.config,
+		"--project=" + ps.project, "--subscription=no-such-sub"},
+		getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), stderr, stderr)
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "subscription projects/"+ps.project+"/subscriptions/no-such-sub does not exist") {
+		t.Errorf("missing subscription: exit %d, %v", exitCode(err), err)
+	}
+
+	// Deleted while the worker runs.
+	admin := freeAddr(t)
+	logs := &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(context.Background(), []string{"worker", "--auth=none", "--listen=" + admin, "--config=" + apis.config, "--subscription=" + ps.sub},
+			getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), logs, logs)
+	}()
+	waitFor(t, "readiness", 30*time.Second, func() bool { return status(admin, "/readyz") == 200 })
+	if err := e.Client.SubscriptionAdminClient.DeleteSubscription(context.Background(), &pubsubpb.DeleteSubscriptionRequest{Subscription: ps.sub}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if exitCode(err) != 1 || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("deleted subscription: exit %d, %v", exitCode(err), err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the worker kept running for 60s on a deleted subscription\n%s", logs)
+	}
+}

@@ -1,0 +1,143 @@
+// Command opcancel cancels Google API long-running operations named in
+// Pub/Sub messages. See the README for the subcommands and their flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "opcancel:", oneLine(err))
+	}
+	os.Exit(exitCode(err))
+}
+
+// env is what a subcommand gets from its surroundings.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// usageError is a usage or configuration error: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCode maps run's error to the exit status: 0 on a clean stop, 2 on a
+// usage or configuration error, 1 on anything else.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	default:
+		return 1
+	}
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// cli is the command line: one subcommand.
+type cli struct {
+	Worker  workerCmd  `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
+	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
+}
+
+// exitRequest carries kong's request to exit (after --help) out of Parse.
+type exitRequest struct{ code int }
+
+// envVar is the environment variable of a flag: OPCANCEL_ + upper snake case.
+func envVar(flag string) string {
+	return "OPCANCEL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// run parses args and runs the chosen subcommand. Every flag also reads its
+// OPCANCEL_ environment variable through getenv; a flag on the command line wins.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	var c cli
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	envResolver := kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		if flag.Name == "help" {
+			return nil, nil
+		}
+		if v := getenv(envVar(flag.Name)); v != "" {
+			return v, nil
+		}
+		return nil, nil
+	})
+	parser, err := kong.New(&c,
+		kong.Name("opcancel"),
+		kong.Description("Cancels Google API long-running operations named in Pub/Sub messages.\n\n"+
+			"Every flag also reads an environment variable: OPCANCEL_ and the flag name in upper snake case "+
+			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
+			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
+			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest{code}) }),
+		kong.Resolvers(envResolver),
+		kong.ValueFormatter(helpValue),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+	)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			if req.code != 0 {
+				err = usagef("exit %d", req.code)
+			} else {
+				err = nil
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return usageError{err}
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	return kctx.Run(e)
+}
+
+// helpValue documents a flag's default and environment variable.
+func helpValue(v *kong.Value) string {
+	h := v.Help
+	if v.Name == "help" {
+		return h
+	}
+	switch {
+	case v.Tag.Required:
+		return h + " [required; env " + envVar(v.Name) + "]"
+	case v.Default != "":
+		return h + " [default " + v.Default + "; env " + envVar(v.Name) + "]"
+	default:
+		return h + " [env " + envVar(v.Name) + "]"
+	}
+}

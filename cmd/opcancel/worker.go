@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/option"
+
+	"opcancel/lro"
+	"opcancel/metrics"
+	"opcancel/queue"
+	"opcancel/worker"
+)
+
+// workerCmd is `opcancel worker`: the daemon.
+type workerCmd struct {
+	Project         string        `help:"Project of the subscription and results topic (default: $GOOGLE_CLOUD_PROJECT, or the project of a full subscription name)."`
+	Subscription    string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
+	Config          string        `help:"YAML services file; the built-in services apply without it." type:"path"`
+	Concurrency     int           `default:"64" help:"Max API requests in flight at once (the worker pool)."`
+	MaxOutstanding  int           `default:"1000" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
+	VerifyTimeout   time.Duration `default:"5m" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
+	RetryBudget     time.Duration `default:"2m" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
+	ResultsTopic    string        `help:"Topic ID or full name for result events; none if empty."`
+	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
+	Auth            string        `default:"adc" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
+	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	ShutdownTimeout time.Duration `default:"25s" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
+	RequestTimeout  time.Duration `default:"30s" help:"Timeout of one API request, from sending to the last byte of the answer."`
+}
+
+// workerHooks let the demo and tests run the real wiring on embedded fakes.
+type workerHooks struct {
+	// pubsubOptions are extra Pub/Sub client options (the demo's pstest).
+	pubsubOptions []option.ClientOption
+	// transport replaces the HTTP transport to the APIs.
+	transport http.RoundTripper
+	// listener replaces --listen.
+	listener net.Listener
+	// started is called once the worker is receiving, with its admin address.
+	started func(admin net.Addr)
+}
+
+func (c *workerCmd) Run(ctx context.Context, e *env) error {
+	return c.run(ctx, e, workerHooks{})
+}
+
+// workerSetup is the validated configuration.
+type workerSetup struct {
+	project, subscription, resultsTopic string
+	cfg                                 worker.Config
+	table                               *lro.Table
+	log                                 *zap.Logger
+}
+
+// setup validates the flags; every error is a usage error naming the bad value.
+func (c *workerCmd) setup(e *env) (*workerSetup, error) {
+	s := &workerSetup{project: c.Project}
+	if s.project == "" {
+		s.project = e.getenv("GOOGLE_CLOUD_PROJECT")
+	}
+	var err error
+	if s.subscription, err = queue.ResourceName(s.project, "subscriptions", c.Subscription); err != nil {
+		return nil, usagef("--subscription %w", err)
+	}
+	if s.project == "" {
+		s.project = projectOf(s.subscription)
+	}
+	if c.ResultsTopic != "" {
+		if s.resultsTopic, err = queue.ResourceName(s.project, "topics", c.ResultsTopic); err != nil {
+			return nil, usagef("--results-topic %w", err)
+		}
+	}
+	s.cfg = worker.DefaultConfig()
+	s.cfg.Concurrency = c.Concurrency
+	s.cfg.MaxOutstanding = c.MaxOutstanding
+	s.cfg.VerifyTimeout = c.VerifyTimeout
+	s.cfg.RetryBudget = c.RetryBudget
+	s.cfg.ShutdownTimeout = c.ShutdownTimeout
+	if err := s.cfg.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	if c.RequestTimeout <= 0 {
+		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
+	}
+	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
+		return nil, usagef("--config: %w", err)
+	}
+	if s.log, err = newLogger(c.LogLevel, e.stderr); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// projectOf returns P of projects/P/kind/ID.
+func projectOf(name string) string {
+	parts := strings.Split(name, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+// maxExtension is how long the leases of held messages are extended: longer
+// than any job can legitimately take.
+func maxExtension(s *workerSetup, c *workerCmd) time.Duration {
+	verify := s.cfg.VerifyTimeout
+	for _, svc := range s.table.Services() {
+		verify = max(verify, svc.VerifyTimeout)
+	}
+	return s.cfg.RetryBudget + verify + s.cfg.ShutdownTimeout + 2*c.RequestTimeout + time.Minute
+}
+
+func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
+	s, err := c.setup(e)
+	if err != nil {
+		return err
+	}
+	log := s.log
+	defer log.Sync()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, worker.MetricLabels(s.table))
+	ops, err := lro.New(ctx, s.table, lro.Config{
+		Auth:            c.Auth,
+		RequestTimeout:  c.RequestTimeout,
+		MaxConnsPerHost: c.Concurrency,
+		Transport:       hooks.transport,
+		Observer:        worker.RequestObserver(m),
+		UserAgent:       userAgent(),
+	})
+	if err != nil {
+		return err
+	}
+	ln := hooks.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", c.Listen); err != nil {
+			return fmt.Errorf("--listen %s: %w", c.Listen, err)
+		}
+	}
+	ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Options: hooks.pubsubOptions})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer ps.Close()
+	deps := worker.Deps{Table: s.table, Ops: ops, Log: log, Metrics: m}
+	var results *queue.Publisher
+	if s.resultsTopic != "" {
+		results = ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic})
+		deps.Sink = results
+	}
+	w, err := worker.New(s.cfg, deps)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	sub := ps.Subscriber(queue.ReceiveConfig{
+		Subscription:   s.subscription,
+		MaxOutstanding: s.cfg.MaxOutstanding,
+		MaxExtension:   maxExtension(s, c),
+	})
+
+	// Readiness: receiving, and no shutdown begun.
+	var stopping atomic.Bool
+	admin := metrics.NewServer(ln, reg, func() bool { return !stopping.Load() && sub.Healthy() })
+	log.Info("worker starting",
+		zap.String("version", version), zap.String("subscription", s.subscription),
+		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
+		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
+		zap.String("admin", ln.Addr().String()))
+	if hooks.started != nil {
+		hooks.started(ln.Addr())
+	}
+
+	// Shutdown begins when ctx ends (a signal) or a part fails; the admin
+	// server outlives the drain so that /readyz says 503 and /metrics stays up.
+	runCtx, beginShutdown := context.WithCancel(ctx)
+	defer beginShutdown()
+	context.AfterFunc(runCtx, func() { stopping.Store(true) })
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmin()
+	var g errgroup.Group
+	g.Go(func() error {
+		err := admin.Run(adminCtx)
+		beginShutdown()
+		if err != nil {
+			return fmt.Errorf("admin server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer stopAdmin()
+		defer beginShutdown()
+		err := w.Run(runCtx, subscriberSource{sub})
+		if results != nil {
+			results.Stop() // flush result events before exit
+		}
+		return err
+	})
+	err = g.Wait()
+	if ctx.Err() != nil && err == nil {
+		log.Info("worker stopped")
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// subscriberSource adapts a queue.Subscriber to worker.Source.
+type subscriberSource struct{ sub *queue.Subscriber }
+
+func (s subscriberSource) Receive(ctx context.Context, h worker.Handler) error {
+	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
+		h(ctx, worker.Delivery{
+			ID: m.ID, Data: m.Data, Attributes: m.Attributes, DeliveryAttempt: m.DeliveryAttempt,
+			Ack: m.Ack, Nack: m.Nack,
+		})
+	})
+}

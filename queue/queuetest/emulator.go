@@ -1,0 +1,284 @@
+// Package queuetest starts the official Pub/Sub emulator for tests and
+// benchmarks, on a free loopback port, and creates topics and subscriptions
+// on it.
+//
+// This package is internal to opcancel and is not a public API; the module is v0.
+package queuetest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// ErrNotInstalled reports that the emulator binary was not found.
+var ErrNotInstalled = errors.New("the Pub/Sub emulator is not installed (gcloud components install pubsub-emulator, or set OPCANCEL_PUBSUB_EMULATOR to its binary)")
+
+// Emulator is a running emulator process.
+type Emulator struct {
+	// Host is host:port, the value for PUBSUB_EMULATOR_HOST.
+	Host string
+	cmd  *exec.Cmd
+	done chan struct{}
+	// Client is a client connected to the emulator, for setting up resources.
+	Client *pubsub.Client
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+)
+
+// Binary returns the emulator's path: $OPCANCEL_PUBSUB_EMULATOR, or the one
+// in the gcloud SDK.
+func Binary() (string, error) {
+	binOnce.Do(func() {
+		if p := os.Getenv("OPCANCEL_PUBSUB_EMULATOR"); p != "" {
+			binPath = p
+			return
+		}
+		roots := []string{"/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/google-cloud-sdk"}
+		if out, err := exec.Command("gcloud", "info", "--format=value(installation.sdk_root)").Output(); err == nil {
+			roots = append([]string{strings.TrimSpace(string(out))}, roots...)
+		}
+		for _, r := range roots {
+			p := filepath.Join(r, "platform", "pubsub-emulator", "bin", "cloud-pubsub-emulator")
+			if _, err := os.Stat(p); err == nil {
+				binPath = p
+				return
+			}
+		}
+	})
+	if binPath == "" {
+		return "", ErrNotInstalled
+	}
+	return binPath, nil
+}
+
+// Start launches the emulator on a free loopback port and waits until it serves.
+func Start(ctx context.Context) (*Emulator, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 3 { // a free port can be taken between the check and the start
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		e, err := start(ctx, bin, port)
+		if err == nil {
+			return e, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func start(ctx context.Context, bin string, port int) (*Emulator, error) {
+	cmd := exec.Command(bin, "--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	e := &Emulator{Host: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		var tail []string
+		for sc.Scan() {
+			line := sc.Text()
+			tail = append(tail, line)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+			if strings.Contains(line, "Server started") {
+				started <- nil
+				break
+			}
+		}
+		select {
+		case started <- fmt.Errorf("emulator exited before serving:\n%s", strings.Join(tail, "\n")):
+		default:
+		}
+		io.Copy(io.Discard, out)
+		cmd.Wait()
+		close(e.done)
+	}()
+	timer := time.NewTimer(60 * time.Second)
+	defer timer.Stop()
+	select {
+	case err := <-started:
+		if err != nil {
+			e.Stop()
+			return nil, err
+		}
+	case <-timer.C:
+		e.Stop()
+		return nil, errors.New("emulator did not start within 60s")
+	case <-ctx.Done():
+		e.Stop()
+		return nil, ctx.Err()
+	}
+	c, err := pubsub.NewClient(ctx, "setup", ClientOptions(e.Host)...)
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
+	e.Client = c
+	return e, nil
+}
+
+// ClientOptions connect a client to the emulator at host without TLS or credentials.
+func ClientOptions(host string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(host),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithoutAuthentication(),
+		option.WithTelemetryDisabled(),
+	}
+}
+
+// Stop kills the emulator (its whole process group) and waits for it.
+func (e *Emulator) Stop() {
+	if e.Client != nil {
+		e.Client.Close()
+	}
+	if e.cmd.Process != nil {
+		syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-e.done
+}
+
+// ForTest starts an emulator for t and stops it at cleanup; it skips the
+// test when the emulator is not installed.
+func ForTest(t testing.TB) *Emulator {
+	t.Helper()
+	if _, err := Binary(); err != nil {
+		t.Skip(err)
+	}
+	e, err := Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// SubscriptionOptions shape a subscription.
+type SubscriptionOptions struct {
+	AckDeadline      time.Duration // default 60s
+	ExactlyOnce      bool
+	DeadLetterTopic  string // full name; enables a dead-letter policy
+	MaxDeliveries    int32  // with DeadLetterTopic; default 5
+	MinRetryBackoff  time.Duration
+	MaxRetryBackoff  time.Duration
+	RetainAckedNever bool
+}
+
+// TopicAndSubscription creates projects/project/topics/topic and
+// projects/project/subscriptions/sub on it; it returns their full names.
+func (e *Emulator) TopicAndSubscription(ctx context.Context, project, topic, sub string, o SubscriptionOptions) (string, string, error) {
+	tn, err := e.Topic(ctx, project, topic)
+	if err != nil {
+		return "", "", err
+	}
+	sn := "projects/" + project + "/subscriptions/" + sub
+	s := &pubsubpb.Subscription{Name: sn, Topic: tn, AckDeadlineSeconds: 60, EnableExactlyOnceDelivery: o.ExactlyOnce}
+	if o.AckDeadline > 0 {
+		s.AckDeadlineSeconds = int32(o.AckDeadline / time.Second)
+	}
+	if o.DeadLetterTopic != "" {
+		s.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{DeadLetterTopic: o.DeadLetterTopic, MaxDeliveryAttempts: max(o.MaxDeliveries, 5)}
+	}
+	if o.MinRetryBackoff > 0 || o.MaxRetryBackoff > 0 {
+		s.RetryPolicy = &pubsubpb.RetryPolicy{MinimumBackoff: durationpb.New(o.MinRetryBackoff), MaximumBackoff: durationpb.New(max(o.MaxRetryBackoff, o.MinRetryBackoff))}
+	}
+	if _, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, s); err != nil {
+		return "", "", fmt.Errorf("create subscription %s: %w", sn, err)
+	}
+	return tn, sn, nil
+}
+
+// Topic creates projects/project/topics/topic and returns its full name.
+func (e *Emulator) Topic(ctx context.Context, project, topic string) (string, error) {
+	tn := "projects/" + project + "/topics/" + topic
+	if _, err := e.Client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: tn}); err != nil {
+		return "", fmt.Errorf("create topic %s: %w", tn, err)
+	}
+	return tn, nil
+}
+
+// Subscription creates a plain subscription on an existing topic.
+func (e *Emulator) Subscription(ctx context.Context, topic, sub string) error {
+	_, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: topic, AckDeadlineSeconds: 60})
+	return err
+}
+
+// Pull pulls up to max messages from sub once (returning early when there
+// are none) and acks them.
+func (e *Emulator) Pull(ctx context.Context, sub string, max int32) ([]*pubsubpb.ReceivedMessage, error) {
+	//lint:ignore SA1019 the emulator honours ReturnImmediately, and a drain must not block
+	resp, err := e.Client.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: max, ReturnImmediately: true})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.ReceivedMessages) > 0 {
+		ids := make([]string, len(resp.ReceivedMessages))
+		for i, m := range resp.ReceivedMessages {
+			ids[i] = m.AckId
+		}
+		if err := e.Client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: ids}); err != nil {
+			return nil, err
+		}
+	}
+	return resp.ReceivedMessages, nil
+}
+
+// Drain pulls and acks everything in sub until a pull returns nothing.
+func (e *Emulator) Drain(ctx context.Context, sub string) ([]*pubsubpb.ReceivedMessage, error) {
+	var all []*pubsubpb.ReceivedMessage
+	for {
+		got, err := e.Pull(ctx, sub, 1000)
+		if err != nil {
+			return all, err
+		}
+		if len(got) == 0 {
+			return all, nil
+		}
+		all = append(all, got...)
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,140 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Message is one received message and the means to settle it.
+type Message struct {
+	ID         string
+	Data       []byte
+	Attributes map[string]string
+	// DeliveryAttempt is set when the subscription has a dead-letter policy.
+	DeliveryAttempt int
+	PublishTime     time.Time
+	// Ack and Nack settle the message. On an exactly-once subscription they
+	// wait for the server's confirmation (bounded) and report a failure.
+	Ack  func() error
+	Nack func() error
+}
+
+// ReceiveConfig configures a Subscriber.
+type ReceiveConfig struct {
+	// Subscription is the full subscription name.
+	Subscription string
+	// MaxOutstanding is the flow-control limit on messages held; set it to
+	// the worker's --max-outstanding.
+	MaxOutstanding int
+	// MaxOutstandingBytes limits the bytes held; 0 means MaxOutstanding × 16 KiB
+	// (a message is at most 4 KiB of data plus attributes), at least 16 MiB.
+	MaxOutstandingBytes int
+	// MaxExtension is how long the lease of a held message is extended in
+	// total; set it above the retry budget plus the verify timeout.
+	MaxExtension time.Duration
+	// MaxExtensionPeriod caps each lease extension, which bounds how long a
+	// message held by a crashed process waits before redelivery.
+	MaxExtensionPeriod time.Duration
+}
+
+// DefaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
+const DefaultMaxExtensionPeriod = 20 * time.Second
+
+// ackTimeout bounds the wait for an exactly-once ack confirmation.
+const ackTimeout = 30 * time.Second
+
+// Subscriber receives from one subscription.
+type Subscriber struct {
+	client *Client
+	sub    *pubsub.Subscriber
+	name   string
+}
+
+// Subscriber returns a Subscriber for cfg.
+func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
+	sub := c.Client.Subscriber(cfg.Subscription)
+	bytes := cfg.MaxOutstandingBytes
+	if bytes <= 0 {
+		bytes = max(cfg.MaxOutstanding*16<<10, 16<<20)
+	}
+	period := cfg.MaxExtensionPeriod
+	if period <= 0 {
+		period = DefaultMaxExtensionPeriod
+	}
+	sub.ReceiveSettings = pubsub.ReceiveSettings{
+		MaxExtension:               cfg.MaxExtension,
+		MaxDurationPerAckExtension: period,
+		MaxOutstandingMessages:     cfg.MaxOutstanding,
+		MaxOutstandingBytes:        bytes,
+		// One stream: flow control is per client, so more streams would not
+		// raise the limit, only split it.
+		NumGoroutines: 1,
+		// Wait for every callback: the worker bounds the drain itself (its
+		// shutdown timeout) and nacks what is left, and only the waiting
+		// shutdown flushes the final acks before Receive returns.
+		ShutdownOptions: &pubsub.ShutdownOptions{Behavior: pubsub.ShutdownBehaviorWaitForProcessing, Timeout: -1},
+	}
+	return &Subscriber{client: c, sub: sub, name: cfg.Subscription}
+}
+
+// Healthy reports whether a streaming pull is open: the subscription is
+// being received.
+func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy() }
+
+// Receive calls h for each message until ctx is done (then it returns nil
+// once every call has returned and the final acks are sent) or the
+// subscription fails permanently. Transient stream errors are retried inside
+// the client library and do not end Receive.
+func (s *Subscriber) Receive(ctx context.Context, h func(context.Context, Message)) error {
+	err := s.sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
+		msg := Message{
+			ID: m.ID, Data: m.Data, Attributes: m.Attributes, PublishTime: m.PublishTime,
+			Ack:  func() error { return settle(m.AckWithResult()) },
+			Nack: func() error { return settle(m.NackWithResult()) },
+		}
+		if m.DeliveryAttempt != nil {
+			msg.DeliveryAttempt = *m.DeliveryAttempt
+		}
+		h(ctx, msg)
+	})
+	if err == nil || errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return receiveError(s.name, err)
+}
+
+// settle waits for an ack or nack result. Without exactly-once delivery the
+// result is ready at once.
+func settle(r *pubsub.AckResult) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	st, err := r.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if st != pubsub.AcknowledgeStatusSuccess {
+		return fmt.Errorf("acknowledge status %d", st)
+	}
+	return nil
+}
+
+// receiveError turns the permanent errors an operator can fix into one clear line.
+func receiveError(sub string, err error) error {
+	switch status.Code(err) {
+	case codes.NotFound:
+		return fmt.Errorf("subscription %s does not exist: %w", sub, err)
+	case codes.PermissionDenied:
+		return fmt.Errorf("permission denied on subscription %s (the worker needs roles/pubsub.subscriber on it): %w", sub, err)
+	case codes.Unauthenticated:
+		return fmt.Errorf("receive from %s: credentials rejected: %w", sub, err)
+	case codes.InvalidArgument:
+		return fmt.Errorf("receive from %s: invalid subscription: %w", sub, err)
+	}
+	return fmt.Errorf("receive from %s: %w", sub, err)
+}
