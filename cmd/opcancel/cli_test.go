@@ -83,32 +83,38 @@ func TestFlagsReadTheEnvironmentAndTheCommandLineWins(t *testing.T) {
 	}
 }
 
-// TestHelpDocumentsEveryFlag: every worker flag appears in --help with its
-// default and its environment variable.
+// TestHelpDocumentsEveryFlag: every flag of every subcommand appears in its
+// --help with its default and its environment variable.
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	t.Parallel()
-	out, _, code, err := runCLI(t, nil, "worker", "--help")
-	if code != 0 {
-		t.Fatalf("--help: exit %d, %v", code, err)
+	for name, cmd := range map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "demo": demoCmd{}} {
+		out, _, code, err := runCLI(t, nil, name, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d, %v", name, code, err)
+		}
+		flat := strings.Join(strings.Fields(out), " ")
+		typ := reflect.TypeOf(cmd)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if _, positional := f.Tag.Lookup("arg"); positional {
+				continue
+			}
+			flag := kebab(f.Name)
+			if !strings.Contains(flat, "--"+flag) {
+				t.Errorf("%s --help does not mention --%s", name, flag)
+			}
+			if !strings.Contains(flat, envVar(flag)) {
+				t.Errorf("%s --help does not mention %s", name, envVar(flag))
+			}
+			if d := f.Tag.Get("default"); d != "" && !strings.Contains(flat, "default "+d) {
+				t.Errorf("%s --help does not give --%s's default %s", name, flag, d)
+			}
+		}
 	}
-	flat := strings.Join(strings.Fields(out), " ")
-	typ := reflect.TypeOf(workerCmd{})
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name := kebab(f.Name)
-		if !strings.Contains(flat, "--"+name) {
-			t.Errorf("--help does not mention --%s", name)
-		}
-		if !strings.Contains(flat, envVar(name)) {
-			t.Errorf("--help does not mention %s", envVar(name))
-		}
-		if d := f.Tag.Get("default"); d != "" && !strings.Contains(flat, "default "+d) {
-			t.Errorf("--help does not give --%s's default %s", name, d)
-		}
-	}
+	out, _, _, _ := runCLI(t, nil, "worker", "--help")
 	for _, want := range []string{"--concurrency=64", "--max-outstanding=1000", "--verify-timeout=5m", "--retry-budget=2m", `--listen=":9090"`, `--auth="adc"`, `--log-level="info"`, "--shutdown-timeout=25s"} {
 		if !strings.Contains(out, want) {
-			t.Errorf("--help lacks %s", want)
+			t.Errorf("worker --help lacks %s", want)
 		}
 	}
 }

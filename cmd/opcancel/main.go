@@ -64,6 +64,8 @@ func oneLine(err error) string {
 // cli is the command line: one subcommand.
 type cli struct {
 	Worker  workerCmd  `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
+	Submit  submitCmd  `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
+	Demo    demoCmd    `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
 	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
 }
 
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // helpValue documents a flag's default and environment variable.
 func helpValue(v *kong.Value) string {
 	h := v.Help
-	if v.Name == "help" {
+	if v.Name == "help" || v.Flag == nil { // --help itself, and positional arguments
 		return h
 	}
 	switch {
