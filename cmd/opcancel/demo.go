@@ -238,21 +238,12 @@ func demoOperations(counts map[string]int, vault, amapi *lrotest.Server) ([]line
 				expected[metrics.UnknownService+" "+string(k.want)]++
 				continue
 			}
-			var script lrotest.Script
-			switch k.name {
-			case "completed":
-				script.Final = lrotest.Completed
-			case "unimplemented":
-				script.Cancel = []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Operation cancellation is not supported.")}
-			case "transient":
-				script.Cancel = []lrotest.Answer{lrotest.Unavailable(time.Second), {}}
-			}
 			name, host, fake := fmt.Sprintf("operations/demo-%s-%d", k.name, i), "vault.googleapis.com", vault
 			if n%2 == 0 {
 				name, host, fake = fmt.Sprintf("enterprises/demo/devices/d%d/operations/%s-%d", i%7, k.name, i), "androidmanagement.googleapis.com", amapi
 			}
-			if k.name != "not_found" {
-				fake.Set(name, script)
+			if script := demoScript(k.name); script != nil {
+				fake.Set(name, *script)
 			}
 			names = append(names, line{where: "demo", text: name})
 			expected[host+" "+string(k.want)]++
@@ -260,6 +251,23 @@ func demoOperations(counts map[string]int, vault, amapi *lrotest.Server) ([]line
 	}
 	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	return names, invalid, expected
+}
+
+// demoScript is how the fake API plays an operation of a kind; nil means the
+// operation does not exist.
+func demoScript(kind string) *lrotest.Script {
+	var script lrotest.Script
+	switch kind {
+	case "not_found", "invalid":
+		return nil
+	case "completed":
+		script.Final = lrotest.Completed
+	case "unimplemented":
+		script.Cancel = []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Operation cancellation is not supported.")}
+	case "transient":
+		script.Cancel = []lrotest.Answer{lrotest.Unavailable(time.Second), {}}
+	}
+	return &script
 }
 
 // await scrapes the worker's /metrics until count outcomes are in, showing

@@ -66,6 +66,7 @@ type cli struct {
 	Worker  workerCmd  `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
 	Submit  submitCmd  `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
 	Demo    demoCmd    `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
+	FakeAPI fakeAPICmd `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
 	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
 }
 

@@ -1,0 +1,516 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"opcancel/lro"
+	"opcancel/metrics"
+	"opcancel/worker"
+)
+
+const deployDir = "../../deploy"
+
+// rendered is one kustomization, rendered and decoded strictly.
+type rendered struct {
+	name            string
+	deployments     []*appsv1.Deployment
+	jobs            []*batchv1.Job
+	configMaps      map[string]*corev1.ConfigMap // by name without the hash suffix
+	services        []*corev1.Service
+	hpas            []*autoscalingv2.HorizontalPodAutoscaler
+	pdbs            []*policyv1.PodDisruptionBudget
+	serviceMonitors []*monitoringv1.ServiceMonitor
+	rules           []*monitoringv1.PrometheusRule
+	kinds           []string
+}
+
+// decode decodes a YAML object strictly into a T, refusing unknown fields.
+func decode[T any](t *testing.T, doc []byte) *T {
+	t.Helper()
+	out := new(T)
+	if err := sigsyaml.UnmarshalStrict(doc, out); err != nil {
+		t.Fatalf("strict decoding of %T: %v\n%s", out, err, doc)
+	}
+	return out
+}
+
+var hashSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
+
+func render(t *testing.T, dir string) *rendered {
+	t.Helper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed: cannot render the kustomizations")
+	}
+	out, err := exec.Command(kubectl, "kustomize", filepath.Join(deployDir, dir)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
+	}
+	r := &rendered{name: dir, configMaps: map[string]*corev1.ConfigMap{}}
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := sigsyaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		r.kinds = append(r.kinds, meta.APIVersion+"/"+meta.Kind)
+		switch meta.APIVersion + "/" + meta.Kind {
+		case "apps/v1/Deployment":
+			r.deployments = append(r.deployments, decode[appsv1.Deployment](t, doc))
+		case "batch/v1/Job":
+			r.jobs = append(r.jobs, decode[batchv1.Job](t, doc))
+		case "v1/ConfigMap":
+			o := decode[corev1.ConfigMap](t, doc)
+			r.configMaps[hashSuffix.ReplaceAllString(o.Name, "")] = o
+		case "v1/Service":
+			r.services = append(r.services, decode[corev1.Service](t, doc))
+		case "v1/ServiceAccount":
+			decode[corev1.ServiceAccount](t, doc)
+		case "v1/Namespace":
+			decode[corev1.Namespace](t, doc)
+		case "autoscaling/v2/HorizontalPodAutoscaler":
+			r.hpas = append(r.hpas, decode[autoscalingv2.HorizontalPodAutoscaler](t, doc))
+		case "policy/v1/PodDisruptionBudget":
+			r.pdbs = append(r.pdbs, decode[policyv1.PodDisruptionBudget](t, doc))
+		case "monitoring.coreos.com/v1/ServiceMonitor":
+			r.serviceMonitors = append(r.serviceMonitors, decode[monitoringv1.ServiceMonitor](t, doc))
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			r.rules = append(r.rules, decode[monitoringv1.PrometheusRule](t, doc))
+		default:
+			t.Fatalf("%s renders %s/%s, which this test does not know how to check", dir, meta.APIVersion, meta.Kind)
+		}
+	}
+	return r
+}
+
+// workerFlags returns the flags `opcancel worker --help` documents.
+func workerFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	out, _, code, err := runCLI(t, nil, "worker", "--help")
+	if code != 0 {
+		t.Fatalf("worker --help: %v", err)
+	}
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllStringSubmatch(out, -1) {
+		flags[m[1]] = true
+	}
+	return flags
+}
+
+func (r *rendered) worker(t *testing.T) (*appsv1.Deployment, *corev1.Container) {
+	t.Helper()
+	for _, d := range r.deployments {
+		if d.Name == "opcancel" {
+			return d, &d.Spec.Template.Spec.Containers[0]
+		}
+	}
+	t.Fatalf("%s has no opcancel Deployment", r.name)
+	return nil, nil
+}
+
+// workerEnv returns the worker's environment: its ConfigMap plus env.
+func (r *rendered) workerEnv(t *testing.T, c *corev1.Container) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, from := range c.EnvFrom {
+		cm, ok := r.configMaps[hashSuffix.ReplaceAllString(from.ConfigMapRef.Name, "")]
+		if !ok {
+			t.Fatalf("envFrom names a missing ConfigMap %s", from.ConfigMapRef.Name)
+		}
+		for k, v := range cm.Data {
+			env[k] = v
+		}
+	}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
+
+func TestManifests(t *testing.T) {
+	t.Parallel()
+	flags := workerFlags(t)
+	for _, dir := range []string{"base", "overlays/dev", "overlays/prod"} {
+		t.Run(dir, func(t *testing.T) {
+			r := render(t, dir)
+			d, c := r.worker(t)
+			env := r.workerEnv(t, c)
+
+			// Every flag given, as an argument or a variable, is one the binary has.
+			for _, a := range c.Args[1:] {
+				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+				if !flags[name] {
+					t.Errorf("argument %s: opcancel worker has no --%s", a, name)
+				}
+			}
+			if c.Args[0] != "worker" {
+				t.Errorf("args = %v, want the worker subcommand", c.Args)
+			}
+			for k := range env {
+				if name, ok := strings.CutPrefix(k, "OPCANCEL_"); ok {
+					flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+					if !flags[flag] {
+						t.Errorf("%s: opcancel worker has no --%s", k, flag)
+					}
+				}
+			}
+			if dir != "base" && env["OPCANCEL_PROJECT"] == "" {
+				t.Error("no OPCANCEL_PROJECT")
+			}
+
+			// Probes hit paths the admin server serves, on the port --listen opens.
+			_, port, _ := net.SplitHostPort(env["OPCANCEL_LISTEN"])
+			var admin *corev1.ContainerPort
+			for i, p := range c.Ports {
+				if p.Name == "admin" {
+					admin = &c.Ports[i]
+				}
+			}
+			if admin == nil || fmt.Sprint(admin.ContainerPort) != port {
+				t.Errorf("container port admin = %+v, --listen = %q", admin, env["OPCANCEL_LISTEN"])
+			}
+			served := adminPaths(t)
+			for what, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+				if p == nil || p.HTTPGet == nil {
+					t.Errorf("no %s probe", what)
+					continue
+				}
+				if p.HTTPGet.Port.String() != "admin" || served[p.HTTPGet.Path] != http.StatusOK {
+					t.Errorf("%s probe %s on %s: the admin server answers %d", what, p.HTTPGet.Path, p.HTTPGet.Port.String(), served[p.HTTPGet.Path])
+				}
+			}
+			if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+				t.Error("readiness must be /readyz and liveness /healthz")
+			}
+
+			// The grace period covers the drain.
+			shutdown := 25 * time.Second
+			if v, ok := env["OPCANCEL_SHUTDOWN_TIMEOUT"]; ok {
+				var err error
+				if shutdown, err = time.ParseDuration(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= shutdown+2*time.Second {
+				t.Errorf("terminationGracePeriodSeconds (%v) does not exceed --shutdown-timeout %s plus 2s to flush", ptrString(grace), shutdown)
+			}
+
+			// The services file mounted where --config points parses, with the
+			// worker's --auth.
+			cm := r.configMaps["opcancel-services"]
+			if cm == nil || filepath.Dir(env["OPCANCEL_CONFIG"]) != mountOf(c, "services") {
+				t.Errorf("--config %s is not the mounted services ConfigMap", env["OPCANCEL_CONFIG"])
+			} else if _, err := lro.ParseTable("services.yaml", []byte(cm.Data[filepath.Base(env["OPCANCEL_CONFIG"])]), lro.FileOptions{RequireHTTPS: env["OPCANCEL_AUTH"] != "none"}); err != nil {
+				t.Errorf("services file: %v", err)
+			}
+
+			// Every container is locked down.
+			for _, dd := range r.deployments {
+				checkPodSecurity(t, dd.Name, &dd.Spec.Template.Spec)
+			}
+			for _, j := range r.jobs {
+				checkPodSecurity(t, j.Name, &j.Spec.Template.Spec)
+			}
+			if len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 || d.Spec.Template.Spec.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
+				t.Error("the worker is not spread across zones")
+			}
+			if dir == "overlays/dev" {
+				if env["OPCANCEL_AUTH"] != "none" || env["PUBSUB_EMULATOR_HOST"] == "" {
+					t.Errorf("dev runs with --auth=%s against %q, want none against the emulator", env["OPCANCEL_AUTH"], env["PUBSUB_EMULATOR_HOST"])
+				}
+				return
+			}
+			if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.serviceMonitors) != 1 || len(r.rules) != 1 || len(r.services) != 1 {
+				t.Errorf("%s renders %v", dir, r.kinds)
+			}
+			if sm := r.serviceMonitors[0]; sm.Spec.Endpoints[0].Port != "admin" || sm.Spec.Endpoints[0].Path != "/metrics" {
+				t.Errorf("ServiceMonitor scrapes %s %s", sm.Spec.Endpoints[0].Port, sm.Spec.Endpoints[0].Path)
+			}
+		})
+	}
+}
+
+func mountOf(c *corev1.Container, volume string) string {
+	for _, m := range c.VolumeMounts {
+		if m.Name == volume {
+			return m.MountPath
+		}
+	}
+	return ""
+}
+
+func checkPodSecurity(t *testing.T, name string, spec *corev1.PodSpec) {
+	t.Helper()
+	psc := spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pod security context %+v, want runAsNonRoot and seccomp RuntimeDefault", name, psc)
+	}
+	for _, c := range spec.Containers {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("%s/%s: container security context %+v", name, c.Name, sc)
+		}
+		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+			t.Errorf("%s/%s: no requests or limits", name, c.Name)
+		}
+	}
+}
+
+// adminPaths asks a real admin server what it answers on the probe paths.
+func adminPaths(t *testing.T) map[string]int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := metrics.NewServer(ln, prometheus.NewRegistry(), func() bool { return true })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	out := map[string]int{}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + ln.Addr().String() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		out[p] = resp.StatusCode
+	}
+	return out
+}
+
+// exportedMetrics returns every series name the worker exports.
+func exportedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	table := lro.NewTable(nil)
+	m := metrics.New(reg, worker.MetricLabels(table))
+	// Touch the vectors so that every family is gathered.
+	m.APIRequests.WithLabelValues("s", "cancel", "OK")
+	m.APIRequestDuration.WithLabelValues("s", "cancel").Observe(1)
+	m.Retries.WithLabelValues("s", "UNAVAILABLE")
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range fams {
+		names[f.GetName()] = true
+		if f.GetType().String() == "HISTOGRAM" {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				names[f.GetName()+s] = true
+			}
+		}
+	}
+	return names
+}
+
+// External series the alerts use: Prometheus's own and kube-state-metrics'.
+var externalMetrics = map[string]bool{"up": true, "kube_pod_status_ready": true, "kube_pod_container_status_restarts_total": true}
+
+var metricName = regexp.MustCompile(`\b(opcancel_[a-z_]+|kube_[a-z_]+|up)\b`)
+
+func checkMetricNames(t *testing.T, where, expr string, exported map[string]bool) {
+	t.Helper()
+	for _, name := range metricName.FindAllString(expr, -1) {
+		if !exported[name] && !externalMetrics[name] {
+			t.Errorf("%s uses %s, which the worker does not export", where, name)
+		}
+	}
+}
+
+func TestAlertsDashboardAndAdapterUseExportedMetrics(t *testing.T) {
+	t.Parallel()
+	exported := exportedMetrics(t)
+	r := render(t, "overlays/prod")
+	var groups []monitoringv1.RuleGroup
+	for _, pr := range r.rules {
+		groups = append(groups, pr.Spec.Groups...)
+	}
+	alerts := 0
+	for _, g := range groups {
+		for _, rule := range g.Rules {
+			checkMetricNames(t, "rule "+rule.Alert+rule.Record, rule.Expr.String(), exported)
+			if rule.Alert != "" {
+				alerts++
+			}
+		}
+	}
+	if alerts < 7 {
+		t.Errorf("%d alerts, want the seven of the runbook", alerts)
+	}
+
+	dash, err := os.ReadFile(filepath.Join(deployDir, "dashboards", "opcancel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := sigsyaml.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	if len(d.Panels) < 7 {
+		t.Errorf("dashboard has %d panels", len(d.Panels))
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			checkMetricNames(t, "panel "+p.Title, tg.Expr, exported)
+		}
+	}
+
+	adapter, err := os.ReadFile(filepath.Join(deployDir, "prometheus-adapter", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Rules []struct {
+			SeriesQuery  string `json:"seriesQuery"`
+			MetricsQuery string `json:"metricsQuery"`
+			Name         struct {
+				As string `json:"as"`
+			} `json:"name"`
+		} `json:"rules"`
+	}
+	if err := sigsyaml.Unmarshal(adapter, &a); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, rule := range a.Rules {
+		checkMetricNames(t, "adapter rule "+rule.Name.As, rule.SeriesQuery+" "+rule.MetricsQuery, exported)
+		served[rule.Name.As] = true
+	}
+	for _, h := range r.hpas {
+		for _, m := range h.Spec.Metrics {
+			if m.Pods == nil || !served[m.Pods.Metric.Name] {
+				t.Errorf("the HPA scales on %+v, which the adapter rules do not serve", m)
+			}
+		}
+	}
+
+	// The rules parse and pass promtool's checks.
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
+	}
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	data, err := sigsyaml.Marshal(map[string]any{"groups": groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, data, 0o600)
+	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// TestProvisioningOnTheEmulator runs deploy/pubsub/provision.sh against the
+// emulator twice (it must be idempotent) and checks what it created.
+func TestProvisioningOnTheEmulator(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	e := emulator(t)
+	project := "prov-" + strings.ToLower(uniqueName("x"))
+	for range 2 {
+		cmd := exec.Command("bash", filepath.Join(deployDir, "pubsub", "provision.sh"))
+		cmd.Env = append(os.Environ(),
+			"PROJECT="+project,
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://"+e.Host+"/",
+			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+			"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
+		)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("provision.sh: %v\n%s", err, out)
+		}
+	}
+	ctx := context.Background()
+	for _, topic := range []string{"opcancel-requests", "opcancel-results", "opcancel-dead-letter"} {
+		if _, err := e.Client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + topic}); err != nil {
+			t.Errorf("topic %s: %v", topic, err)
+		}
+	}
+	sub, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Topic != "projects/"+project+"/topics/opcancel-requests" || sub.AckDeadlineSeconds != 60 ||
+		sub.DeadLetterPolicy.GetDeadLetterTopic() != "projects/"+project+"/topics/opcancel-dead-letter" || sub.DeadLetterPolicy.GetMaxDeliveryAttempts() != 20 ||
+		sub.RetryPolicy.GetMinimumBackoff().AsDuration() != 10*time.Second || sub.RetryPolicy.GetMaximumBackoff().AsDuration() != 600*time.Second {
+		t.Errorf("worker subscription = %v", sub)
+	}
+	if _, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-dead-letter"}); err != nil {
+		t.Errorf("dead-letter subscription: %v", err)
+	}
+}
+
+// TestBuildScriptStampsTheVersion builds the binary the way the Dockerfile
+// does (deploy/build.sh) and checks it is static and stamped.
+func TestBuildScriptStampsTheVersion(t *testing.T) {
+	t.Parallel()
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RUN deploy/build.sh /out/opcancel", `ENTRYPOINT ["/opcancel"]`, `CMD ["worker"]`, "USER 65532:65532", "nonroot"} {
+		if !bytes.Contains(dockerfile, []byte(want)) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "opcancel")
+	build := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
+	build.Dir = "../.."
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("deploy/build.sh: %v\n%s", err, b)
+	}
+	v, err := exec.Command(out, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(v), "opcancel v9.9.9-test (commit 0123abc, go1.") {
+		t.Errorf("version = %q", v)
+	}
+	if f, err := exec.Command("file", out).Output(); err == nil && !bytes.Contains(f, []byte("statically linked")) {
+		t.Errorf("not static: %s", f)
+	}
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
+}

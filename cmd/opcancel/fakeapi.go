@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"time"
+
+	"opcancel/lro/lrotest"
+)
+
+// fakeAPICmd is `opcancel fake-api`: the demo's fake operations API as a
+// server, for development clusters (deploy/overlays/dev) and load tests.
+type fakeAPICmd struct {
+	Listen  string        `default:":8080" help:"Address to serve the fake operations API on."`
+	Latency time.Duration `default:"50ms" help:"Latency of every answer."`
+	Mix     string        `default:"cancelled=75,completed=10,unimplemented=5,transient=5,not_found=5" help:"Relative weights of the kinds of operation, as for demo; an operation's kind follows from a hash of its name."`
+}
+
+func (c *fakeAPICmd) Run(ctx context.Context, e *env) error {
+	const buckets = 1000
+	counts, err := parseMix(c.Mix, buckets)
+	if err != nil {
+		return err
+	}
+	// kinds[i] is the kind of names hashing to bucket i.
+	var kinds []string
+	for _, k := range demoKinds {
+		for range counts[k.name] {
+			kinds = append(kinds, k.name)
+		}
+	}
+	fake := lrotest.New(lrotest.Options{
+		Latency:    c.Latency,
+		DontRecord: true,
+		Default: func(name string) *lrotest.Script {
+			h := fnv.New32a()
+			h.Write([]byte(name))
+			return demoScript(kinds[h.Sum32()%buckets])
+		},
+	})
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", c.Listen, err)
+	}
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stderr, "fake operations API on %s (mix %s)\n", ln.Addr(), c.Mix)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
