@@ -6,6 +6,8 @@
 package metrics
 
 import (
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -40,6 +42,14 @@ type Metrics struct {
 	RateLimitWait *prometheus.CounterVec
 	// RateLimitDelayed counts requests that had to wait for their service's rate limit.
 	RateLimitDelayed *prometheus.CounterVec
+	// ThrottleAllowedRate is each service's allowed request rate: the
+	// configured rate, or lower while adaptive throttling holds it down;
+	// +Inf when unlimited.
+	ThrottleAllowedRate *prometheus.GaugeVec
+	// ThrottleDelayed counts requests delayed by adaptive throttling.
+	ThrottleDelayed *prometheus.CounterVec
+	// ThrottleWait sums the time requests waited for adaptive throttling.
+	ThrottleWait *prometheus.CounterVec
 	// MaxOutstanding and Concurrency export the configured bounds, so that
 	// dashboards and autoscalers can compare the in-flight gauges with them.
 	MaxOutstanding prometheus.Gauge
@@ -102,6 +112,18 @@ func New(reg prometheus.Registerer, labels Labels) *Metrics {
 			Name: "opcancel_rate_limit_delayed_requests_total",
 			Help: "Requests that waited for their service's configured rate, by service.",
 		}, []string{"service"}),
+		ThrottleAllowedRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "opcancel_throttle_allowed_rate",
+			Help: "Requests per second allowed to each service: the configured rate, or lower while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE; +Inf when unlimited.",
+		}, []string{"service"}),
+		ThrottleDelayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opcancel_throttle_delayed_requests_total",
+			Help: "Requests delayed by adaptive throttling, by service.",
+		}, []string{"service"}),
+		ThrottleWait: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opcancel_throttle_wait_seconds_total",
+			Help: "Time requests waited for adaptive throttling, by service.",
+		}, []string{"service"}),
 		MaxOutstanding: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "opcancel_max_outstanding",
 			Help: "The configured --max-outstanding: the most deliveries held at once.",
@@ -114,7 +136,8 @@ func New(reg prometheus.Registerer, labels Labels) *Metrics {
 	reg.MustRegister(
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
-		m.RateLimitWait, m.RateLimitDelayed, m.MaxOutstanding, m.Concurrency,
+		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
+		m.MaxOutstanding, m.Concurrency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -124,6 +147,9 @@ func New(reg prometheus.Registerer, labels Labels) *Metrics {
 		}
 		m.RateLimitWait.WithLabelValues(s)
 		m.RateLimitDelayed.WithLabelValues(s)
+		m.ThrottleDelayed.WithLabelValues(s)
+		m.ThrottleWait.WithLabelValues(s)
+		m.ThrottleAllowedRate.WithLabelValues(s).Set(math.Inf(1))
 	}
 	for _, o := range labels.UnknownOutcomes {
 		m.Jobs.WithLabelValues(UnknownService, o)

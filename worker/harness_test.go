@@ -72,6 +72,7 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.w.Close)
 	return h
 }
 

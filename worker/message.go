@@ -65,10 +65,14 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 		}
 		r.Name = string(text)
 	}
-	for key, field := range map[string]*string{"service": &r.Service, "reason": &r.Reason, "batch": &r.Batch} {
-		if *field == "" {
-			*field = attrs[key]
-		}
+	if r.Service == "" {
+		r.Service = attrs["service"]
+	}
+	if r.Reason == "" {
+		r.Reason = attrs["reason"]
+	}
+	if r.Batch == "" {
+		r.Batch = attrs["batch"]
 	}
 	if host, name, ok := splitFullName(r.Name); ok {
 		if r.Service != "" && r.Service != host {
@@ -100,16 +104,13 @@ func decodeJSON(text []byte, r *Request) error {
 		Reason  *string `json:"reason"`
 		Batch   *string `json:"batch"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if err := dec.Decode(&w); err != nil {
+	// Unmarshal also refuses anything after the object.
+	if err := json.Unmarshal(text, &w); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
 		}
 		return fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: data after the JSON object", errDecode)
 	}
 	if w.Name == nil {
 		return fmt.Errorf("%w: JSON has no \"name\"", errDecode)

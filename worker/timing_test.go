@@ -62,9 +62,11 @@ func TestBackoffIsFullJitterUnderAnExponentialCeiling(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.RetryBudget = 10 * time.Minute
 		h := newHarness(t, cfg, lrotest.Options{}, "")
+		// INTERNAL is transient but not an overload signal: the adaptive
+		// throttle stays out of the way and the gaps are the backoff alone.
 		answers := make([]lrotest.Answer, 12)
 		for i := range 11 {
-			answers[i] = lrotest.Unavailable(0)
+			answers[i] = lrotest.Err(lro.Internal, "backend error")
 		}
 		h.fake.Set("operations/b", lrotest.Script{Cancel: answers})
 		start := time.Now()

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/time/rate"
 
 	"opcancel/lro"
 	"opcancel/metrics"
@@ -63,8 +63,9 @@ type Worker struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 
-	// pool bounds API requests in flight (--concurrency).
-	pool *semaphore.Weighted
+	// pool bounds API requests in flight (--concurrency); requests runs them.
+	pool     *semaphore.Weighted
+	requests *requestPool
 	// held bounds deliveries held (--max-outstanding).
 	held     *semaphore.Weighted
 	services map[string]*serviceState
@@ -75,11 +76,13 @@ type Worker struct {
 
 // serviceState is the per-service request gate.
 type serviceState struct {
-	// limiter enforces the service's rate; nil when unlimited.
-	limiter *rate.Limiter
-	// gate serialises the limiter wait with the pool acquisition, so that a
+	// throttle holds the service's rate: configured, lowered adaptively on overload.
+	throttle *throttle
+	// gate serialises the rate wait with the pool acquisition, so that a
 	// service's sends leave in the order and spacing of its rate tokens.
 	gate chan struct{}
+	// allowed is the service's opcancel_throttle_allowed_rate series.
+	allowed prometheus.Gauge
 }
 
 // Deps are the worker's collaborators.
@@ -107,15 +110,15 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		log:      deps.Log,
 		metrics:  deps.Metrics,
 		pool:     semaphore.NewWeighted(int64(cfg.Concurrency)),
+		requests: newRequestPool(),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
 	}
 	for _, s := range deps.Table.Services() {
-		st := &serviceState{gate: make(chan struct{}, 1)}
-		if s.Rate > 0 {
-			st.limiter = rate.NewLimiter(rate.Limit(s.Rate), 1)
-		}
+		st := &serviceState{gate: make(chan struct{}, 1), throttle: newThrottle(s.Rate), allowed: w.metrics.ThrottleAllowedRate.WithLabelValues(s.Host)}
+		_, allowed := st.throttle.state()
+		st.allowed.Set(allowed)
 		w.services[s.Host] = st
 	}
 	w.metrics.MaxOutstanding.Set(float64(cfg.MaxOutstanding))
@@ -128,6 +131,10 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 func MetricLabels(t *lro.Table) metrics.Labels {
 	return metrics.Labels{Services: t.Hosts(), Outcomes: outcomeNames(Outcomes()), UnknownOutcomes: []string{string(Invalid)}}
 }
+
+// Close releases the worker's idle request goroutines. Call it once no
+// delivery is being handled any more (after Run has returned).
+func (w *Worker) Close() { w.requests.close() }
 
 // Run receives from src until ctx is done. When it is, receiving stops, held
 // jobs get until the shutdown timeout to reach an outcome, and the rest end
@@ -332,45 +339,71 @@ func (w *Worker) backoff(n int, hint time.Duration) time.Duration {
 	return max(d, hint)
 }
 
-// call sends one request through the service's rate limit and the pool.
+// call sends one request through the pool and the service's pacing, and
+// tells the service's throttle how the API answered.
+//
+// The per-service gate serialises pool acquisition and pacing, so a
+// service's sends leave in order and at least 1/rate apart. A service
+// waiting for its pace holds one pool slot at most (the one whose turn it
+// is), so a slow service cannot starve the others of the pool.
 func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Context) error) error {
 	st := w.services[svc.Host]
-	var err error
-	if st.limiter == nil {
-		err = w.pool.Acquire(ctx, 1)
-	} else {
-		select {
-		case st.gate <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		err = w.waitRate(ctx, svc.Host, st)
-		if err == nil {
-			err = w.pool.Acquire(ctx, 1)
-		}
-		<-st.gate
+	select {
+	case st.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if err != nil {
+	if err := w.pool.Acquire(ctx, 1); err != nil {
+		<-st.gate
 		return err
 	}
-	defer w.pool.Release(1)
-	return fn(ctx)
+	if err := w.pace(ctx, svc.Host, st); err != nil {
+		w.pool.Release(1)
+		<-st.gate
+		return err
+	}
+	epoch := st.throttle.sending(time.Now())
+	<-st.gate
+	var err error
+	w.requests.do(func() { err = fn(ctx) })
+	w.pool.Release(1)
+	if answered, overload := apiAnswered(err); answered {
+		st.throttle.answered(epoch, overload, time.Now())
+		_, allowed := st.throttle.state()
+		st.allowed.Set(allowed)
+	}
+	return err
 }
 
-// waitRate waits for the service's rate limiter, recording any delay.
-func (w *Worker) waitRate(ctx context.Context, host string, st *serviceState) error {
-	r := st.limiter.Reserve()
-	delay := r.Delay()
+// apiAnswered reports whether err (nil for success) is an answer from the
+// API, and whether that answer says it is overloaded.
+func apiAnswered(err error) (answered, overload bool) {
+	if err == nil {
+		return true, false
+	}
+	var e *lro.Error
+	if !errors.As(err, &e) || e.HTTPStatus == 0 {
+		return false, false
+	}
+	return true, e.Code == lro.ResourceExhausted || e.Code == lro.Unavailable
+}
+
+// pace waits for the service's rate, recording the delay as adaptive
+// throttling when the throttle is what holds the rate down, else as the
+// configured rate limit.
+func (w *Worker) pace(ctx context.Context, host string, st *serviceState) error {
+	delay := st.throttle.wait(time.Now())
 	if delay == 0 {
 		return nil
 	}
-	w.metrics.RateLimitDelayed.WithLabelValues(host).Inc()
-	w.metrics.RateLimitWait.WithLabelValues(host).Add(delay.Seconds())
-	if err := sleep(ctx, delay); err != nil {
-		r.Cancel()
-		return err
+	if throttling, _ := st.throttle.state(); throttling {
+		w.metrics.ThrottleDelayed.WithLabelValues(host).Inc()
+		w.metrics.ThrottleWait.WithLabelValues(host).Add(delay.Seconds())
+	} else {
+		w.metrics.RateLimitDelayed.WithLabelValues(host).Inc()
+		w.metrics.RateLimitWait.WithLabelValues(host).Add(delay.Seconds())
 	}
-	return nil
+	return sleep(ctx, delay)
 }
 
 // verify polls get until the operation is done or the verify timeout passes.
@@ -501,7 +534,8 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 	if r.outcome.warns() {
 		level = zapcore.WarnLevel
 	}
-	fields := []zap.Field{
+	fields := make([]zap.Field, 0, 12)
+	fields = append(fields,
 		zap.String("service", j.service),
 		zap.String("name", name),
 		zap.String("outcome", string(r.outcome)),
@@ -512,7 +546,7 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 		zap.String("batch", j.req.Batch),
 		zap.String("reason", j.req.Reason),
 		zap.Float64("durationSeconds", finished.Sub(j.received).Seconds()),
-	}
+	)
 	if r.message != "" {
 		fields = append(fields, zap.String("detail", r.message))
 	}

@@ -164,6 +164,7 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 		ln.Close()
 		return err
 	}
+	defer w.Close()
 	sub := ps.Subscriber(queue.ReceiveConfig{
 		Subscription:   s.subscription,
 		MaxOutstanding: s.cfg.MaxOutstanding,

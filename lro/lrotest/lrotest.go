@@ -321,19 +321,19 @@ func (o *op) done(poll bool) bool {
 // ServeHTTP serves cancel (POST /{version}/{name}:cancel), get
 // (GET /{version}/{name}) and list (GET /{version}/{parent}).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := readAll(r)
 	kind, name := s.route(r)
-	rec := Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, Kind: kind, Name: name, Time: time.Now()}
 	status := 0
-	defer func() {
-		rec.Status = status
-		s.mu.Lock()
-		if !s.opts.DontRecord {
+	if !s.opts.DontRecord {
+		body, _ := readAll(r)
+		rec := Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery,
+			Header: r.Header.Clone(), Body: body, Kind: kind, Name: name, Time: time.Now()}
+		defer func() {
+			rec.Status = status
+			s.mu.Lock()
 			s.requests = append(s.requests, rec)
-		}
-		s.mu.Unlock()
-	}()
+			s.mu.Unlock()
+		}()
+	}
 
 	a, latency := s.decide(r, kind, name)
 	if d := s.opts.Latency + latency; d > 0 {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"opcancel/lro/lrotest"
+	"opcancel/queue"
+	"opcancel/queue/queuetest"
+	"opcancel/worker"
+)
+
+// emulatorE2E: opcancel end to end on the official emulator, against the
+// emulator's own raw receive-and-ack rate with the same flow control.
+func emulatorE2E(ctx context.Context) (*result, error) {
+	const (
+		messages       = 20000
+		maxOutstanding = 5000
+		project        = "bench"
+	)
+	emu, err := queuetest.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Stop()
+	topic, rawSub, err := emu.TopicAndSubscription(ctx, project, "requests", "raw-reader", queuetest.SubscriptionOptions{})
+	if err != nil {
+		return nil, err
+	}
+	workerSub := "projects/" + project + "/subscriptions/worker"
+	if err := emu.Subscription(ctx, topic, workerSub); err != nil {
+		return nil, err
+	}
+	client, err := queue.NewClient(ctx, queue.ClientConfig{Project: project, EmulatorHost: emu.Host})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	pub := client.Publisher(queue.PublishConfig{Topic: topic, CountThreshold: 1000})
+	var pending []queue.Result
+	for i := range messages {
+		pending = append(pending, pub.PublishAsync(ctx, []byte(vaultName(i)), nil))
+	}
+	for _, p := range pending {
+		if _, err := p.Get(ctx); err != nil {
+			return nil, err
+		}
+	}
+	pub.Stop()
+
+	// The emulator's raw rate: receive and ack, nothing else.
+	var raw completions
+	rctx, stopRaw := context.WithCancel(ctx)
+	sub := client.Client.Subscriber(rawSub)
+	sub.ReceiveSettings.MaxOutstandingMessages = maxOutstanding
+	sub.ReceiveSettings.NumGoroutines = 1
+	var once sync.Once
+	rawErr := make(chan error, 1)
+	go func() {
+		rawErr <- sub.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
+			m.Ack()
+			raw.done(false)
+			if raw.count() >= messages {
+				once.Do(stopRaw)
+			}
+		})
+	}()
+	if err := waitCount(ctx, &raw, messages, 5*time.Minute); err != nil {
+		stopRaw()
+		return nil, fmt.Errorf("raw receive: %w", err)
+	}
+	stopRaw()
+	if err := <-rawErr; err != nil {
+		return nil, err
+	}
+
+	// opcancel: the real subscriber and worker, a zero-latency fake API.
+	fake := lrotest.New(lrotest.Options{DontRecord: true, Default: doneAtFirstPoll})
+	cfg := worker.DefaultConfig()
+	cfg.MaxOutstanding = maxOutstanding
+	cfg.ShutdownTimeout = 5 * time.Second
+	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	var done completions
+	src := client.Subscriber(queue.ReceiveConfig{Subscription: workerSub, MaxOutstanding: maxOutstanding, MaxExtension: 10 * time.Minute})
+	wctx, stopWorker := context.WithCancel(ctx)
+	werr := make(chan error, 1)
+	go func() {
+		werr <- r.w.Run(wctx, countingSource{src, &done})
+	}()
+	err = waitCount(ctx, &done, messages, 5*time.Minute)
+	stopWorker()
+	if rerr := <-werr; err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	rawRate, rate := raw.steadyRate(), done.steadyRate()
+	res := &result{Value: rate, Unit: "jobs/s", Bound: rawRate, Ratio: rate / rawRate, Target: 0.80}
+	res.Pass = res.Ratio >= res.Target
+	res.add("messages", messages)
+	res.add("max_outstanding", maxOutstanding)
+	res.add("note", "one streaming pull each; opcancel holds each message ~1 s until its first poll, so --max-outstanding is 5000 for both")
+	return res, nil
+}
+
+// countingSource feeds the worker from a queue.Subscriber and counts settlements.
+type countingSource struct {
+	sub  *queue.Subscriber
+	done *completions
+}
+
+func (s countingSource) Receive(ctx context.Context, h worker.Handler) error {
+	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
+		h(ctx, worker.Delivery{
+			ID: m.ID, Data: m.Data, Attributes: m.Attributes,
+			Ack:  func() error { err := m.Ack(); s.done.done(false); return err },
+			Nack: func() error { err := m.Nack(); s.done.done(true); return err },
+		})
+	})
+}
+
+// waitCount waits until c has n completions.
+func waitCount(ctx context.Context, c *completions, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for c.count() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d after %v", c.count(), n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}

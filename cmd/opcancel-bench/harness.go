@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"opcancel/lro"
+	"opcancel/metrics"
+	"opcancel/worker"
+)
+
+// rig is a worker wired as `opcancel worker` wires it, minus Pub/Sub: the
+// same lro client with the metrics observer, the same metrics, a JSON logger
+// (to nowhere).
+type rig struct {
+	w     *worker.Worker
+	m     *metrics.Metrics
+	table *lro.Table
+}
+
+// servicesYAML points both built-in services at endpoint.
+func servicesYAML(endpoint, extra string) string {
+	return fmt.Sprintf("services:\n  - host: vault.googleapis.com\n    endpoint: %s\n    patterns: [\"operations/**\"]\n%s"+
+		"  - host: androidmanagement.googleapis.com\n    endpoint: %s\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n", endpoint, extra, endpoint)
+}
+
+// sendLog records when requests leave, as the lro client starts them.
+type sendLog struct {
+	lro.Observer
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (l *sendLog) RequestStarted(service, method string) {
+	l.mu.Lock()
+	l.times = append(l.times, time.Now())
+	l.mu.Unlock()
+	l.Observer.RequestStarted(service, method)
+}
+
+func newRig(cfg worker.Config, yaml string, transport http.RoundTripper) (*rig, error) {
+	return newRigObserved(cfg, yaml, transport, nil)
+}
+
+// newRigObserved is newRig with a log of send times.
+func newRigObserved(cfg worker.Config, yaml string, transport http.RoundTripper, sends *sendLog) (*rig, error) {
+	table, err := lro.ParseTable("bench.yaml", []byte(yaml), lro.FileOptions{})
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(prometheus.NewRegistry(), worker.MetricLabels(table))
+	var observer lro.Observer = worker.RequestObserver(m)
+	if sends != nil {
+		sends.Observer = observer
+		observer = sends
+	}
+	client, err := lro.New(context.Background(), table, lro.Config{
+		Auth: lro.AuthNone, Transport: transport, MaxConnsPerHost: cfg.Concurrency,
+		Observer: observer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+	w, err := worker.New(cfg, worker.Deps{Table: table, Ops: client, Log: log, Metrics: m})
+	if err != nil {
+		return nil, err
+	}
+	return &rig{w: w, m: m, table: table}, nil
+}
+
+// completions records when each job settled.
+type completions struct {
+	mu    sync.Mutex
+	times []time.Time
+	nacks int
+}
+
+func (c *completions) done(nack bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.times = append(c.times, time.Now())
+	if nack {
+		c.nacks++
+	}
+}
+
+func (c *completions) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.times)
+}
+
+// steadyRate is the completion rate between the 10th and 90th percentile
+// completions: the ramp-up and the tail are left out.
+func (c *completions) steadyRate() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := slices.Clone(c.times)
+	slices.SortFunc(t, func(a, b time.Time) int { return a.Compare(b) })
+	if len(t) < 10 {
+		return 0
+	}
+	lo, hi := len(t)/10, len(t)*9/10
+	return float64(hi-lo) / t[hi].Sub(t[lo]).Seconds()
+}
+
+// feed hands n deliveries to the worker, holding at most maxOutstanding at
+// once (as Pub/Sub's flow control does), and waits for all of them.
+func (r *rig) feed(ctx context.Context, n, maxOutstanding int, name func(i int) string, c *completions) {
+	sem := make(chan struct{}, maxOutstanding) // the flow-control window
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d := worker.Delivery{
+				ID:   strconv.Itoa(i),
+				Data: []byte(name(i)),
+				Ack:  func() error { c.done(false); return nil },
+				Nack: func() error { c.done(true); return nil },
+			}
+			r.w.Handle(ctx, d)
+		})
+	}
+	wg.Wait()
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// residentBytes is the process's resident set size.
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+

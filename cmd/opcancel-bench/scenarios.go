@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"opcancel/lro"
+	"opcancel/lro/lrotest"
+	"opcancel/worker"
+)
+
+func vaultName(i int) string { return fmt.Sprintf("operations/bench-%d", i) }
+
+// doneAtFirstPoll: every operation is cancelled and done at the first poll.
+func doneAtFirstPoll(string) *lrotest.Script { return &lrotest.Script{} }
+
+// socketRun is one run of jobs against a fake API on a loopback socket.
+type socketRun struct {
+	fake    *lrotest.Server
+	rig     *rig
+	done    completions
+	elapsed time.Duration
+}
+
+// onSockets runs jobs (operations/bench-N, as Pub/Sub's flow control would
+// hand them over) against a fake API with opts, served on a loopback socket.
+func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, jobs int) (*socketRun, error) {
+	run := &socketRun{fake: lrotest.New(opts)}
+	srv := httptest.NewServer(run.fake)
+	defer srv.Close()
+	var err error
+	if run.rig, err = newRig(cfg, servicesYAML(srv.URL, ""), nil); err != nil {
+		return nil, err
+	}
+	defer run.rig.w.Close()
+	start := time.Now()
+	run.rig.feed(ctx, jobs, cfg.MaxOutstanding, vaultName, &run.done)
+	run.elapsed = time.Since(start)
+	return run, nil
+}
+
+// latencyBound: 50 ms per call, --concurrency 64, two calls per job: the
+// bound is 64 / 0.05 / 2 = 640 jobs/s.
+func latencyBound(ctx context.Context) (*result, error) {
+	const (
+		latency     = 50 * time.Millisecond
+		concurrency = 64
+		jobs        = 8000
+	)
+	cfg := worker.DefaultConfig()
+	cfg.Concurrency = concurrency
+	run, err := onSockets(ctx, lrotest.Options{Latency: latency, DontRecord: true, Default: doneAtFirstPoll}, cfg, jobs)
+	if err != nil {
+		return nil, err
+	}
+	r, c, elapsed := run.rig, &run.done, run.elapsed
+	bound := float64(concurrency) / latency.Seconds() / 2
+	rate := c.steadyRate()
+	res := &result{Value: rate, Unit: "jobs/s", Bound: bound, Ratio: rate / bound, Target: 0.90}
+	res.Pass = res.Ratio >= res.Target
+	res.add("jobs", jobs)
+	res.add("overall_jobs_per_s", float64(jobs)/elapsed.Seconds())
+	res.add("cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")))
+	res.add("note", "steady rate between the 10th and 90th percentile completions; each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
+	return res, nil
+}
+
+// cpuCost: zero-latency API on loopback sockets, in-memory source; CPU per
+// job of opcancel against a minimal loop (decode, POST cancel, GET, ack) in
+// the same run, against the same server. Rounds of each alternate and the
+// medians are compared, which keeps a noisy machine from deciding the ratio.
+func cpuCost(ctx context.Context) (*result, error) {
+	const (
+		rounds = 5
+		jobs   = 8000 // per round
+	)
+	fake := lrotest.New(lrotest.Options{DontRecord: true, Default: doneAtFirstPoll})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	transport := lro.NewTransport(64)
+
+	// The baseline: 64 goroutines, each decoding a message, sending the
+	// cancel and the get, decoding the operation, and acking.
+	client := &http.Client{Transport: transport}
+	baseline := func(i int) error {
+		var msg struct {
+			Name string `json:"name"`
+		}
+		data := fmt.Appendf(nil, `{"name":%q}`, fmt.Sprintf("operations/base-%d", i))
+		if err := json.Unmarshal(data, &msg); err != nil {
+			return err
+		}
+		resp, err := client.Post(srv.URL+"/v1/"+msg.Name+":cancel", "", http.NoBody)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		resp, err = client.Get(srv.URL + "/v1/" + msg.Name)
+		if err != nil {
+			return err
+		}
+		var op struct {
+			Done bool `json:"done"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&op)
+		resp.Body.Close()
+		if err != nil || !op.Done {
+			return fmt.Errorf("baseline: %v %v", err, op.Done)
+		}
+		ack := func() error { return nil }
+		return ack()
+	}
+	runBaseline := func(round int) (time.Duration, time.Duration, error) {
+		runtime.GC()
+		cpu0, t0 := cpuTime(), time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var firstErr error
+		next := make(chan int)
+		for range 64 {
+			wg.Go(func() {
+				for i := range next {
+					if err := baseline(i); err != nil {
+						mu.Lock()
+						firstErr = err
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		for i := range jobs {
+			next <- round*jobs + i
+		}
+		close(next)
+		wg.Wait()
+		return cpuTime() - cpu0, time.Since(t0), firstErr
+	}
+
+	cfg := worker.DefaultConfig()
+	cfg.MaxOutstanding = 5000
+	r, err := newRig(cfg, servicesYAML(srv.URL, ""), transport)
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	runOpcancel := func(round int) (time.Duration, time.Duration) {
+		runtime.GC()
+		cpu0, t0 := cpuTime(), time.Now()
+		var c completions
+		r.feed(ctx, jobs, cfg.MaxOutstanding, func(i int) string {
+			return fmt.Sprintf(`{"name":"operations/op-%d"}`, round*jobs+i)
+		}, &c)
+		return cpuTime() - cpu0, time.Since(t0)
+	}
+
+	var base, op, baseWall, opWall []float64
+	for round := range rounds {
+		bc, bw, err := runBaseline(round)
+		if err != nil {
+			return nil, err
+		}
+		oc, ow := runOpcancel(round)
+		base = append(base, float64(bc.Microseconds())/jobs)
+		op = append(op, float64(oc.Microseconds())/jobs)
+		baseWall = append(baseWall, jobs/bw.Seconds())
+		opWall = append(opWall, jobs/ow.Seconds())
+	}
+	if n := testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")); n != rounds*jobs {
+		return nil, fmt.Errorf("only %v of %d jobs cancelled", n, rounds*jobs)
+	}
+	perJob, basePerJob := median(op), median(base)
+	res := &result{Value: perJob, Unit: "cpu_us/job", Bound: basePerJob, Ratio: perJob / basePerJob, Target: 1.25}
+	res.Pass = res.Ratio <= res.Target
+	res.add("jobs", rounds*jobs)
+	res.add("jobs_per_s", median(opWall))
+	res.add("baseline_jobs_per_s", median(baseWall))
+	res.add("rounds_cpu_us_per_job", op)
+	res.add("baseline_rounds_cpu_us_per_job", base)
+	res.add("note", "medians of 5 alternating rounds; both include the fake API server's CPU (same process, loopback HTTP/1.1); opcancel's jobs wait ~1 s for their poll, so its wall-clock rate is bounded by --max-outstanding 5000")
+	return res, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// heldJobs: 10,000 jobs waiting in verification; resident memory per held
+// job, and the rate of new cancels before and while they are held.
+func heldJobs(ctx context.Context) (*result, error) {
+	const (
+		held    = 10000
+		flow    = 6000
+		latency = 5 * time.Millisecond
+	)
+	fake := lrotest.New(lrotest.Options{DontRecord: true, Latency: latency, Default: func(name string) *lrotest.Script {
+		if len(name) > len("operations/held-") && name[:len("operations/held-")] == "operations/held-" {
+			return &lrotest.Script{DoneAfterPolls: lrotest.Never}
+		}
+		return &lrotest.Script{}
+	}})
+	cfg := worker.DefaultConfig()
+	cfg.MaxOutstanding = held + 2000
+	cfg.VerifyTimeout = 30 * time.Minute
+	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	// New cancels without held jobs, which also warms up every path.
+	var before completions
+	r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/before-%d", i) }, &before)
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss0, err := residentBytes()
+	if err != nil {
+		return nil, err
+	}
+	hctx, stopHeld := context.WithCancel(ctx)
+	defer stopHeld()
+	heldDone := make(chan struct{})
+	var heldC completions
+	go func() {
+		defer close(heldDone)
+		r.feed(hctx, held, held, func(i int) string { return fmt.Sprintf("operations/held-%d", i) }, &heldC)
+	}()
+	for fake.Stats().Cancels < flow+held || testutil.ToFloat64(r.m.APIRequestsInFlight) > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss1, err := residentBytes()
+	if err != nil {
+		stopHeld()
+		<-heldDone
+		return nil, err
+	}
+	inFlight := testutil.ToFloat64(r.m.JobsInFlight)
+
+	var during completions
+	r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/during-%d", i) }, &during)
+	stopHeld()
+	<-heldDone
+
+	perJob := float64(rss1-rss0) / held / 1024
+	res := &result{Value: perJob, Unit: "KiB/job", Bound: 16, Ratio: perJob / 16, Target: 1}
+	flowRatio := during.steadyRate() / before.steadyRate()
+	res.Pass = res.Ratio <= res.Target && flowRatio >= 0.8
+	res.add("held_jobs", inFlight)
+	res.add("new_jobs_per_s_before", before.steadyRate())
+	res.add("new_jobs_per_s_while_held", during.steadyRate())
+	res.add("flow_ratio", flowRatio)
+	res.add("flow_target", 0.8)
+	res.add("note", "resident set growth after GC while 10,000 jobs wait between polls; the held jobs keep polling (every 1 s doubling to 30 s) while the new ones flow")
+	return res, nil
+}
+
+// rateLimit: rate 200/s, unlimited API: the observed request rate.
+func rateLimit(ctx context.Context) (*result, error) {
+	const want = 200.0
+	fake := lrotest.New(lrotest.Options{Default: doneAtFirstPoll})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := worker.DefaultConfig()
+	var sends sendLog
+	r, err := newRigObserved(cfg, servicesYAML(srv.URL, "    rate: 200\n"), nil, &sends)
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	var c completions
+	r.feed(ctx, 1200, 1000, vaultName, &c)
+	var received []time.Time
+	for _, q := range fake.Requests() {
+		received = append(received, q.Time)
+	}
+	sent := sends.times
+	observed := float64(len(received)-1) / received[len(received)-1].Sub(received[0]).Seconds()
+	maxSent, maxReceived := maxInWindow(sent, time.Second), maxInWindow(received, time.Second)
+	res := &result{Value: observed, Unit: "requests/s", Bound: want, Ratio: observed / want, Target: 0.95}
+	res.Pass = res.Ratio >= 0.95 && res.Ratio <= 1.0 && maxSent <= int(want) && maxReceived <= int(want)
+	res.add("requests", len(received))
+	res.add("max_sent_in_any_1s", maxSent)
+	res.add("max_received_in_any_1s", maxReceived)
+	res.add("note", "pass: the rate the API saw within 5 % below the limit, and no one-second window above it, counted at the client's sends and at the API's arrivals")
+	return res, nil
+}
+
+// maxInWindow is the most events in any half-open window of length w.
+func maxInWindow(times []time.Time, w time.Duration) int {
+	t := slices.Clone(times)
+	slices.SortFunc(t, func(a, b time.Time) int { return a.Compare(b) })
+	best, j := 0, 0
+	for i := range t {
+		for j < len(t) && t[j].Sub(t[i]) < w {
+			j++
+		}
+		best = max(best, j-i)
+	}
+	return best
+}
+
+// quotaStorm: the API admits 300 requests/s and answers 429 with RetryInfo
+// beyond; 5,000 jobs.
+func quotaStorm(ctx context.Context) (*result, error) {
+	const (
+		quota = 300.0
+		jobs  = 5000
+	)
+	run, err := onSockets(ctx, lrotest.Options{Quota: quota, QuotaRetryDelay: time.Second, DontRecord: true, Default: doneAtFirstPoll}, worker.DefaultConfig(), jobs)
+	if err != nil {
+		return nil, err
+	}
+	r, elapsed := run.rig, run.elapsed
+	st := run.fake.Stats()
+	total := st.Cancels + st.Gets
+	accepted := total - st.Throttled
+	goodput := float64(accepted) / elapsed.Seconds()
+	share := float64(st.Throttled) / float64(total)
+	cancelled := testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled"))
+	res := &result{Value: goodput, Unit: "accepted requests/s", Bound: quota, Ratio: goodput / quota, Target: 0.85}
+	res.Pass = res.Ratio >= res.Target && share <= 0.10 && cancelled == jobs
+	res.add("rejected_share", share)
+	res.add("rejected_share_target", 0.10)
+	res.add("requests", total)
+	res.add("rejected", st.Throttled)
+	res.add("jobs_cancelled", cancelled)
+	res.add("jobs_lost", jobs-int(cancelled))
+	res.add("throttle_delayed_requests", testutil.ToFloat64(r.m.ThrottleDelayed.WithLabelValues("vault.googleapis.com")))
+	res.add("note", "goodput over the whole run, ramp and tail included")
+	return res, nil
+}
