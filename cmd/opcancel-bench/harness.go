@@ -165,4 +165,3 @@ func residentBytes() (int64, error) {
 	}
 	return pages * int64(os.Getpagesize()), nil
 }
-

@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
