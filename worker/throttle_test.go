@@ -26,6 +26,26 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 		}, "")
 		const n = 2000
 		start := time.Now()
+		// Sample the accepted requests every second, for the steady rate.
+		type sample struct {
+			at       time.Time
+			accepted int
+		}
+		var samples []sample
+		sampling := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				st := h.fake.Stats()
+				samples = append(samples, sample{time.Now(), st.Cancels + st.Gets - st.Throttled})
+				select {
+				case <-sampling:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 1000) // as Pub/Sub's flow control would
 		for i := range n {
@@ -36,13 +56,25 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		close(sampling)
+		<-done
 		elapsed := time.Since(start)
 		st := h.fake.Stats()
 		total := st.Cancels + st.Gets
 		accepted := total - st.Throttled
 		share := float64(st.Throttled) / float64(total)
-		goodput := float64(accepted) / elapsed.Seconds()
-		t.Logf("%d requests, %d 429s (%.1f %%), goodput %.1f/s over %v", total, st.Throttled, 100*share, goodput, elapsed)
+		// Steady state: between 10 % and 90 % of the accepted requests.
+		var lo, hi sample
+		for _, s := range samples {
+			if lo.at.IsZero() && s.accepted >= accepted/10 {
+				lo = s
+			}
+			if hi.at.IsZero() && s.accepted >= accepted*9/10 {
+				hi = s
+			}
+		}
+		goodput := float64(hi.accepted-lo.accepted) / hi.at.Sub(lo.at).Seconds()
+		t.Logf("%d requests, %d 429s (%.1f %%), steady goodput %.1f/s, overall %.1f/s over %v", total, st.Throttled, 100*share, goodput, float64(accepted)/elapsed.Seconds(), elapsed)
 		if h.jobs(vault, Cancelled) != n {
 			t.Errorf("cancelled = %v, want %d: no job lost", h.jobs(vault, Cancelled), n)
 		}
@@ -84,8 +116,11 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 		}
 		time.Sleep(30 * time.Second)
 		throttling, allowed := th.state()
-		if !throttling || allowed > 5 {
-			t.Errorf("after 30s of 503s: throttling %v at %.1f/s, want the rate down near the 1/s floor", throttling, allowed)
+		// Probing near the floor: at 1/s the window holds too few answers to
+		// judge, so the rate creeps up until five failures in a row drop it
+		// to 1/s again; it never gets far.
+		if !throttling || allowed > 15 {
+			t.Errorf("after 30s of 503s: throttling %v at %.1f/s, want a few per second at most", throttling, allowed)
 		}
 		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi)); got != allowed {
 			t.Errorf("opcancel_throttle_allowed_rate = %v, want %v", got, allowed)
@@ -115,45 +150,96 @@ func TestThrottleUnit(t *testing.T) {
 	if throttling, allowed := th.state(); throttling || !math.IsInf(allowed, 1) {
 		t.Fatalf("new throttle: %v %v", throttling, allowed)
 	}
-	// 200 requests sent in the last second, all answered with an overload:
-	// one congestion event, one decrease from the rate sent.
-	var epochs []uint64
-	for i := range 200 {
-		epochs = append(epochs, th.sending(now.Add(time.Duration(i)*4*time.Millisecond)))
+	// A fifth UNAVAILABLE and a fiftieth RESOURCE_EXHAUSTED: ordinary
+	// transient failures, no throttling.
+	for i := range 1000 {
+		kind := answerOK
+		switch {
+		case i%5 == 1:
+			kind = answerUnavailable
+		case i%50 == 3:
+			kind = answerExhausted
+		}
+		th.answered(kind, now.Add(time.Duration(i)*time.Millisecond))
 	}
-	now = now.Add(900 * time.Millisecond)
-	for _, e := range epochs {
-		th.answered(e, true, now)
+	if throttling, _ := th.state(); throttling {
+		t.Error("throttling on random transient failures")
 	}
-	_, allowed := th.state()
-	if want := 200 * throttleDecrease; allowed != want {
-		t.Errorf("after a burst of 200 overloads: %.1f/s, want %.1f (one decrease)", allowed, want)
+	// A quota: 300 accepted per second, the rest RESOURCE_EXHAUSTED.
+	now = now.Add(10 * time.Second)
+	for i := range 1000 {
+		kind := answerExhausted
+		if i%10 < 3 {
+			kind = answerOK
+		}
+		th.answered(kind, now.Add(time.Duration(i)*time.Millisecond))
 	}
-	// A request sent at the new limit and rejected: a second decrease.
-	e := th.sending(now)
-	th.answered(e, true, now)
-	if _, a := th.state(); a != allowed*throttleDecrease {
-		t.Errorf("after a second event: %.1f/s, want %.1f", a, allowed*throttleDecrease)
+	now = now.Add(time.Second)
+	throttling, allowed := th.state()
+	if !throttling || allowed < 290 || allowed > 320 {
+		t.Errorf("under a 300/s quota: throttling %v at %.1f/s, want just above 300", throttling, allowed)
 	}
-	_, allowed = th.state()
-	// Half a calm second: +10 %/s; then slow start, doubling per second;
-	// after two calm minutes, lifted.
-	th.answered(th.sending(now), false, now.Add(500*time.Millisecond))
-	want := allowed * math.Pow(throttleIncrease, 0.5)
-	if _, a := th.state(); math.Abs(a-want) > 1e-9 {
-		t.Errorf("after half a calm second: %.2f/s, want %.2f", a, want)
+	// A calm second: +10 %; five calm seconds: slow start; two calm
+	// minutes: lifted.
+	th.answered(answerOK, now.Add(1500*time.Millisecond))
+	_, a1 := th.state()
+	th.answered(answerOK, now.Add(2500*time.Millisecond))
+	if _, a2 := th.state(); math.Abs(a2-a1*throttleIncrease) > 1e-6 {
+		t.Errorf("a calm second later: %.2f/s, want %.2f", a2, a1*throttleIncrease)
 	}
-	th.answered(th.sending(now), false, now.Add(1500*time.Millisecond))
-	if _, a := th.state(); math.Abs(a-2*want) > 1e-9 {
-		t.Errorf("a calm second later: %.2f/s, want %.2f (slow start)", a, 2*want)
-	}
-	th.answered(th.sending(now), false, now.Add(throttleLift+time.Second))
+	th.answered(answerOK, now.Add(throttleLift+time.Second))
 	if throttling, a := th.state(); throttling || !math.IsInf(a, 1) {
 		t.Errorf("after two calm minutes: throttling %v at %v/s, want lifted", throttling, a)
+	}
+	// An outage: everything UNAVAILABLE drops to the floor.
+	now = now.Add(throttleLift + 10*time.Second)
+	for i := range 100 {
+		th.answered(answerUnavailable, now.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	if _, a := th.state(); a != throttleMinRate {
+		t.Errorf("during an outage: %.2f/s, want the floor %v", a, throttleMinRate)
 	}
 	// The configured rate caps everything.
 	capped := newThrottle(50)
 	if _, a := capped.state(); a != 50 {
 		t.Errorf("configured 50/s allows %v", a)
 	}
+}
+
+// TestThrottleIgnoresRandomFailures: an API that fails a fifth of its
+// requests with UNAVAILABLE (and a few with RESOURCE_EXHAUSTED) at random is
+// not throttled; all jobs finish.
+func TestThrottleIgnoresRandomFailures(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		h := newHarness(t, DefaultConfig(), lrotest.Options{
+			DontRecord: true,
+			Default:    func(string) *lrotest.Script { return &lrotest.Script{} },
+			Fault: func(*http.Request) *lrotest.Answer {
+				switch i := n.Add(1); {
+				case i%5 == 0:
+					a := lrotest.Unavailable(100 * time.Millisecond)
+					return &a
+				case i%50 == 7:
+					a := lrotest.Exhausted(100*time.Millisecond, "")
+					return &a
+				}
+				return nil
+			},
+		}, "")
+		var wg sync.WaitGroup
+		for i := range 1000 {
+			wg.Go(func() {
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/o%d", i), nil))
+			})
+		}
+		wg.Wait()
+		if throttling, _ := h.w.services[vault].throttle.state(); throttling {
+			t.Error("throttled by random failures")
+		}
+		if h.jobs(vault, Cancelled) != 1000 {
+			t.Errorf("cancelled = %v", h.jobs(vault, Cancelled))
+		}
+	})
 }

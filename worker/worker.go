@@ -362,13 +362,13 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 		<-st.gate
 		return err
 	}
-	epoch := st.throttle.sending(time.Now())
+	st.throttle.sending(time.Now())
 	<-st.gate
 	var err error
 	w.requests.do(func() { err = fn(ctx) })
 	w.pool.Release(1)
-	if answered, overload := apiAnswered(err); answered {
-		st.throttle.answered(epoch, overload, time.Now())
+	if answered, kind := apiAnswered(err); answered {
+		st.throttle.answered(kind, time.Now())
 		_, allowed := st.throttle.state()
 		st.allowed.Set(allowed)
 	}
@@ -376,16 +376,22 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 }
 
 // apiAnswered reports whether err (nil for success) is an answer from the
-// API, and whether that answer says it is overloaded.
-func apiAnswered(err error) (answered, overload bool) {
+// API, and what it says about load.
+func apiAnswered(err error) (answered bool, kind answerKind) {
 	if err == nil {
-		return true, false
+		return true, answerOK
 	}
 	var e *lro.Error
 	if !errors.As(err, &e) || e.HTTPStatus == 0 {
-		return false, false
+		return false, answerOK
 	}
-	return true, e.Code == lro.ResourceExhausted || e.Code == lro.Unavailable
+	switch e.Code {
+	case lro.ResourceExhausted:
+		return true, answerExhausted
+	case lro.Unavailable:
+		return true, answerUnavailable
+	}
+	return true, answerOK
 }
 
 // pace waits for the service's rate, recording the delay as adaptive
