@@ -70,9 +70,6 @@ type cli struct {
 	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
 }
 
-// exitRequest carries kong's request to exit (after --help) out of Parse.
-type exitRequest struct{ code int }
-
 // envVar is the environment variable of a flag: OPCANCEL_ + upper snake case.
 func envVar(flag string) string {
 	return "OPCANCEL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
@@ -80,8 +77,10 @@ func envVar(flag string) string {
 
 // run parses args and runs the chosen subcommand. Every flag also reads its
 // OPCANCEL_ environment variable through getenv; a flag on the command line wins.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c cli
+	// Kong asks to exit only after printing --help; the help is the result.
+	helped := false
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	envResolver := kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
 		if flag.Name == "help" {
@@ -100,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
 			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error."),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exitRequest{code}) }),
+		kong.Exit(func(int) { helped = true }),
 		kong.Resolvers(envResolver),
 		kong.ValueFormatter(helpValue),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
@@ -108,20 +107,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			req, ok := r.(exitRequest)
-			if !ok {
-				panic(r)
-			}
-			if req.code != 0 {
-				err = usagef("exit %d", req.code)
-			} else {
-				err = nil
-			}
-		}
-	}()
 	kctx, err := parser.Parse(args)
+	if helped {
+		return nil
+	}
 	if err != nil {
 		return usageError{err}
 	}
