@@ -180,11 +180,11 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 // {endpoint}/{version}/{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
 // size to the server.
 func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken string, pageSize int) (*ListPage, error) {
-	if err := svc.ValidateParent(parent); err != nil {
+	if err := c.own(svc); err != nil {
 		return nil, err
 	}
-	if _, ok := c.clients[svc.Host]; !ok || c.table.Lookup(svc.Host) != svc {
-		return nil, invalidf("service %q is not in the client's table", svc.Host)
+	if err := svc.ValidateParent(parent); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	if pageToken != "" {
@@ -207,10 +207,18 @@ func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken strin
 // check refuses any request for a service outside the table or a name that
 // is not one of the service's operations, whatever the caller validated.
 func (c *Client) check(svc *Service, name string) error {
+	if err := c.own(svc); err != nil {
+		return err
+	}
+	return svc.Match(name)
+}
+
+// own refuses a service that is not the very one in the client's table.
+func (c *Client) own(svc *Service) error {
 	if svc == nil || c.table.Lookup(svc.Host) != svc {
 		return invalidf("service is not in the client's table")
 	}
-	return svc.Match(name)
+	return nil
 }
 
 func (c *Client) url(svc *Service, path string, q url.Values) string {

@@ -40,11 +40,8 @@ func (c *Client) Publisher(cfg PublishConfig) *Publisher {
 
 // Publish publishes one message and waits until the server has it.
 func (p *Publisher) Publish(ctx context.Context, data []byte, attrs map[string]string) error {
-	_, err := p.PublishAsync(ctx, data, attrs).Get(ctx)
-	if err != nil {
-		return p.publishError(err)
-	}
-	return nil
+	_, err := p.PublishAsync(ctx, data, attrs).Get(ctx) // Get already explains the error
+	return err
 }
 
 // Result is a pending publication.

@@ -155,10 +155,16 @@ func (t *throttle) sending(now time.Time) {
 	t.window = append(t.window, now)
 }
 
-// answered records one answer of the API.
-func (t *throttle) answered(kind answerKind, now time.Time) {
+// answered records one answer of the API and returns the rate allowed now.
+func (t *throttle) answered(kind answerKind, now time.Time) float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.record(kind, now)
+	return math.Min(t.adaptive, t.configured)
+}
+
+// record counts an answer and adjusts the adaptive limit; t.mu is held.
+func (t *throttle) record(kind answerKind, now time.Time) {
 	t.grow(now)
 	t.advance(now)
 	b := &t.buckets[t.bucket(now)]

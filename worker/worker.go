@@ -78,8 +78,8 @@ type Worker struct {
 type serviceState struct {
 	// throttle holds the service's rate: configured, lowered adaptively on overload.
 	throttle *throttle
-	// gate serialises the rate wait with the pool acquisition, so that a
-	// service's sends leave in the order and spacing of its rate tokens.
+	// gate serialises pool acquisition and pacing, so that a service's
+	// sends leave in order and at least 1/rate apart.
 	gate chan struct{}
 	// allowed is the service's opcancel_throttle_allowed_rate series.
 	allowed prometheus.Gauge
@@ -368,9 +368,7 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 	w.requests.do(func() { err = fn(ctx) })
 	w.pool.Release(1)
 	if answered, kind := apiAnswered(err); answered {
-		st.throttle.answered(kind, time.Now())
-		_, allowed := st.throttle.state()
-		st.allowed.Set(allowed)
+		st.allowed.Set(st.throttle.answered(kind, time.Now()))
 	}
 	return err
 }
