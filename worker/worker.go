@@ -512,10 +512,10 @@ type Event struct {
 	Message         string    `json:"message"`
 	Attempts        int       `json:"attempts"`
 	Polls           int       `json:"polls"`
-	Batch           string    `json:"batch,omitempty"`
-	Reason          string    `json:"reason,omitempty"`
+	Batch           string    `json:"batch"`
+	Reason          string    `json:"reason"`
 	MessageID       string    `json:"messageId"`
-	DeliveryAttempt int       `json:"deliveryAttempt,omitempty"`
+	DeliveryAttempt int       `json:"deliveryAttempt"`
 	ReceivedAt      time.Time `json:"receivedAt"`
 	FinishedAt      time.Time `json:"finishedAt"`
 }

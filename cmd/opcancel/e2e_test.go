@@ -162,7 +162,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 		t.Errorf("%d result events, want %d (one per acked delivery)", len(events), acked)
 	}
 	ev := byName["operations/cancel-json cancelled"]
-	for _, k := range []string{"name", "service", "outcome", "code", "message", "attempts", "polls", "batch", "reason", "messageId", "receivedAt", "finishedAt"} {
+	for _, k := range []string{"name", "service", "outcome", "code", "message", "attempts", "polls", "batch", "reason", "messageId", "deliveryAttempt", "receivedAt", "finishedAt"} {
 		if _, ok := ev[k]; !ok {
 			t.Errorf("event lacks %q: %v", k, ev)
 		}
