@@ -211,3 +211,14 @@ func (s *memSource) Receive(ctx context.Context, h Handler) error {
 	wg.Wait()
 	return nil
 }
+
+// requestTimes returns the offsets from start of the fake's requests of kind.
+func requestTimes(h *harness, name, kind string, start time.Time) []time.Duration {
+	var out []time.Duration
+	for _, r := range h.fake.RequestsFor(name) {
+		if r.Kind == kind {
+			out = append(out, r.Time.Sub(start))
+		}
+	}
+	return out
+}
