@@ -67,8 +67,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first invalid field, named as its flag.
+// Validate reports the first invalid field, named as its flag. Zero
+// internal tunables take their defaults first, as New does, so a Config that
+// leaves them zero is valid.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	switch {
 	case c.Concurrency < 1:
 		return fmt.Errorf("--concurrency %d: must be at least 1", c.Concurrency)
@@ -84,6 +87,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("backoff %s..%s: want 0 <= initial <= max", c.BackoffInitial, c.BackoffMax)
 	case c.PollInitial <= 0 || c.PollMax < c.PollInitial:
 		return fmt.Errorf("poll interval %s..%s: want 0 < initial <= max", c.PollInitial, c.PollMax)
+	case c.PublishTimeout < 0:
+		return fmt.Errorf("publish timeout %s: must be positive (0: the default)", c.PublishTimeout)
 	}
 	return nil
 }

@@ -78,16 +78,18 @@ type Deps struct {
 	Metrics *metrics.Metrics
 }
 
-// New returns a worker. cfg must be valid.
+// New returns a worker. cfg must be valid; its zero internal tunables take
+// their defaults.
 func New(cfg Config, deps Deps) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	if deps.Table == nil || deps.Ops == nil || deps.Log == nil || deps.Metrics == nil {
 		return nil, errors.New("worker: Table, Ops, Log and Metrics are required")
 	}
 	w := &Worker{
-		cfg:      cfg.withDefaults(),
+		cfg:      cfg,
 		table:    deps.Table,
 		ops:      deps.Ops,
 		sink:     deps.Sink,

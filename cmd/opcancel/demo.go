@@ -151,9 +151,12 @@ func (c *demoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", c.Listen, err)
 	}
+	defaults := worker.DefaultConfig()
 	wc := workerCmd{
 		Subscription: sub, ResultsTopic: results, Config: config, Auth: lro.AuthNone,
-		Concurrency: 64, MaxOutstanding: 1000, VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
+		Concurrency: defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding,
+		// Shorter than the worker's defaults: the demo is over in seconds.
+		VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
 		ShutdownTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, LogLevel: c.LogLevel,
 	}
 	started := make(chan net.Addr, 1)

@@ -36,8 +36,8 @@ type submitCmd struct {
 	Config         string        `help:"YAML services file, so names are validated exactly as the worker will." type:"path"`
 	ListParent     string        `help:"List the operations of this collection with operations.list (needs --service) and submit those not done."`
 	Yes            bool          `help:"Do not ask for confirmation of --list-parent's operations."`
-	Auth           string        `default:"adc" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
-	RequestTimeout time.Duration `default:"30s" help:"Timeout of one operations.list request."`
+	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
+	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list request."`
 }
 
 // line is one name to submit and where it came from.

@@ -26,16 +26,16 @@ type workerCmd struct {
 	Project         string        `help:"Project of the subscription and results topic (default: $GOOGLE_CLOUD_PROJECT, or the project of a full subscription name)."`
 	Subscription    string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
 	Config          string        `help:"YAML services file; the built-in services apply without it." type:"path"`
-	Concurrency     int           `default:"64" help:"Max API requests in flight at once (the worker pool)."`
-	MaxOutstanding  int           `default:"1000" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
-	VerifyTimeout   time.Duration `default:"5m" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
-	RetryBudget     time.Duration `default:"2m" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
+	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
+	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
+	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
+	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
 	ResultsTopic    string        `help:"Topic ID or full name for result events; none if empty."`
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
-	Auth            string        `default:"adc" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
+	Auth            string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
-	ShutdownTimeout time.Duration `default:"25s" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
-	RequestTimeout  time.Duration `default:"30s" help:"Timeout of one API request, from sending to the last byte of the answer."`
+	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
+	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
 }
 
 // workerHooks let the demo and tests run the real wiring on embedded fakes.
