@@ -49,6 +49,8 @@ type Operations interface {
 	Get(ctx context.Context, svc *lro.Service, name string) (*lro.Operation, error)
 }
 
+var _ Operations = (*lro.Client)(nil)
+
 // Worker runs the pipeline. Create it with New; it is safe for concurrent use.
 type Worker struct {
 	cfg     Config

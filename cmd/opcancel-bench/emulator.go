@@ -130,19 +130,19 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	return &done, err
 }
 
-// countingSource feeds the worker from a queue.Subscriber and counts settlements.
+// countingSource is a worker.Source that counts the settlements of the
+// deliveries it hands over.
 type countingSource struct {
-	sub  *queue.Subscriber
+	worker.Source
 	done *completions
 }
 
 func (s countingSource) Receive(ctx context.Context, h worker.Handler) error {
-	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
-		h(ctx, worker.Delivery{
-			ID: m.ID, Data: m.Data, Attributes: m.Attributes,
-			Ack:  func() error { err := m.Ack(); s.done.done(false); return err },
-			Nack: func() error { err := m.Nack(); s.done.done(true); return err },
-		})
+	return s.Source.Receive(ctx, func(ctx context.Context, d worker.Delivery) {
+		ack, nack := d.Ack, d.Nack
+		d.Ack = func() error { err := ack(); s.done.done(false); return err }
+		d.Nack = func() error { err := nack(); s.done.done(true); return err }
+		h(ctx, d)
 	})
 }
 

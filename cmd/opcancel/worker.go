@@ -239,7 +239,7 @@ func (d *daemon) run(ctx context.Context) error {
 	g.Go(func() error {
 		defer stopAdmin()
 		defer beginShutdown()
-		err := d.w.Run(runCtx, subscriberSource{d.sub})
+		err := d.w.Run(runCtx, d.sub)
 		if d.results != nil {
 			d.results.Stop() // flush result events before exit
 		}
@@ -252,16 +252,4 @@ func (d *daemon) run(ctx context.Context) error {
 func (d *daemon) close() {
 	d.w.Close()
 	d.ps.Close()
-}
-
-// subscriberSource adapts a queue.Subscriber to worker.Source.
-type subscriberSource struct{ sub *queue.Subscriber }
-
-func (s subscriberSource) Receive(ctx context.Context, h worker.Handler) error {
-	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
-		h(ctx, worker.Delivery{
-			ID: m.ID, Data: m.Data, Attributes: m.Attributes, DeliveryAttempt: m.DeliveryAttempt,
-			Ack: m.Ack, Nack: m.Nack,
-		})
-	})
 }
