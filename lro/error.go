@@ -176,15 +176,16 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// Class is what a failure means for the delivery that met it.
+// Class is what a failed request means for sending it again.
 type Class int
 
 const (
-	// Permanent failures end the delivery with an outcome; retrying would
-	// give the same answer.
+	// Permanent failures would get the same answer if the request were sent
+	// again.
 	Permanent Class = iota
-	// Transient failures are retried in-process, then nacked: unavailability,
-	// quota, timeouts, connection errors and credential failures.
+	// Transient failures may get another answer when the request is sent
+	// again: unavailability, quota, timeouts, connection errors and
+	// credential failures.
 	Transient
 )
 
@@ -199,8 +200,8 @@ func (c Class) String() string {
 // CONTRACT §5 says. It is the only place that decides it.
 //
 // Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
-// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage must not ack the
-// backlog away), transport failures (no answer), and any other error that is
+// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
+// about the operation), transport failures (no answer), and any other error that is
 // not an *Error, since nothing proves it would recur. Permanent: every other
 // google.rpc code, and validation failures (ErrInvalid), which no retry can fix.
 func Classify(err error) Class {

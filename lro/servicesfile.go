@@ -16,8 +16,8 @@ import (
 
 // FileOptions are the settings that decide what a services file may contain.
 type FileOptions struct {
-	// RequireHTTPS rejects plain-http endpoints; set it whenever requests carry
-	// tokens (--auth=adc).
+	// RequireHTTPS rejects plain-http endpoints with a *PlainHTTPError; set it
+	// whenever requests carry tokens (auth adc).
 	RequireHTTPS bool
 }
 
@@ -219,8 +219,24 @@ func parseEndpoint(s string, requireHTTPS bool) (*url.URL, error) {
 	case u.Path != "" && u.Path != "/":
 		return nil, fmt.Errorf("%q must not have a path; the version and name are appended", s)
 	case u.Scheme == "http" && requireHTTPS:
-		return nil, fmt.Errorf("%q is plain http, but --auth=adc sends a bearer token, which is only ever sent over https (use --auth=none for emulators and fakes)", s)
+		return nil, &PlainHTTPError{Endpoint: s}
 	}
 	u.Path = ""
 	return u, nil
+}
+
+// PlainHTTPError is an endpoint refused because it is plain http while
+// requests carry bearer tokens (FileOptions.RequireHTTPS).
+type PlainHTTPError struct {
+	Endpoint string
+}
+
+func (e *PlainHTTPError) Error() string {
+	return e.Explain("auth "+AuthADC, "auth "+AuthNone)
+}
+
+// Explain describes the error naming the auth settings as the caller's
+// users set them: adc for the one that sends tokens, none for the other.
+func (e *PlainHTTPError) Explain(adc, none string) string {
+	return fmt.Sprintf("%q is plain http, but %s sends a bearer token, which is only ever sent over https (use %s for emulators and fakes)", e.Endpoint, adc, none)
 }

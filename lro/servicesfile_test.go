@@ -51,7 +51,7 @@ func TestParseTableErrors(t *testing.T) {
 			name: "http endpoint with adc",
 			adc:  true,
 			yaml: "services:\n  - host: a.googleapis.com\n    endpoint: http://127.0.0.1:8080\n    patterns: [\"operations/*\"]\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): endpoint: "http://127.0.0.1:8080" is plain http, but --auth=adc sends a bearer token, which is only ever sent over https (use --auth=none for emulators and fakes)`,
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): endpoint: "http://127.0.0.1:8080" is plain http, but auth adc sends a bearer token, which is only ever sent over https (use auth none for emulators and fakes)`,
 		},
 		{
 			name: "endpoint with path",

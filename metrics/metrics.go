@@ -126,11 +126,11 @@ func New(reg prometheus.Registerer, labels Labels) *Metrics {
 		}, []string{"service"}),
 		MaxOutstanding: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "opcancel_max_outstanding",
-			Help: "The configured --max-outstanding: the most deliveries held at once.",
+			Help: "The configured maximum of deliveries held at once (max outstanding).",
 		}),
 		Concurrency: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "opcancel_concurrency",
-			Help: "The configured --concurrency: the most API requests in flight at once.",
+			Help: "The configured concurrency: the most API requests in flight at once.",
 		}),
 	}
 	reg.MustRegister(

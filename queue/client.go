@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -58,6 +59,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 // 3 to 255 characters, not starting with "goog".
 var resourceID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
 
+// ErrNoProject means an ID was given without a project to complete it.
+var ErrNoProject = errors.New("no project")
+
 // ResourceName returns the full name projects/P/{kind}/ID for an ID or a full
 // name, and checks it. kind is "topics" or "subscriptions".
 func ResourceName(project, kind, idOrName string) (string, error) {
@@ -70,7 +74,7 @@ func ResourceName(project, kind, idOrName string) (string, error) {
 		proj, id = parts[1], parts[3]
 	}
 	if proj == "" {
-		return "", fmt.Errorf("%q: no project (set --project or GOOGLE_CLOUD_PROJECT, or give projects/PROJECT/%s/ID)", idOrName, kind)
+		return "", fmt.Errorf("%q: %w: give one, or a full name projects/PROJECT/%s/ID", idOrName, ErrNoProject, kind)
 	}
 	if !resourceID.MatchString(id) || strings.HasPrefix(id, "goog") {
 		return "", fmt.Errorf("%q: an ID is 3-255 characters, starts with a letter, uses letters, digits and - _ . ~ + %%, and does not start with \"goog\"", id)

@@ -18,7 +18,7 @@ type ReceiveConfig struct {
 	// Subscription is the full subscription name.
 	Subscription string
 	// MaxOutstanding is the flow-control limit on messages held; set it to
-	// the worker's --max-outstanding.
+	// the worker's MaxOutstanding.
 	MaxOutstanding int
 	// MaxOutstandingBytes limits the bytes held; 0 means MaxOutstanding × 16 KiB
 	// (a message is at most 4 KiB of data plus attributes), at least 16 MiB.

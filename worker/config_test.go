@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -19,30 +20,34 @@ func TestValidate(t *testing.T) {
 		return c
 	}
 	tests := []struct {
-		name string
-		cfg  Config
-		want string // "" means valid
+		name      string
+		cfg       Config
+		wantField string // "" means valid
+		want      string
 	}{
-		{"defaults", DefaultConfig(), ""},
-		{"zero tunables take their defaults", bounds, ""},
-		{"zero poll start under a set cap", with(func(c *Config) { c.PollMax = 5 * time.Second }), ""},
-		{"zero concurrency", with(func(c *Config) { c.Concurrency = 0 }), "--concurrency 0: must be at least 1"},
-		{"zero max outstanding", with(func(c *Config) { c.MaxOutstanding = 0 }), "--max-outstanding 0: must be at least 1"},
-		{"zero verify timeout", with(func(c *Config) { c.VerifyTimeout = 0 }), "--verify-timeout 0s: must be positive"},
-		{"negative retry budget", with(func(c *Config) { c.RetryBudget = -time.Second }), "--retry-budget -1s: must not be negative"},
-		{"negative shutdown timeout", with(func(c *Config) { c.ShutdownTimeout = -time.Second }), "--shutdown-timeout -1s: must not be negative"},
-		{"negative poll start", with(func(c *Config) { c.PollInitial = -time.Second }), "poll interval -1s..30s"},
-		{"poll start above the default cap", with(func(c *Config) { c.PollInitial = time.Minute }), "poll interval 1m0s..30s"},
-		{"negative publish timeout", with(func(c *Config) { c.PublishTimeout = -time.Second }), "publish timeout -1s: must be positive"},
-		{"backoff start above its cap", with(func(c *Config) { c.BackoffInitial, c.BackoffMax = 2*time.Second, time.Second }), "backoff 2s..1s"},
+		{"defaults", DefaultConfig(), "", ""},
+		{"zero tunables take their defaults", bounds, "", ""},
+		{"zero poll start under a set cap", with(func(c *Config) { c.PollMax = 5 * time.Second }), "", ""},
+		{"zero concurrency", with(func(c *Config) { c.Concurrency = 0 }), "Concurrency", "Concurrency 0: must be at least 1"},
+		{"zero max outstanding", with(func(c *Config) { c.MaxOutstanding = 0 }), "MaxOutstanding", "MaxOutstanding 0: must be at least 1"},
+		{"zero verify timeout", with(func(c *Config) { c.VerifyTimeout = 0 }), "VerifyTimeout", "VerifyTimeout 0s: must be positive"},
+		{"negative retry budget", with(func(c *Config) { c.RetryBudget = -time.Second }), "RetryBudget", "RetryBudget -1s: must not be negative"},
+		{"negative shutdown timeout", with(func(c *Config) { c.ShutdownTimeout = -time.Second }), "ShutdownTimeout", "ShutdownTimeout -1s: must not be negative"},
+		{"negative poll start", with(func(c *Config) { c.PollInitial = -time.Second }), "PollInitial", "PollInitial -1s: must not be negative"},
+		{"poll start above the default cap", with(func(c *Config) { c.PollInitial = time.Minute }), "PollMax", "PollMax 30s: must not be below PollInitial (1m0s)"},
+		{"negative backoff start", with(func(c *Config) { c.BackoffInitial = -time.Second }), "BackoffInitial", "BackoffInitial -1s: must not be negative"},
+		{"backoff start above its cap", with(func(c *Config) { c.BackoffInitial, c.BackoffMax = 2*time.Second, time.Second }), "BackoffMax", "BackoffMax 1s: must not be below BackoffInitial (2s)"},
+		{"negative publish timeout", with(func(c *Config) { c.PublishTimeout = -time.Second }), "PublishTimeout", "PublishTimeout -1s: must not be negative"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
+		var ce *ConfigError
 		switch {
-		case tt.want == "" && err != nil:
+		case tt.wantField == "" && err != nil:
 			t.Errorf("%s: Validate = %v, want valid", tt.name, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s: Validate = %v, want an error with %q", tt.name, err, tt.want)
+		case tt.wantField == "":
+		case !errors.As(err, &ce) || ce.Field != tt.wantField || !strings.Contains(err.Error(), tt.want):
+			t.Errorf("%s: Validate = %v, want a *ConfigError for %s with %q", tt.name, err, tt.wantField, tt.want)
 		}
 	}
 }

@@ -26,7 +26,7 @@ func TestConcurrencyBound(t *testing.T) {
 		wg.Wait()
 		peak, calls, _ := h.ops.stats()
 		if peak != 4 {
-			t.Errorf("peak requests in flight = %d, want exactly --concurrency 4", peak)
+			t.Errorf("peak requests in flight = %d, want exactly Concurrency 4", peak)
 		}
 		if calls != 200 {
 			t.Errorf("requests = %d, want 200", calls)

@@ -60,10 +60,10 @@ type Worker struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 
-	// pool bounds API requests in flight (--concurrency); requests runs them.
+	// pool bounds API requests in flight (Concurrency); requests runs them.
 	pool     *semaphore.Weighted
 	requests *requestPool
-	// held bounds deliveries held (--max-outstanding).
+	// held bounds deliveries held (MaxOutstanding).
 	held     *semaphore.Weighted
 	services map[string]*serviceState
 
@@ -165,7 +165,7 @@ type job struct {
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
 // ending before an outcome means interrupted. Handle blocks while the worker
-// already holds --max-outstanding deliveries.
+// already holds MaxOutstanding deliveries.
 func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	if err := w.held.Acquire(ctx, 1); err != nil {

@@ -33,7 +33,7 @@ func TestMaxOutstandingBound(t *testing.T) {
 		}
 		wg.Wait()
 		if peak != 5 {
-			t.Errorf("peak jobs held = %v, want --max-outstanding 5", peak)
+			t.Errorf("peak jobs held = %v, want MaxOutstanding 5", peak)
 		}
 	})
 }

@@ -88,7 +88,7 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
 	}
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, usagef("--config: %w", err)
+		return nil, servicesFileError(err)
 	}
 	if c.Service != "" && s.table.Lookup(c.Service) == nil {
 		return nil, usagef("--service %q: not a configured service (configured: %s)", c.Service, strings.Join(s.table.Hosts(), ", "))

@@ -81,13 +81,13 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	s.cfg.RetryBudget = c.RetryBudget
 	s.cfg.ShutdownTimeout = c.ShutdownTimeout
 	if err := s.cfg.Validate(); err != nil {
-		return nil, usageError{err}
+		return nil, configError(err)
 	}
 	if c.RequestTimeout <= 0 {
 		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, usagef("--config: %w", err)
+		return nil, servicesFileError(err)
 	}
 	if s.log, err = newLogger(c.LogLevel, e.stderr); err != nil {
 		return nil, err
@@ -102,7 +102,11 @@ func resolveResource(e *env, project, kind, flag, idOrName string) (name, proj s
 	if project == "" {
 		project = e.getenv("GOOGLE_CLOUD_PROJECT")
 	}
-	if name, err = queue.ResourceName(project, kind, idOrName); err != nil {
+	name, err = queue.ResourceName(project, kind, idOrName)
+	switch {
+	case errors.Is(err, queue.ErrNoProject):
+		return "", "", usagef("%s %q: no project (set --project or GOOGLE_CLOUD_PROJECT, or give projects/PROJECT/%s/ID)", flag, idOrName, kind)
+	case err != nil:
 		return "", "", usagef("%s %w", flag, err)
 	}
 	if project == "" {
