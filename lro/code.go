@@ -37,8 +37,8 @@ var codeNames = [...]string{
 	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
 }
 
-// AllCodes lists the seventeen google.rpc codes in numeric order.
-func AllCodes() []Code {
+// allCodes lists the seventeen google.rpc codes in numeric order.
+func allCodes() []Code {
 	codes := make([]Code, len(codeNames))
 	for i := range codes {
 		codes[i] = Code(i)
@@ -58,9 +58,9 @@ func (c Code) String() string {
 	return "CODE_" + strconv.Itoa(int(c))
 }
 
-// ParseCode returns the code named by a google.rpc status string such as
+// parseCode returns the code named by a google.rpc status string such as
 // "UNAVAILABLE". It reports false for names it does not know.
-func ParseCode(name string) (Code, bool) {
+func parseCode(name string) (Code, bool) {
 	for i, n := range codeNames {
 		if n == name {
 			return Code(i), true

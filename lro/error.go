@@ -80,18 +80,18 @@ const (
 	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 
-// ParseError turns a non-2xx answer into an *Error. The code comes from the
+// parseError turns a non-2xx answer into an *Error. The code comes from the
 // body's error.status when the body is a Google error with a known status;
 // otherwise from the HTTP status. The retry delay comes from a RetryInfo
 // detail if there is one, else from the Retry-After header (seconds or an HTTP
 // date, relative to now). body should already be capped by the caller.
-func ParseError(status int, header http.Header, body []byte, now time.Time) *Error {
+func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
 	var ge googleError
 	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
 	if parsed {
 		e.Message = ge.Error.Message
-		if c, ok := ParseCode(ge.Error.Status); ok {
+		if c, ok := parseCode(ge.Error.Status); ok {
 			e.Code = c
 		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
 			// Unknown or missing status string: the body's own HTTP code

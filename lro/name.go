@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// MaxNameBytes is the longest operation name accepted (CONTRACT §3).
-const MaxNameBytes = 1024
+// maxNameBytes is the longest operation name accepted (CONTRACT §3).
+const maxNameBytes = 1024
 
 // ErrInvalid marks every validation failure: of a name, a host, a template or a
 // route. Such a failure never produces a request.
@@ -41,8 +41,8 @@ func ValidateName(name string) error {
 	if name == "" {
 		return invalidf("empty name")
 	}
-	if len(name) > MaxNameBytes {
-		return invalidf("name is %d bytes, the limit is %d", len(name), MaxNameBytes)
+	if len(name) > maxNameBytes {
+		return invalidf("name is %d bytes, the limit is %d", len(name), maxNameBytes)
 	}
 	seg := 0
 	for i := 0; i <= len(name); i++ {

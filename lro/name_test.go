@@ -12,7 +12,7 @@ func TestValidateName(t *testing.T) {
 		"operations/abc123",
 		"operations/a-b_c.d~e@f:g=h+i",
 		"enterprises/LC01/devices/3f9a/operations/1700000000",
-		"operations/" + strings.Repeat("a", MaxNameBytes-len("operations/")),
+		"operations/" + strings.Repeat("a", maxNameBytes-len("operations/")),
 		"a",
 		"operations/..a",
 		"operations/a..",
@@ -49,7 +49,7 @@ func TestValidateName(t *testing.T) {
 		"operations/a,b":       "comma",
 		"operations/a*b":       "asterisk",
 		"operations/a'b":       "quote",
-		"operations/" + strings.Repeat("a", MaxNameBytes-len("operations/")+1): "1025 bytes",
+		"operations/" + strings.Repeat("a", maxNameBytes-len("operations/")+1): "1025 bytes",
 		"//vault.googleapis.com/operations/x":                                  "full resource name",
 		"http://127.0.0.1/operations/x":                                        "URL",
 	}
@@ -79,7 +79,7 @@ func FuzzValidateName(f *testing.F) {
 			return
 		}
 		// Everything accepted is safe to put in a URL path as is.
-		if len(name) > MaxNameBytes {
+		if len(name) > maxNameBytes {
 			t.Fatalf("accepted %d bytes", len(name))
 		}
 		for _, seg := range strings.Split(name, "/") {

@@ -51,9 +51,6 @@ type fileDoc struct {
 	Services []fileEntry `yaml:"services"`
 }
 
-// DefaultScope is the scope of a file entry that names none.
-const DefaultScope = "https://www.googleapis.com/auth/cloud-platform"
-
 // ParseTable parses services-file content; source names it in errors.
 // Unknown keys, malformed durations, invalid templates, bad endpoints and
 // duplicate hosts are errors.
@@ -144,14 +141,14 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 		return nil, errors.New("patterns: at least one pattern is required")
 	}
 	for j, p := range fe.Patterns {
-		t, err := ParseTemplate(p)
+		t, err := parseTemplate(p)
 		if err != nil {
 			return nil, fmt.Errorf("patterns[%d]: %w", j, err)
 		}
 		s.Patterns = append(s.Patterns, t)
 	}
 	if len(s.Scopes) == 0 {
-		s.Scopes = []string{DefaultScope}
+		s.Scopes = []string{cloudPlatformScope} // an entry that names no scope
 	}
 	for j, sc := range s.Scopes {
 		if u, err := url.Parse(sc); err != nil || u.Scheme != "https" || u.Host == "" {

@@ -154,7 +154,7 @@ services:
 		t.Errorf("vault entry = %+v", v)
 	}
 	ex := table.Lookup("example.googleapis.com")
-	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != DefaultScope {
+	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != cloudPlatformScope {
 		t.Errorf("defaults not applied: %+v", ex)
 	}
 }

@@ -14,15 +14,15 @@ type Template struct {
 	multi int
 }
 
-// ParseTemplate parses a path template. Literal segments obey the same
+// parseTemplate parses a path template. Literal segments obey the same
 // character rules as names; at most one "**" is allowed.
-func ParseTemplate(s string) (Template, error) {
+func parseTemplate(s string) (Template, error) {
 	t := Template{raw: s, multi: -1}
 	if s == "" {
 		return t, invalidf("empty template")
 	}
-	if len(s) > MaxNameBytes {
-		return t, invalidf("template is longer than %d bytes", MaxNameBytes)
+	if len(s) > maxNameBytes {
+		return t, invalidf("template is longer than %d bytes", maxNameBytes)
 	}
 	t.segments = strings.Split(s, "/")
 	for i, seg := range t.segments {
@@ -48,10 +48,10 @@ func ParseTemplate(s string) (Template, error) {
 	return t, nil
 }
 
-// MustParseTemplate is ParseTemplate for templates known to be valid; it
+// MustParseTemplate is parseTemplate for templates known to be valid; it
 // panics otherwise and is meant for package-level tables and tests.
 func MustParseTemplate(s string) Template {
-	t, err := ParseTemplate(s)
+	t, err := parseTemplate(s)
 	if err != nil {
 		panic(err)
 	}

@@ -30,9 +30,9 @@ func TestTemplateMatch(t *testing.T) {
 		{"a/*", "a", false},
 	}
 	for _, tt := range tests {
-		tm, err := ParseTemplate(tt.tmpl)
+		tm, err := parseTemplate(tt.tmpl)
 		if err != nil {
-			t.Fatalf("ParseTemplate(%q) = %v", tt.tmpl, err)
+			t.Fatalf("parseTemplate(%q) = %v", tt.tmpl, err)
 		}
 		if got := tm.Match(tt.name); got != tt.want {
 			t.Errorf("%q.Match(%q) = %v, want %v", tt.tmpl, tt.name, got, tt.want)
@@ -43,8 +43,8 @@ func TestTemplateMatch(t *testing.T) {
 func TestParseTemplateErrors(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "operations//x", "/operations", "operations/{name=**}", "a/**/b/**", "a/../b", "a/b c", "operations/*x", "a/%2F"} {
-		if _, err := ParseTemplate(s); err == nil {
-			t.Errorf("ParseTemplate(%q) = nil error, want one", s)
+		if _, err := parseTemplate(s); err == nil {
+			t.Errorf("parseTemplate(%q) = nil error, want one", s)
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
 	"google.golang.org/api/option/internaloption"
 	"google.golang.org/grpc"
@@ -27,7 +29,7 @@ type ClientConfig struct {
 
 // Client is a Pub/Sub client with a monitor of its streaming pulls.
 type Client struct {
-	*pubsub.Client
+	ps      *pubsub.Client
 	monitor *streamMonitor
 }
 
@@ -52,7 +54,28 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}
-	return &Client{Client: c, monitor: mon}, nil
+	return &Client{ps: c, monitor: mon}, nil
+}
+
+// Close closes the connection to Pub/Sub.
+func (c *Client) Close() error { return c.ps.Close() }
+
+// CreateTopic creates a topic; topic is its full name.
+func (c *Client) CreateTopic(ctx context.Context, topic string) error {
+	if _, err := c.ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// CreateSubscription creates the subscription sub to topic (full names)
+// with the given ack deadline.
+func (c *Client) CreateSubscription(ctx context.Context, sub, topic string, ackDeadline time.Duration) error {
+	s := &pubsubpb.Subscription{Name: sub, Topic: topic, AckDeadlineSeconds: int32(ackDeadline / time.Second)}
+	if _, err := c.ps.SubscriptionAdminClient.CreateSubscription(ctx, s); err != nil {
+		return fmt.Errorf("create subscription %s: %w", sub, err)
+	}
+	return nil
 }
 
 // Pub/Sub resource IDs: a letter, then letters, digits and - _ . ~ + %,

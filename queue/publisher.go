@@ -33,7 +33,7 @@ type PublishConfig struct {
 
 // Publisher returns a Publisher for cfg.
 func (c *Client) Publisher(cfg PublishConfig) *Publisher {
-	p := c.Client.Publisher(cfg.Topic)
+	p := c.ps.Publisher(cfg.Topic)
 	if cfg.DelayThreshold > 0 {
 		p.PublishSettings.DelayThreshold = cfg.DelayThreshold
 	}

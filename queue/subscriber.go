@@ -31,8 +31,8 @@ type ReceiveConfig struct {
 	MaxExtensionPeriod time.Duration
 }
 
-// DefaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
-const DefaultMaxExtensionPeriod = 20 * time.Second
+// defaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
+const defaultMaxExtensionPeriod = 20 * time.Second
 
 // ackTimeout bounds the wait for an exactly-once ack confirmation.
 const ackTimeout = 30 * time.Second
@@ -46,14 +46,14 @@ type Subscriber struct {
 
 // Subscriber returns a Subscriber for cfg.
 func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
-	sub := c.Client.Subscriber(cfg.Subscription)
+	sub := c.ps.Subscriber(cfg.Subscription)
 	bytes := cfg.MaxOutstandingBytes
 	if bytes <= 0 {
 		bytes = max(cfg.MaxOutstanding*16<<10, 16<<20)
 	}
 	period := cfg.MaxExtensionPeriod
 	if period <= 0 {
-		period = DefaultMaxExtensionPeriod
+		period = defaultMaxExtensionPeriod
 	}
 	sub.ReceiveSettings = pubsub.ReceiveSettings{
 		MaxExtension:               cfg.MaxExtension,

@@ -12,8 +12,8 @@ import (
 // Message limits of CONTRACT §3.
 const (
 	MaxDataBytes   = 4096
-	MaxReasonChars = 256
-	MaxBatchChars  = 128
+	maxReasonChars = 256
+	maxBatchChars  = 128
 )
 
 // Request is a decoded cancel request.
@@ -87,10 +87,10 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 		return r, fmt.Errorf("%w: no operation name", errDecode)
 	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
 		return r, fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
-	case utf8.RuneCountInString(r.Reason) > MaxReasonChars:
-		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), MaxReasonChars)
-	case utf8.RuneCountInString(r.Batch) > MaxBatchChars:
-		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), MaxBatchChars)
+	case utf8.RuneCountInString(r.Reason) > maxReasonChars:
+		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
+	case utf8.RuneCountInString(r.Batch) > maxBatchChars:
+		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
 	}
 	return r, nil
 }

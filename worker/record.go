@@ -9,8 +9,8 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Event is a result event (CONTRACT §6).
-type Event struct {
+// event is a result event (CONTRACT §6).
+type event struct {
 	Name            string    `json:"name"`
 	Service         string    `json:"service"`
 	Outcome         Outcome   `json:"outcome"`
@@ -89,7 +89,7 @@ func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
 
 // publish sends the outcome's result event to the sink.
 func (w *Worker) publish(ctx context.Context, j *job, r result, name string, finished time.Time) error {
-	ev := Event{
+	ev := event{
 		Name: name, Service: j.service, Outcome: r.outcome, Code: r.code, Message: r.message,
 		Attempts: j.attempts, Polls: j.polls, Batch: j.req.Batch, Reason: j.req.Reason,
 		MessageID: j.d.ID, DeliveryAttempt: j.d.DeliveryAttempt,

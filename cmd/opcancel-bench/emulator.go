@@ -43,7 +43,7 @@ func emulatorE2E(ctx context.Context) (*result, error) {
 	if err := publishNames(ctx, client, topic, messages); err != nil {
 		return nil, err
 	}
-	raw, err := receiveRaw(ctx, client.Client.Subscriber(rawSub), messages, maxOutstanding)
+	raw, err := receiveRaw(ctx, emu.Client.Subscriber(rawSub), messages, maxOutstanding)
 	if err != nil {
 		return nil, fmt.Errorf("raw receive: %w", err)
 	}

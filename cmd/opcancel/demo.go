@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"opcancel/lro"
@@ -114,11 +113,11 @@ func (w *demoWorld) startPubSub(ctx context.Context) error {
 		return err
 	}
 	for _, t := range []string{w.topic, w.results} {
-		if _, err := w.qc.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: t}); err != nil {
+		if err := w.qc.CreateTopic(ctx, t); err != nil {
 			return fmt.Errorf("demo pubsub: %w", err)
 		}
 	}
-	if _, err := w.qc.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: w.sub, Topic: w.topic, AckDeadlineSeconds: 60}); err != nil {
+	if err := w.qc.CreateSubscription(ctx, w.sub, w.topic, time.Minute); err != nil {
 		return fmt.Errorf("demo pubsub: %w", err)
 	}
 	return nil
