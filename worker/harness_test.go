@@ -60,7 +60,7 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, MetricLabels(table))
+	m := metrics.New(reg)
 	fake := lrotest.New(fakeOpts)
 	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
 	if err != nil {

@@ -43,11 +43,3 @@ func (o Outcome) warns() bool {
 	}
 	return false
 }
-
-func outcomeNames(os []Outcome) []string {
-	s := make([]string, len(os))
-	for i, o := range os {
-		s[i] = string(o)
-	}
-	return s
-}

@@ -22,11 +22,15 @@ type serviceState struct {
 	allowed prometheus.Gauge
 }
 
-// newServiceState returns svc's gate, its throttle at the configured rate.
+// newServiceState returns svc's gate, its throttle at the configured rate,
+// and creates the service's pacing series, so that they exist from start-up.
 func newServiceState(svc *lro.Service, m *metrics.Metrics) *serviceState {
 	st := &serviceState{gate: make(chan struct{}, 1), throttle: newThrottle(svc.Rate), allowed: m.ThrottleAllowedRate.WithLabelValues(svc.Host)}
 	_, allowed := st.throttle.state()
 	st.allowed.Set(allowed)
+	for _, c := range []*prometheus.CounterVec{m.RateLimitWait, m.RateLimitDelayed, m.ThrottleWait, m.ThrottleDelayed} {
+		c.WithLabelValues(svc.Host)
+	}
 	return st
 }
 

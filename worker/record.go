@@ -7,6 +7,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"opcancel/metrics"
 )
 
 // event is a result event (CONTRACT §6).
@@ -24,6 +26,19 @@ type event struct {
 	DeliveryAttempt int       `json:"deliveryAttempt"`
 	ReceivedAt      time.Time `json:"receivedAt"`
 	FinishedAt      time.Time `json:"finishedAt"`
+}
+
+// initOutcomeSeries creates the outcome series at zero, so that they exist
+// from start-up: every outcome of every configured host, invalid for the
+// unknown service, and the job duration of every outcome.
+func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
+	for _, o := range Outcomes() {
+		for _, h := range hosts {
+			m.Jobs.WithLabelValues(h, string(o))
+		}
+		m.JobDuration.WithLabelValues(string(o))
+	}
+	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
 }
 
 // maxLoggedName bounds how much of a hostile name reaches logs and events.

@@ -106,15 +106,10 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	for _, s := range deps.Table.Services() {
 		w.services[s.Host] = newServiceState(s, w.metrics)
 	}
+	initOutcomeSeries(w.metrics, deps.Table.Hosts())
 	w.metrics.MaxOutstanding.Set(float64(cfg.MaxOutstanding))
 	w.metrics.Concurrency.Set(float64(cfg.Concurrency))
 	return w, nil
-}
-
-// MetricLabels returns the service and outcome label values whose
-// combinations must exist from start-up, for metrics.New.
-func MetricLabels(t *lro.Table) metrics.Labels {
-	return metrics.Labels{Services: t.Hosts(), Outcomes: outcomeNames(Outcomes()), UnknownOutcomes: []string{string(Invalid)}}
 }
 
 // Close releases the worker's idle request goroutines. Call it once no

@@ -3,12 +3,20 @@ package worker
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
+	"opcancel/metrics"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
 )
 
 func TestMaxOutstandingBound(t *testing.T) {
@@ -72,4 +80,84 @@ func TestRunShutdown(t *testing.T) {
 			t.Errorf("interrupted %v, cancelled %v", h.jobs(vault, Interrupted), h.jobs(vault, Cancelled))
 		}
 	})
+}
+
+// TestStartUpSeries: right after New, every series dashboards and alerts
+// read exists at zero (an absent series is not a zero to PromQL), and the
+// registry passes Prometheus's metric lint.
+func TestStartUpSeries(t *testing.T) {
+	t.Parallel()
+	table := lro.NewTable(nil)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: lrotest.New(lrotest.Options{}).Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(DefaultConfig(), Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	hosts := len(table.Hosts())
+	for _, tt := range []struct {
+		c    prometheus.Collector
+		name string
+		want int
+	}{
+		{m.Jobs, "opcancel_jobs_total", hosts*len(Outcomes()) + 1},
+		{m.JobDuration, "opcancel_job_duration_seconds", len(Outcomes())},
+		{m.RateLimitWait, "opcancel_rate_limit_wait_seconds_total", hosts},
+		{m.RateLimitDelayed, "opcancel_rate_limit_delayed_requests_total", hosts},
+		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", hosts},
+		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", hosts},
+		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", hosts},
+	} {
+		if got := testutil.CollectAndCount(tt.c); got != tt.want {
+			t.Errorf("%s has %d series at start-up, want %d", tt.name, got, tt.want)
+		}
+	}
+	if !hasSeries(t, reg, "opcancel_jobs_total", string(Invalid), metrics.UnknownService) {
+		t.Errorf("no opcancel_jobs_total series for invalid messages of the unknown service at start-up")
+	}
+	if got := testutil.ToFloat64(m.ThrottleAllowedRate.WithLabelValues(vault)); !math.IsInf(got, 1) {
+		t.Errorf("opcancel_throttle_allowed_rate of unlimited %s = %v, want +Inf", vault, got)
+	}
+	if got := testutil.ToFloat64(m.Concurrency); got != float64(DefaultConfig().Concurrency) {
+		t.Errorf("opcancel_concurrency = %v, want %d", got, DefaultConfig().Concurrency)
+	}
+}
+
+// hasSeries reports whether reg has a series of family name whose label
+// values are values, in the order of the label names (outcome before
+// service).
+func hasSeries(t *testing.T, reg prometheus.Gatherer, name string, values ...string) bool {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, values) {
+				return true
+			}
+		}
+	}
+	return false
 }

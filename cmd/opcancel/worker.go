@@ -179,7 +179,7 @@ type daemon struct {
 // subscriber. On an error it releases what it built.
 func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks) (*daemon, error) {
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, worker.MetricLabels(s.table))
+	m := metrics.New(reg)
 	ops, err := lro.New(ctx, s.table, lro.Config{
 		Auth:            c.Auth,
 		RequestTimeout:  c.RequestTimeout,
