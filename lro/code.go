@@ -71,10 +71,10 @@ func parseCode(name string) (Code, bool) {
 
 // codeFromHTTP maps an HTTP status to a google.rpc code. It is only used when
 // an answer carries no parseable Google error body. Every 5xx maps to a
-// transient code (CONTRACT §5: "HTTP 5xx without a Google error body" is
-// transient), including 501, which from a proxy or front end says nothing about
-// the API itself; the one exception, a non-Google 404 on :cancel, is decided by
-// the caller.
+// transient code (docs/contract.md#outcomes: "HTTP 5xx without a Google
+// error body" is transient), including 501, which from a proxy or front end
+// says nothing about the API itself; the one exception, a non-Google 404 on
+// :cancel, is decided by the caller.
 func codeFromHTTP(status int) Code {
 	switch {
 	case status >= 200 && status < 300:

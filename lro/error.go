@@ -197,13 +197,14 @@ func (c Class) String() string {
 }
 
 // Classify decides whether err is transient or permanent, exactly as
-// CONTRACT §5 says. It is the only place that decides it.
+// docs/contract.md#outcomes says. It is the only place that decides it.
 //
 // Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
 // INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
-// about the operation), transport failures (no answer), and any other error that is
-// not an *Error, since nothing proves it would recur. Permanent: every other
-// google.rpc code, and validation failures (ErrInvalid), which no retry can fix.
+// about the operation), transport failures (no answer), and any other error
+// that is not an *Error, since nothing proves it would recur. Permanent:
+// every other google.rpc code, and validation failures (ErrInvalid), which
+// no retry can fix.
 func Classify(err error) Class {
 	var e *Error
 	if !errors.As(err, &e) {

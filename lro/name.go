@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// maxNameBytes is the longest operation name accepted (CONTRACT §3).
+// maxNameBytes is the longest operation name accepted (see
+// docs/contract.md#the-message).
 const maxNameBytes = 1024
 
 // ErrInvalid marks every validation failure: of a name, a host, a template or a
@@ -32,11 +33,11 @@ func segmentChar(c byte) bool {
 }
 
 // ValidateName checks the rules every operation name obeys regardless of
-// service (CONTRACT §3): at most 1024 bytes; segments separated by single
-// slashes, each non-empty, not "." or "..", and made only of
-// A-Z a-z 0-9 - _ . ~ @ : = +. Percent-encoding, '?', '#', spaces, control
-// characters and non-ASCII are all rejected, so a valid name is safe to put in a
-// URL path as it is.
+// service (see docs/contract.md#the-message): at most 1024 bytes; segments
+// separated by single slashes, each non-empty, not "." or "..", and made
+// only of A-Z a-z 0-9 - _ . ~ @ : = +. Percent-encoding, '?', '#', spaces,
+// control characters and non-ASCII are all rejected, so a valid name is safe
+// to put in a URL path as it is.
 func ValidateName(name string) error {
 	if name == "" {
 		return invalidf("empty name")

@@ -21,9 +21,9 @@ type FileOptions struct {
 	RequireHTTPS bool
 }
 
-// LoadTable reads the services file at path (CONTRACT §4) and returns the
-// resulting table. An empty path yields the built-ins. Errors name the file,
-// the entry and the field.
+// LoadTable reads the services file at path and returns the resulting
+// table (see docs/contract.md#the-services-file). An empty path yields the
+// built-ins. Errors name the file, the entry and the field.
 func LoadTable(path string, opts FileOptions) (*Table, error) {
 	if path == "" {
 		return NewTable(nil), nil

@@ -65,8 +65,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Builtin returns the seed services of CONTRACT §1: the Vault API and the
-// Android Management API.
+// Builtin returns the seed services, the Vault API and the Android
+// Management API (see docs/contract.md#the-services-file).
 func Builtin() []*Service {
 	return []*Service{
 		{

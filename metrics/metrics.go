@@ -13,10 +13,10 @@ import (
 // UnknownService is the service label of messages that name no configured service.
 const UnknownService = "unknown"
 
-// Metrics are the collectors of CONTRACT §7 plus the rate-limit and
-// throttling figures. Label values are bounded: configured hosts (or
-// "unknown"), outcomes, methods and google.rpc code names; never an operation
-// name or a message ID.
+// Metrics are opcancel's collectors: those of the contract (see
+// docs/contract.md#metrics) plus the rate-limit and throttling figures.
+// Label values are bounded: configured hosts (or "unknown"), outcomes,
+// methods and google.rpc code names; never an operation name or a message ID.
 type Metrics struct {
 	// Jobs counts deliveries by service and outcome: opcancel_jobs_total.
 	Jobs *prometheus.CounterVec

@@ -35,7 +35,8 @@ type Config struct {
 	PublishTimeout time.Duration
 }
 
-// DefaultConfig returns the defaults of CONTRACT §2.
+// DefaultConfig returns the defaults the worker's flags document (see
+// docs/contract.md#the-binary).
 func DefaultConfig() Config {
 	return Config{
 		Concurrency:     64,

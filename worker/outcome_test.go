@@ -19,9 +19,10 @@ const (
 	dev   = "enterprises/e1/devices/d1/operations/"
 )
 
-// TestEveryOutcome drives one delivery per row of CONTRACT §5 through the
-// pipeline against the fake API and checks what a user sees: the outcome,
-// ack or nack, the counter, the log line and the exact requests sent.
+// TestEveryOutcome drives one delivery per outcome of
+// docs/contract.md#outcomes through the pipeline against the fake API and
+// checks what a user sees: the outcome, ack or nack, the counter, the log
+// line and the exact requests sent.
 func TestEveryOutcome(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -11,7 +11,7 @@ import (
 	"opcancel/metrics"
 )
 
-// event is a result event (CONTRACT §6).
+// event is a result event (see docs/contract.md#result-events).
 type event struct {
 	Name            string    `json:"name"`
 	Service         string    `json:"service"`

@@ -38,7 +38,8 @@ type Source interface {
 	Receive(ctx context.Context, h Handler) error
 }
 
-// Sink receives result events: JSON data and attributes (CONTRACT §6).
+// Sink receives result events: JSON data and attributes (see
+// docs/contract.md#result-events).
 type Sink interface {
 	Publish(ctx context.Context, data []byte, attrs map[string]string) error
 }
