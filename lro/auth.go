@@ -25,15 +25,17 @@ type TokenSourceFunc func(ctx context.Context, scopes []string, subject string) 
 // tokenFetchTimeout bounds one token fetch from a token endpoint.
 const tokenFetchTimeout = 30 * time.Second
 
+// cloudPlatformScope is the scope of the metadata server's own token, and of
+// a services-file entry that names none.
 const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-// ADCTokenSource returns a cached token source from Application Default
+// adcTokenSource returns a cached token source from Application Default
 // Credentials for scopes. With a subject (domain-wide delegation, as the Vault
 // API needs to act as a Workspace user), a service-account key file signs the
 // delegated JWT itself; on the metadata server (GKE Workload Identity, Compute
 // Engine) the service account signs it through the IAM Credentials API, which
 // needs roles/iam.serviceAccountTokenCreator on itself.
-func ADCTokenSource(ctx context.Context, scopes []string, subject string) (oauth2.TokenSource, error) {
+func adcTokenSource(ctx context.Context, scopes []string, subject string) (oauth2.TokenSource, error) {
 	// The token source lives as long as the process; its fetches get their
 	// own bounded HTTP client rather than the caller's context.
 	bg := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Timeout: tokenFetchTimeout})
@@ -84,7 +86,7 @@ type tokenCache struct {
 
 func newTokenCache(f TokenSourceFunc) *tokenCache {
 	if f == nil {
-		f = ADCTokenSource
+		f = adcTokenSource
 	}
 	return &tokenCache{make: f, sources: map[string]oauth2.TokenSource{}}
 }
@@ -111,10 +113,10 @@ func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (
 // Sentinel errors of the authenticating transport. They mean a request was
 // refused before it left the process.
 var (
-	// ErrPlainHTTP: a token would have been sent over plain http.
-	ErrPlainHTTP = errors.New("refusing to send a bearer token over plain http")
-	// ErrForeignHost: a token would have been sent to a host other than the service's endpoint.
-	ErrForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoint")
+	// errPlainHTTP: a token would have been sent over plain http.
+	errPlainHTTP = errors.New("refusing to send a bearer token over plain http")
+	// errForeignHost: a token would have been sent to a host other than the service's endpoint.
+	errForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoint")
 )
 
 // credentialError wraps a failure to obtain a token.
@@ -139,10 +141,10 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if req.URL.Scheme != "https" {
-		return refuse(ErrPlainHTTP)
+		return refuse(errPlainHTTP)
 	}
 	if req.URL.Host != t.host {
-		return refuse(fmt.Errorf("%w (%s)", ErrForeignHost, req.URL.Host))
+		return refuse(fmt.Errorf("%w (%s)", errForeignHost, req.URL.Host))
 	}
 	tok, err := t.tokens.Token()
 	if err != nil {

@@ -33,7 +33,7 @@ func BenchmarkParseError(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if e := ParseError(429, h, body, now); e.RetryDelay == 0 {
+		if e := parseError(429, h, body, now); e.RetryDelay == 0 {
 			b.Fatal("no delay")
 		}
 	}

@@ -15,9 +15,9 @@ import (
 
 // Methods, as they appear in the metrics' method label.
 const (
-	MethodCancel = "cancel"
-	MethodGet    = "get"
-	MethodList   = "list"
+	methodCancel = "cancel"
+	methodGet    = "get"
+	methodList   = "list"
 )
 
 // MaxBodyBytes caps every response body read from an API.
@@ -56,7 +56,7 @@ type Config struct {
 	// by MaxConnsPerHost. Tests pass lrotest's in-memory transport here.
 	Transport http.RoundTripper
 	// TokenSource makes token sources; nil with AuthADC means Application
-	// Default Credentials (ADCTokenSource).
+	// Default Credentials (adcTokenSource).
 	TokenSource TokenSourceFunc
 	// Observer, if set, is told about every request.
 	Observer Observer
@@ -156,7 +156,7 @@ func (c *Client) Cancel(ctx context.Context, svc *Service, name string) error {
 	if err := c.check(svc, name); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, svc, MethodCancel, http.MethodPost, c.url(svc, name+":cancel", nil))
+	_, err := c.do(ctx, svc, methodCancel, http.MethodPost, c.url(svc, name+":cancel", nil))
 	return err
 }
 
@@ -165,7 +165,7 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 	if err := c.check(svc, name); err != nil {
 		return nil, err
 	}
-	body, err := c.do(ctx, svc, MethodGet, http.MethodGet, c.url(svc, name, nil))
+	body, err := c.do(ctx, svc, methodGet, http.MethodGet, c.url(svc, name, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken strin
 	if pageSize > 0 {
 		q.Set("pageSize", strconv.Itoa(pageSize))
 	}
-	body, err := c.do(ctx, svc, MethodList, http.MethodGet, c.url(svc, parent, q))
+	body, err := c.do(ctx, svc, methodList, http.MethodGet, c.url(svc, parent, q))
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		code = OK
-		if readErr != nil && method != MethodCancel {
+		if readErr != nil && method != methodCancel {
 			// A cancel's answer is Empty: its body is not needed.
 			code = Unknown
 			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: fmt.Sprintf("answer body is larger than %d bytes", MaxBodyBytes)}
@@ -283,11 +283,11 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 	}
 	var e *Error
 	if readErr != nil {
-		e = ParseError(resp.StatusCode, resp.Header, nil, c.now())
+		e = parseError(resp.StatusCode, resp.Header, nil, c.now())
 		e.Message = fmt.Sprintf("%s (error body larger than %d bytes)", e.Message, MaxBodyBytes)
 	} else {
-		e = ParseError(resp.StatusCode, resp.Header, data, c.now())
-		if method == MethodCancel && resp.StatusCode == http.StatusNotFound && !isGoogleError(data) {
+		e = parseError(resp.StatusCode, resp.Header, data, c.now())
+		if method == methodCancel && resp.StatusCode == http.StatusNotFound && !isGoogleError(data) {
 			// A 404 that is not a Google error is the front end saying the
 			// :cancel method is not served at all.
 			e.Code = Unimplemented

@@ -139,7 +139,7 @@ func TestTokenOnlyOverTLSToTheServiceHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := lro.New(context.Background(), table2, lro.Config{Auth: lro.AuthADC, TokenSource: staticTokens}); err == nil {
-		t.Error("New accepted an http endpoint with --auth=adc")
+		t.Error("New accepted an http endpoint with auth adc")
 	}
 }
 

@@ -37,8 +37,8 @@ var codeNames = [...]string{
 	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
 }
 
-// AllCodes lists the seventeen google.rpc codes in numeric order.
-func AllCodes() []Code {
+// allCodes lists the seventeen google.rpc codes in numeric order.
+func allCodes() []Code {
 	codes := make([]Code, len(codeNames))
 	for i := range codes {
 		codes[i] = Code(i)
@@ -58,9 +58,9 @@ func (c Code) String() string {
 	return "CODE_" + strconv.Itoa(int(c))
 }
 
-// ParseCode returns the code named by a google.rpc status string such as
+// parseCode returns the code named by a google.rpc status string such as
 // "UNAVAILABLE". It reports false for names it does not know.
-func ParseCode(name string) (Code, bool) {
+func parseCode(name string) (Code, bool) {
 	for i, n := range codeNames {
 		if n == name {
 			return Code(i), true
@@ -71,10 +71,10 @@ func ParseCode(name string) (Code, bool) {
 
 // codeFromHTTP maps an HTTP status to a google.rpc code. It is only used when
 // an answer carries no parseable Google error body. Every 5xx maps to a
-// transient code (CONTRACT §5: "HTTP 5xx without a Google error body" is
-// transient), including 501, which from a proxy or front end says nothing about
-// the API itself; the one exception, a non-Google 404 on :cancel, is decided by
-// the caller.
+// transient code (docs/contract.md#outcomes: "HTTP 5xx without a Google
+// error body" is transient), including 501, which from a proxy or front end
+// says nothing about the API itself; the one exception, a non-Google 404 on
+// :cancel, is decided by the caller.
 func codeFromHTTP(status int) Code {
 	switch {
 	case status >= 200 && status < 300:

@@ -80,18 +80,18 @@ const (
 	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 
-// ParseError turns a non-2xx answer into an *Error. The code comes from the
+// parseError turns a non-2xx answer into an *Error. The code comes from the
 // body's error.status when the body is a Google error with a known status;
 // otherwise from the HTTP status. The retry delay comes from a RetryInfo
 // detail if there is one, else from the Retry-After header (seconds or an HTTP
 // date, relative to now). body should already be capped by the caller.
-func ParseError(status int, header http.Header, body []byte, now time.Time) *Error {
+func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
 	var ge googleError
 	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
 	if parsed {
 		e.Message = ge.Error.Message
-		if c, ok := ParseCode(ge.Error.Status); ok {
+		if c, ok := parseCode(ge.Error.Status); ok {
 			e.Code = c
 		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
 			// Unknown or missing status string: the body's own HTTP code
@@ -176,15 +176,16 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// Class is what a failure means for the delivery that met it.
+// Class is what a failed request means for sending it again.
 type Class int
 
 const (
-	// Permanent failures end the delivery with an outcome; retrying would
-	// give the same answer.
+	// Permanent failures would get the same answer if the request were sent
+	// again.
 	Permanent Class = iota
-	// Transient failures are retried in-process, then nacked: unavailability,
-	// quota, timeouts, connection errors and credential failures.
+	// Transient failures may get another answer when the request is sent
+	// again: unavailability, quota, timeouts, connection errors and
+	// credential failures.
 	Transient
 )
 
@@ -196,13 +197,14 @@ func (c Class) String() string {
 }
 
 // Classify decides whether err is transient or permanent, exactly as
-// CONTRACT §5 says. It is the only place that decides it.
+// docs/contract.md#outcomes says. It is the only place that decides it.
 //
 // Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
-// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage must not ack the
-// backlog away), transport failures (no answer), and any other error that is
-// not an *Error, since nothing proves it would recur. Permanent: every other
-// google.rpc code, and validation failures (ErrInvalid), which no retry can fix.
+// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
+// about the operation), transport failures (no answer), and any other error
+// that is not an *Error, since nothing proves it would recur. Permanent:
+// every other google.rpc code, and validation failures (ErrInvalid), which
+// no retry can fix.
 func Classify(err error) Class {
 	var e *Error
 	if !errors.As(err, &e) {

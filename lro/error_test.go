@@ -32,18 +32,18 @@ func TestClassifyEveryCode(t *testing.T) {
 		DataLoss:           Permanent,
 		Unauthenticated:    Transient,
 	}
-	if len(AllCodes()) != 17 {
-		t.Fatalf("AllCodes() has %d codes, want 17", len(AllCodes()))
+	if len(allCodes()) != 17 {
+		t.Fatalf("allCodes() has %d codes, want 17", len(allCodes()))
 	}
-	for _, c := range AllCodes() {
+	for _, c := range allCodes() {
 		w, ok := want[c]
 		if !ok {
 			t.Fatalf("no expectation for %v", c)
 		}
 		body := fmt.Appendf(nil, `{"error":{"code":400,"status":%q,"message":"m"}}`, c.String())
-		err := ParseError(400, http.Header{}, body, time.Now())
+		err := parseError(400, http.Header{}, body, time.Now())
 		if err.Code != c {
-			t.Errorf("ParseError(status %s).Code = %v, want %v", c, err.Code, c)
+			t.Errorf("parseError(status %s).Code = %v, want %v", c, err.Code, c)
 		}
 		if got := Classify(err); got != w {
 			t.Errorf("Classify(%v) = %v, want %v", c, got, w)
@@ -90,7 +90,7 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ParseError(tt.status, http.Header{}, []byte(tt.body), time.Now())
+			err := parseError(tt.status, http.Header{}, []byte(tt.body), time.Now())
 			if err.Code != tt.wantCode {
 				t.Errorf("code = %v, want %v", err.Code, tt.wantCode)
 			}
@@ -218,9 +218,9 @@ func TestParseErrorDetails(t *testing.T) {
 			if status == 0 {
 				status = 429
 			}
-			got := ParseError(status, h, []byte(tt.body), now)
+			got := parseError(status, h, []byte(tt.body), now)
 			if diff := cmp.Diff(tt.want, *got); diff != "" {
-				t.Errorf("ParseError mismatch (-want +got):\n%s", diff)
+				t.Errorf("parseError mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -228,17 +228,17 @@ func TestParseErrorDetails(t *testing.T) {
 
 func TestCodeNames(t *testing.T) {
 	t.Parallel()
-	for _, c := range AllCodes() {
-		got, ok := ParseCode(c.String())
+	for _, c := range allCodes() {
+		got, ok := parseCode(c.String())
 		if !ok || got != c {
-			t.Errorf("ParseCode(%q) = %v, %v; want %v", c.String(), got, ok, c)
+			t.Errorf("parseCode(%q) = %v, %v; want %v", c.String(), got, ok, c)
 		}
 	}
 	if Transport.String() != "TRANSPORT" {
 		t.Errorf("Transport.String() = %q", Transport.String())
 	}
-	if _, ok := ParseCode("unavailable"); ok {
-		t.Error("ParseCode accepted a lower-case name")
+	if _, ok := parseCode("unavailable"); ok {
+		t.Error("parseCode accepted a lower-case name")
 	}
 }
 
@@ -251,7 +251,7 @@ func FuzzParseError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
 		h := http.Header{}
 		h.Set("Retry-After", retryAfter)
-		e := ParseError(status, h, body, time.Now())
+		e := parseError(status, h, body, time.Now())
 		if e.RetryDelay < 0 || e.RetryDelay > maxRetryDelay {
 			t.Fatalf("retry delay %v out of [0, %v]", e.RetryDelay, maxRetryDelay)
 		}

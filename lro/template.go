@@ -1,68 +1,8 @@
 package lro
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 )
-
-// MaxNameBytes is the longest operation name accepted (CONTRACT §3).
-const MaxNameBytes = 1024
-
-// ErrInvalid marks every validation failure: of a name, a host, a template or a
-// route. Such a failure never produces a request.
-var ErrInvalid = errors.New("invalid")
-
-// invalidf returns a validation error wrapping ErrInvalid.
-func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-}
-
-// segmentChar reports whether c may appear in a name segment:
-// A-Z a-z 0-9 - _ . ~ @ : = +
-func segmentChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '-', '_', '.', '~', '@', ':', '=', '+':
-		return true
-	}
-	return false
-}
-
-// ValidateName checks the rules every operation name obeys regardless of
-// service (CONTRACT §3): at most 1024 bytes; segments separated by single
-// slashes, each non-empty, not "." or "..", and made only of
-// A-Z a-z 0-9 - _ . ~ @ : = +. Percent-encoding, '?', '#', spaces, control
-// characters and non-ASCII are all rejected, so a valid name is safe to put in a
-// URL path as it is.
-func ValidateName(name string) error {
-	if name == "" {
-		return invalidf("empty name")
-	}
-	if len(name) > MaxNameBytes {
-		return invalidf("name is %d bytes, the limit is %d", len(name), MaxNameBytes)
-	}
-	seg := 0
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] != '/' {
-			if !segmentChar(name[i]) {
-				return invalidf("name has a forbidden character %q at byte %d", name[i], i)
-			}
-			continue
-		}
-		switch s := name[seg:i]; s {
-		case "":
-			return invalidf("name has an empty segment at byte %d", seg)
-		case ".", "..":
-			return invalidf("name has a %q segment", s)
-		}
-		seg = i + 1
-	}
-	return nil
-}
 
 // Template is an AIP path template of literal segments, "*" (exactly one
 // segment) and "**" (one or more segments), such as
@@ -74,15 +14,15 @@ type Template struct {
 	multi int
 }
 
-// ParseTemplate parses a path template. Literal segments obey the same
+// parseTemplate parses a path template. Literal segments obey the same
 // character rules as names; at most one "**" is allowed.
-func ParseTemplate(s string) (Template, error) {
+func parseTemplate(s string) (Template, error) {
 	t := Template{raw: s, multi: -1}
 	if s == "" {
 		return t, invalidf("empty template")
 	}
-	if len(s) > MaxNameBytes {
-		return t, invalidf("template is longer than %d bytes", MaxNameBytes)
+	if len(s) > maxNameBytes {
+		return t, invalidf("template is longer than %d bytes", maxNameBytes)
 	}
 	t.segments = strings.Split(s, "/")
 	for i, seg := range t.segments {
@@ -108,10 +48,10 @@ func ParseTemplate(s string) (Template, error) {
 	return t, nil
 }
 
-// MustParseTemplate is ParseTemplate for templates known to be valid; it
+// MustParseTemplate is parseTemplate for templates known to be valid; it
 // panics otherwise and is meant for package-level tables and tests.
 func MustParseTemplate(s string) Template {
-	t, err := ParseTemplate(s)
+	t, err := parseTemplate(s)
 	if err != nil {
 		panic(err)
 	}

@@ -6,8 +6,6 @@
 package metrics
 
 import (
-	"math"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -15,10 +13,10 @@ import (
 // UnknownService is the service label of messages that name no configured service.
 const UnknownService = "unknown"
 
-// Metrics are the collectors of CONTRACT §7 plus the rate-limit and
-// throttling figures. Label values are bounded: configured hosts (or
-// "unknown"), outcomes, methods and google.rpc code names; never an operation
-// name or a message ID.
+// Metrics are opcancel's collectors: those of the contract (see
+// docs/contract.md#metrics) plus the rate-limit and throttling figures.
+// Label values are bounded: configured hosts (or "unknown"), outcomes,
+// methods and google.rpc code names; never an operation name or a message ID.
 type Metrics struct {
 	// Jobs counts deliveries by service and outcome: opcancel_jobs_total.
 	Jobs *prometheus.CounterVec
@@ -56,82 +54,47 @@ type Metrics struct {
 	Concurrency    prometheus.Gauge
 }
 
-// Labels are the label values whose combinations exist from start-up.
-type Labels struct {
-	// Services are the configured hosts.
-	Services []string
-	// Outcomes are initialised for every service.
-	Outcomes []string
-	// UnknownOutcomes are initialised for the "unknown" service.
-	UnknownOutcomes []string
-}
-
-// New registers the collectors on reg, with every outcome × service pair of
-// labels present at zero, plus the Go runtime and process collectors.
-func New(reg prometheus.Registerer, labels Labels) *Metrics {
+// New registers the collectors on reg, with the Go runtime and process
+// collectors. A labelled series exists once its user creates it: the worker
+// creates every label combination it knows at start-up, at zero.
+func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_jobs_total",
-			Help: "Deliveries by service and outcome; exactly one outcome per delivery.",
-		}, []string{"service", "outcome"}),
-		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_api_requests_total",
-			Help: "API requests by service, method (cancel, get, list) and the google.rpc code of the answer (TRANSPORT: no answer).",
-		}, []string{"service", "method", "code"}),
-		APIRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "opcancel_api_request_duration_seconds",
-			Help:    "API request latency by service and method.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"service", "method"}),
-		JobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "opcancel_job_duration_seconds",
-			Help:    "Time from receipt of a delivery to its outcome, by outcome.",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
-		}, []string{"outcome"}),
-		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_retries_total",
-			Help: "Transient failures that were retried, by service and code.",
-		}, []string{"service", "code"}),
-		JobsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "opcancel_jobs_in_flight",
-			Help: "Deliveries held, including those waiting between verification polls.",
-		}),
-		APIRequestsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "opcancel_api_requests_in_flight",
-			Help: "API requests being sent.",
-		}),
+		Jobs: counterVec("opcancel_jobs_total",
+			"Deliveries by service and outcome; exactly one outcome per delivery.", "service", "outcome"),
+		APIRequests: counterVec("opcancel_api_requests_total",
+			"API requests by service, method (cancel, get, list) and the google.rpc code of the answer (TRANSPORT: no answer).", "service", "method", "code"),
+		APIRequestDuration: histogramVec("opcancel_api_request_duration_seconds",
+			"API request latency by service and method.",
+			[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "service", "method"),
+		JobDuration: histogramVec("opcancel_job_duration_seconds",
+			"Time from receipt of a delivery to its outcome, by outcome.",
+			[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}, "outcome"),
+		Retries: counterVec("opcancel_retries_total",
+			"Transient failures that were retried, by service and code.", "service", "code"),
+		JobsInFlight: gauge("opcancel_jobs_in_flight",
+			"Deliveries held, including those waiting between verification polls."),
+		APIRequestsInFlight: gauge("opcancel_api_requests_in_flight",
+			"API requests being sent."),
 		ResultPublishFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "opcancel_result_publish_failures_total",
 			Help: "Result events that could not be published (the delivery was nacked).",
 		}),
-		RateLimitWait: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_rate_limit_wait_seconds_total",
-			Help: "Time requests spent waiting for their service's configured rate, by service.",
-		}, []string{"service"}),
-		RateLimitDelayed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_rate_limit_delayed_requests_total",
-			Help: "Requests that waited for their service's configured rate, by service.",
-		}, []string{"service"}),
+		RateLimitWait: counterVec("opcancel_rate_limit_wait_seconds_total",
+			"Time requests spent waiting for their service's configured rate, by service.", "service"),
+		RateLimitDelayed: counterVec("opcancel_rate_limit_delayed_requests_total",
+			"Requests that waited for their service's configured rate, by service.", "service"),
 		ThrottleAllowedRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "opcancel_throttle_allowed_rate",
 			Help: "Requests per second allowed to each service: the configured rate, or lower while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE; +Inf when unlimited.",
 		}, []string{"service"}),
-		ThrottleDelayed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_throttle_delayed_requests_total",
-			Help: "Requests delayed by adaptive throttling, by service.",
-		}, []string{"service"}),
-		ThrottleWait: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opcancel_throttle_wait_seconds_total",
-			Help: "Time requests waited for adaptive throttling, by service.",
-		}, []string{"service"}),
-		MaxOutstanding: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "opcancel_max_outstanding",
-			Help: "The configured --max-outstanding: the most deliveries held at once.",
-		}),
-		Concurrency: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "opcancel_concurrency",
-			Help: "The configured --concurrency: the most API requests in flight at once.",
-		}),
+		ThrottleDelayed: counterVec("opcancel_throttle_delayed_requests_total",
+			"Requests delayed by adaptive throttling, by service.", "service"),
+		ThrottleWait: counterVec("opcancel_throttle_wait_seconds_total",
+			"Time requests waited for adaptive throttling, by service.", "service"),
+		MaxOutstanding: gauge("opcancel_max_outstanding",
+			"The configured maximum of deliveries held at once (max outstanding)."),
+		Concurrency: gauge("opcancel_concurrency",
+			"The configured concurrency: the most API requests in flight at once."),
 	}
 	reg.MustRegister(
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
@@ -141,21 +104,17 @@ func New(reg prometheus.Registerer, labels Labels) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for _, s := range labels.Services {
-		for _, o := range labels.Outcomes {
-			m.Jobs.WithLabelValues(s, o)
-		}
-		m.RateLimitWait.WithLabelValues(s)
-		m.RateLimitDelayed.WithLabelValues(s)
-		m.ThrottleDelayed.WithLabelValues(s)
-		m.ThrottleWait.WithLabelValues(s)
-		m.ThrottleAllowedRate.WithLabelValues(s).Set(math.Inf(1))
-	}
-	for _, o := range labels.UnknownOutcomes {
-		m.Jobs.WithLabelValues(UnknownService, o)
-	}
-	for _, o := range labels.Outcomes {
-		m.JobDuration.WithLabelValues(o)
-	}
 	return m
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 }

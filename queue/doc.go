@@ -3,8 +3,9 @@
 // streaming pull so that readiness tells the truth, and publishing result
 // events and submitted cancel requests.
 //
-// It knows nothing of the pipeline: the command wires a Subscriber to the
-// worker and a Publisher to the worker's result sink.
+// It satisfies the interfaces the worker defines for what it consumes: a
+// Subscriber is a worker.Source of deliveries, a Publisher a worker.Sink for
+// result events. The command wires them together.
 //
 // This package is internal to opcancel and is not a public API; the module is v0.
 package queue

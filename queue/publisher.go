@@ -8,7 +8,12 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"opcancel/worker"
 )
+
+// The worker defines the interfaces it consumes; a Publisher is its Sink.
+var _ worker.Sink = (*Publisher)(nil)
 
 // Publisher publishes to one topic with batching. It is safe for concurrent use.
 type Publisher struct {
@@ -28,7 +33,7 @@ type PublishConfig struct {
 
 // Publisher returns a Publisher for cfg.
 func (c *Client) Publisher(cfg PublishConfig) *Publisher {
-	p := c.Client.Publisher(cfg.Topic)
+	p := c.ps.Publisher(cfg.Topic)
 	if cfg.DelayThreshold > 0 {
 		p.PublishSettings.DelayThreshold = cfg.DelayThreshold
 	}

@@ -9,6 +9,7 @@ import (
 
 	"opcancel/queue"
 	"opcancel/queue/queuetest"
+	"opcancel/worker"
 )
 
 func TestResourceName(t *testing.T) {
@@ -78,7 +79,7 @@ func TestReceiveOnTheEmulator(t *testing.T) {
 	second := make(chan struct{})
 	done := make(chan error)
 	go func() {
-		done <- s.Receive(rctx, func(_ context.Context, m queue.Message) {
+		done <- s.Receive(rctx, func(_ context.Context, m worker.Delivery) {
 			mu.Lock()
 			defer mu.Unlock()
 			attempts = append(attempts, m.DeliveryAttempt)

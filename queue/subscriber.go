@@ -9,28 +9,16 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-)
 
-// Message is one received message and the means to settle it.
-type Message struct {
-	ID         string
-	Data       []byte
-	Attributes map[string]string
-	// DeliveryAttempt is set when the subscription has a dead-letter policy.
-	DeliveryAttempt int
-	PublishTime     time.Time
-	// Ack and Nack settle the message. On an exactly-once subscription they
-	// wait for the server's confirmation (bounded) and report a failure.
-	Ack  func() error
-	Nack func() error
-}
+	"opcancel/worker"
+)
 
 // ReceiveConfig configures a Subscriber.
 type ReceiveConfig struct {
 	// Subscription is the full subscription name.
 	Subscription string
 	// MaxOutstanding is the flow-control limit on messages held; set it to
-	// the worker's --max-outstanding.
+	// the worker's MaxOutstanding.
 	MaxOutstanding int
 	// MaxOutstandingBytes limits the bytes held; 0 means MaxOutstanding × 16 KiB
 	// (a message is at most 4 KiB of data plus attributes), at least 16 MiB.
@@ -43,8 +31,8 @@ type ReceiveConfig struct {
 	MaxExtensionPeriod time.Duration
 }
 
-// DefaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
-const DefaultMaxExtensionPeriod = 20 * time.Second
+// defaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
+const defaultMaxExtensionPeriod = 20 * time.Second
 
 // ackTimeout bounds the wait for an exactly-once ack confirmation.
 const ackTimeout = 30 * time.Second
@@ -58,14 +46,14 @@ type Subscriber struct {
 
 // Subscriber returns a Subscriber for cfg.
 func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
-	sub := c.Client.Subscriber(cfg.Subscription)
+	sub := c.ps.Subscriber(cfg.Subscription)
 	bytes := cfg.MaxOutstandingBytes
 	if bytes <= 0 {
 		bytes = max(cfg.MaxOutstanding*16<<10, 16<<20)
 	}
 	period := cfg.MaxExtensionPeriod
 	if period <= 0 {
-		period = DefaultMaxExtensionPeriod
+		period = defaultMaxExtensionPeriod
 	}
 	sub.ReceiveSettings = pubsub.ReceiveSettings{
 		MaxExtension:               cfg.MaxExtension,
@@ -87,21 +75,26 @@ func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
 // being received.
 func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy() }
 
+// The worker defines the interfaces it consumes; the Subscriber is its Source.
+var _ worker.Source = (*Subscriber)(nil)
+
 // Receive calls h for each message until ctx is done (then it returns nil
 // once every call has returned and the final acks are sent) or the
 // subscription fails permanently. Transient stream errors are retried inside
-// the client library and do not end Receive.
-func (s *Subscriber) Receive(ctx context.Context, h func(context.Context, Message)) error {
+// the client library and do not end Receive. On an exactly-once
+// subscription, a delivery's Ack and Nack wait for the server's confirmation
+// (bounded) and report a failure.
+func (s *Subscriber) Receive(ctx context.Context, h worker.Handler) error {
 	err := s.sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
-		msg := Message{
-			ID: m.ID, Data: m.Data, Attributes: m.Attributes, PublishTime: m.PublishTime,
+		d := worker.Delivery{
+			ID: m.ID, Data: m.Data, Attributes: m.Attributes,
 			Ack:  func() error { return settle(m.AckWithResult()) },
 			Nack: func() error { return settle(m.NackWithResult()) },
 		}
 		if m.DeliveryAttempt != nil {
-			msg.DeliveryAttempt = *m.DeliveryAttempt
+			d.DeliveryAttempt = *m.DeliveryAttempt
 		}
-		h(ctx, msg)
+		h(ctx, d)
 	})
 	if err == nil || errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil

@@ -35,7 +35,8 @@ type Config struct {
 	PublishTimeout time.Duration
 }
 
-// DefaultConfig returns the defaults of CONTRACT §2.
+// DefaultConfig returns the defaults the worker's flags document (see
+// docs/contract.md#the-binary).
 func DefaultConfig() Config {
 	return Config{
 		Concurrency:     64,
@@ -67,23 +68,45 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first invalid field, named as its flag.
+// Validate reports the first invalid field as a *ConfigError. Zero internal
+// tunables take their defaults first, as New does, so a Config that leaves
+// them zero is valid.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	switch {
 	case c.Concurrency < 1:
-		return fmt.Errorf("--concurrency %d: must be at least 1", c.Concurrency)
+		return &ConfigError{"Concurrency", c.Concurrency, "must be at least 1"}
 	case c.MaxOutstanding < 1:
-		return fmt.Errorf("--max-outstanding %d: must be at least 1", c.MaxOutstanding)
+		return &ConfigError{"MaxOutstanding", c.MaxOutstanding, "must be at least 1"}
 	case c.VerifyTimeout <= 0:
-		return fmt.Errorf("--verify-timeout %s: must be positive", c.VerifyTimeout)
+		return &ConfigError{"VerifyTimeout", c.VerifyTimeout, "must be positive"}
 	case c.RetryBudget < 0:
-		return fmt.Errorf("--retry-budget %s: must not be negative (0: no retries)", c.RetryBudget)
+		return &ConfigError{"RetryBudget", c.RetryBudget, "must not be negative (0: no retries)"}
 	case c.ShutdownTimeout < 0:
-		return fmt.Errorf("--shutdown-timeout %s: must not be negative (0: nack at once)", c.ShutdownTimeout)
-	case c.BackoffInitial < 0 || c.BackoffMax < c.BackoffInitial:
-		return fmt.Errorf("backoff %s..%s: want 0 <= initial <= max", c.BackoffInitial, c.BackoffMax)
-	case c.PollInitial <= 0 || c.PollMax < c.PollInitial:
-		return fmt.Errorf("poll interval %s..%s: want 0 < initial <= max", c.PollInitial, c.PollMax)
+		return &ConfigError{"ShutdownTimeout", c.ShutdownTimeout, "must not be negative (0: nack at once)"}
+	case c.BackoffInitial < 0:
+		return &ConfigError{"BackoffInitial", c.BackoffInitial, "must not be negative (0: the default)"}
+	case c.BackoffMax < c.BackoffInitial:
+		return &ConfigError{"BackoffMax", c.BackoffMax, fmt.Sprintf("must not be below BackoffInitial (%s)", c.BackoffInitial)}
+	case c.PollInitial < 0:
+		return &ConfigError{"PollInitial", c.PollInitial, "must not be negative (0: the default)"}
+	case c.PollMax < c.PollInitial:
+		return &ConfigError{"PollMax", c.PollMax, fmt.Sprintf("must not be below PollInitial (%s)", c.PollInitial)}
+	case c.PublishTimeout < 0:
+		return &ConfigError{"PublishTimeout", c.PublishTimeout, "must not be negative (0: the default)"}
 	}
 	return nil
 }
+
+// ConfigError is an invalid Config field. It names the field as Config
+// does; a command that sets the field from a flag names the flag instead.
+type ConfigError struct {
+	// Field is the name of the Config field, such as "Concurrency".
+	Field string
+	// Value is the field's invalid value.
+	Value any
+	// Problem says what is wrong with it, such as "must be at least 1".
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("%s %v: %s", e.Field, e.Value, e.Problem) }

@@ -60,7 +60,7 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, MetricLabels(table))
+	m := metrics.New(reg)
 	fake := lrotest.New(fakeOpts)
 	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *settledLog) get(id string) []string {
 // memSink records result events; fail makes Publish fail.
 type memSink struct {
 	mu     sync.Mutex
-	events []Event
+	events []event
 	attrs  []map[string]string
 	fail   bool
 }
@@ -133,7 +133,7 @@ func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]strin
 	if s.fail {
 		return errors.New("results topic unavailable")
 	}
-	var e Event
+	var e event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return fmt.Errorf("event is not JSON: %w", err)
 	}
@@ -142,7 +142,7 @@ func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]strin
 	return nil
 }
 
-func (s *memSink) byID(id string) (Event, map[string]string, bool) {
+func (s *memSink) byID(id string) (event, map[string]string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, e := range s.events {
@@ -150,7 +150,7 @@ func (s *memSink) byID(id string) (Event, map[string]string, bool) {
 			return e, s.attrs[i], true
 		}
 	}
-	return Event{}, nil, false
+	return event{}, nil, false
 }
 
 // countingOps wraps the client to measure requests in flight.
@@ -210,4 +210,15 @@ func (s *memSource) Receive(ctx context.Context, h Handler) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// requestTimes returns the offsets from start of the fake's requests of kind.
+func requestTimes(h *harness, name, kind string, start time.Time) []time.Duration {
+	var out []time.Duration
+	for _, r := range h.fake.RequestsFor(name) {
+		if r.Kind == kind {
+			out = append(out, r.Time.Sub(start))
+		}
+	}
+	return out
 }

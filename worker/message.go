@@ -9,11 +9,11 @@ import (
 	"unicode/utf8"
 )
 
-// Message limits of CONTRACT §3.
+// Message limits (see docs/contract.md#the-message).
 const (
 	MaxDataBytes   = 4096
-	MaxReasonChars = 256
-	MaxBatchChars  = 128
+	maxReasonChars = 256
+	maxBatchChars  = 128
 )
 
 // Request is a decoded cancel request.
@@ -26,7 +26,8 @@ type Request struct {
 	Batch   string `json:"batch,omitempty"`
 }
 
-// Encode renders the request in the JSON form of CONTRACT §3.
+// Encode renders the request in the JSON form of a message (see
+// docs/contract.md#the-message).
 func (r Request) Encode() []byte {
 	b, _ := json.Marshal(r)
 	return b
@@ -35,9 +36,10 @@ func (r Request) Encode() []byte {
 // errDecode marks a message that is not one of the three forms.
 var errDecode = errors.New("undecodable message")
 
-// Decode reads the three message forms of CONTRACT §3 — a JSON object, a full
-// resource name "//host/name", or a bare name on one line — with the
-// attributes service, reason and batch standing in for missing JSON fields.
+// Decode reads the three message forms (see docs/contract.md#the-message):
+// a JSON object, a full resource name "//host/name", or a bare name on one
+// line, with the attributes service, reason and batch standing in for
+// missing JSON fields.
 // It checks the form and the field limits; the name itself is validated when
 // it is routed. On error the returned Request holds what could be read, for
 // the log line.
@@ -87,10 +89,10 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 		return r, fmt.Errorf("%w: no operation name", errDecode)
 	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
 		return r, fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
-	case utf8.RuneCountInString(r.Reason) > MaxReasonChars:
-		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), MaxReasonChars)
-	case utf8.RuneCountInString(r.Batch) > MaxBatchChars:
-		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), MaxBatchChars)
+	case utf8.RuneCountInString(r.Reason) > maxReasonChars:
+		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
+	case utf8.RuneCountInString(r.Batch) > maxBatchChars:
+		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
 	}
 	return r, nil
 }

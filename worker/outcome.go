@@ -1,10 +1,10 @@
 package worker
 
-// Outcome is how a delivery ended (CONTRACT §5). Every delivery ends in
-// exactly one.
+// Outcome is how a delivery ended (see docs/contract.md#outcomes). Every
+// delivery ends in exactly one.
 type Outcome string
 
-// The outcomes, in the order of CONTRACT §5.
+// The outcomes, in the order of docs/contract.md#outcomes.
 const (
 	Cancelled      Outcome = "cancelled"
 	Completed      Outcome = "completed"
@@ -22,7 +22,7 @@ const (
 	Interrupted    Outcome = "interrupted"
 )
 
-// Outcomes lists every outcome in the order of CONTRACT §5.
+// Outcomes lists every outcome in the order of docs/contract.md#outcomes.
 func Outcomes() []Outcome {
 	return []Outcome{Cancelled, Completed, Failed, DoneNoResult, Unverified,
 		NotCancellable, Unimplemented, NotFound, Denied, Rejected, Invalid,
@@ -42,12 +42,4 @@ func (o Outcome) warns() bool {
 		return true
 	}
 	return false
-}
-
-func outcomeNames(os []Outcome) []string {
-	s := make([]string, len(os))
-	for i, o := range os {
-		s[i] = string(o)
-	}
-	return s
 }

@@ -9,8 +9,8 @@ import (
 // answer parks with its small stack, while the deep stack of an HTTP request
 // stays grown on a pool goroutine: thousands of held jobs cost little memory,
 // and no request pays for growing a fresh stack. There are at most
-// --concurrency pool goroutines (a caller holds a pool slot while it submits);
-// each exits after poolIdle without work, or at Close.
+// Config.Concurrency pool goroutines (a caller holds a pool slot while it
+// submits); each exits after poolIdle without work, or at Close.
 type requestPool struct {
 	handoff chan func() // unbuffered: straight to an idle goroutine
 	done    chan struct{}

@@ -40,66 +40,14 @@ func emulatorE2E(ctx context.Context) (*result, error) {
 		return nil, err
 	}
 	defer client.Close()
-	pub := client.Publisher(queue.PublishConfig{Topic: topic, CountThreshold: 1000})
-	var pending []queue.Result
-	for i := range messages {
-		pending = append(pending, pub.PublishAsync(ctx, []byte(vaultName(i)), nil))
+	if err := publishNames(ctx, client, topic, messages); err != nil {
+		return nil, err
 	}
-	for _, p := range pending {
-		if _, err := p.Get(ctx); err != nil {
-			return nil, err
-		}
-	}
-	pub.Stop()
-
-	// The emulator's raw rate: receive and ack, nothing else.
-	var raw completions
-	rctx, stopRaw := context.WithCancel(ctx)
-	sub := client.Client.Subscriber(rawSub)
-	sub.ReceiveSettings.MaxOutstandingMessages = maxOutstanding
-	sub.ReceiveSettings.NumGoroutines = 1
-	var once sync.Once
-	rawErr := make(chan error, 1)
-	go func() {
-		rawErr <- sub.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
-			m.Ack()
-			raw.done(false)
-			if raw.count() >= messages {
-				once.Do(stopRaw)
-			}
-		})
-	}()
-	if err := waitCount(ctx, &raw, messages, 5*time.Minute); err != nil {
-		stopRaw()
+	raw, err := receiveRaw(ctx, emu.Client.Subscriber(rawSub), messages, maxOutstanding)
+	if err != nil {
 		return nil, fmt.Errorf("raw receive: %w", err)
 	}
-	stopRaw()
-	if err := <-rawErr; err != nil {
-		return nil, err
-	}
-
-	// opcancel: the real subscriber and worker, a zero-latency fake API.
-	fake := lrotest.New(lrotest.Options{DontRecord: true, Default: doneAtFirstPoll})
-	cfg := worker.DefaultConfig()
-	cfg.MaxOutstanding = maxOutstanding
-	cfg.ShutdownTimeout = 5 * time.Second
-	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
-	if err != nil {
-		return nil, err
-	}
-	defer r.w.Close()
-	var done completions
-	src := client.Subscriber(queue.ReceiveConfig{Subscription: workerSub, MaxOutstanding: maxOutstanding, MaxExtension: 10 * time.Minute})
-	wctx, stopWorker := context.WithCancel(ctx)
-	werr := make(chan error, 1)
-	go func() {
-		werr <- r.w.Run(wctx, countingSource{src, &done})
-	}()
-	err = waitCount(ctx, &done, messages, 5*time.Minute)
-	stopWorker()
-	if rerr := <-werr; err == nil {
-		err = rerr
-	}
+	done, err := receiveWorker(ctx, client, workerSub, messages, maxOutstanding)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -112,19 +60,89 @@ func emulatorE2E(ctx context.Context) (*result, error) {
 	return res, nil
 }
 
-// countingSource feeds the worker from a queue.Subscriber and counts settlements.
+// publishNames publishes n operation names to topic and waits for all of them.
+func publishNames(ctx context.Context, client *queue.Client, topic string, n int) error {
+	pub := client.Publisher(queue.PublishConfig{Topic: topic, CountThreshold: 1000})
+	defer pub.Stop()
+	var pending []queue.Result
+	for i := range n {
+		pending = append(pending, pub.PublishAsync(ctx, []byte(vaultName(i)), nil))
+	}
+	for _, p := range pending {
+		if _, err := p.Get(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receiveRaw measures the emulator's raw rate: receive and ack n messages
+// from sub, nothing else.
+func receiveRaw(ctx context.Context, sub *pubsub.Subscriber, n, maxOutstanding int) (*completions, error) {
+	var raw completions
+	rctx, stopRaw := context.WithCancel(ctx)
+	defer stopRaw()
+	sub.ReceiveSettings.MaxOutstandingMessages = maxOutstanding
+	sub.ReceiveSettings.NumGoroutines = 1
+	var once sync.Once
+	rawErr := make(chan error, 1)
+	go func() {
+		rawErr <- sub.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
+			m.Ack()
+			raw.done(false)
+			if raw.count() >= n {
+				once.Do(stopRaw)
+			}
+		})
+	}()
+	err := waitCount(ctx, &raw, n, 5*time.Minute)
+	stopRaw()
+	if rerr := <-rawErr; err == nil {
+		err = rerr
+	}
+	return &raw, err
+}
+
+// receiveWorker runs the real subscriber and worker against a zero-latency
+// fake API until n messages of sub are settled.
+func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, maxOutstanding int) (*completions, error) {
+	fake := lrotest.New(lrotest.Options{DontRecord: true, Default: doneAtFirstPoll})
+	cfg := worker.DefaultConfig()
+	cfg.MaxOutstanding = maxOutstanding
+	cfg.ShutdownTimeout = 5 * time.Second
+	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	var done completions
+	src := client.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: maxOutstanding, MaxExtension: 10 * time.Minute})
+	wctx, stopWorker := context.WithCancel(ctx)
+	werr := make(chan error, 1)
+	go func() {
+		werr <- r.w.Run(wctx, countingSource{src, &done})
+	}()
+	err = waitCount(ctx, &done, n, 5*time.Minute)
+	stopWorker()
+	if rerr := <-werr; err == nil {
+		err = rerr
+	}
+	return &done, err
+}
+
+// countingSource is a worker.Source that counts the settlements of the
+// deliveries it hands over.
 type countingSource struct {
-	sub  *queue.Subscriber
+	worker.Source
 	done *completions
 }
 
 func (s countingSource) Receive(ctx context.Context, h worker.Handler) error {
-	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
-		h(ctx, worker.Delivery{
-			ID: m.ID, Data: m.Data, Attributes: m.Attributes,
-			Ack:  func() error { err := m.Ack(); s.done.done(false); return err },
-			Nack: func() error { err := m.Nack(); s.done.done(true); return err },
-		})
+	return s.Source.Receive(ctx, func(ctx context.Context, d worker.Delivery) {
+		ack, nack := d.Ack, d.Nack
+		d.Ack = func() error { err := ack(); s.done.done(false); return err }
+		d.Nack = func() error { err := nack(); s.done.done(true); return err }
+		h(ctx, d)
 	})
 }
 

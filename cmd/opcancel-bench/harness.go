@@ -61,7 +61,7 @@ func newRigObserved(cfg worker.Config, yaml string, transport http.RoundTripper,
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(prometheus.NewRegistry(), worker.MetricLabels(table))
+	m := metrics.New(prometheus.NewRegistry())
 	var observer lro.Observer = worker.RequestObserver(m)
 	if sends != nil {
 		sends.Observer = observer

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"opcancel/lro"
 	"opcancel/lro/lrotest"
 	"opcancel/worker"
 )
@@ -126,128 +122,6 @@ func latencyBound(ctx context.Context) (*result, error) {
 	return res, nil
 }
 
-// cpuCost: zero-latency API on loopback sockets, in-memory source; CPU per
-// job of opcancel against a minimal loop (decode, POST cancel, GET, ack) in
-// the same run, against the same server. Rounds of each alternate and the
-// medians are compared, which keeps a noisy machine from deciding the ratio.
-func cpuCost(ctx context.Context) (*result, error) {
-	const (
-		rounds = 5
-		jobs   = 8000 // per round
-	)
-	fake := lrotest.New(lrotest.Options{DontRecord: true, Default: doneAtFirstPoll})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	transport := lro.NewTransport(64)
-
-	// The baseline: 64 goroutines, each decoding a message, sending the
-	// cancel and the get, decoding the operation, and acking.
-	client := &http.Client{Transport: transport}
-	baseline := func(i int) error {
-		var msg struct {
-			Name string `json:"name"`
-		}
-		data := fmt.Appendf(nil, `{"name":%q}`, fmt.Sprintf("operations/base-%d", i))
-		if err := json.Unmarshal(data, &msg); err != nil {
-			return err
-		}
-		resp, err := client.Post(srv.URL+"/v1/"+msg.Name+":cancel", "", http.NoBody)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		resp, err = client.Get(srv.URL + "/v1/" + msg.Name)
-		if err != nil {
-			return err
-		}
-		var op struct {
-			Done bool `json:"done"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&op)
-		resp.Body.Close()
-		if err != nil || !op.Done {
-			return fmt.Errorf("baseline: %v %v", err, op.Done)
-		}
-		ack := func() error { return nil }
-		return ack()
-	}
-	runBaseline := func(round int) (time.Duration, time.Duration, error) {
-		runtime.GC()
-		cpu0, t0 := cpuTime(), time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
-		next := make(chan int)
-		for range 64 {
-			wg.Go(func() {
-				for i := range next {
-					if err := baseline(i); err != nil {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-				}
-			})
-		}
-		for i := range jobs {
-			next <- round*jobs + i
-		}
-		close(next)
-		wg.Wait()
-		return cpuTime() - cpu0, time.Since(t0), firstErr
-	}
-
-	cfg := worker.DefaultConfig()
-	cfg.MaxOutstanding = 5000
-	r, err := newRig(cfg, servicesYAML(srv.URL, ""), transport)
-	if err != nil {
-		return nil, err
-	}
-	defer r.w.Close()
-	runOpcancel := func(round int) (time.Duration, time.Duration) {
-		runtime.GC()
-		cpu0, t0 := cpuTime(), time.Now()
-		var c completions
-		r.feed(ctx, jobs, cfg.MaxOutstanding, func(i int) string {
-			return fmt.Sprintf(`{"name":"operations/op-%d"}`, round*jobs+i)
-		}, &c)
-		return cpuTime() - cpu0, time.Since(t0)
-	}
-
-	var base, op, baseWall, opWall []float64
-	for round := range rounds {
-		bc, bw, err := runBaseline(round)
-		if err != nil {
-			return nil, err
-		}
-		oc, ow := runOpcancel(round)
-		base = append(base, float64(bc.Microseconds())/jobs)
-		op = append(op, float64(oc.Microseconds())/jobs)
-		baseWall = append(baseWall, jobs/bw.Seconds())
-		opWall = append(opWall, jobs/ow.Seconds())
-	}
-	if n := testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")); n != rounds*jobs {
-		return nil, fmt.Errorf("only %v of %d jobs cancelled", n, rounds*jobs)
-	}
-	perJob, basePerJob := median(op), median(base)
-	res := &result{Value: perJob, Unit: "cpu_us/job", Bound: basePerJob, Ratio: perJob / basePerJob, Target: 1.25}
-	res.Pass = res.Ratio <= res.Target
-	res.add("jobs", rounds*jobs)
-	res.add("jobs_per_s", median(opWall))
-	res.add("baseline_jobs_per_s", median(baseWall))
-	res.add("rounds_cpu_us_per_job", op)
-	res.add("baseline_rounds_cpu_us_per_job", base)
-	res.add("note", "medians of 5 alternating rounds; both include the fake API server's CPU (same process, loopback HTTP/1.1); opcancel's jobs wait ~1 s for their poll, so its wall-clock rate is bounded by --max-outstanding 5000")
-	return res, nil
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // heldJobs: 10,000 jobs waiting in verification; resident memory per held
 // job, and the rate of new cancels before and while they are held.
 func heldJobs(ctx context.Context) (*result, error) {
@@ -256,12 +130,7 @@ func heldJobs(ctx context.Context) (*result, error) {
 		flow    = 6000
 		latency = 5 * time.Millisecond
 	)
-	fake := lrotest.New(lrotest.Options{DontRecord: true, Latency: latency, Default: func(name string) *lrotest.Script {
-		if len(name) > len("operations/held-") && name[:len("operations/held-")] == "operations/held-" {
-			return &lrotest.Script{DoneAfterPolls: lrotest.Never}
-		}
-		return &lrotest.Script{}
-	}})
+	fake := lrotest.New(lrotest.Options{DontRecord: true, Latency: latency, Default: heldUnlessNew})
 	cfg := worker.DefaultConfig()
 	cfg.MaxOutstanding = held + 2000
 	cfg.VerifyTimeout = 30 * time.Minute
@@ -274,9 +143,7 @@ func heldJobs(ctx context.Context) (*result, error) {
 	var before completions
 	r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/before-%d", i) }, &before)
 
-	runtime.GC()
-	debug.FreeOSMemory()
-	rss0, err := residentBytes()
+	rss0, err := settledResidentBytes()
 	if err != nil {
 		return nil, err
 	}
@@ -291,9 +158,7 @@ func heldJobs(ctx context.Context) (*result, error) {
 	for fake.Stats().Cancels < flow+held || testutil.ToFloat64(r.m.APIRequestsInFlight) > 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	rss1, err := residentBytes()
+	rss1, err := settledResidentBytes()
 	if err != nil {
 		stopHeld()
 		<-heldDone
@@ -317,6 +182,23 @@ func heldJobs(ctx context.Context) (*result, error) {
 	res.add("flow_target", 0.8)
 	res.add("note", "resident set growth after GC while 10,000 jobs wait between polls; the held jobs keep polling (every 1 s doubling to 30 s) while the new ones flow")
 	return res, nil
+}
+
+// heldUnlessNew scripts heldJobs' operations: operations/held-N never
+// finish, the others are done at the first poll.
+func heldUnlessNew(name string) *lrotest.Script {
+	if strings.HasPrefix(name, "operations/held-") {
+		return &lrotest.Script{DoneAfterPolls: lrotest.Never}
+	}
+	return &lrotest.Script{}
+}
+
+// settledResidentBytes is the resident set size after a garbage collection
+// that returned the freed memory to the system.
+func settledResidentBytes() (int64, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return residentBytes()
 }
 
 // rateLimit: rate 200/s, unlimited API: the observed request rate.

@@ -106,7 +106,8 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 			if !strings.Contains(flat, envVar(flag)) {
 				t.Errorf("%s --help does not mention %s", name, envVar(flag))
 			}
-			if d := f.Tag.Get("default"); d != "" && !strings.Contains(flat, "default "+d) {
+			d := os.Expand(f.Tag.Get("default"), func(v string) string { return flagDefaults()[v] })
+			if d != "" && !strings.Contains(flat, "default "+d) {
 				t.Errorf("%s --help does not give --%s's default %s", name, flag, d)
 			}
 		}

@@ -50,7 +50,7 @@ func TestDemoTableEqualsTheCounters(t *testing.T) {
 			inTable = false
 		}
 	}
-	counters, err := scrapeOutcomes("http://" + addr + "/metrics")
+	counters, err := scrapeOutcomes(context.Background(), "http://"+addr+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

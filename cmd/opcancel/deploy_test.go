@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -311,7 +312,15 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	table := lro.NewTable(nil)
-	m := metrics.New(reg, worker.MetricLabels(table))
+	m := metrics.New(reg)
+	// The worker creates its series at start-up.
+	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := worker.New(worker.DefaultConfig(), worker.Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m}); err != nil {
+		t.Fatal(err)
+	}
 	// Touch the vectors so that every family is gathered.
 	m.APIRequests.WithLabelValues("s", "cancel", "OK")
 	m.APIRequestDuration.WithLabelValues("s", "cancel").Observe(1)

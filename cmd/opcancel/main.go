@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(int) { helped = true }),
 		kong.Resolvers(envResolver),
+		kong.Vars(flagDefaults()),
 		kong.ValueFormatter(helpValue),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
 	)

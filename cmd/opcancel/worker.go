@@ -26,16 +26,16 @@ type workerCmd struct {
 	Project         string        `help:"Project of the subscription and results topic (default: $GOOGLE_CLOUD_PROJECT, or the project of a full subscription name)."`
 	Subscription    string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
 	Config          string        `help:"YAML services file; the built-in services apply without it." type:"path"`
-	Concurrency     int           `default:"64" help:"Max API requests in flight at once (the worker pool)."`
-	MaxOutstanding  int           `default:"1000" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
-	VerifyTimeout   time.Duration `default:"5m" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
-	RetryBudget     time.Duration `default:"2m" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
+	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
+	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
+	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
+	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
 	ResultsTopic    string        `help:"Topic ID or full name for result events; none if empty."`
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
-	Auth            string        `default:"adc" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
+	Auth            string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
-	ShutdownTimeout time.Duration `default:"25s" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
-	RequestTimeout  time.Duration `default:"30s" help:"Timeout of one API request, from sending to the last byte of the answer."`
+	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
+	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
 }
 
 // workerHooks let the demo and tests run the real wiring on embedded fakes.
@@ -64,16 +64,10 @@ type workerSetup struct {
 
 // setup validates the flags; every error is a usage error naming the bad value.
 func (c *workerCmd) setup(e *env) (*workerSetup, error) {
-	s := &workerSetup{project: c.Project}
-	if s.project == "" {
-		s.project = e.getenv("GOOGLE_CLOUD_PROJECT")
-	}
+	s := &workerSetup{}
 	var err error
-	if s.subscription, err = queue.ResourceName(s.project, "subscriptions", c.Subscription); err != nil {
-		return nil, usagef("--subscription %w", err)
-	}
-	if s.project == "" {
-		s.project = projectOf(s.subscription)
+	if s.subscription, s.project, err = resolveResource(e, c.Project, "subscriptions", "--subscription", c.Subscription); err != nil {
+		return nil, err
 	}
 	if c.ResultsTopic != "" {
 		if s.resultsTopic, err = queue.ResourceName(s.project, "topics", c.ResultsTopic); err != nil {
@@ -87,18 +81,38 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	s.cfg.RetryBudget = c.RetryBudget
 	s.cfg.ShutdownTimeout = c.ShutdownTimeout
 	if err := s.cfg.Validate(); err != nil {
-		return nil, usageError{err}
+		return nil, configError(err)
 	}
 	if c.RequestTimeout <= 0 {
 		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, usagef("--config: %w", err)
+		return nil, servicesFileError(err)
 	}
 	if s.log, err = newLogger(c.LogLevel, e.stderr); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// resolveResource returns the full name of kind ("topics" or
+// "subscriptions") that the flag's value idOrName names, and the project:
+// --project, else $GOOGLE_CLOUD_PROJECT, else the project of a full name.
+func resolveResource(e *env, project, kind, flag, idOrName string) (name, proj string, err error) {
+	if project == "" {
+		project = e.getenv("GOOGLE_CLOUD_PROJECT")
+	}
+	name, err = queue.ResourceName(project, kind, idOrName)
+	switch {
+	case errors.Is(err, queue.ErrNoProject):
+		return "", "", usagef("%s %q: no project (set --project or GOOGLE_CLOUD_PROJECT, or give projects/PROJECT/%s/ID)", flag, idOrName, kind)
+	case err != nil:
+		return "", "", usagef("%s %w", flag, err)
+	}
+	if project == "" {
+		project = projectOf(name)
+	}
+	return name, project, nil
 }
 
 // projectOf returns P of projects/P/kind/ID.
@@ -125,11 +139,47 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	if err != nil {
 		return err
 	}
-	log := s.log
-	defer log.Sync()
+	defer s.log.Sync()
+	d, err := c.wire(ctx, e, s, hooks)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	s.log.Info("worker starting",
+		zap.String("version", version), zap.String("subscription", s.subscription),
+		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
+		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
+		zap.String("admin", d.admin.Addr().String()))
+	if hooks.started != nil {
+		hooks.started(d.admin.Addr())
+	}
+	err = d.run(ctx)
+	if ctx.Err() != nil && err == nil {
+		s.log.Info("worker stopped")
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
 
+// daemon is the wired worker: its parts, ready to run.
+type daemon struct {
+	ps      *queue.Client
+	w       *worker.Worker
+	sub     *queue.Subscriber
+	results *queue.Publisher // nil without --results-topic
+	admin   *metrics.Server
+	// stopping is set when shutdown begins: /readyz then answers 503.
+	stopping atomic.Bool
+}
+
+// wire builds the daemon's parts as the flags say: the metrics, the API
+// client, the admin listener, the Pub/Sub client, the worker and its
+// subscriber. On an error it releases what it built.
+func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks) (*daemon, error) {
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, worker.MetricLabels(s.table))
+	m := metrics.New(reg)
 	ops, err := lro.New(ctx, s.table, lro.Config{
 		Auth:            c.Auth,
 		RequestTimeout:  c.RequestTimeout,
@@ -139,60 +189,51 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 		UserAgent:       userAgent(),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ln := hooks.listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", c.Listen); err != nil {
-			return fmt.Errorf("--listen %s: %w", c.Listen, err)
+			return nil, fmt.Errorf("--listen %s: %w", c.Listen, err)
 		}
 	}
-	ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Options: hooks.pubsubOptions})
-	if err != nil {
+	d := &daemon{}
+	if d.ps, err = queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Options: hooks.pubsubOptions}); err != nil {
 		ln.Close()
-		return err
+		return nil, err
 	}
-	defer ps.Close()
-	deps := worker.Deps{Table: s.table, Ops: ops, Log: log, Metrics: m}
-	var results *queue.Publisher
+	deps := worker.Deps{Table: s.table, Ops: ops, Log: s.log, Metrics: m}
 	if s.resultsTopic != "" {
-		results = ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic})
-		deps.Sink = results
+		d.results = d.ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic})
+		deps.Sink = d.results
 	}
-	w, err := worker.New(s.cfg, deps)
-	if err != nil {
+	if d.w, err = worker.New(s.cfg, deps); err != nil {
 		ln.Close()
-		return err
+		d.ps.Close()
+		return nil, err
 	}
-	defer w.Close()
-	sub := ps.Subscriber(queue.ReceiveConfig{
+	d.sub = d.ps.Subscriber(queue.ReceiveConfig{
 		Subscription:   s.subscription,
 		MaxOutstanding: s.cfg.MaxOutstanding,
 		MaxExtension:   maxExtension(s, c),
 	})
-
 	// Readiness: receiving, and no shutdown begun.
-	var stopping atomic.Bool
-	admin := metrics.NewServer(ln, reg, func() bool { return !stopping.Load() && sub.Healthy() })
-	log.Info("worker starting",
-		zap.String("version", version), zap.String("subscription", s.subscription),
-		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
-		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
-		zap.String("admin", ln.Addr().String()))
-	if hooks.started != nil {
-		hooks.started(ln.Addr())
-	}
+	d.admin = metrics.NewServer(ln, reg, func() bool { return !d.stopping.Load() && d.sub.Healthy() })
+	return d, nil
+}
 
-	// Shutdown begins when ctx ends (a signal) or a part fails; the admin
-	// server outlives the drain so that /readyz says 503 and /metrics stays up.
+// run supervises the worker and the admin server. Shutdown begins when ctx
+// ends (a signal) or a part fails; the admin server outlives the drain so
+// that /readyz says 503 and /metrics stays up.
+func (d *daemon) run(ctx context.Context) error {
 	runCtx, beginShutdown := context.WithCancel(ctx)
 	defer beginShutdown()
-	context.AfterFunc(runCtx, func() { stopping.Store(true) })
+	context.AfterFunc(runCtx, func() { d.stopping.Store(true) })
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	var g errgroup.Group
 	g.Go(func() error {
-		err := admin.Run(adminCtx)
+		err := d.admin.Run(adminCtx)
 		beginShutdown()
 		if err != nil {
 			return fmt.Errorf("admin server: %w", err)
@@ -202,30 +243,17 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	g.Go(func() error {
 		defer stopAdmin()
 		defer beginShutdown()
-		err := w.Run(runCtx, subscriberSource{sub})
-		if results != nil {
-			results.Stop() // flush result events before exit
+		err := d.w.Run(runCtx, d.sub)
+		if d.results != nil {
+			d.results.Stop() // flush result events before exit
 		}
 		return err
 	})
-	err = g.Wait()
-	if ctx.Err() != nil && err == nil {
-		log.Info("worker stopped")
-	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return g.Wait()
 }
 
-// subscriberSource adapts a queue.Subscriber to worker.Source.
-type subscriberSource struct{ sub *queue.Subscriber }
-
-func (s subscriberSource) Receive(ctx context.Context, h worker.Handler) error {
-	return s.sub.Receive(ctx, func(ctx context.Context, m queue.Message) {
-		h(ctx, worker.Delivery{
-			ID: m.ID, Data: m.Data, Attributes: m.Attributes, DeliveryAttempt: m.DeliveryAttempt,
-			Ack: m.Ack, Nack: m.Nack,
-		})
-	})
+// close releases the worker and the Pub/Sub client once run has returned.
+func (d *daemon) close() {
+	d.w.Close()
+	d.ps.Close()
 }

@@ -51,7 +51,7 @@ func TestParseTableErrors(t *testing.T) {
 			name: "http endpoint with adc",
 			adc:  true,
 			yaml: "services:\n  - host: a.googleapis.com\n    endpoint: http://127.0.0.1:8080\n    patterns: [\"operations/*\"]\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): endpoint: "http://127.0.0.1:8080" is plain http, but --auth=adc sends a bearer token, which is only ever sent over https (use --auth=none for emulators and fakes)`,
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): endpoint: "http://127.0.0.1:8080" is plain http, but auth adc sends a bearer token, which is only ever sent over https (use auth none for emulators and fakes)`,
 		},
 		{
 			name: "endpoint with path",
@@ -154,7 +154,7 @@ services:
 		t.Errorf("vault entry = %+v", v)
 	}
 	ex := table.Lookup("example.googleapis.com")
-	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != DefaultScope {
+	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != cloudPlatformScope {
 		t.Errorf("defaults not applied: %+v", ex)
 	}
 }

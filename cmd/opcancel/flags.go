@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"opcancel/lro"
+	"opcancel/worker"
+)
+
+// flagDefaults are the defaults of the flags that set a package's setting,
+// taken from the package that owns the setting, so that each default lives
+// in one place. Flags refer to them as default:"${name}".
+func flagDefaults() kong.Vars {
+	d := worker.DefaultConfig()
+	return kong.Vars{
+		"auth":             lro.AuthADC,
+		"concurrency":      strconv.Itoa(d.Concurrency),
+		"max_outstanding":  strconv.Itoa(d.MaxOutstanding),
+		"verify_timeout":   shortDuration(d.VerifyTimeout),
+		"retry_budget":     shortDuration(d.RetryBudget),
+		"shutdown_timeout": shortDuration(d.ShutdownTimeout),
+		"request_timeout":  shortDuration(lro.DefaultRequestTimeout),
+	}
+}
+
+// shortDuration formats d as a person writes it: "5m" rather than "5m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// configFlags are the flags that set the fields of worker.Config.
+var configFlags = map[string]string{
+	"Concurrency":     "--concurrency",
+	"MaxOutstanding":  "--max-outstanding",
+	"VerifyTimeout":   "--verify-timeout",
+	"RetryBudget":     "--retry-budget",
+	"ShutdownTimeout": "--shutdown-timeout",
+}
+
+// configError is the usage error for an invalid worker.Config: it names the
+// flag that set the bad field.
+func configError(err error) error {
+	var ce *worker.ConfigError
+	if errors.As(err, &ce) {
+		if flag, ok := configFlags[ce.Field]; ok {
+			return usagef("%s %v: %s", flag, ce.Value, ce.Problem)
+		}
+	}
+	return usageError{err}
+}
+
+// servicesFileError is the usage error for a --config that does not load:
+// an endpoint refused for want of https names --auth.
+func servicesFileError(err error) error {
+	var ph *lro.PlainHTTPError
+	if errors.As(err, &ph) {
+		inFlags := ph.Explain("--auth="+lro.AuthADC, "--auth="+lro.AuthNone)
+		return usagef("--config: %s", strings.Replace(err.Error(), ph.Error(), inFlags, 1))
+	}
+	return usagef("--config: %w", err)
+}

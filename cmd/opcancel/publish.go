@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/time/rate"
+
+	"opcancel/lro"
+	"opcancel/queue"
+	"opcancel/worker"
+)
+
+// submitSummary is what submit reports at the end.
+type submitSummary struct {
+	published, invalid, failed int
+	batch                      string
+	dryRun                     bool
+}
+
+func (s submitSummary) String() string {
+	verb := "published"
+	if s.dryRun {
+		verb = "valid (dry run, nothing published)"
+	}
+	return fmt.Sprintf("%s: %d, invalid: %d, failed: %d, batch: %s", verb, s.published, s.invalid, s.failed, s.batch)
+}
+
+// publisher is what submit publishes to; *queue.Publisher satisfies it.
+type publisher interface {
+	PublishAsync(ctx context.Context, data []byte, attrs map[string]string) queue.Result
+}
+
+// submission is one run of submit.
+type submission struct {
+	table                  *lro.Table
+	pub                    publisher // nil: dry run
+	lines                  []line
+	rate                   float64
+	service, reason, batch string
+	stderr                 io.Writer
+	progress               bool
+}
+
+// submit validates every line exactly as the worker will and publishes the
+// valid ones in the JSON form, batched. Invalid lines are reported with
+// where they came from and never published.
+func submit(ctx context.Context, s submission) (submitSummary, error) {
+	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil}
+	var limiter *rate.Limiter
+	if s.rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(s.rate), 1)
+	}
+	tick := s.progressBar()
+	defer tick.finish()
+	// Results are awaited in order by one goroutine while later messages are
+	// still being queued; the buffer holds several publish batches in flight.
+	results := make(chan queue.Result, 4096)
+	var published, failed int
+	var wg sync.WaitGroup
+	wg.Go(func() { published, failed = awaitPublished(ctx, results, s.stderr, tick) })
+	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
+	var err error
+	for _, l := range s.lines {
+		req, rerr := s.route(l, attrs)
+		if rerr != nil {
+			sum.invalid++
+			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", l.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
+			tick.add()
+			continue
+		}
+		if s.pub == nil {
+			sum.published++
+			tick.add()
+			continue
+		}
+		if limiter != nil {
+			if err = limiter.Wait(ctx); err != nil {
+				break
+			}
+		}
+		results <- s.pub.PublishAsync(ctx, req.Encode(), map[string]string{"service": req.Service, "batch": s.batch})
+	}
+	close(results)
+	wg.Wait()
+	if s.pub != nil {
+		sum.published, sum.failed = published, failed
+	}
+	if err != nil {
+		return sum, err
+	}
+	return sum, ctx.Err()
+}
+
+// route decodes and routes a line exactly as the worker will, and returns
+// the request to publish, its service set to the routed host.
+func (s submission) route(l line, attrs map[string]string) (worker.Request, error) {
+	req, err := worker.Decode([]byte(l.text), attrs)
+	if err != nil {
+		return req, err
+	}
+	svc, err := s.table.Route(req.Service, req.Name)
+	if err != nil {
+		return req, err
+	}
+	req.Service = svc.Host
+	return req, nil
+}
+
+// awaitPublished waits for each publication in order, reports the first
+// failures and counts the outcomes.
+func awaitPublished(ctx context.Context, results <-chan queue.Result, stderr io.Writer, tick progress) (published, failed int) {
+	for r := range results {
+		if _, err := r.Get(ctx); err != nil {
+			failed++
+			if failed <= 10 {
+				fmt.Fprintf(stderr, "publish failed: %v\n", err)
+			}
+		} else {
+			published++
+		}
+		tick.add()
+	}
+	return published, failed
+}
+
+// progress is submit's progress bar; the zero value shows nothing.
+type progress struct{ bar *progressbar.ProgressBar }
+
+// progressBar returns the progress bar on stderr when s asks for one.
+func (s submission) progressBar() progress {
+	if !s.progress {
+		return progress{}
+	}
+	return progress{progressbar.NewOptions(len(s.lines), progressbar.OptionSetWriter(s.stderr),
+		progressbar.OptionSetDescription("publishing"), progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish())}
+}
+
+func (p progress) add() {
+	if p.bar != nil {
+		p.bar.Add(1)
+	}
+}
+
+func (p progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}

@@ -1,0 +1,104 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"opcancel/lro"
+)
+
+// result is the decision about a delivery, before it is recorded.
+type result struct {
+	outcome Outcome
+	code    string
+	message string
+}
+
+// cancel sends the cancel (retrying what is transient) and decides the
+// outcome from its answer.
+func (w *Worker) cancel(ctx context.Context, j *job) result {
+	err := w.retrying(ctx, j, func(ctx context.Context) error {
+		return w.ops.Cancel(ctx, j.svc, j.req.Name)
+	})
+	switch {
+	case err == nil:
+		return w.verify(ctx, j)
+	case ctx.Err() == nil && lro.Classify(err) == lro.Permanent && lro.CodeOf(err) == lro.FailedPrecondition:
+		return w.afterPrecondition(ctx, j, err)
+	}
+	return failure(ctx, err)
+}
+
+// afterPrecondition decides a cancel answered FAILED_PRECONDITION: one
+// successful get tells whether the operation is done (its final state is the
+// outcome) or still running (not_cancellable).
+func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error) result {
+	var op *lro.Operation
+	err := w.retrying(ctx, j, func(ctx context.Context) error {
+		var err error
+		op, err = w.ops.Get(ctx, j.svc, j.req.Name)
+		return err
+	})
+	switch {
+	case err != nil:
+		return failure(ctx, err)
+	case op.Done:
+		return final(op)
+	default:
+		return answer(NotCancellable, cancelErr)
+	}
+}
+
+// failure is the outcome of a request that did not succeed: interrupted by
+// shutdown, retry_exhausted, or the outcome of its permanent code.
+func failure(ctx context.Context, err error) result {
+	switch {
+	case ctx.Err() != nil:
+		return interrupted(err)
+	case errors.Is(err, errBudget):
+		return answer(RetryExhausted, err)
+	}
+	switch lro.CodeOf(err) {
+	case lro.Unimplemented:
+		return answer(Unimplemented, err)
+	case lro.NotFound:
+		return answer(NotFound, err)
+	case lro.PermissionDenied:
+		return answer(Denied, err)
+	default:
+		return answer(Rejected, err)
+	}
+}
+
+// final is the outcome of a done operation.
+func final(op *lro.Operation) result {
+	r := result{code: lro.OK.String()}
+	switch {
+	case op.Error != nil && op.Error.Code == lro.Cancelled:
+		r.outcome, r.message = Cancelled, op.Error.Message
+	case op.Error != nil:
+		// An error wins over a response: the API contract allows only one,
+		// and an error is the more cautious reading.
+		r.outcome = Failed
+		r.message = fmt.Sprintf("operation failed with %s: %s", op.Error.Code, op.Error.Message)
+	case op.HasResponse:
+		r.outcome = Completed
+	default:
+		r.outcome = DoneNoResult
+	}
+	return r
+}
+
+// answer is an outcome decided by an API answer (or by the last failure).
+func answer(o Outcome, err error) result {
+	return result{outcome: o, code: lro.CodeOf(err).String(), message: err.Error()}
+}
+
+func interrupted(err error) result {
+	return result{outcome: Interrupted, code: lro.Cancelled.String(), message: "shutdown before an outcome: " + err.Error()}
+}
+
+func invalid(err error) result {
+	return result{outcome: Invalid, code: lro.InvalidArgument.String(), message: err.Error()}
+}

@@ -1,0 +1,134 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"opcancel/metrics"
+)
+
+// event is a result event (see docs/contract.md#result-events).
+type event struct {
+	Name            string    `json:"name"`
+	Service         string    `json:"service"`
+	Outcome         Outcome   `json:"outcome"`
+	Code            string    `json:"code"`
+	Message         string    `json:"message"`
+	Attempts        int       `json:"attempts"`
+	Polls           int       `json:"polls"`
+	Batch           string    `json:"batch"`
+	Reason          string    `json:"reason"`
+	MessageID       string    `json:"messageId"`
+	DeliveryAttempt int       `json:"deliveryAttempt"`
+	ReceivedAt      time.Time `json:"receivedAt"`
+	FinishedAt      time.Time `json:"finishedAt"`
+}
+
+// initOutcomeSeries creates the outcome series at zero, so that they exist
+// from start-up: every outcome of every configured host, invalid for the
+// unknown service, and the job duration of every outcome.
+func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
+	for _, o := range Outcomes() {
+		for _, h := range hosts {
+			m.Jobs.WithLabelValues(h, string(o))
+		}
+		m.JobDuration.WithLabelValues(string(o))
+	}
+	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
+}
+
+// maxLoggedName bounds how much of a hostile name reaches logs and events.
+const maxLoggedName = 1100
+
+// finish is the one place an outcome is recorded: metrics, one log line, the
+// result event for acked outcomes, then the ack or nack.
+func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
+	finished := time.Now()
+	name := j.req.Name
+	if len(name) > maxLoggedName {
+		name = name[:maxLoggedName] + "…"
+	}
+	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
+	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
+	w.logOutcome(j, r, name, finished)
+
+	if !r.outcome.Acks() {
+		w.settle(j, j.d.Nack, "nack")
+		return r.outcome
+	}
+	if w.sink != nil {
+		if err := w.publish(ctx, j, r, name, finished); err != nil {
+			w.metrics.ResultPublishFailures.Inc()
+			w.log.Warn("result event not published; the delivery is nacked and will be redelivered",
+				zap.String("service", j.service), zap.String("name", name), zap.String("outcome", string(r.outcome)),
+				zap.String("messageId", j.d.ID), zap.Error(err))
+			w.settle(j, j.d.Nack, "nack")
+			return r.outcome
+		}
+	}
+	w.settle(j, j.d.Ack, "ack")
+	return r.outcome
+}
+
+// logOutcome writes the outcome's one log line.
+func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
+	level := zapcore.InfoLevel
+	if r.outcome.warns() {
+		level = zapcore.WarnLevel
+	}
+	fields := make([]zap.Field, 0, 12)
+	fields = append(fields,
+		zap.String("service", j.service),
+		zap.String("name", name),
+		zap.String("outcome", string(r.outcome)),
+		zap.String("code", r.code),
+		zap.Int("attempts", j.attempts),
+		zap.Int("polls", j.polls),
+		zap.String("messageId", j.d.ID),
+		zap.String("batch", j.req.Batch),
+		zap.String("reason", j.req.Reason),
+		zap.Float64("durationSeconds", finished.Sub(j.received).Seconds()),
+	)
+	if r.message != "" {
+		fields = append(fields, zap.String("detail", r.message))
+	}
+	if j.d.DeliveryAttempt > 0 {
+		fields = append(fields, zap.Int("deliveryAttempt", j.d.DeliveryAttempt))
+	}
+	w.log.Log(level, "operation "+string(r.outcome), fields...)
+}
+
+// publish sends the outcome's result event to the sink.
+func (w *Worker) publish(ctx context.Context, j *job, r result, name string, finished time.Time) error {
+	ev := event{
+		Name: name, Service: j.service, Outcome: r.outcome, Code: r.code, Message: r.message,
+		Attempts: j.attempts, Polls: j.polls, Batch: j.req.Batch, Reason: j.req.Reason,
+		MessageID: j.d.ID, DeliveryAttempt: j.d.DeliveryAttempt,
+		ReceivedAt: j.received.UTC(), FinishedAt: finished.UTC(),
+	}
+	data, _ := json.Marshal(ev)
+	attrs := map[string]string{"outcome": string(r.outcome), "service": j.service}
+	if j.req.Batch != "" {
+		attrs["batch"] = j.req.Batch
+	}
+	// The event must go out even when shutdown has begun.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.PublishTimeout)
+	defer cancel()
+	return w.sink.Publish(pctx, data, attrs)
+}
+
+// settle acks or nacks; a failure (exactly-once subscriptions report it)
+// means the message will be delivered again.
+func (w *Worker) settle(j *job, f func() error, what string) {
+	if f == nil {
+		return
+	}
+	if err := f(); err != nil {
+		w.log.Warn(what+" not confirmed; the message may be delivered again",
+			zap.String("service", j.service), zap.String("messageId", j.d.ID), zap.Error(err))
+	}
+}

@@ -1,0 +1,51 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"opcancel/lro"
+)
+
+// errBudget means the retry budget ran out; it wraps the last failure.
+var errBudget = errors.New("retry budget spent")
+
+// retrying calls fn until it succeeds, fails permanently, the retry budget
+// is spent (errBudget) or ctx ends. Each call counts as one attempt (polls
+// are counted separately). Backoff is full jitter over an exponential
+// ceiling, never shorter than the server's retry hint.
+func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) error) error {
+	for retry := 0; ; retry++ {
+		if j.budgetEnd.IsZero() {
+			j.budgetEnd = time.Now().Add(w.cfg.RetryBudget)
+		}
+		err := w.call(ctx, j.svc, fn)
+		j.attempts++
+		if err == nil || ctx.Err() != nil || lro.Classify(err) == lro.Permanent {
+			return err
+		}
+		delay := w.backoff(retry, lro.RetryDelayOf(err))
+		if time.Now().Add(delay).After(j.budgetEnd) {
+			return fmt.Errorf("%w after %d attempts: %w", errBudget, j.attempts, err)
+		}
+		w.metrics.Retries.WithLabelValues(j.svc.Host, lro.CodeOf(err).String()).Inc()
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff returns the delay before retry number n (0-based): uniformly
+// random in [0, min(max, initial·2^n)] (full jitter), but never less than
+// the server's hint.
+func (w *Worker) backoff(n int, hint time.Duration) time.Duration {
+	ceiling := w.cfg.BackoffMax
+	if n < 30 {
+		ceiling = min(ceiling, w.cfg.BackoffInitial<<n)
+	}
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return max(d, hint)
+}

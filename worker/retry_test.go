@@ -1,0 +1,137 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"opcancel/lro"
+	"opcancel/lro/lrotest"
+)
+
+func TestRetryInfoIsHonoured(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/r", lrotest.Script{Cancel: []lrotest.Answer{
+			lrotest.Unavailable(7 * time.Second),
+			lrotest.Exhausted(3*time.Second, "20"), // RetryInfo wins over Retry-After
+			{Status: 429, RetryAfter: "11", Body: []byte("slow down")},
+			{},
+		}})
+		start := time.Now()
+		if got := h.w.Handle(context.Background(), h.delivery("m", "operations/r", nil)); got != Cancelled {
+			t.Fatalf("outcome = %s", got)
+		}
+		at := requestTimes(h, "operations/r", "cancel", start)
+		if len(at) != 4 {
+			t.Fatalf("cancels at %v, want 4", at)
+		}
+		for i, min := range []time.Duration{7 * time.Second, 3 * time.Second, 11 * time.Second} {
+			gap := at[i+1] - at[i]
+			// Never sooner than the hint; full jitter over the exponential
+			// ceiling (0.5s, 1s, 2s here) may add no more than the ceiling
+			// when it exceeds the hint, which it does not here.
+			if gap != min {
+				t.Errorf("retry %d came after %v, want exactly the hinted %v", i+1, gap, min)
+			}
+		}
+		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != 2 {
+			t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want 2", got)
+		}
+	})
+}
+
+func TestBackoffIsFullJitterUnderAnExponentialCeiling(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RetryBudget = 10 * time.Minute
+		h := newHarness(t, cfg, lrotest.Options{}, "")
+		// INTERNAL is transient but not an overload signal: the adaptive
+		// throttle stays out of the way and the gaps are the backoff alone.
+		answers := make([]lrotest.Answer, 12)
+		for i := range 11 {
+			answers[i] = lrotest.Err(lro.Internal, "backend error")
+		}
+		h.fake.Set("operations/b", lrotest.Script{Cancel: answers})
+		start := time.Now()
+		if got := h.w.Handle(context.Background(), h.delivery("m", "operations/b", nil)); got != Cancelled {
+			t.Fatalf("outcome = %s", got)
+		}
+		at := requestTimes(h, "operations/b", "cancel", start)
+		if len(at) != 12 {
+			t.Fatalf("%d cancels, want 12", len(at))
+		}
+		var total time.Duration
+		for i := 1; i < len(at); i++ {
+			ceiling := min(30*time.Second, 500*time.Millisecond<<(i-1))
+			if gap := at[i] - at[i-1]; gap < 0 || gap > ceiling {
+				t.Errorf("retry %d after %v, want within [0, %v]", i, gap, ceiling)
+			}
+			total += at[i] - at[i-1]
+		}
+		if total == 0 {
+			t.Error("no backoff at all")
+		}
+	})
+}
+
+func TestBackoffDistribution(t *testing.T) {
+	t.Parallel()
+	w := &Worker{cfg: DefaultConfig()}
+	const n = 4000
+	var sum time.Duration
+	for range n {
+		d := w.backoff(3, 0) // ceiling 4s
+		if d < 0 || d > 4*time.Second {
+			t.Fatalf("backoff(3) = %v, outside [0, 4s]", d)
+		}
+		sum += d
+	}
+	// Full jitter: uniform over [0, 4s], mean 2s. A mean far from it means
+	// the delay is not spread over the whole range.
+	if mean := sum / n; mean < 1800*time.Millisecond || mean > 2200*time.Millisecond {
+		t.Errorf("mean backoff = %v, want about 2s", mean)
+	}
+	if d := w.backoff(3, 9*time.Second); d != 9*time.Second {
+		t.Errorf("backoff with a 9s hint = %v, want 9s", d)
+	}
+	if d := w.backoff(100, 0); d > 30*time.Second {
+		t.Errorf("backoff(100) = %v, over the 30s cap", d)
+	}
+}
+
+func TestRetryBudget(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RetryBudget = 2 * time.Minute
+		h := newHarness(t, cfg, lrotest.Options{}, "")
+		h.fake.Set("operations/x", lrotest.Script{Cancel: []lrotest.Answer{lrotest.Unavailable(50 * time.Second)}})
+		start := time.Now()
+		if got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil)); got != RetryExhausted {
+			t.Fatalf("outcome = %s", got)
+		}
+		// Attempts at 0, 50s, 100s; a fourth would be at 150s, past the budget,
+		// so the delivery is nacked at once rather than after a useless wait.
+		if d := time.Since(start); d != 100*time.Second {
+			t.Errorf("gave up after %v, want 100s", d)
+		}
+		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "UNAVAILABLE")); got != 2 {
+			t.Errorf("retries = %v, want 2", got)
+		}
+
+		// A zero budget: no retry at all.
+		cfg.RetryBudget = 0
+		h0 := newHarness(t, cfg, lrotest.Options{}, "")
+		h0.fake.Set("operations/x", lrotest.Script{Cancel: []lrotest.Answer{lrotest.Unavailable(0)}})
+		if got := h0.w.Handle(context.Background(), h0.delivery("m", "operations/x", nil)); got != RetryExhausted {
+			t.Fatalf("outcome = %s", got)
+		}
+		if st := h0.fake.Op("operations/x"); st.Cancels != 1 {
+			t.Errorf("cancels with a zero budget = %d, want 1", st.Cancels)
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"opcancel/lro"
+)
+
+// verify polls get until the operation is done or the verify timeout passes.
+func (w *Worker) verify(ctx context.Context, j *job) result {
+	timeout := w.cfg.VerifyTimeout
+	if j.svc.VerifyTimeout > 0 {
+		timeout = j.svc.VerifyTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	interval := w.cfg.PollInitial
+	var lastErr error // the last poll's transient failure; nil if it answered "running"
+	for {
+		wait := max(jitter(interval), lro.RetryDelayOf(lastErr))
+		if err := sleep(ctx, min(wait, time.Until(deadline))); err != nil {
+			return interrupted(err)
+		}
+		var op *lro.Operation
+		err := w.call(ctx, j.svc, func(ctx context.Context) error {
+			var err error
+			op, err = w.ops.Get(ctx, j.svc, j.req.Name)
+			return err
+		})
+		j.polls++
+		switch {
+		case err == nil && op.Done:
+			return final(op)
+		case err != nil && ctx.Err() != nil:
+			return interrupted(err)
+		case err != nil && lro.Classify(err) == lro.Permanent:
+			// The operation can no longer be observed (gone, or not ours to
+			// read): the cancel was accepted but its effect is unknown.
+			return answer(Unverified, err)
+		}
+		lastErr = err
+		if time.Now().Before(deadline) {
+			interval = min(interval*2, w.cfg.PollMax)
+			continue
+		}
+		r := result{outcome: Unverified, code: lro.OK.String(), message: fmt.Sprintf("operation not done within the verify timeout (%s)", timeout)}
+		if lastErr != nil {
+			r.code = lro.CodeOf(lastErr).String()
+			r.message = fmt.Sprintf("%s; the last poll failed: %v", r.message, lastErr)
+		}
+		return r
+	}
+}
+
+// jitter spreads d by ±20 %.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}

@@ -1,0 +1,163 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"opcancel/lro"
+	"opcancel/lro/lrotest"
+	"opcancel/metrics"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+)
+
+func TestMaxOutstandingBound(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.MaxOutstanding = 5
+		h := newHarness(t, cfg, lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{DoneAfterPolls: 5} }}, "")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		peak := 0.0
+		for i := range 30 {
+			wg.Go(func() {
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/o%d", i), nil))
+			})
+		}
+		for range 200 {
+			time.Sleep(time.Second)
+			mu.Lock()
+			peak = max(peak, testutilCounter(h.m.JobsInFlight))
+			mu.Unlock()
+		}
+		wg.Wait()
+		if peak != 5 {
+			t.Errorf("peak jobs held = %v, want MaxOutstanding 5", peak)
+		}
+	})
+}
+
+func TestRunShutdown(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.ShutdownTimeout = 10 * time.Second
+		h := newHarness(t, cfg, lrotest.Options{}, "")
+		h.fake.Set("operations/quick", lrotest.Script{DoneAfterPolls: 2}) // done at about 7s
+		h.fake.Set("operations/never", lrotest.Script{DoneAfterPolls: lrotest.Never})
+		src := &memSource{deliveries: []Delivery{
+			h.delivery("quick", "operations/quick", nil),
+			h.delivery("never", "operations/never", nil),
+		}}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error)
+		go func() { errc <- h.w.Run(ctx, src) }()
+		time.Sleep(time.Second)
+		cancel()
+		stop := time.Now()
+		if err := <-errc; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		if d := time.Since(stop); d != 10*time.Second {
+			t.Errorf("Run returned %v after shutdown began, want the 10s shutdown timeout", d)
+		}
+		if got := h.settled.get("quick"); len(got) != 1 || got[0] != "ack" {
+			t.Errorf("quick = %v, want it to finish (ack) during the drain", got)
+		}
+		if got := h.settled.get("never"); len(got) != 1 || got[0] != "nack" {
+			t.Errorf("never = %v, want nack (interrupted)", got)
+		}
+		if h.jobs(vault, Interrupted) != 1 || h.jobs(vault, Cancelled) != 1 {
+			t.Errorf("interrupted %v, cancelled %v", h.jobs(vault, Interrupted), h.jobs(vault, Cancelled))
+		}
+	})
+}
+
+// TestStartUpSeries: right after New, every series dashboards and alerts
+// read exists at zero (an absent series is not a zero to PromQL), and the
+// registry passes Prometheus's metric lint.
+func TestStartUpSeries(t *testing.T) {
+	t.Parallel()
+	table := lro.NewTable(nil)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: lrotest.New(lrotest.Options{}).Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(DefaultConfig(), Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	hosts := len(table.Hosts())
+	for _, tt := range []struct {
+		c    prometheus.Collector
+		name string
+		want int
+	}{
+		{m.Jobs, "opcancel_jobs_total", hosts*len(Outcomes()) + 1},
+		{m.JobDuration, "opcancel_job_duration_seconds", len(Outcomes())},
+		{m.RateLimitWait, "opcancel_rate_limit_wait_seconds_total", hosts},
+		{m.RateLimitDelayed, "opcancel_rate_limit_delayed_requests_total", hosts},
+		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", hosts},
+		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", hosts},
+		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", hosts},
+	} {
+		if got := testutil.CollectAndCount(tt.c); got != tt.want {
+			t.Errorf("%s has %d series at start-up, want %d", tt.name, got, tt.want)
+		}
+	}
+	if !hasSeries(t, reg, "opcancel_jobs_total", string(Invalid), metrics.UnknownService) {
+		t.Errorf("no opcancel_jobs_total series for invalid messages of the unknown service at start-up")
+	}
+	if got := testutil.ToFloat64(m.ThrottleAllowedRate.WithLabelValues(vault)); !math.IsInf(got, 1) {
+		t.Errorf("opcancel_throttle_allowed_rate of unlimited %s = %v, want +Inf", vault, got)
+	}
+	if got := testutil.ToFloat64(m.Concurrency); got != float64(DefaultConfig().Concurrency) {
+		t.Errorf("opcancel_concurrency = %v, want %d", got, DefaultConfig().Concurrency)
+	}
+}
+
+// hasSeries reports whether reg has a series of family name whose label
+// values are values, in the order of the label names (outcome before
+// service).
+func hasSeries(t *testing.T, reg prometheus.Gatherer, name string, values ...string) bool {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, values) {
+				return true
+			}
+		}
+	}
+	return false
+}
