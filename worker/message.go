@@ -41,9 +41,19 @@ var errDecode = errors.New("undecodable message")
 // line, with the attributes service, reason and batch standing in for
 // missing JSON fields.
 // It checks the form and the field limits; the name itself is validated when
-// it is routed. On error the returned Request holds what could be read, for
-// the log line.
+// it is routed. On error the returned Request holds only the fields that pass
+// their own checks, for the log line and the result event: a value that broke
+// a limit never reaches a log line, an event or an event's attributes.
 func Decode(data []byte, attrs map[string]string) (Request, error) {
+	r, err := decode(data, attrs)
+	if err != nil {
+		return r.checked(), err
+	}
+	return r, nil
+}
+
+// decode reads data and attrs into a Request and checks it.
+func decode(data []byte, attrs map[string]string) (Request, error) {
 	var r Request
 	if len(data) > MaxDataBytes {
 		return r, fmt.Errorf("%w: data is %d bytes, the limit is %d", errDecode, len(data), MaxDataBytes)
@@ -84,17 +94,47 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 	} else if strings.HasPrefix(r.Name, "//") {
 		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", errDecode, r.Name)
 	}
-	switch {
-	case r.Name == "":
+	if r.Name == "" {
 		return r, fmt.Errorf("%w: no operation name", errDecode)
-	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
-		return r, fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
-	case utf8.RuneCountInString(r.Reason) > maxReasonChars:
-		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
-	case utf8.RuneCountInString(r.Batch) > maxBatchChars:
-		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
 	}
-	return r, nil
+	return r, r.checkFields()
+}
+
+// checkFields checks the fields that come from attributes as much as from
+// the data: UTF-8, and the limits of reason and batch.
+func (r Request) checkFields() error {
+	switch {
+	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
+		return fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
+	case !withinLimit(r.Reason, maxReasonChars):
+		return fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
+	case !withinLimit(r.Batch, maxBatchChars):
+		return fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
+	}
+	return nil
+}
+
+// checked returns the fields of r that pass their own checks; the others
+// are empty. The name stays (it is what the log line of an invalid message
+// is about) when it is UTF-8; finish cuts it to a bounded length.
+func (r Request) checked() Request {
+	keep := func(s string, limit int) string {
+		if utf8.ValidString(s) && withinLimit(s, limit) {
+			return s
+		}
+		return ""
+	}
+	return Request{
+		Name:    keep(r.Name, MaxDataBytes),
+		Service: keep(r.Service, MaxDataBytes),
+		Reason:  keep(r.Reason, maxReasonChars),
+		Batch:   keep(r.Batch, maxBatchChars),
+	}
+}
+
+// withinLimit reports whether s has at most limit characters.
+func withinLimit(s string, limit int) bool {
+	return utf8.RuneCountInString(s) <= limit
 }
 
 // decodeJSON decodes the JSON form: an object with a string "name" and

@@ -122,3 +122,60 @@ func TestZeroSeriesFromStartUp(t *testing.T) {
 		t.Errorf("opcancel_jobs_total has %d series at start-up, want %d (every outcome × service, and unknown/invalid)", n, want)
 	}
 }
+
+// TestInvalidFieldsNeverReachEventsOrLogs: a message rejected for one of its
+// fields (a batch over its limit, an attribute that is not UTF-8) ends
+// invalid, and that field reaches neither the result event, nor its
+// attributes, nor the log line; the fields that passed their checks do.
+// Pub/Sub refuses an attribute value over 1024 bytes, failing the whole
+// publish request with every event bundled in it.
+func TestInvalidFieldsNeverReachEventsOrLogs(t *testing.T) {
+	t.Parallel()
+	longBatch := strings.Repeat("b", 2000)
+	tests := []struct {
+		name       string
+		data       string
+		attrs      map[string]string
+		wantBatch  string
+		wantReason string
+	}{
+		{"batch attribute over its limit", "operations/a", map[string]string{"batch": longBatch, "reason": "incident 4711"}, "", "incident 4711"},
+		{"batch field over its limit", `{"name":"operations/a","batch":"` + longBatch + `","reason":"incident 4711"}`, nil, "", "incident 4711"},
+		{"reason over its limit", "operations/a", map[string]string{"batch": "b1", "reason": strings.Repeat("r", 300)}, "b1", ""},
+		{"batch not UTF-8", "operations/a", map[string]string{"batch": "b\xff", "reason": "incident 4711"}, "", "incident 4711"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+			if got := h.w.Handle(context.Background(), h.delivery("m", tt.data, tt.attrs)); got != Invalid {
+				t.Fatalf("outcome = %s, want invalid", got)
+			}
+			ev, attrs, ok := h.sink.byID("m")
+			if !ok {
+				t.Fatal("no result event")
+			}
+			if ev.Batch != tt.wantBatch || ev.Reason != tt.wantReason {
+				t.Errorf("event batch %q, reason %q; want %q, %q", clipForTest(ev.Batch), clipForTest(ev.Reason), tt.wantBatch, tt.wantReason)
+			}
+			wantAttrs := map[string]string{"outcome": "invalid", "service": "unknown"}
+			if tt.wantBatch != "" {
+				wantAttrs["batch"] = tt.wantBatch
+			}
+			if diff := cmp.Diff(wantAttrs, attrs); diff != "" {
+				t.Errorf("attributes (-want +got):\n%s", diff)
+			}
+			e, _ := h.outcomeLog("m")
+			if f := e.ContextMap(); f["batch"] != tt.wantBatch || f["reason"] != tt.wantReason {
+				t.Errorf("logged batch %q, reason %q; want %q, %q", clipForTest(toString(f["batch"])), clipForTest(toString(f["reason"])), tt.wantBatch, tt.wantReason)
+			}
+		})
+	}
+}
+
+func clipForTest(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "…"
+	}
+	return s
+}
