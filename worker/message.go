@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -139,33 +140,85 @@ func withinLimit(s string, limit int) bool {
 
 // decodeJSON decodes the JSON form: an object with a string "name" and
 // optional string "service", "reason" and "batch"; other fields are ignored.
+// A key that appears twice, or a key that differs from one of the four only
+// in case, is refused: Go's JSON decoding would match it case-insensitively
+// and let the last one win, so {"name":"a","NAME":"b"} would name b.
 func decodeJSON(text []byte, r *Request) error {
-	var w struct {
-		Name    *string `json:"name"`
-		Service *string `json:"service"`
-		Reason  *string `json:"reason"`
-		Batch   *string `json:"batch"`
+	fields := []struct {
+		key string
+		dst *string
+	}{{"name", &r.Name}, {"service", &r.Service}, {"reason", &r.Reason}, {"batch", &r.Batch}}
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
 	}
-	// Unmarshal also refuses anything after the object.
-	if err := json.Unmarshal(text, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
+	values, err := jsonObject(text, keys)
+	if err != nil {
+		return err
+	}
+	named := false
+	for _, f := range fields {
+		raw, ok := values[f.key]
+		if !ok {
+			continue
 		}
-		return fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+		var v *string // null counts as absent
+		if json.Unmarshal(raw, &v) != nil {
+			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, f.key)
+		}
+		if v != nil {
+			*f.dst = *v
+			named = named || f.key == "name"
+		}
 	}
-	if w.Name == nil {
+	if !named {
 		return fmt.Errorf("%w: JSON has no \"name\"", errDecode)
 	}
-	for _, f := range []struct {
-		dst *string
-		src *string
-	}{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
-		if f.src != nil {
-			*f.dst = *f.src
+	return nil
+}
+
+// jsonObject reads one JSON object and returns the raw values of its keys
+// that are among fields. It refuses anything after the object, a key that
+// appears twice and a key that differs from one of fields only in case
+// (Unicode simple folding, as Go's JSON decoding matches keys).
+func jsonObject(text []byte, fields []string) (map[string]json.RawMessage, error) {
+	malformed := func(err error) error { return fmt.Errorf("%w: malformed JSON: %v", errDecode, err) }
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.Token(); err != nil { // the '{', as the caller checked
+		return nil, malformed(err)
+	}
+	seen := map[string]bool{}
+	values := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return nil, fmt.Errorf("%w: JSON key %q appears twice", errDecode, key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed(err)
+		}
+		for _, f := range fields {
+			switch {
+			case key == f:
+				values[f] = raw
+			case strings.EqualFold(key, f):
+				return nil, fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", errDecode, key, f)
+			}
 		}
 	}
-	return nil
+	if _, err := dec.Token(); err != nil { // the '}'
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: malformed JSON: data after the object", errDecode)
+	}
+	return values, nil
 }
 
 // splitFullName splits "//host/name" into host and name.

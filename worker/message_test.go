@@ -69,6 +69,16 @@ func TestDecodeRejects(t *testing.T) {
 		"service contradicts host": {data: "//vault.googleapis.com/operations/a", attrs: map[string]string{"service": "androidmanagement.googleapis.com"}},
 		"full name without name":   {data: "//vault.googleapis.com/"},
 		"full name without host":   {data: "///operations/a"},
+		// Go's JSON decoding matches keys case-insensitively and lets the last
+		// one win: {"name":"operations/a","NAME":"operations/b"} would cancel b.
+		"duplicate key":           {data: `{"name":"operations/a","name":"operations/b"}`},
+		"case-variant key":        {data: `{"name":"operations/a","NAME":"operations/b"}`},
+		"case variant alone":      {data: `{"Name":"operations/a"}`},
+		"case-variant service":    {data: `{"name":"operations/a","Service":"x.googleapis.com"}`},
+		"folded variant (long s)": {data: `{"name":"operations/a","ſervice":"x.googleapis.com"}`},
+		"duplicate unknown key":   {data: `{"name":"operations/a","x":1,"x":2}`},
+		"missing comma":           {data: `{"name":"operations/a" "x":1}`},
+		"missing colon":           {data: `{"name" "operations/a"}`},
 	}
 	for name, tt := range tests {
 		if got, err := Decode([]byte(tt.data), tt.attrs); !errors.Is(err, errDecode) {
@@ -103,4 +113,18 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("multi-line name accepted: %q", r.Name)
 		}
 	})
+}
+
+// TestDecodeNamesTheSmuggledKey: the invalid message says which key is wrong.
+func TestDecodeNamesTheSmuggledKey(t *testing.T) {
+	t.Parallel()
+	for data, want := range map[string]string{
+		`{"name":"operations/a","NAME":"operations/b"}`: `JSON key "NAME" differs from "name" only in case`,
+		`{"name":"operations/a","name":"operations/b"}`: `JSON key "name" appears twice`,
+	} {
+		_, err := Decode([]byte(data), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Decode(%s) = %v, want an error with %q", data, err, want)
+		}
+	}
 }
