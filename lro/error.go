@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is the one error type for answers from an operations API, and for
@@ -52,6 +53,26 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
+// MaxMessageBytes bounds the message of an Error and of an operation's
+// error: an error body can be as large as MaxBodyBytes, and what is kept of
+// it is held while a job waits, and ends up in log lines and events.
+const MaxMessageBytes = 2048
+
+// Clip returns s when it has at most limit bytes. A longer s is cut to its
+// longest prefix of at most limit bytes that ends at a character boundary,
+// followed by a mark that says so and how long s was:
+// "…[cut: 1048576 bytes in all]".
+func Clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[cut: " + strconv.Itoa(len(s)) + " bytes in all]"
+}
+
 // maxRetryDelay caps any retry hint a server gives: a hint is honoured (never
 // retried sooner) but an absurd one (days, overflow) is not obeyed literally.
 const maxRetryDelay = 10 * time.Minute
@@ -90,7 +111,7 @@ func parseError(status int, header http.Header, body []byte, now time.Time) *Err
 	var ge googleError
 	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
 	if parsed {
-		e.Message = ge.Error.Message
+		e.Message = Clip(ge.Error.Message, MaxMessageBytes)
 		if c, ok := parseCode(ge.Error.Status); ok {
 			e.Code = c
 		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {

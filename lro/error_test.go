@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,4 +262,43 @@ func FuzzParseError(f *testing.F) {
 		_ = Classify(e)
 		_ = e.Error()
 	})
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s     string
+		limit int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"abcdefghijk", 10, "abcdefghij…[cut: 11 bytes in all]"},
+		// "é" is two bytes: the cut does not split it.
+		{"aéééé", 4, "aé…[cut: 9 bytes in all]"},
+		{"éé", 1, "…[cut: 4 bytes in all]"},
+	}
+	for _, tt := range tests {
+		if got := Clip(tt.s, tt.limit); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.s, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestMessagesAreBounded: what is kept of an error body's message, and of
+// an operation's error message, is at most MaxMessageBytes and a cut mark,
+// however large the body.
+func TestMessagesAreBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 100_000)
+	e := parseError(403, http.Header{}, fmt.Appendf(nil, `{"error":{"code":403,"status":"PERMISSION_DENIED","message":%q}}`, long), time.Now())
+	op, err := decodeOperation(fmt.Appendf(nil, `{"name":"operations/a","done":true,"error":{"code":13,"message":%q}}`, long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, msg := range map[string]string{"error body": e.Message, "operation error": op.Error.Message} {
+		if want := Clip(long, MaxMessageBytes); msg != want {
+			t.Errorf("%s message: %d bytes ending %q, want %d bytes ending %q", what, len(msg), msg[len(msg)-30:], len(want), want[len(want)-30:])
+		}
+	}
 }

@@ -18,7 +18,8 @@ type Operation struct {
 	HasResponse bool
 }
 
-// Status is a google.rpc.Status without its details.
+// Status is a google.rpc.Status without its details; its message is cut
+// to MaxMessageBytes.
 type Status struct {
 	Code    Code
 	Message string
@@ -50,7 +51,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	s.Code, s.Message = Code(w.Code), w.Message
+	s.Code, s.Message = Code(w.Code), Clip(w.Message, MaxMessageBytes)
 	return nil
 }
 

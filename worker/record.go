@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"opcancel/lro"
 	"opcancel/metrics"
 )
 
@@ -41,17 +42,21 @@ func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
 	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
 }
 
-// maxLoggedName bounds how much of a hostile name reaches logs and events.
-const maxLoggedName = 1100
+// What reaches a log line or a result event is bounded (Cloud Logging
+// drops entries over 256 KB): a name is cut after maxLoggedName bytes (a
+// valid one is at most 1024), the detail and message after maxDetailBytes;
+// each marked as cut (lro.Clip).
+const (
+	maxLoggedName  = 1100
+	maxDetailBytes = 4096
+)
 
 // finish is the one place an outcome is recorded: metrics, one log line, the
 // result event for acked outcomes, then the ack or nack.
 func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 	finished := time.Now()
-	name := j.req.Name
-	if len(name) > maxLoggedName {
-		name = name[:maxLoggedName] + "…"
-	}
+	name := lro.Clip(j.req.Name, maxLoggedName)
+	r.message = lro.Clip(r.message, maxDetailBytes)
 	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
 	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
 	w.logOutcome(j, r, name, finished)

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 )
 
@@ -178,4 +180,39 @@ func clipForTest(s string) string {
 		return s[:20] + "…"
 	}
 	return s
+}
+
+// TestLongTextIsCut: an API error message of any length (bodies are read up
+// to 1 MiB) and a long invalid name reach the log line and the result event
+// cut to a few KiB, at a character boundary, and visibly marked as cut.
+// Cloud Logging drops entries over 256 KB.
+func TestLongTextIsCut(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/big", lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.PermissionDenied, strings.Repeat("é", 100_000))}})
+		h.w.Handle(context.Background(), h.delivery("api", "operations/big", nil))
+		h.w.Handle(context.Background(), h.delivery("name", "operations/"+strings.Repeat("ü", 2000), nil))
+		// Quoted in the invalid message's detail, each control byte takes four.
+		h.w.Handle(context.Background(), h.delivery("quoted", "//"+strings.Repeat("\x01", 3000), nil))
+
+		for _, tt := range []struct {
+			id, field string
+			max       int
+		}{{"api", "detail", maxDetailBytes}, {"quoted", "detail", maxDetailBytes}, {"name", "name", maxLoggedName}} {
+			e, _ := h.outcomeLog(tt.id)
+			logged := toString(e.ContextMap()[tt.field])
+			ev, _, _ := h.sink.byID(tt.id)
+			inEvent := ev.Message
+			if tt.field == "name" {
+				inEvent = ev.Name
+			}
+			for where, s := range map[string]string{"log " + tt.field: logged, "event": inEvent} {
+				if len(s) > tt.max+len("…[cut: 1048576 bytes in all]") || !utf8.ValidString(s) || !strings.Contains(s, "…[cut: ") {
+					t.Errorf("%s of %s: %d bytes, valid UTF-8 %v, ends %q; want at most %d bytes and a cut mark",
+						where, tt.id, len(s), utf8.ValidString(s), s[max(0, len(s)-40):], tt.max)
+				}
+			}
+		}
+	})
 }
