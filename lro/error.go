@@ -222,7 +222,8 @@ func (c Class) String() string {
 //
 // Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
 // INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
-// about the operation), transport failures (no answer), and any other error
+// about the operation), CANCELLED (HTTP 499: the request was aborted, not
+// the cancel refused), transport failures (no answer), and any other error
 // that is not an *Error, since nothing proves it would recur. Permanent:
 // every other google.rpc code, and validation failures (ErrInvalid), which
 // no retry can fix.
@@ -236,7 +237,7 @@ func Classify(err error) Class {
 	}
 	switch e.Code {
 	case Unavailable, ResourceExhausted, DeadlineExceeded, Aborted, Internal,
-		Unknown, Unauthenticated, Transport:
+		Unknown, Unauthenticated, Cancelled, Transport:
 		return Transient
 	default:
 		return Permanent

@@ -16,7 +16,7 @@ func TestClassifyEveryCode(t *testing.T) {
 	t.Parallel()
 	want := map[Code]Class{
 		OK:                 Permanent,
-		Cancelled:          Permanent,
+		Cancelled:          Transient, // the request was aborted, not the cancel refused
 		Unknown:            Transient,
 		InvalidArgument:    Permanent,
 		DeadlineExceeded:   Transient,
@@ -78,7 +78,7 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 		{"416 text", 416, "", OutOfRange, Permanent},
 		{"418 text", 418, "", InvalidArgument, Permanent},
 		{"429 text", 429, "slow down", ResourceExhausted, Transient},
-		{"499 text", 499, "", Cancelled, Permanent},
+		{"499 text", 499, "", Cancelled, Transient},
 		{"302 redirect", 302, "", Unknown, Transient},
 		// A Google body wins over the HTTP status.
 		{"503 says NOT_FOUND", 503, `{"error":{"code":503,"status":"NOT_FOUND"}}`, NotFound, Permanent},

@@ -119,6 +119,14 @@ func TestEveryOutcome(t *testing.T) {
 			requests: []string{"POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel"},
 		},
 		{
+			// CANCELLED (HTTP 499) says the request was aborted, not that the
+			// cancel was refused.
+			name: "an aborted request is retried", data: "operations/c14",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Cancelled, "The operation was cancelled."), {}}},
+			service: vault, want: Cancelled, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c14:cancel", "POST /v1/operations/c14:cancel", "GET /v1/operations/c14"},
+		},
+		{
 			name: "credentials failing are retried then nacked", data: "operations/c13",
 			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")}},
 			service: vault, want: RetryExhausted, code: "UNAUTHENTICATED", settle: "nack", level: zapcore.WarnLevel,
