@@ -25,14 +25,16 @@ type Error struct {
 	// RetryDelay is the server's hint of how long to wait before retrying:
 	// google.rpc.RetryInfo when present, else the Retry-After header; 0 if none.
 	RetryDelay time.Duration
-	// Reason and Domain come from a google.rpc.ErrorInfo detail, if any.
+	// Reason and Domain come from a google.rpc.ErrorInfo detail, else from
+	// the legacy errors[0] of the older APIs; empty if neither is there.
 	Reason string
 	Domain string
 	// Err is the underlying cause of a transport or credential failure.
 	Err error
 }
 
-// Error describes the failure without any request or response payload.
+// Error describes the failure without any request or response payload:
+// code, HTTP status, message and reason.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code.String())
@@ -46,6 +48,9 @@ func (e *Error) Error() string {
 	if e.Err != nil && e.Message == "" {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
+	}
+	if e.Reason != "" {
+		fmt.Fprintf(&b, " (reason %s)", e.Reason)
 	}
 	return b.String()
 }
@@ -77,13 +82,18 @@ func Clip(s string, limit int) string {
 // retried sooner) but an absurd one (days, overflow) is not obeyed literally.
 const maxRetryDelay = 10 * time.Minute
 
-// googleError is the JSON error body of Google REST APIs (AIP-193).
+// googleError is the JSON error body of Google REST APIs (AIP-193), with
+// the legacy errors[] of the older (Workspace) APIs.
 type googleError struct {
 	Error *struct {
 		Code    int               `json:"code"`
 		Message string            `json:"message"`
 		Status  string            `json:"status"`
 		Details []json.RawMessage `json:"details"`
+		Errors  []struct {
+			Reason string `json:"reason"`
+			Domain string `json:"domain"`
+		} `json:"errors"`
 	} `json:"error"`
 }
 
@@ -101,40 +111,22 @@ const (
 	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 
+// quotaReasons are the reasons with which the older Google APIs (Workspace:
+// Vault, Admin SDK, Drive) answer a quota error as a 403: a quota, not a
+// permission.
+var quotaReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true}
+
 // parseError turns a non-2xx answer into an *Error. The code comes from the
 // body's error.status when the body is a Google error with a known status;
-// otherwise from the HTTP status. The retry delay comes from a RetryInfo
+// otherwise from the HTTP status. A 403 whose reason says a rate limit was
+// exceeded is RESOURCE_EXHAUSTED. The retry delay comes from a RetryInfo
 // detail if there is one, else from the Retry-After header (seconds or an HTTP
 // date, relative to now). body should already be capped by the caller.
 func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
 	var ge googleError
-	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
-	if parsed {
-		e.Message = Clip(ge.Error.Message, MaxMessageBytes)
-		if c, ok := parseCode(ge.Error.Status); ok {
-			e.Code = c
-		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
-			// Unknown or missing status string: the body's own HTTP code
-			// is the next best source.
-			e.Code = codeFromHTTP(ge.Error.Code)
-		}
-		for _, raw := range ge.Error.Details {
-			var d errorDetail
-			if json.Unmarshal(raw, &d) != nil {
-				continue
-			}
-			switch d.Type {
-			case typeRetryInfo:
-				if delay, ok := parseProtoDuration(d.RetryDelay); ok && e.RetryDelay == 0 {
-					e.RetryDelay = delay
-				}
-			case typeErrorInfo:
-				if e.Reason == "" {
-					e.Reason, e.Domain = d.Reason, d.Domain
-				}
-			}
-		}
+	if json.Unmarshal(body, &ge) == nil && ge.Error != nil {
+		e.readGoogleBody(&ge)
 	} else {
 		e.Message = http.StatusText(status)
 	}
@@ -146,6 +138,46 @@ func parseError(status int, header http.Header, body []byte, now time.Time) *Err
 	e.RetryDelay = min(e.RetryDelay, maxRetryDelay)
 	return e
 }
+
+// readGoogleBody takes the message, code, retry delay and reason of a Google
+// error body.
+func (e *Error) readGoogleBody(ge *googleError) {
+	e.Message = Clip(ge.Error.Message, MaxMessageBytes)
+	if c, ok := parseCode(ge.Error.Status); ok {
+		e.Code = c
+	} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
+		// Unknown or missing status string: the body's own HTTP code
+		// is the next best source.
+		e.Code = codeFromHTTP(ge.Error.Code)
+	}
+	for _, raw := range ge.Error.Details {
+		var d errorDetail
+		if json.Unmarshal(raw, &d) != nil {
+			continue
+		}
+		switch d.Type {
+		case typeRetryInfo:
+			if delay, ok := parseProtoDuration(d.RetryDelay); ok && e.RetryDelay == 0 {
+				e.RetryDelay = delay
+			}
+		case typeErrorInfo:
+			if e.Reason == "" {
+				e.Reason, e.Domain = d.Reason, d.Domain
+			}
+		}
+	}
+	if e.Reason == "" && len(ge.Error.Errors) > 0 {
+		e.Reason, e.Domain = ge.Error.Errors[0].Reason, ge.Error.Errors[0].Domain
+	}
+	e.Reason, e.Domain = Clip(e.Reason, maxReasonBytes), Clip(e.Domain, maxReasonBytes)
+	if e.Code == PermissionDenied && quotaReasons[e.Reason] {
+		e.Code = ResourceExhausted
+	}
+}
+
+// maxReasonBytes bounds an ErrorInfo reason and domain, which are short
+// identifiers in every Google API.
+const maxReasonBytes = 128
 
 // isGoogleError reports whether body is a Google JSON error body.
 func isGoogleError(body []byte) bool {

@@ -227,6 +227,52 @@ func TestParseErrorDetails(t *testing.T) {
 	}
 }
 
+// TestQuotaIn403: the legacy Workspace form of a quota error, a 403 whose
+// ErrorInfo or errors[].reason is rateLimitExceeded or
+// userRateLimitExceeded, is RESOURCE_EXHAUSTED (retried, and slowing the
+// service down), not PERMISSION_DENIED (acked as denied). The reason is
+// kept, and the error's text says it.
+func TestQuotaIn403(t *testing.T) {
+	t.Parallel()
+	legacy := func(reason string) string {
+		return `{"error":{"code":403,"message":"User Rate Limit Exceeded","status":"PERMISSION_DENIED",` +
+			`"errors":[{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"` + reason + `"}]}}`
+	}
+	errorInfo := func(reason string) string {
+		return `{"error":{"code":403,"message":"Rate limit.","status":"PERMISSION_DENIED","details":[` +
+			`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"` + reason + `","domain":"googleapis.com"}]}}`
+	}
+	tests := []struct {
+		name     string
+		body     string
+		want     Error
+		wantText string
+	}{
+		{"legacy userRateLimitExceeded", legacy("userRateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "userRateLimitExceeded", Domain: "usageLimits"},
+			"RESOURCE_EXHAUSTED (HTTP 403): User Rate Limit Exceeded (reason userRateLimitExceeded)"},
+		{"legacy rateLimitExceeded", legacy("rateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "rateLimitExceeded", Domain: "usageLimits"}, ""},
+		{"ErrorInfo rateLimitExceeded", errorInfo("rateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "rateLimitExceeded", Domain: "googleapis.com"},
+			"RESOURCE_EXHAUSTED (HTTP 403): Rate limit. (reason rateLimitExceeded)"},
+		{"ErrorInfo userRateLimitExceeded", errorInfo("userRateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "userRateLimitExceeded", Domain: "googleapis.com"}, ""},
+		{"another reason stays denied", legacy("insufficientPermissions"),
+			Error{HTTPStatus: 403, Code: PermissionDenied, Message: "User Rate Limit Exceeded", Reason: "insufficientPermissions", Domain: "usageLimits"},
+			"PERMISSION_DENIED (HTTP 403): User Rate Limit Exceeded (reason insufficientPermissions)"},
+	}
+	for _, tt := range tests {
+		got := parseError(403, http.Header{}, []byte(tt.body), time.Now())
+		if diff := cmp.Diff(tt.want, *got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+		if tt.wantText != "" && got.Error() != tt.wantText {
+			t.Errorf("%s: Error() = %q, want %q", tt.name, got.Error(), tt.wantText)
+		}
+	}
+}
+
 func TestCodeNames(t *testing.T) {
 	t.Parallel()
 	for _, c := range allCodes() {
