@@ -12,7 +12,8 @@ import (
 type Operation struct {
 	Name string
 	Done bool
-	// Error is the operation's final error, when done with one.
+	// Error is the operation's final error, when done with one; nil when
+	// absent, or when its code is 0 (OK), which is no error.
 	Error *Status
 	// HasResponse reports that the operation finished with a response.
 	HasResponse bool
@@ -56,7 +57,12 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 }
 
 func (w *wireOperation) operation() *Operation {
-	return &Operation{Name: w.Name, Done: w.Done, Error: w.Error, HasResponse: bool(w.Response)}
+	op := &Operation{Name: w.Name, Done: w.Done, Error: w.Error, HasResponse: bool(w.Response)}
+	if op.Error != nil && op.Error.Code == OK {
+		// "error": {} is a status of code 0: OK, which is no error.
+		op.Error = nil
+	}
+	return op
 }
 
 // decodeOperation decodes one Operation from a JSON body.
