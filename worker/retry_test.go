@@ -154,7 +154,9 @@ func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			h.fake.Set(fmt.Sprintf("operations/q%d", i), lrotest.Script{Cancel: []lrotest.Answer{quota, {}}})
-			wg.Go(func() { h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/q%d", i), nil)) })
+			wg.Go(func() {
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/q%d", i), nil))
+			})
 		}
 		synctest.Wait() // every first cancel has been answered
 		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault)); math.IsInf(got, 1) {
