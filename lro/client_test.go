@@ -183,6 +183,9 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 	scripts := map[string]lrotest.Script{
 		"operations/unimpl":    {Cancel: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
 		"operations/html404":   {Cancel: []lrotest.Answer{lrotest.HTML404()}},
+		"operations/plain404":  {Cancel: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}},
+		"operations/gethtml":   {Get: []lrotest.Answer{lrotest.HTML404()}},
+		"operations/getplain":  {Get: []lrotest.Answer{{Status: 404, Body: []byte("default backend - 404"), ContentType: "text/plain"}}},
 		"operations/quota":     {Cancel: []lrotest.Answer{lrotest.Exhausted(2*time.Second, "9")}},
 		"operations/retryhdr":  {Cancel: []lrotest.Answer{{Status: 429, RetryAfter: "4", Body: []byte("slow down")}}},
 		"operations/denied":    {Cancel: []lrotest.Answer{lrotest.Err(lro.PermissionDenied, "no")}},
@@ -212,9 +215,16 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		wantStatus int
 		wantDelay  time.Duration
 		wantOK     bool
+		// wantMisdirected: the answer is not recognisably Google's.
+		wantMisdirected bool
 	}{
 		{name: "operations/unimpl", wantCode: lro.Unimplemented, wantStatus: 501},
 		{name: "operations/html404", wantCode: lro.Unimplemented, wantStatus: 404},
+		// A 404 that is not recognisably Google's says nothing about the
+		// method: a wrong endpoint, version or an ingress answers so.
+		{name: "operations/plain404", wantCode: lro.NotFound, wantStatus: 404, wantMisdirected: true},
+		{name: "operations/gethtml", get: true, wantCode: lro.Unimplemented, wantStatus: 404},
+		{name: "operations/getplain", get: true, wantCode: lro.NotFound, wantStatus: 404, wantMisdirected: true},
 		{name: "operations/quota", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 2 * time.Second},
 		{name: "operations/retryhdr", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 4 * time.Second},
 		{name: "operations/denied", wantCode: lro.PermissionDenied, wantStatus: 403},
@@ -249,6 +259,9 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 			}
 			if e.Code != tt.wantCode || e.HTTPStatus != tt.wantStatus || e.RetryDelay != tt.wantDelay {
 				t.Errorf("got code %v, HTTP %d, delay %v; want %v, %d, %v (%v)", e.Code, e.HTTPStatus, e.RetryDelay, tt.wantCode, tt.wantStatus, tt.wantDelay, e)
+			}
+			if got := lro.Misdirected(err); got != tt.wantMisdirected {
+				t.Errorf("Misdirected = %v, want %v (%v)", got, tt.wantMisdirected, e)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package lro
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,10 @@ type Error struct {
 	// the legacy errors[0] of the older APIs; empty if neither is there.
 	Reason string
 	Domain string
+	// NotGoogle marks an answer that is not recognisably from a Google API:
+	// its body is neither a Google JSON error nor the Google front end's own
+	// 404 page. A proxy, an ingress, or a wrong endpoint answers so.
+	NotGoogle bool
 	// Err is the underlying cause of a transport or credential failure.
 	Err error
 }
@@ -125,10 +130,15 @@ var quotaReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExce
 func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
 	var ge googleError
-	if json.Unmarshal(body, &ge) == nil && ge.Error != nil {
+	switch {
+	case json.Unmarshal(body, &ge) == nil && ge.Error != nil:
 		e.readGoogleBody(&ge)
-	} else {
+	case status == http.StatusNotFound && isFrontEnd404(body):
+		e.Code = Unimplemented
+		e.Message = "the Google front end serves no such method (its HTML 404 page)"
+	default:
 		e.Message = http.StatusText(status)
+		e.NotGoogle = true
 	}
 	if e.RetryDelay == 0 {
 		if d, ok := parseRetryAfter(header.Get("Retry-After"), now); ok {
@@ -143,12 +153,20 @@ func parseError(status int, header http.Header, body []byte, now time.Time) *Err
 // error body.
 func (e *Error) readGoogleBody(ge *googleError) {
 	e.Message = Clip(ge.Error.Message, MaxMessageBytes)
-	if c, ok := parseCode(ge.Error.Status); ok {
+	// Without a known status string, the body's own HTTP code is the next
+	// best source, then the answer's.
+	httpCode := e.HTTPStatus
+	if ge.Error.Code >= 100 && ge.Error.Code < 600 {
+		httpCode = ge.Error.Code
+	}
+	switch c, ok := parseCode(ge.Error.Status); {
+	case ok:
 		e.Code = c
-	} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
-		// Unknown or missing status string: the body's own HTTP code
-		// is the next best source.
-		e.Code = codeFromHTTP(ge.Error.Code)
+	case httpCode == http.StatusNotImplemented:
+		// From a Google API, unlike from a proxy, 501 is UNIMPLEMENTED.
+		e.Code = Unimplemented
+	default:
+		e.Code = codeFromHTTP(httpCode)
 	}
 	for _, raw := range ge.Error.Details {
 		var d errorDetail
@@ -179,10 +197,24 @@ func (e *Error) readGoogleBody(ge *googleError) {
 // identifiers in every Google API.
 const maxReasonBytes = 128
 
-// isGoogleError reports whether body is a Google JSON error body.
-func isGoogleError(body []byte) bool {
-	var ge googleError
-	return json.Unmarshal(body, &ge) == nil && ge.Error != nil
+// isFrontEnd404 reports whether body is the Google front end's own HTML
+// 404 page, which it serves for a path that no API behind it serves:
+// "<b>404.</b> That’s an error." (see lro/lrotest's HTML404).
+func isFrontEnd404(body []byte) bool {
+	return bytes.Contains(body, []byte("<b>404.</b>")) &&
+		(bytes.Contains(body, []byte("That’s an error.")) || bytes.Contains(body, []byte("That's an error.")))
+}
+
+// Misdirected reports whether err is a 404 or 405 answer that is not
+// recognisably Google's (Error.NotGoogle): the request most likely never
+// reached the API, because the service's endpoint or version is wrong or a
+// proxy or ingress answered. Such an answer says nothing about the
+// operation or the method, so it is transient, never UNIMPLEMENTED or
+// NOT_FOUND to act on (see docs/operations.md#api-answers).
+func Misdirected(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.NotGoogle &&
+		(e.HTTPStatus == http.StatusNotFound || e.HTTPStatus == http.StatusMethodNotAllowed)
 }
 
 // parseProtoDuration parses the JSON form of google.protobuf.Duration
@@ -255,8 +287,9 @@ func (c Class) String() string {
 // Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
 // INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
 // about the operation), CANCELLED (HTTP 499: the request was aborted, not
-// the cancel refused), transport failures (no answer), and any other error
-// that is not an *Error, since nothing proves it would recur. Permanent:
+// the cancel refused), a 404 or 405 that is not recognisably Google's
+// (Misdirected), transport failures (no answer), and any other error that
+// is not an *Error, since nothing proves it would recur. Permanent:
 // every other google.rpc code, and validation failures (ErrInvalid), which
 // no retry can fix.
 func Classify(err error) Class {
@@ -265,6 +298,9 @@ func Classify(err error) Class {
 		if errors.Is(err, ErrInvalid) {
 			return Permanent
 		}
+		return Transient
+	}
+	if Misdirected(err) {
 		return Transient
 	}
 	switch e.Code {

@@ -70,8 +70,18 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 		{"400 text", 400, "bad", InvalidArgument, Permanent},
 		{"401 text", 401, "no", Unauthenticated, Transient},
 		{"403 text", 403, "no", PermissionDenied, Permanent},
-		{"404 html", 404, "<html>", NotFound, Permanent},
-		{"405 text", 405, "", Unimplemented, Permanent},
+		// A 404 or 405 that is not recognisably Google's may come from an
+		// ingress, a proxy, or a wrong endpoint or version: transient.
+		{"404 html", 404, "<html>", NotFound, Transient},
+		{"404 plain", 404, "404 page not found", NotFound, Transient},
+		{"404 JSON of a proxy", 404, `{"message":"no Route matched with those values"}`, NotFound, Transient},
+		{"405 text", 405, "", Unimplemented, Transient},
+		// The Google front end's own 404 page: Google does not serve the path.
+		{"404 Google front end", 404, gfe404, Unimplemented, Permanent},
+		{"404 Google body", 404, `{"error":{"code":404,"status":"NOT_FOUND","message":"Operation not found."}}`, NotFound, Permanent},
+		{"404 Google body without status", 404, `{"error":{"code":404,"message":"Not found."}}`, NotFound, Permanent},
+		{"501 Google body without status", 501, `{"error":{"code":501,"message":"Not implemented."}}`, Unimplemented, Permanent},
+		{"501 Google body without code", 501, `{"error":{"message":"Not implemented."}}`, Unimplemented, Permanent},
 		{"408 text", 408, "", DeadlineExceeded, Transient},
 		{"409 text", 409, "", Aborted, Transient},
 		{"412 text", 412, "", FailedPrecondition, Permanent},
@@ -126,6 +136,47 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 	}
 }
 
+// gfe404 is the page the Google front end serves for a path no API serves.
+const gfe404 = `<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <title>Error 404 (Not Found)!!1</title>
+  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
+  <p><b>404.</b> <ins>That’s an error.</ins>
+  <p>The requested URL <code>/v9/operations/x:cancel</code> was not found on this server.  <ins>That’s all we know.</ins>`
+
+// TestMisdirected: only a 404 or 405 that is not recognisably Google's is
+// misdirected.
+func TestMisdirected(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{404, "404 page not found", true},
+		{404, "", true},
+		{405, "Method Not Allowed", true},
+		{404, gfe404, false},
+		{404, string(lrotestHTML404), false},
+		{404, `{"error":{"code":404,"status":"NOT_FOUND"}}`, false},
+		{405, `{"error":{"code":405,"message":"no"}}`, false},
+		{403, "Forbidden", false},
+		{503, "", false},
+	}
+	for _, tt := range tests {
+		if got := Misdirected(parseError(tt.status, http.Header{}, []byte(tt.body), time.Now())); got != tt.want {
+			t.Errorf("Misdirected(%d %.30q) = %v, want %v", tt.status, tt.body, got, tt.want)
+		}
+	}
+	if Misdirected(errors.New("x")) || Misdirected(nil) {
+		t.Error("Misdirected of a foreign error or nil")
+	}
+}
+
+// lrotestHTML404 is lrotest.HTML404's body (lrotest imports lro).
+var lrotestHTML404 = []byte("<!DOCTYPE html><html><body><p><b>404.</b> That’s an error.</p></body></html>")
+
 func TestParseErrorDetails(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
@@ -175,13 +226,13 @@ func TestParseErrorDetails(t *testing.T) {
 			name:       "Retry-After HTTP date",
 			retryAfter: now.Add(90 * time.Second).Format(http.TimeFormat),
 			body:       "rate limited",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: 90 * time.Second},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: 90 * time.Second, NotGoogle: true},
 		},
 		{
 			name:       "Retry-After in the past is ignored",
 			retryAfter: now.Add(-time.Hour).Format(http.TimeFormat),
 			body:       "",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests"},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", NotGoogle: true},
 		},
 		{
 			name:       "garbage Retry-After and RetryInfo are ignored",
@@ -199,13 +250,13 @@ func TestParseErrorDetails(t *testing.T) {
 			name:       "absurd Retry-After alone is capped",
 			retryAfter: "86400",
 			body:       "",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: maxRetryDelay},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: maxRetryDelay, NotGoogle: true},
 		},
 		{
 			name:   "garbage body",
 			status: 503,
 			body:   "\x00\xff{{{",
-			want:   Error{HTTPStatus: 503, Code: Unavailable, Message: "Service Unavailable"},
+			want:   Error{HTTPStatus: 503, Code: Unavailable, Message: "Service Unavailable", NotGoogle: true},
 		},
 	}
 	for _, tt := range tests {
