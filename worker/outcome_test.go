@@ -75,6 +75,23 @@ func TestEveryOutcome(t *testing.T) {
 			requests: []string{"POST /v1/operations/c7:cancel", "GET /v1/operations/c7"},
 		},
 		{
+			// The cancel reached Google (FAILED_PRECONDITION is its answer); a
+			// get it does not serve cannot tell the operation's state, and the
+			// cancel was refused.
+			name: "failed_precondition, then a get answered UNIMPLEMENTED", data: "operations/c7u",
+			script: &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")},
+				Get: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
+			service: vault, want: NotCancellable, code: "UNIMPLEMENTED", settle: "ack",
+			requests: []string{"POST /v1/operations/c7u:cancel", "GET /v1/operations/c7u"},
+		},
+		{
+			name: "failed_precondition, then a get answered by a 404 that is not Google's", data: "operations/c7n",
+			script: &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")},
+				Get: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}},
+			service: vault, want: NotCancellable, code: "NOT_FOUND", settle: "ack",
+			requests: []string{"POST /v1/operations/c7n:cancel", "GET /v1/operations/c7n"},
+		},
+		{
 			name: "unimplemented", data: "operations/c8",
 			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
 			service: vault, want: Unimplemented, code: "UNIMPLEMENTED", settle: "ack",
