@@ -34,7 +34,7 @@ func TestHostileAnswers(t *testing.T) {
 		{"error code of the wrong type", lrotest.Script{Get: repeat(lrotest.Answer{Body: []byte(`{"done":true,"error":{"code":"one"}}`)}, 100)}, Unverified, "UNKNOWN", 5 * time.Minute},
 		{"unknown status string", lrotest.Script{Cancel: []lrotest.Answer{{Status: 400, Body: []byte(`{"error":{"code":400,"status":"TOTALLY_NEW","message":"?"}}`)}}}, Rejected, "INVALID_ARGUMENT", time.Second},
 		{"unknown status with a 503", lrotest.Script{Cancel: []lrotest.Answer{{Status: 503, Body: []byte(`{"error":{"code":503,"status":"TOTALLY_NEW"}}`)}, {}}}, Cancelled, "OK", 10 * time.Second},
-		{"absurd RetryInfo", lrotest.Script{Cancel: []lrotest.Answer{{Status: 429, Body: []byte(`{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31536000000s"}]}}`)}}}, RetryExhausted, "RESOURCE_EXHAUSTED", time.Second},
+		{"absurd RetryInfo", lrotest.Script{Cancel: []lrotest.Answer{{Status: 429, Body: []byte(`{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31536000000s"}]}}`)}}}, RetryExhausted, "RESOURCE_EXHAUSTED", 2 * time.Minute},
 		{"absurd Retry-After", lrotest.Script{Cancel: []lrotest.Answer{{Status: 503, RetryAfter: "99999999999999999999", Body: []byte("busy")}}}, RetryExhausted, "UNAVAILABLE", time.Minute * 2},
 		{"negative RetryInfo", lrotest.Script{Cancel: []lrotest.Answer{{Status: 503, Body: []byte(`{"error":{"code":503,"status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"-5s"}]}}`)}, {}}}, Cancelled, "OK", 10 * time.Second},
 	}
