@@ -13,6 +13,9 @@ type result struct {
 	outcome Outcome
 	code    string
 	message string
+	// nack nacks the delivery whatever its outcome: a redelivery that
+	// follows a first copy which was nacked (see follow).
+	nack bool
 }
 
 // cancel sends the cancel (retrying what is transient) and decides the

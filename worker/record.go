@@ -52,8 +52,9 @@ const (
 )
 
 // finish is the one place an outcome is recorded: metrics, one log line, the
-// result event for acked outcomes, then the ack or nack.
-func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
+// result event for acked outcomes, then the ack or nack. It reports whether
+// the delivery was acked.
+func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 	finished := time.Now()
 	name := lro.Clip(j.req.Name, maxLoggedName)
 	r.message = lro.Clip(r.message, maxDetailBytes)
@@ -61,9 +62,9 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
 	w.logOutcome(j, r, name, finished)
 
-	if !r.outcome.Acks() {
+	if !r.outcome.Acks() || r.nack {
 		w.settle(j, j.d.Nack, "nack")
-		return r.outcome
+		return false
 	}
 	if w.sink != nil {
 		if err := w.publish(ctx, j, r, name, finished); err != nil {
@@ -72,11 +73,11 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 				zap.String("service", j.service), zap.String("name", name), zap.String("outcome", string(r.outcome)),
 				zap.String("messageId", j.d.ID), zap.Error(err))
 			w.settle(j, j.d.Nack, "nack")
-			return r.outcome
+			return false
 		}
 	}
 	w.settle(j, j.d.Ack, "ack")
-	return r.outcome
+	return true
 }
 
 // logOutcome writes the outcome's one log line.
