@@ -213,8 +213,11 @@ func isFrontEnd404(body []byte) bool {
 // NOT_FOUND to act on (see docs/operations.md#api-answers).
 func Misdirected(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.NotGoogle &&
-		(e.HTTPStatus == http.StatusNotFound || e.HTTPStatus == http.StatusMethodNotAllowed)
+	return errors.As(err, &e) && e.misdirected()
+}
+
+func (e *Error) misdirected() bool {
+	return e.NotGoogle && (e.HTTPStatus == http.StatusNotFound || e.HTTPStatus == http.StatusMethodNotAllowed)
 }
 
 // parseProtoDuration parses the JSON form of google.protobuf.Duration
@@ -300,7 +303,7 @@ func Classify(err error) Class {
 		}
 		return Transient
 	}
-	if Misdirected(err) {
+	if e.misdirected() {
 		return Transient
 	}
 	switch e.Code {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -67,7 +66,8 @@ func decode(data []byte, attrs map[string]string) (Request, error) {
 	case len(text) == 0:
 		return r, fmt.Errorf("%w: empty message", errDecode)
 	case text[0] == '{':
-		if err := decodeJSON(text, &r); err != nil {
+		var err error
+		if r, err = decodeJSON(text); err != nil {
 			return r, err
 		}
 	case text[0] == '[' || text[0] == '"':
@@ -141,84 +141,99 @@ func withinLimit(s string, limit int) bool {
 // decodeJSON decodes the JSON form: an object with a string "name" and
 // optional string "service", "reason" and "batch"; other fields are ignored.
 // A key that appears twice, or a key that differs from one of the four only
-// in case, is refused: Go's JSON decoding would match it case-insensitively
-// and let the last one win, so {"name":"a","NAME":"b"} would name b.
-func decodeJSON(text []byte, r *Request) error {
-	fields := []struct {
-		key string
-		dst *string
-	}{{"name", &r.Name}, {"service", &r.Service}, {"reason", &r.Reason}, {"batch", &r.Batch}}
-	keys := make([]string, len(fields))
-	for i, f := range fields {
-		keys[i] = f.key
+// in case, is refused: Go's JSON decoding matches keys case-insensitively
+// (with Unicode folding) and lets the last one win, so
+// {"name":"a","NAME":"b"} would name b.
+func decodeJSON(text []byte) (Request, error) {
+	var w struct {
+		Name    *string `json:"name"`
+		Service *string `json:"service"`
+		Reason  *string `json:"reason"`
+		Batch   *string `json:"batch"`
 	}
-	values, err := jsonObject(text, keys)
+	// Unmarshal also refuses anything after the object. It checks the
+	// syntax before it decodes, so after a type error text is valid JSON.
+	err := json.Unmarshal(text, &w)
+	var te *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &te) {
+		return Request{}, fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+	}
+	if err := checkKeys(text); err != nil {
+		return Request{}, err
+	}
 	if err != nil {
-		return err
+		return Request{}, fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
 	}
-	named := false
-	for _, f := range fields {
-		raw, ok := values[f.key]
-		if !ok {
-			continue
-		}
-		var v *string // null counts as absent
-		if json.Unmarshal(raw, &v) != nil {
-			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, f.key)
-		}
-		if v != nil {
-			*f.dst = *v
-			named = named || f.key == "name"
+	if w.Name == nil {
+		return Request{}, fmt.Errorf("%w: JSON has no \"name\"", errDecode)
+	}
+	var r Request
+	for _, f := range [...]struct{ dst, src *string }{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
+		if f.src != nil {
+			*f.dst = *f.src
 		}
 	}
-	if !named {
-		return fmt.Errorf("%w: JSON has no \"name\"", errDecode)
-	}
-	return nil
+	return r, nil
 }
 
-// jsonObject reads one JSON object and returns the raw values of its keys
-// that are among fields. It refuses anything after the object, a key that
-// appears twice and a key that differs from one of fields only in case
-// (Unicode simple folding, as Go's JSON decoding matches keys).
-func jsonObject(text []byte, fields []string) (map[string]json.RawMessage, error) {
-	malformed := func(err error) error { return fmt.Errorf("%w: malformed JSON: %v", errDecode, err) }
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if _, err := dec.Token(); err != nil { // the '{', as the caller checked
-		return nil, malformed(err)
-	}
+// jsonFields are the JSON form's fields, spelled as the form spells them.
+var jsonFields = [...]string{"name", "service", "reason", "batch"}
+
+// checkKeys refuses a key of the object text that appears twice, or that
+// differs from one of jsonFields only in case.
+func checkKeys(text []byte) error {
 	seen := map[string]bool{}
-	values := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, malformed(err)
+	return eachObjectKey(text, func(quoted []byte) error {
+		key := string(quoted[1 : len(quoted)-1])
+		if bytes.IndexByte(quoted, '\\') >= 0 {
+			json.Unmarshal(quoted, &key) // a valid JSON string: text is valid JSON
 		}
-		key, _ := tok.(string)
 		if seen[key] {
-			return nil, fmt.Errorf("%w: JSON key %q appears twice", errDecode, key)
+			return fmt.Errorf("%w: JSON key %q appears twice", errDecode, key)
 		}
 		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, malformed(err)
-		}
-		for _, f := range fields {
-			switch {
-			case key == f:
-				values[f] = raw
-			case strings.EqualFold(key, f):
-				return nil, fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", errDecode, key, f)
+		for _, f := range jsonFields {
+			if key != f && strings.EqualFold(key, f) {
+				return fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", errDecode, key, f)
 			}
 		}
+		return nil
+	})
+}
+
+// eachObjectKey calls f with each key of the JSON object text, quoted and
+// escaped as written, in order. text must be valid JSON (json.Unmarshal has
+// checked it): the scan only tells keys from values and nested values.
+func eachObjectKey(text []byte, f func(quoted []byte) error) error {
+	depth := 0
+	key := false // the next string at depth 1 is a key
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '{', '[':
+			depth++
+			key = depth == 1 // the object itself opens
+		case '}', ']':
+			depth--
+		case ',':
+			key = depth == 1
+		case '"':
+			end := i + 1
+			for text[end] != '"' {
+				if text[end] == '\\' {
+					end++ // the escaped byte
+				}
+				end++
+			}
+			if key {
+				if err := f(text[i : end+1]); err != nil {
+					return err
+				}
+				key = false
+			}
+			i = end
+		}
 	}
-	if _, err := dec.Token(); err != nil { // the '}'
-		return nil, malformed(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: malformed JSON: data after the object", errDecode)
-	}
-	return values, nil
+	return nil
 }
 
 // splitFullName splits "//host/name" into host and name.
