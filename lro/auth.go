@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,17 +82,19 @@ func credentialsType(js []byte) string {
 type tokenCache struct {
 	make    TokenSourceFunc
 	mu      sync.Mutex
-	sources map[string]oauth2.TokenSource
+	sources map[string]*renewableTokens
 }
 
 func newTokenCache(f TokenSourceFunc) *tokenCache {
 	if f == nil {
 		f = adcTokenSource
 	}
-	return &tokenCache{make: f, sources: map[string]oauth2.TokenSource{}}
+	return &tokenCache{make: f, sources: map[string]*renewableTokens{}}
 }
 
-func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (oauth2.TokenSource, error) {
+// get returns the token source of (scopes, subject), making it on first
+// use: credentials that cannot be found are an error here, at start-up.
+func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (*renewableTokens, error) {
 	sorted := slices.Clone(scopes)
 	slices.Sort(sorted)
 	key := strings.Join(sorted, " ") + "\x00" + subject
@@ -100,14 +103,65 @@ func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (
 	if ts, ok := c.sources[key]; ok {
 		return ts, nil
 	}
-	ts, err := c.make(ctx, sorted, subject)
+	// Sources live as long as the process: a renewal is not bound to the
+	// context of the start-up.
+	bg := context.WithoutCancel(ctx)
+	ts := &renewableTokens{make: func() (oauth2.TokenSource, error) { return c.make(bg, sorted, subject) }}
+	if err := ts.ensure(); err != nil {
+		return nil, err
+	}
+	c.sources[key] = ts
+	return ts, nil
+}
+
+// renewableTokens is the token source of one (scopes, subject). It caches
+// its token until shortly before the token expires (oauth2.ReuseTokenSource);
+// renew drops a token the API rejected. The token sources of Application
+// Default Credentials cache their token themselves, so a renewal makes a
+// new source rather than asking the old one again.
+type renewableTokens struct {
+	make func() (oauth2.TokenSource, error)
+	mu   sync.Mutex
+	ts   oauth2.TokenSource // nil after a renewal, until the next Token
+	last string             // the access token last handed out
+}
+
+// ensure makes the source if there is none; r.mu is held or r is new.
+func (r *renewableTokens) ensure() error {
+	if r.ts != nil {
+		return nil
+	}
+	ts, err := r.make()
+	if err != nil {
+		return err
+	}
+	r.ts = oauth2.ReuseTokenSource(nil, ts)
+	return nil
+}
+
+// Token returns the cached token, or a new one.
+func (r *renewableTokens) Token() (*oauth2.Token, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(); err != nil {
+		return nil, err
+	}
+	tok, err := r.ts.Token()
 	if err != nil {
 		return nil, err
 	}
-	// ReuseTokenSource caches the token until shortly before it expires.
-	ts = oauth2.ReuseTokenSource(nil, ts)
-	c.sources[key] = ts
-	return ts, nil
+	r.last = tok.AccessToken
+	return tok, nil
+}
+
+// renew drops the source whose token the API rejected, unless that token
+// has been renewed already (by a concurrent request rejected for it too).
+func (r *renewableTokens) renew(rejected string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == rejected {
+		r.ts, r.last = nil, ""
+	}
 }
 
 // Sentinel errors of the authenticating transport. They mean a request was
@@ -126,10 +180,14 @@ func (e *credentialError) Error() string { return "token: " + e.err.Error() }
 func (e *credentialError) Unwrap() error { return e.err }
 
 // authTransport attaches a bearer token, but only to https requests for the
-// one host it was made for.
+// one host it was made for. When the API rejects the token (HTTP 401,
+// UNAUTHENTICATED: revoked, or signed by a rotated key, before it expires),
+// it renews the token and sends the request once more: the one retry of
+// this layer, within the request's own timeout, seen by the caller as one
+// request.
 type authTransport struct {
 	base   http.RoundTripper
-	tokens oauth2.TokenSource
+	tokens *renewableTokens
 	host   string
 }
 
@@ -150,7 +208,35 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return refuse(&credentialError{err: err})
 	}
+	resp, err := t.send(req, tok)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
+		return resp, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBodyBytes))
+	resp.Body.Close()
+	t.tokens.renew(tok.AccessToken)
+	if tok, err = t.tokens.Token(); err != nil {
+		return nil, &credentialError{err: err}
+	}
+	return t.send(req, tok)
+}
+
+// send sends req with tok, on a copy of req.
+func (t *authTransport) send(req *http.Request, tok *oauth2.Token) (*http.Response, error) {
 	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
 	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
 	return t.base.RoundTrip(r)
+}
+
+// replayable reports whether req can be sent a second time: it has no body,
+// or a way to get its body again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }

@@ -287,12 +287,6 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 		e.Message = fmt.Sprintf("%s (error body larger than %d bytes)", e.Message, MaxBodyBytes)
 	} else {
 		e = parseError(resp.StatusCode, resp.Header, data, c.now())
-		if method == methodCancel && resp.StatusCode == http.StatusNotFound && !isGoogleError(data) {
-			// A 404 that is not a Google error is the front end saying the
-			// :cancel method is not served at all.
-			e.Code = Unimplemented
-			e.Message = "the API does not serve :cancel (HTTP 404 without a Google error body)"
-		}
 	}
 	code = e.Code
 	return nil, e

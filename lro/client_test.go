@@ -3,9 +3,11 @@ package lro_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -183,6 +185,9 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 	scripts := map[string]lrotest.Script{
 		"operations/unimpl":    {Cancel: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
 		"operations/html404":   {Cancel: []lrotest.Answer{lrotest.HTML404()}},
+		"operations/plain404":  {Cancel: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}},
+		"operations/gethtml":   {Get: []lrotest.Answer{lrotest.HTML404()}},
+		"operations/getplain":  {Get: []lrotest.Answer{{Status: 404, Body: []byte("default backend - 404"), ContentType: "text/plain"}}},
 		"operations/quota":     {Cancel: []lrotest.Answer{lrotest.Exhausted(2*time.Second, "9")}},
 		"operations/retryhdr":  {Cancel: []lrotest.Answer{{Status: 429, RetryAfter: "4", Body: []byte("slow down")}}},
 		"operations/denied":    {Cancel: []lrotest.Answer{lrotest.Err(lro.PermissionDenied, "no")}},
@@ -212,9 +217,16 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		wantStatus int
 		wantDelay  time.Duration
 		wantOK     bool
+		// wantMisdirected: the answer is not recognisably Google's.
+		wantMisdirected bool
 	}{
 		{name: "operations/unimpl", wantCode: lro.Unimplemented, wantStatus: 501},
 		{name: "operations/html404", wantCode: lro.Unimplemented, wantStatus: 404},
+		// A 404 that is not recognisably Google's says nothing about the
+		// method: a wrong endpoint, version or an ingress answers so.
+		{name: "operations/plain404", wantCode: lro.NotFound, wantStatus: 404, wantMisdirected: true},
+		{name: "operations/gethtml", get: true, wantCode: lro.Unimplemented, wantStatus: 404},
+		{name: "operations/getplain", get: true, wantCode: lro.NotFound, wantStatus: 404, wantMisdirected: true},
 		{name: "operations/quota", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 2 * time.Second},
 		{name: "operations/retryhdr", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 4 * time.Second},
 		{name: "operations/denied", wantCode: lro.PermissionDenied, wantStatus: 403},
@@ -249,6 +261,9 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 			}
 			if e.Code != tt.wantCode || e.HTTPStatus != tt.wantStatus || e.RetryDelay != tt.wantDelay {
 				t.Errorf("got code %v, HTTP %d, delay %v; want %v, %d, %v (%v)", e.Code, e.HTTPStatus, e.RetryDelay, tt.wantCode, tt.wantStatus, tt.wantDelay, e)
+			}
+			if got := lro.Misdirected(err); got != tt.wantMisdirected {
+				t.Errorf("Misdirected = %v, want %v (%v)", got, tt.wantMisdirected, e)
 			}
 		})
 	}
@@ -438,4 +453,90 @@ func TestRequestTimeout(t *testing.T) {
 			t.Errorf("Cancel(slow) = %v; 29s is within the timeout", err)
 		}
 	})
+}
+
+// rotatingTokens makes token sources that each hand out one token, "t1",
+// "t2", …, counting how many it made.
+type rotatingTokens struct {
+	mu   sync.Mutex
+	made int
+}
+
+func (r *rotatingTokens) make(context.Context, []string, string) (oauth2.TokenSource, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.made++
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fmt.Sprintf("t%d", r.made), TokenType: "Bearer"}), nil
+}
+
+func (r *rotatingTokens) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.made
+}
+
+// TestRejectedTokenIsRenewedOnce: an API answering UNAUTHENTICATED (401)
+// to a token that is cached and not yet expired (revoked, or its key
+// rotated) gets the request again, once, with a fresh token; concurrent
+// requests rejected for the same token renew it once; a fresh token that is
+// rejected too is the answer.
+func TestRejectedTokenIsRenewedOnce(t *testing.T) {
+	t.Parallel()
+	unauthenticated := lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")
+	var mu sync.Mutex
+	rejectAll := false
+	fake := lrotest.New(lrotest.Options{
+		Default: func(string) *lrotest.Script { return &lrotest.Script{} },
+		Fault: func(r *http.Request) *lrotest.Answer {
+			mu.Lock()
+			defer mu.Unlock()
+			if rejectAll || r.Header.Get("Authorization") == "Bearer t1" {
+				return &unauthenticated
+			}
+			return nil
+		},
+	})
+	tokens := &rotatingTokens{}
+	obs := &recordingObserver{}
+	c, table := newClient(t, "https://fake.test", lro.Config{Auth: lro.AuthADC, TokenSource: tokens.make, Transport: fake.Transport(), Observer: obs})
+	vault := table.Lookup("vault.googleapis.com") // its source made first: t1
+	made := tokens.count()                        // one source per distinct scopes
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if err := c.Cancel(context.Background(), vault, fmt.Sprintf("operations/o%d", i)); err != nil {
+				t.Errorf("Cancel = %v, want it accepted with a fresh token", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := tokens.count(); got != made+1 {
+		t.Errorf("token sources made = %d, want %d: one renewal for all the requests rejected for t1", got, made+1)
+	}
+	var auths []string
+	for _, r := range fake.Requests() {
+		auths = append(auths, r.Header.Get("Authorization"))
+	}
+	slices.Sort(auths)
+	auths = slices.Compact(auths)
+	if diff := cmp.Diff([]string{"Bearer t1", fmt.Sprintf("Bearer t%d", made+1)}, auths); diff != "" {
+		t.Errorf("tokens sent (-want +got):\n%s", diff)
+	}
+	if len(obs.finished) != 10 {
+		t.Errorf("observer saw %d requests, want 10: the renewal is part of one request", len(obs.finished))
+	}
+
+	// Every token rejected: the second answer stands, after one renewal.
+	mu.Lock()
+	rejectAll = true
+	mu.Unlock()
+	before := len(fake.Requests())
+	err := c.Cancel(context.Background(), vault, "operations/x")
+	if lro.CodeOf(err) != lro.Unauthenticated {
+		t.Errorf("Cancel = %v, want UNAUTHENTICATED", err)
+	}
+	if n := len(fake.Requests()) - before; n != 2 {
+		t.Errorf("%d requests for one cancel, want 2 (one renewal, no more)", n)
+	}
 }

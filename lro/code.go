@@ -1,6 +1,9 @@
 package lro
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // Code is a google.rpc.Code, the canonical error code of Google APIs.
 type Code int
@@ -113,4 +116,65 @@ func codeFromHTTP(status int) Code {
 		// 1xx, 3xx (redirects are never followed) and the remaining 5xx.
 		return Unknown
 	}
+}
+
+// Class is what a failed request means for sending it again.
+type Class int
+
+const (
+	// Permanent failures would get the same answer if the request were sent
+	// again.
+	Permanent Class = iota
+	// Transient failures may get another answer when the request is sent
+	// again: unavailability, quota, timeouts, connection errors and
+	// credential failures.
+	Transient
+)
+
+func (c Class) String() string {
+	if c == Transient {
+		return "transient"
+	}
+	return "permanent"
+}
+
+// Classify decides whether err is transient or permanent, exactly as
+// docs/contract.md#outcomes says. It is the only place that decides it.
+//
+// Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
+// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
+// about the operation), CANCELLED (HTTP 499: the request was aborted, not
+// the cancel refused), a 404 or 405 that is not recognisably Google's
+// (Misdirected), transport failures (no answer), and any other error that
+// is not an *Error, since nothing proves it would recur. Permanent:
+// every other google.rpc code, and validation failures (ErrInvalid), which
+// no retry can fix.
+func Classify(err error) Class {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, ErrInvalid) {
+			return Permanent
+		}
+		return Transient
+	}
+	if e.misdirected() {
+		return Transient
+	}
+	switch e.Code {
+	case Unavailable, ResourceExhausted, DeadlineExceeded, Aborted, Internal,
+		Unknown, Unauthenticated, Cancelled, Transport:
+		return Transient
+	default:
+		return Permanent
+	}
+}
+
+// CodeOf returns the google.rpc code of err, Transport for failures that got
+// no answer, and Unknown for errors that are not from this package.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Unknown
 }

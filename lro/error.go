@@ -1,6 +1,7 @@
 package lro
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is the one error type for answers from an operations API, and for
@@ -24,14 +26,20 @@ type Error struct {
 	// RetryDelay is the server's hint of how long to wait before retrying:
 	// google.rpc.RetryInfo when present, else the Retry-After header; 0 if none.
 	RetryDelay time.Duration
-	// Reason and Domain come from a google.rpc.ErrorInfo detail, if any.
+	// Reason and Domain come from a google.rpc.ErrorInfo detail, else from
+	// the legacy errors[0] of the older APIs; empty if neither is there.
 	Reason string
 	Domain string
+	// NotGoogle marks an answer that is not recognisably from a Google API:
+	// its body is neither a Google JSON error nor the Google front end's own
+	// 404 page. A proxy, an ingress, or a wrong endpoint answers so.
+	NotGoogle bool
 	// Err is the underlying cause of a transport or credential failure.
 	Err error
 }
 
-// Error describes the failure without any request or response payload.
+// Error describes the failure without any request or response payload:
+// code, HTTP status, message and reason.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code.String())
@@ -46,23 +54,51 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
+	if e.Reason != "" {
+		fmt.Fprintf(&b, " (reason %s)", e.Reason)
+	}
 	return b.String()
 }
 
 // Unwrap returns the underlying cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
+// MaxMessageBytes bounds the message of an Error and of an operation's
+// error: an error body can be as large as MaxBodyBytes, and what is kept of
+// it is held while a job waits, and ends up in log lines and events.
+const MaxMessageBytes = 2048
+
+// Clip returns s when it has at most limit bytes. A longer s is cut to its
+// longest prefix of at most limit bytes that ends at a character boundary,
+// followed by a mark that says so and how long s was:
+// "…[cut: 1048576 bytes in all]".
+func Clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[cut: " + strconv.Itoa(len(s)) + " bytes in all]"
+}
+
 // maxRetryDelay caps any retry hint a server gives: a hint is honoured (never
 // retried sooner) but an absurd one (days, overflow) is not obeyed literally.
 const maxRetryDelay = 10 * time.Minute
 
-// googleError is the JSON error body of Google REST APIs (AIP-193).
+// googleError is the JSON error body of Google REST APIs (AIP-193), with
+// the legacy errors[] of the older (Workspace) APIs.
 type googleError struct {
 	Error *struct {
 		Code    int               `json:"code"`
 		Message string            `json:"message"`
 		Status  string            `json:"status"`
 		Details []json.RawMessage `json:"details"`
+		Errors  []struct {
+			Reason string `json:"reason"`
+			Domain string `json:"domain"`
+		} `json:"errors"`
 	} `json:"error"`
 }
 
@@ -80,42 +116,29 @@ const (
 	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 
+// quotaReasons are the reasons with which the older Google APIs (Workspace:
+// Vault, Admin SDK, Drive) answer a quota error as a 403: a quota, not a
+// permission.
+var quotaReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true}
+
 // parseError turns a non-2xx answer into an *Error. The code comes from the
 // body's error.status when the body is a Google error with a known status;
-// otherwise from the HTTP status. The retry delay comes from a RetryInfo
+// otherwise from the HTTP status. A 403 whose reason says a rate limit was
+// exceeded is RESOURCE_EXHAUSTED. The retry delay comes from a RetryInfo
 // detail if there is one, else from the Retry-After header (seconds or an HTTP
 // date, relative to now). body should already be capped by the caller.
 func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
 	var ge googleError
-	parsed := json.Unmarshal(body, &ge) == nil && ge.Error != nil
-	if parsed {
-		e.Message = ge.Error.Message
-		if c, ok := parseCode(ge.Error.Status); ok {
-			e.Code = c
-		} else if ge.Error.Code >= 100 && ge.Error.Code < 600 {
-			// Unknown or missing status string: the body's own HTTP code
-			// is the next best source.
-			e.Code = codeFromHTTP(ge.Error.Code)
-		}
-		for _, raw := range ge.Error.Details {
-			var d errorDetail
-			if json.Unmarshal(raw, &d) != nil {
-				continue
-			}
-			switch d.Type {
-			case typeRetryInfo:
-				if delay, ok := parseProtoDuration(d.RetryDelay); ok && e.RetryDelay == 0 {
-					e.RetryDelay = delay
-				}
-			case typeErrorInfo:
-				if e.Reason == "" {
-					e.Reason, e.Domain = d.Reason, d.Domain
-				}
-			}
-		}
-	} else {
+	switch {
+	case json.Unmarshal(body, &ge) == nil && ge.Error != nil:
+		e.readGoogleBody(&ge)
+	case status == http.StatusNotFound && isFrontEnd404(body):
+		e.Code = Unimplemented
+		e.Message = "the Google front end serves no such method (its HTML 404 page)"
+	default:
 		e.Message = http.StatusText(status)
+		e.NotGoogle = true
 	}
 	if e.RetryDelay == 0 {
 		if d, ok := parseRetryAfter(header.Get("Retry-After"), now); ok {
@@ -126,10 +149,75 @@ func parseError(status int, header http.Header, body []byte, now time.Time) *Err
 	return e
 }
 
-// isGoogleError reports whether body is a Google JSON error body.
-func isGoogleError(body []byte) bool {
-	var ge googleError
-	return json.Unmarshal(body, &ge) == nil && ge.Error != nil
+// readGoogleBody takes the message, code, retry delay and reason of a Google
+// error body.
+func (e *Error) readGoogleBody(ge *googleError) {
+	e.Message = Clip(ge.Error.Message, MaxMessageBytes)
+	// Without a known status string, the body's own HTTP code is the next
+	// best source, then the answer's.
+	httpCode := e.HTTPStatus
+	if ge.Error.Code >= 100 && ge.Error.Code < 600 {
+		httpCode = ge.Error.Code
+	}
+	switch c, ok := parseCode(ge.Error.Status); {
+	case ok:
+		e.Code = c
+	case httpCode == http.StatusNotImplemented:
+		// From a Google API, unlike from a proxy, 501 is UNIMPLEMENTED.
+		e.Code = Unimplemented
+	default:
+		e.Code = codeFromHTTP(httpCode)
+	}
+	for _, raw := range ge.Error.Details {
+		var d errorDetail
+		if json.Unmarshal(raw, &d) != nil {
+			continue
+		}
+		switch d.Type {
+		case typeRetryInfo:
+			if delay, ok := parseProtoDuration(d.RetryDelay); ok && e.RetryDelay == 0 {
+				e.RetryDelay = delay
+			}
+		case typeErrorInfo:
+			if e.Reason == "" {
+				e.Reason, e.Domain = d.Reason, d.Domain
+			}
+		}
+	}
+	if e.Reason == "" && len(ge.Error.Errors) > 0 {
+		e.Reason, e.Domain = ge.Error.Errors[0].Reason, ge.Error.Errors[0].Domain
+	}
+	e.Reason, e.Domain = Clip(e.Reason, maxReasonBytes), Clip(e.Domain, maxReasonBytes)
+	if e.Code == PermissionDenied && quotaReasons[e.Reason] {
+		e.Code = ResourceExhausted
+	}
+}
+
+// maxReasonBytes bounds an ErrorInfo reason and domain, which are short
+// identifiers in every Google API.
+const maxReasonBytes = 128
+
+// isFrontEnd404 reports whether body is the Google front end's own HTML
+// 404 page, which it serves for a path that no API behind it serves:
+// "<b>404.</b> That’s an error." (see lro/lrotest's HTML404).
+func isFrontEnd404(body []byte) bool {
+	return bytes.Contains(body, []byte("<b>404.</b>")) &&
+		(bytes.Contains(body, []byte("That’s an error.")) || bytes.Contains(body, []byte("That's an error.")))
+}
+
+// Misdirected reports whether err is a 404 or 405 answer that is not
+// recognisably Google's (Error.NotGoogle): the request most likely never
+// reached the API, because the service's endpoint or version is wrong or a
+// proxy or ingress answered. Such an answer says nothing about the
+// operation or the method, so it is transient, never UNIMPLEMENTED or
+// NOT_FOUND to act on (see docs/operations.md#api-answers).
+func Misdirected(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.misdirected()
+}
+
+func (e *Error) misdirected() bool {
+	return e.NotGoogle && (e.HTTPStatus == http.StatusNotFound || e.HTTPStatus == http.StatusMethodNotAllowed)
 }
 
 // parseProtoDuration parses the JSON form of google.protobuf.Duration
@@ -174,62 +262,6 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
-}
-
-// Class is what a failed request means for sending it again.
-type Class int
-
-const (
-	// Permanent failures would get the same answer if the request were sent
-	// again.
-	Permanent Class = iota
-	// Transient failures may get another answer when the request is sent
-	// again: unavailability, quota, timeouts, connection errors and
-	// credential failures.
-	Transient
-)
-
-func (c Class) String() string {
-	if c == Transient {
-		return "transient"
-	}
-	return "permanent"
-}
-
-// Classify decides whether err is transient or permanent, exactly as
-// docs/contract.md#outcomes says. It is the only place that decides it.
-//
-// Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
-// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
-// about the operation), transport failures (no answer), and any other error
-// that is not an *Error, since nothing proves it would recur. Permanent:
-// every other google.rpc code, and validation failures (ErrInvalid), which
-// no retry can fix.
-func Classify(err error) Class {
-	var e *Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, ErrInvalid) {
-			return Permanent
-		}
-		return Transient
-	}
-	switch e.Code {
-	case Unavailable, ResourceExhausted, DeadlineExceeded, Aborted, Internal,
-		Unknown, Unauthenticated, Transport:
-		return Transient
-	default:
-		return Permanent
-	}
-}
-
-// CodeOf returns the google.rpc code of err, Transport for failures that got
-// no answer, and Unknown for errors that are not from this package.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return Unknown
 }
 
 // RetryDelayOf returns the server's retry hint carried by err, 0 if none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func TestClassifyEveryCode(t *testing.T) {
 	t.Parallel()
 	want := map[Code]Class{
 		OK:                 Permanent,
-		Cancelled:          Permanent,
+		Cancelled:          Transient, // the request was aborted, not the cancel refused
 		Unknown:            Transient,
 		InvalidArgument:    Permanent,
 		DeadlineExceeded:   Transient,
@@ -69,15 +70,25 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 		{"400 text", 400, "bad", InvalidArgument, Permanent},
 		{"401 text", 401, "no", Unauthenticated, Transient},
 		{"403 text", 403, "no", PermissionDenied, Permanent},
-		{"404 html", 404, "<html>", NotFound, Permanent},
-		{"405 text", 405, "", Unimplemented, Permanent},
+		// A 404 or 405 that is not recognisably Google's may come from an
+		// ingress, a proxy, or a wrong endpoint or version: transient.
+		{"404 html", 404, "<html>", NotFound, Transient},
+		{"404 plain", 404, "404 page not found", NotFound, Transient},
+		{"404 JSON of a proxy", 404, `{"message":"no Route matched with those values"}`, NotFound, Transient},
+		{"405 text", 405, "", Unimplemented, Transient},
+		// The Google front end's own 404 page: Google does not serve the path.
+		{"404 Google front end", 404, gfe404, Unimplemented, Permanent},
+		{"404 Google body", 404, `{"error":{"code":404,"status":"NOT_FOUND","message":"Operation not found."}}`, NotFound, Permanent},
+		{"404 Google body without status", 404, `{"error":{"code":404,"message":"Not found."}}`, NotFound, Permanent},
+		{"501 Google body without status", 501, `{"error":{"code":501,"message":"Not implemented."}}`, Unimplemented, Permanent},
+		{"501 Google body without code", 501, `{"error":{"message":"Not implemented."}}`, Unimplemented, Permanent},
 		{"408 text", 408, "", DeadlineExceeded, Transient},
 		{"409 text", 409, "", Aborted, Transient},
 		{"412 text", 412, "", FailedPrecondition, Permanent},
 		{"416 text", 416, "", OutOfRange, Permanent},
 		{"418 text", 418, "", InvalidArgument, Permanent},
 		{"429 text", 429, "slow down", ResourceExhausted, Transient},
-		{"499 text", 499, "", Cancelled, Permanent},
+		{"499 text", 499, "", Cancelled, Transient},
 		{"302 redirect", 302, "", Unknown, Transient},
 		// A Google body wins over the HTTP status.
 		{"503 says NOT_FOUND", 503, `{"error":{"code":503,"status":"NOT_FOUND"}}`, NotFound, Permanent},
@@ -124,6 +135,47 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 		t.Errorf("credential failure code = %v, want UNAUTHENTICATED", got)
 	}
 }
+
+// gfe404 is the page the Google front end serves for a path no API serves.
+const gfe404 = `<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <title>Error 404 (Not Found)!!1</title>
+  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
+  <p><b>404.</b> <ins>That’s an error.</ins>
+  <p>The requested URL <code>/v9/operations/x:cancel</code> was not found on this server.  <ins>That’s all we know.</ins>`
+
+// TestMisdirected: only a 404 or 405 that is not recognisably Google's is
+// misdirected.
+func TestMisdirected(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{404, "404 page not found", true},
+		{404, "", true},
+		{405, "Method Not Allowed", true},
+		{404, gfe404, false},
+		{404, string(lrotestHTML404), false},
+		{404, `{"error":{"code":404,"status":"NOT_FOUND"}}`, false},
+		{405, `{"error":{"code":405,"message":"no"}}`, false},
+		{403, "Forbidden", false},
+		{503, "", false},
+	}
+	for _, tt := range tests {
+		if got := Misdirected(parseError(tt.status, http.Header{}, []byte(tt.body), time.Now())); got != tt.want {
+			t.Errorf("Misdirected(%d %.30q) = %v, want %v", tt.status, tt.body, got, tt.want)
+		}
+	}
+	if Misdirected(errors.New("x")) || Misdirected(nil) {
+		t.Error("Misdirected of a foreign error or nil")
+	}
+}
+
+// lrotestHTML404 is lrotest.HTML404's body (lrotest imports lro).
+var lrotestHTML404 = []byte("<!DOCTYPE html><html><body><p><b>404.</b> That’s an error.</p></body></html>")
 
 func TestParseErrorDetails(t *testing.T) {
 	t.Parallel()
@@ -174,13 +226,13 @@ func TestParseErrorDetails(t *testing.T) {
 			name:       "Retry-After HTTP date",
 			retryAfter: now.Add(90 * time.Second).Format(http.TimeFormat),
 			body:       "rate limited",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: 90 * time.Second},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: 90 * time.Second, NotGoogle: true},
 		},
 		{
 			name:       "Retry-After in the past is ignored",
 			retryAfter: now.Add(-time.Hour).Format(http.TimeFormat),
 			body:       "",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests"},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", NotGoogle: true},
 		},
 		{
 			name:       "garbage Retry-After and RetryInfo are ignored",
@@ -198,13 +250,13 @@ func TestParseErrorDetails(t *testing.T) {
 			name:       "absurd Retry-After alone is capped",
 			retryAfter: "86400",
 			body:       "",
-			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: maxRetryDelay},
+			want:       Error{HTTPStatus: 429, Code: ResourceExhausted, Message: "Too Many Requests", RetryDelay: maxRetryDelay, NotGoogle: true},
 		},
 		{
 			name:   "garbage body",
 			status: 503,
 			body:   "\x00\xff{{{",
-			want:   Error{HTTPStatus: 503, Code: Unavailable, Message: "Service Unavailable"},
+			want:   Error{HTTPStatus: 503, Code: Unavailable, Message: "Service Unavailable", NotGoogle: true},
 		},
 	}
 	for _, tt := range tests {
@@ -223,6 +275,52 @@ func TestParseErrorDetails(t *testing.T) {
 				t.Errorf("parseError mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestQuotaIn403: the legacy Workspace form of a quota error, a 403 whose
+// ErrorInfo or errors[].reason is rateLimitExceeded or
+// userRateLimitExceeded, is RESOURCE_EXHAUSTED (retried, and slowing the
+// service down), not PERMISSION_DENIED (acked as denied). The reason is
+// kept, and the error's text says it.
+func TestQuotaIn403(t *testing.T) {
+	t.Parallel()
+	legacy := func(reason string) string {
+		return `{"error":{"code":403,"message":"User Rate Limit Exceeded","status":"PERMISSION_DENIED",` +
+			`"errors":[{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"` + reason + `"}]}}`
+	}
+	errorInfo := func(reason string) string {
+		return `{"error":{"code":403,"message":"Rate limit.","status":"PERMISSION_DENIED","details":[` +
+			`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"` + reason + `","domain":"googleapis.com"}]}}`
+	}
+	tests := []struct {
+		name     string
+		body     string
+		want     Error
+		wantText string
+	}{
+		{"legacy userRateLimitExceeded", legacy("userRateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "userRateLimitExceeded", Domain: "usageLimits"},
+			"RESOURCE_EXHAUSTED (HTTP 403): User Rate Limit Exceeded (reason userRateLimitExceeded)"},
+		{"legacy rateLimitExceeded", legacy("rateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "rateLimitExceeded", Domain: "usageLimits"}, ""},
+		{"ErrorInfo rateLimitExceeded", errorInfo("rateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "rateLimitExceeded", Domain: "googleapis.com"},
+			"RESOURCE_EXHAUSTED (HTTP 403): Rate limit. (reason rateLimitExceeded)"},
+		{"ErrorInfo userRateLimitExceeded", errorInfo("userRateLimitExceeded"),
+			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "userRateLimitExceeded", Domain: "googleapis.com"}, ""},
+		{"another reason stays denied", legacy("insufficientPermissions"),
+			Error{HTTPStatus: 403, Code: PermissionDenied, Message: "User Rate Limit Exceeded", Reason: "insufficientPermissions", Domain: "usageLimits"},
+			"PERMISSION_DENIED (HTTP 403): User Rate Limit Exceeded (reason insufficientPermissions)"},
+	}
+	for _, tt := range tests {
+		got := parseError(403, http.Header{}, []byte(tt.body), time.Now())
+		if diff := cmp.Diff(tt.want, *got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+		if tt.wantText != "" && got.Error() != tt.wantText {
+			t.Errorf("%s: Error() = %q, want %q", tt.name, got.Error(), tt.wantText)
+		}
 	}
 }
 
@@ -261,4 +359,43 @@ func FuzzParseError(f *testing.F) {
 		_ = Classify(e)
 		_ = e.Error()
 	})
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s     string
+		limit int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"abcdefghijk", 10, "abcdefghij…[cut: 11 bytes in all]"},
+		// "é" is two bytes: the cut does not split it.
+		{"aéééé", 4, "aé…[cut: 9 bytes in all]"},
+		{"éé", 1, "…[cut: 4 bytes in all]"},
+	}
+	for _, tt := range tests {
+		if got := Clip(tt.s, tt.limit); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.s, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestMessagesAreBounded: what is kept of an error body's message, and of
+// an operation's error message, is at most MaxMessageBytes and a cut mark,
+// however large the body.
+func TestMessagesAreBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 100_000)
+	e := parseError(403, http.Header{}, fmt.Appendf(nil, `{"error":{"code":403,"status":"PERMISSION_DENIED","message":%q}}`, long), time.Now())
+	op, err := decodeOperation(fmt.Appendf(nil, `{"name":"operations/a","done":true,"error":{"code":13,"message":%q}}`, long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, msg := range map[string]string{"error body": e.Message, "operation error": op.Error.Message} {
+		if want := Clip(long, MaxMessageBytes); msg != want {
+			t.Errorf("%s message: %d bytes ending %q, want %d bytes ending %q", what, len(msg), msg[len(msg)-30:], len(want), want[len(want)-30:])
+		}
+	}
 }

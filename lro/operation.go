@@ -12,13 +12,15 @@ import (
 type Operation struct {
 	Name string
 	Done bool
-	// Error is the operation's final error, when done with one.
+	// Error is the operation's final error, when done with one; nil when
+	// absent, or when its code is 0 (OK), which is no error.
 	Error *Status
 	// HasResponse reports that the operation finished with a response.
 	HasResponse bool
 }
 
-// Status is a google.rpc.Status without its details.
+// Status is a google.rpc.Status without its details; its message is cut
+// to MaxMessageBytes.
 type Status struct {
 	Code    Code
 	Message string
@@ -50,12 +52,17 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	s.Code, s.Message = Code(w.Code), w.Message
+	s.Code, s.Message = Code(w.Code), Clip(w.Message, MaxMessageBytes)
 	return nil
 }
 
 func (w *wireOperation) operation() *Operation {
-	return &Operation{Name: w.Name, Done: w.Done, Error: w.Error, HasResponse: bool(w.Response)}
+	op := &Operation{Name: w.Name, Done: w.Done, Error: w.Error, HasResponse: bool(w.Response)}
+	if op.Error != nil && op.Error.Code == OK {
+		// "error": {} is a status of code 0: OK, which is no error.
+		op.Error = nil
+	}
+	return op
 }
 
 // decodeOperation decodes one Operation from a JSON body.

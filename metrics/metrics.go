@@ -48,6 +48,9 @@ type Metrics struct {
 	ThrottleDelayed *prometheus.CounterVec
 	// ThrottleWait sums the time requests waited for adaptive throttling.
 	ThrottleWait *prometheus.CounterVec
+	// MisdirectedRequests counts requests answered with a 404 or 405 that is
+	// not recognisably Google's, by service: opcancel_api_misdirected_requests_total.
+	MisdirectedRequests *prometheus.CounterVec
 	// MaxOutstanding and Concurrency export the configured bounds, so that
 	// dashboards and autoscalers can compare the in-flight gauges with them.
 	MaxOutstanding prometheus.Gauge
@@ -91,6 +94,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Requests delayed by adaptive throttling, by service.", "service"),
 		ThrottleWait: counterVec("opcancel_throttle_wait_seconds_total",
 			"Time requests waited for adaptive throttling, by service.", "service"),
+		MisdirectedRequests: counterVec("opcancel_api_misdirected_requests_total",
+			"API requests answered 404 or 405 by something that is not recognisably the Google API (no Google error body, not the Google front end's 404 page): a wrong endpoint or version, or a proxy's answer; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
 			"The configured maximum of deliveries held at once (max outstanding)."),
 		Concurrency: gauge("opcancel_concurrency",
@@ -100,7 +105,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
-		m.MaxOutstanding, m.Concurrency,
+		m.MisdirectedRequests, m.MaxOutstanding, m.Concurrency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -64,9 +64,10 @@ func (r Result) Get(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// PublishAsync queues one message in the current batch.
+// PublishAsync queues one message in the current batch, its attributes
+// fitted to Pub/Sub's limits (fitAttributes).
 func (p *Publisher) PublishAsync(ctx context.Context, data []byte, attrs map[string]string) Result {
-	return Result{r: p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}), p: p}
+	return Result{r: p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: fitAttributes(attrs)}), p: p}
 }
 
 // Stop flushes pending messages and stops the publisher.

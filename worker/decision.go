@@ -13,6 +13,9 @@ type result struct {
 	outcome Outcome
 	code    string
 	message string
+	// nack nacks the delivery whatever its outcome: a redelivery that
+	// follows a first copy which was nacked (see follow).
+	nack bool
 }
 
 // cancel sends the cancel (retrying what is transient) and decides the
@@ -32,15 +35,26 @@ func (w *Worker) cancel(ctx context.Context, j *job) result {
 
 // afterPrecondition decides a cancel answered FAILED_PRECONDITION: one
 // successful get tells whether the operation is done (its final state is the
-// outcome) or still running (not_cancellable).
+// outcome) or still running (not_cancellable). A get that cannot be served,
+// UNIMPLEMENTED or misdirected, leaves it not_cancellable with the get's
+// code: the cancel reached Google and was refused, and nothing more can be
+// learnt by asking again.
 func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error) result {
 	var op *lro.Operation
+	var unreadable error
 	err := w.retrying(ctx, j, func(ctx context.Context) error {
 		var err error
 		op, err = w.ops.Get(ctx, j.svc, j.req.Name)
+		if lro.CodeOf(err) == lro.Unimplemented || lro.Misdirected(err) {
+			unreadable = err
+			return nil // final, though a misdirected answer is transient elsewhere
+		}
 		return err
 	})
 	switch {
+	case unreadable != nil:
+		return result{outcome: NotCancellable, code: lro.CodeOf(unreadable).String(),
+			message: fmt.Sprintf("the cancel was refused (%v), and the get that would tell whether the operation is done failed: %v", cancelErr, unreadable)}
 	case err != nil:
 		return failure(ctx, err)
 	case op.Done:

@@ -89,14 +89,23 @@ func (h *harness) jobs(service string, o Outcome) float64 {
 	return testutil.ToFloat64(h.m.Jobs.WithLabelValues(service, string(o)))
 }
 
-// outcomeLog returns the log line of message ID id's outcome.
+// outcomeLog returns the (first) log line of message ID id's outcome.
 func (h *harness) outcomeLog(id string) (observer.LoggedEntry, bool) {
-	for _, e := range h.logs.All() {
-		if e.ContextMap()["messageId"] == id && e.ContextMap()["outcome"] != nil {
-			return e, true
-		}
+	if lines := h.outcomeLogs(id); len(lines) > 0 {
+		return lines[0], true
 	}
 	return observer.LoggedEntry{}, false
+}
+
+// outcomeLogs returns the outcome log lines of message ID id, in order.
+func (h *harness) outcomeLogs(id string) []observer.LoggedEntry {
+	var out []observer.LoggedEntry
+	for _, e := range h.logs.All() {
+		if e.ContextMap()["messageId"] == id && e.ContextMap()["outcome"] != nil {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 type settledLog struct {

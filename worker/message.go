@@ -41,9 +41,19 @@ var errDecode = errors.New("undecodable message")
 // line, with the attributes service, reason and batch standing in for
 // missing JSON fields.
 // It checks the form and the field limits; the name itself is validated when
-// it is routed. On error the returned Request holds what could be read, for
-// the log line.
+// it is routed. On error the returned Request holds only the fields that pass
+// their own checks, for the log line and the result event: a value that broke
+// a limit never reaches a log line, an event or an event's attributes.
 func Decode(data []byte, attrs map[string]string) (Request, error) {
+	r, err := decode(data, attrs)
+	if err != nil {
+		return r.checked(), err
+	}
+	return r, nil
+}
+
+// decode reads data and attrs into a Request and checks it.
+func decode(data []byte, attrs map[string]string) (Request, error) {
 	var r Request
 	if len(data) > MaxDataBytes {
 		return r, fmt.Errorf("%w: data is %d bytes, the limit is %d", errDecode, len(data), MaxDataBytes)
@@ -56,7 +66,8 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 	case len(text) == 0:
 		return r, fmt.Errorf("%w: empty message", errDecode)
 	case text[0] == '{':
-		if err := decodeJSON(text, &r); err != nil {
+		var err error
+		if r, err = decodeJSON(text); err != nil {
 			return r, err
 		}
 	case text[0] == '[' || text[0] == '"':
@@ -84,45 +95,142 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 	} else if strings.HasPrefix(r.Name, "//") {
 		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", errDecode, r.Name)
 	}
-	switch {
-	case r.Name == "":
+	if r.Name == "" {
 		return r, fmt.Errorf("%w: no operation name", errDecode)
-	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
-		return r, fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
-	case utf8.RuneCountInString(r.Reason) > maxReasonChars:
-		return r, fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
-	case utf8.RuneCountInString(r.Batch) > maxBatchChars:
-		return r, fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
 	}
-	return r, nil
+	return r, r.checkFields()
+}
+
+// checkFields checks the fields that come from attributes as much as from
+// the data: UTF-8, and the limits of reason and batch.
+func (r Request) checkFields() error {
+	switch {
+	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
+		return fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
+	case !withinLimit(r.Reason, maxReasonChars):
+		return fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
+	case !withinLimit(r.Batch, maxBatchChars):
+		return fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
+	}
+	return nil
+}
+
+// checked returns the fields of r that pass their own checks; the others
+// are empty. The name stays (it is what the log line of an invalid message
+// is about) when it is UTF-8; finish cuts it to a bounded length.
+func (r Request) checked() Request {
+	keep := func(s string, limit int) string {
+		if utf8.ValidString(s) && withinLimit(s, limit) {
+			return s
+		}
+		return ""
+	}
+	return Request{
+		Name:    keep(r.Name, MaxDataBytes),
+		Service: keep(r.Service, MaxDataBytes),
+		Reason:  keep(r.Reason, maxReasonChars),
+		Batch:   keep(r.Batch, maxBatchChars),
+	}
+}
+
+// withinLimit reports whether s has at most limit characters.
+func withinLimit(s string, limit int) bool {
+	return utf8.RuneCountInString(s) <= limit
 }
 
 // decodeJSON decodes the JSON form: an object with a string "name" and
 // optional string "service", "reason" and "batch"; other fields are ignored.
-func decodeJSON(text []byte, r *Request) error {
+// A key that appears twice, or a key that differs from one of the four only
+// in case, is refused: Go's JSON decoding matches keys case-insensitively
+// (with Unicode folding) and lets the last one win, so
+// {"name":"a","NAME":"b"} would name b.
+func decodeJSON(text []byte) (Request, error) {
 	var w struct {
 		Name    *string `json:"name"`
 		Service *string `json:"service"`
 		Reason  *string `json:"reason"`
 		Batch   *string `json:"batch"`
 	}
-	// Unmarshal also refuses anything after the object.
-	if err := json.Unmarshal(text, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
-		}
-		return fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+	// Unmarshal also refuses anything after the object. It checks the
+	// syntax before it decodes, so after a type error text is valid JSON.
+	err := json.Unmarshal(text, &w)
+	var te *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &te) {
+		return Request{}, fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+	}
+	if err := checkKeys(text); err != nil {
+		return Request{}, err
+	}
+	if err != nil {
+		return Request{}, fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
 	}
 	if w.Name == nil {
-		return fmt.Errorf("%w: JSON has no \"name\"", errDecode)
+		return Request{}, fmt.Errorf("%w: JSON has no \"name\"", errDecode)
 	}
-	for _, f := range []struct {
-		dst *string
-		src *string
-	}{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
+	var r Request
+	for _, f := range [...]struct{ dst, src *string }{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
 		if f.src != nil {
 			*f.dst = *f.src
+		}
+	}
+	return r, nil
+}
+
+// jsonFields are the JSON form's fields, spelled as the form spells them.
+var jsonFields = [...]string{"name", "service", "reason", "batch"}
+
+// checkKeys refuses a key of the object text that appears twice, or that
+// differs from one of jsonFields only in case.
+func checkKeys(text []byte) error {
+	seen := map[string]bool{}
+	return eachObjectKey(text, func(quoted []byte) error {
+		key := string(quoted[1 : len(quoted)-1])
+		if bytes.IndexByte(quoted, '\\') >= 0 {
+			json.Unmarshal(quoted, &key) // a valid JSON string: text is valid JSON
+		}
+		if seen[key] {
+			return fmt.Errorf("%w: JSON key %q appears twice", errDecode, key)
+		}
+		seen[key] = true
+		for _, f := range jsonFields {
+			if key != f && strings.EqualFold(key, f) {
+				return fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", errDecode, key, f)
+			}
+		}
+		return nil
+	})
+}
+
+// eachObjectKey calls f with each key of the JSON object text, quoted and
+// escaped as written, in order. text must be valid JSON (json.Unmarshal has
+// checked it): the scan only tells keys from values and nested values.
+func eachObjectKey(text []byte, f func(quoted []byte) error) error {
+	depth := 0
+	key := false // the next string at depth 1 is a key
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '{', '[':
+			depth++
+			key = depth == 1 // the object itself opens
+		case '}', ']':
+			depth--
+		case ',':
+			key = depth == 1
+		case '"':
+			end := i + 1
+			for text[end] != '"' {
+				if text[end] == '\\' {
+					end++ // the escaped byte
+				}
+				end++
+			}
+			if key {
+				if err := f(text[i : end+1]); err != nil {
+					return err
+				}
+				key = false
+			}
+			i = end
 		}
 	}
 	return nil

@@ -1,7 +1,10 @@
 package worker
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,27 +51,38 @@ func TestDecodeRejects(t *testing.T) {
 		data  string
 		attrs map[string]string
 	}{
-		"empty":                    {data: ""},
-		"blank":                    {data: " \n\t"},
-		"4 KiB + 1":                {data: "operations/" + strings.Repeat("a", MaxDataBytes+1-len("operations/"))},
-		"invalid UTF-8":            {data: "operations/\xff\xfe"},
-		"two lines":                {data: "operations/a\noperations/b"},
-		"json without name":        {data: `{"service":"vault.googleapis.com"}`},
-		"json null name":           {data: `{"name":null}`},
-		"json empty name":          {data: `{"name":""}`},
-		"json name of wrong type":  {data: `{"name":42}`},
-		"json name object":         {data: `{"name":{"a":1}}`},
-		"json service wrong type":  {data: `{"name":"operations/a","service":["x"]}`},
-		"json truncated":           {data: `{"name":"operations/a"`},
-		"json trailing data":       {data: `{"name":"operations/a"} {"name":"operations/b"}`},
-		"json array":               {data: `[{"name":"operations/a"}]`},
-		"deeply nested":            {data: `{"name":"operations/a","x":` + strings.Repeat("[", 1500) + strings.Repeat("]", 1500) + `,`},
-		"reason too long":          {data: `{"name":"operations/a","reason":"` + strings.Repeat("r", 257) + `"}`},
-		"batch too long":           {data: "operations/a", attrs: map[string]string{"batch": strings.Repeat("b", 129)}},
-		"attribute not UTF-8":      {data: "operations/a", attrs: map[string]string{"reason": "\xff"}},
-		"service contradicts host": {data: "//vault.googleapis.com/operations/a", attrs: map[string]string{"service": "androidmanagement.googleapis.com"}},
-		"full name without name":   {data: "//vault.googleapis.com/"},
-		"full name without host":   {data: "///operations/a"},
+		"empty":                          {data: ""},
+		"blank":                          {data: " \n\t"},
+		"4 KiB + 1":                      {data: "operations/" + strings.Repeat("a", MaxDataBytes+1-len("operations/"))},
+		"invalid UTF-8":                  {data: "operations/\xff\xfe"},
+		"two lines":                      {data: "operations/a\noperations/b"},
+		"json without name":              {data: `{"service":"vault.googleapis.com"}`},
+		"json null name":                 {data: `{"name":null}`},
+		"json empty name":                {data: `{"name":""}`},
+		"json name of wrong type":        {data: `{"name":42}`},
+		"case variant of the wrong type": {data: `{"name":"operations/a","NAME":5}`},
+		"json name object":               {data: `{"name":{"a":1}}`},
+		"json service wrong type":        {data: `{"name":"operations/a","service":["x"]}`},
+		"json truncated":                 {data: `{"name":"operations/a"`},
+		"json trailing data":             {data: `{"name":"operations/a"} {"name":"operations/b"}`},
+		"json array":                     {data: `[{"name":"operations/a"}]`},
+		"deeply nested":                  {data: `{"name":"operations/a","x":` + strings.Repeat("[", 1500) + strings.Repeat("]", 1500) + `,`},
+		"reason too long":                {data: `{"name":"operations/a","reason":"` + strings.Repeat("r", 257) + `"}`},
+		"batch too long":                 {data: "operations/a", attrs: map[string]string{"batch": strings.Repeat("b", 129)}},
+		"attribute not UTF-8":            {data: "operations/a", attrs: map[string]string{"reason": "\xff"}},
+		"service contradicts host":       {data: "//vault.googleapis.com/operations/a", attrs: map[string]string{"service": "androidmanagement.googleapis.com"}},
+		"full name without name":         {data: "//vault.googleapis.com/"},
+		"full name without host":         {data: "///operations/a"},
+		// Go's JSON decoding matches keys case-insensitively and lets the last
+		// one win: {"name":"operations/a","NAME":"operations/b"} would cancel b.
+		"duplicate key":           {data: `{"name":"operations/a","name":"operations/b"}`},
+		"case-variant key":        {data: `{"name":"operations/a","NAME":"operations/b"}`},
+		"case variant alone":      {data: `{"Name":"operations/a"}`},
+		"case-variant service":    {data: `{"name":"operations/a","Service":"x.googleapis.com"}`},
+		"folded variant (long s)": {data: `{"name":"operations/a","ſervice":"x.googleapis.com"}`},
+		"duplicate unknown key":   {data: `{"name":"operations/a","x":1,"x":2}`},
+		"missing comma":           {data: `{"name":"operations/a" "x":1}`},
+		"missing colon":           {data: `{"name" "operations/a"}`},
 	}
 	for name, tt := range tests {
 		if got, err := Decode([]byte(tt.data), tt.attrs); !errors.Is(err, errDecode) {
@@ -88,7 +102,9 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s), "", "")
 	}
+	f.Add([]byte(`{"a\"b":{"name":[1,"x,\"y"]},"n\u0061me":"operations/a", "c" : [{"d":1},2]}`), "", "")
 	f.Fuzz(func(t *testing.T, data []byte, service, reason string) {
+		checkObjectKeys(t, data)
 		r, err := Decode(data, map[string]string{"service": service, "reason": reason})
 		if err != nil {
 			return
@@ -103,4 +119,50 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("multi-line name accepted: %q", r.Name)
 		}
 	})
+}
+
+// TestDecodeNamesTheSmuggledKey: the invalid message says which key is wrong.
+func TestDecodeNamesTheSmuggledKey(t *testing.T) {
+	t.Parallel()
+	for data, want := range map[string]string{
+		`{"name":"operations/a","NAME":"operations/b"}`: `JSON key "NAME" differs from "name" only in case`,
+		`{"name":"operations/a","name":"operations/b"}`: `JSON key "name" appears twice`,
+		`{"name":"operations/a","NAME":5}`:              `JSON key "NAME" differs from "name" only in case`,
+		`{"name":"operations/a","n\u0061me":"x"}`:       `JSON key "name" appears twice`,
+	} {
+		_, err := Decode([]byte(data), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Decode(%s) = %v, want an error with %q", data, err, want)
+		}
+	}
+}
+
+// checkObjectKeys: for a valid JSON object, eachObjectKey finds the keys a
+// JSON decoder reads, in order.
+func checkObjectKeys(t *testing.T, data []byte) {
+	text := bytes.TrimSpace(data)
+	if !json.Valid(text) || len(text) == 0 || text[0] != '{' {
+		return
+	}
+	var want []string
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.Token()
+	for dec.More() {
+		tok, _ := dec.Token()
+		want = append(want, tok.(string))
+		var skip json.RawMessage
+		dec.Decode(&skip)
+	}
+	var got []string
+	eachObjectKey(text, func(quoted []byte) error {
+		var k string
+		if err := json.Unmarshal(quoted, &k); err != nil {
+			t.Fatalf("key %s is not a JSON string: %v", quoted, err)
+		}
+		got = append(got, k)
+		return nil
+	})
+	if !slices.Equal(want, got) {
+		t.Fatalf("keys of %s: got %q, want %q", text, got, want)
+	}
 }

@@ -75,6 +75,23 @@ func TestEveryOutcome(t *testing.T) {
 			requests: []string{"POST /v1/operations/c7:cancel", "GET /v1/operations/c7"},
 		},
 		{
+			// The cancel reached Google (FAILED_PRECONDITION is its answer); a
+			// get it does not serve cannot tell the operation's state, and the
+			// cancel was refused.
+			name: "failed_precondition, then a get answered UNIMPLEMENTED", data: "operations/c7u",
+			script: &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")},
+				Get: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
+			service: vault, want: NotCancellable, code: "UNIMPLEMENTED", settle: "ack",
+			requests: []string{"POST /v1/operations/c7u:cancel", "GET /v1/operations/c7u"},
+		},
+		{
+			name: "failed_precondition, then a get answered by a 404 that is not Google's", data: "operations/c7n",
+			script: &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")},
+				Get: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}},
+			service: vault, want: NotCancellable, code: "NOT_FOUND", settle: "ack",
+			requests: []string{"POST /v1/operations/c7n:cancel", "GET /v1/operations/c7n"},
+		},
+		{
 			name: "unimplemented", data: "operations/c8",
 			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Unimplemented, "Method not implemented.")}},
 			service: vault, want: Unimplemented, code: "UNIMPLEMENTED", settle: "ack",
@@ -117,6 +134,14 @@ func TestEveryOutcome(t *testing.T) {
 			service: vault, want: RetryExhausted, code: "UNAVAILABLE", settle: "nack", level: zapcore.WarnLevel,
 			// RetryInfo 50s within a 2m budget: attempts at 0s, 50s, 100s.
 			requests: []string{"POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel", "POST /v1/operations/c12:cancel"},
+		},
+		{
+			// CANCELLED (HTTP 499) says the request was aborted, not that the
+			// cancel was refused.
+			name: "an aborted request is retried", data: "operations/c14",
+			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.Cancelled, "The operation was cancelled."), {}}},
+			service: vault, want: Cancelled, code: "OK", settle: "ack",
+			requests: []string{"POST /v1/operations/c14:cancel", "POST /v1/operations/c14:cancel", "GET /v1/operations/c14"},
 		},
 		{
 			name: "credentials failing are retried then nacked", data: "operations/c13",

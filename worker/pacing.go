@@ -20,15 +20,18 @@ type serviceState struct {
 	gate chan struct{}
 	// allowed is the service's opcancel_throttle_allowed_rate series.
 	allowed prometheus.Gauge
+	// misdirection records the answers that are not recognisably Google's.
+	misdirection misdirection
 }
 
 // newServiceState returns svc's gate, its throttle at the configured rate,
-// and creates the service's pacing series, so that they exist from start-up.
+// and creates the service's pacing series (and its misdirected-requests
+// series), so that they exist from start-up.
 func newServiceState(svc *lro.Service, m *metrics.Metrics) *serviceState {
 	st := &serviceState{gate: make(chan struct{}, 1), throttle: newThrottle(svc.Rate), allowed: m.ThrottleAllowedRate.WithLabelValues(svc.Host)}
 	_, allowed := st.throttle.state()
 	st.allowed.Set(allowed)
-	for _, c := range []*prometheus.CounterVec{m.RateLimitWait, m.RateLimitDelayed, m.ThrottleWait, m.ThrottleDelayed} {
+	for _, c := range []*prometheus.CounterVec{m.RateLimitWait, m.RateLimitDelayed, m.ThrottleWait, m.ThrottleDelayed, m.MisdirectedRequests} {
 		c.WithLabelValues(svc.Host)
 	}
 	return st
@@ -64,6 +67,9 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 	w.pool.Release(1)
 	if answered, kind := apiAnswered(err); answered {
 		st.allowed.Set(st.throttle.answered(kind, time.Now()))
+	}
+	if lro.Misdirected(err) {
+		w.misdirected(svc, st, err)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"opcancel/lro"
 	"opcancel/metrics"
 )
 
@@ -41,24 +42,29 @@ func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
 	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
 }
 
-// maxLoggedName bounds how much of a hostile name reaches logs and events.
-const maxLoggedName = 1100
+// What reaches a log line or a result event is bounded (Cloud Logging
+// drops entries over 256 KB): a name is cut after maxLoggedName bytes (a
+// valid one is at most 1024), the detail and message after maxDetailBytes;
+// each marked as cut (lro.Clip).
+const (
+	maxLoggedName  = 1100
+	maxDetailBytes = 4096
+)
 
 // finish is the one place an outcome is recorded: metrics, one log line, the
-// result event for acked outcomes, then the ack or nack.
-func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
+// result event for acked outcomes, then the ack or nack. It reports whether
+// the delivery was acked.
+func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 	finished := time.Now()
-	name := j.req.Name
-	if len(name) > maxLoggedName {
-		name = name[:maxLoggedName] + "…"
-	}
+	name := lro.Clip(j.req.Name, maxLoggedName)
+	r.message = lro.Clip(r.message, maxDetailBytes)
 	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
 	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
 	w.logOutcome(j, r, name, finished)
 
-	if !r.outcome.Acks() {
+	if !r.outcome.Acks() || r.nack {
 		w.settle(j, j.d.Nack, "nack")
-		return r.outcome
+		return false
 	}
 	if w.sink != nil {
 		if err := w.publish(ctx, j, r, name, finished); err != nil {
@@ -67,11 +73,11 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) Outcome {
 				zap.String("service", j.service), zap.String("name", name), zap.String("outcome", string(r.outcome)),
 				zap.String("messageId", j.d.ID), zap.Error(err))
 			w.settle(j, j.d.Nack, "nack")
-			return r.outcome
+			return false
 		}
 	}
 	w.settle(j, j.d.Ack, "ack")
-	return r.outcome
+	return true
 }
 
 // logOutcome writes the outcome's one log line.

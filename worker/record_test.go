@@ -6,9 +6,11 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 )
 
@@ -121,4 +123,96 @@ func TestZeroSeriesFromStartUp(t *testing.T) {
 	if want := 2*len(Outcomes()) + 1; n != want {
 		t.Errorf("opcancel_jobs_total has %d series at start-up, want %d (every outcome × service, and unknown/invalid)", n, want)
 	}
+}
+
+// TestInvalidFieldsNeverReachEventsOrLogs: a message rejected for one of its
+// fields (a batch over its limit, an attribute that is not UTF-8) ends
+// invalid, and that field reaches neither the result event, nor its
+// attributes, nor the log line; the fields that passed their checks do.
+// Pub/Sub refuses an attribute value over 1024 bytes, failing the whole
+// publish request with every event bundled in it.
+func TestInvalidFieldsNeverReachEventsOrLogs(t *testing.T) {
+	t.Parallel()
+	longBatch := strings.Repeat("b", 2000)
+	tests := []struct {
+		name       string
+		data       string
+		attrs      map[string]string
+		wantBatch  string
+		wantReason string
+	}{
+		{"batch attribute over its limit", "operations/a", map[string]string{"batch": longBatch, "reason": "incident 4711"}, "", "incident 4711"},
+		{"batch field over its limit", `{"name":"operations/a","batch":"` + longBatch + `","reason":"incident 4711"}`, nil, "", "incident 4711"},
+		{"reason over its limit", "operations/a", map[string]string{"batch": "b1", "reason": strings.Repeat("r", 300)}, "b1", ""},
+		{"batch not UTF-8", "operations/a", map[string]string{"batch": "b\xff", "reason": "incident 4711"}, "", "incident 4711"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+			if got := h.w.Handle(context.Background(), h.delivery("m", tt.data, tt.attrs)); got != Invalid {
+				t.Fatalf("outcome = %s, want invalid", got)
+			}
+			ev, attrs, ok := h.sink.byID("m")
+			if !ok {
+				t.Fatal("no result event")
+			}
+			if ev.Batch != tt.wantBatch || ev.Reason != tt.wantReason {
+				t.Errorf("event batch %q, reason %q; want %q, %q", clipForTest(ev.Batch), clipForTest(ev.Reason), tt.wantBatch, tt.wantReason)
+			}
+			wantAttrs := map[string]string{"outcome": "invalid", "service": "unknown"}
+			if tt.wantBatch != "" {
+				wantAttrs["batch"] = tt.wantBatch
+			}
+			if diff := cmp.Diff(wantAttrs, attrs); diff != "" {
+				t.Errorf("attributes (-want +got):\n%s", diff)
+			}
+			e, _ := h.outcomeLog("m")
+			if f := e.ContextMap(); f["batch"] != tt.wantBatch || f["reason"] != tt.wantReason {
+				t.Errorf("logged batch %q, reason %q; want %q, %q", clipForTest(toString(f["batch"])), clipForTest(toString(f["reason"])), tt.wantBatch, tt.wantReason)
+			}
+		})
+	}
+}
+
+func clipForTest(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "…"
+	}
+	return s
+}
+
+// TestLongTextIsCut: an API error message of any length (bodies are read up
+// to 1 MiB) and a long invalid name reach the log line and the result event
+// cut to a few KiB, at a character boundary, and visibly marked as cut.
+// Cloud Logging drops entries over 256 KB.
+func TestLongTextIsCut(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/big", lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.PermissionDenied, strings.Repeat("é", 100_000))}})
+		h.w.Handle(context.Background(), h.delivery("api", "operations/big", nil))
+		h.w.Handle(context.Background(), h.delivery("name", "operations/"+strings.Repeat("ü", 2000), nil))
+		// Quoted in the invalid message's detail, each control byte takes four.
+		h.w.Handle(context.Background(), h.delivery("quoted", "//"+strings.Repeat("\x01", 3000), nil))
+
+		for _, tt := range []struct {
+			id, field string
+			max       int
+		}{{"api", "detail", maxDetailBytes}, {"quoted", "detail", maxDetailBytes}, {"name", "name", maxLoggedName}} {
+			e, _ := h.outcomeLog(tt.id)
+			logged := toString(e.ContextMap()[tt.field])
+			ev, _, _ := h.sink.byID(tt.id)
+			inEvent := ev.Message
+			if tt.field == "name" {
+				inEvent = ev.Name
+			}
+			for where, s := range map[string]string{"log " + tt.field: logged, "event": inEvent} {
+				if len(s) > tt.max+len("…[cut: 1048576 bytes in all]") || !utf8.ValidString(s) || !strings.Contains(s, "…[cut: ") {
+					t.Errorf("%s of %s: %d bytes, valid UTF-8 %v, ends %q; want at most %d bytes and a cut mark",
+						where, tt.id, len(s), utf8.ValidString(s), s[max(0, len(s)-40):], tt.max)
+				}
+			}
+		}
+	})
 }

@@ -16,7 +16,9 @@ var errBudget = errors.New("retry budget spent")
 // retrying calls fn until it succeeds, fails permanently, the retry budget
 // is spent (errBudget) or ctx ends. Each call counts as one attempt (polls
 // are counted separately). Backoff is full jitter over an exponential
-// ceiling, never shorter than the server's retry hint.
+// ceiling, never shorter than the server's retry hint. When the next retry
+// would fall past the budget, retrying stops: at once, or at the budget's
+// end when the server's hint reaches past it.
 func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) error) error {
 	for retry := 0; ; retry++ {
 		if j.budgetEnd.IsZero() {
@@ -27,8 +29,17 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 		if err == nil || ctx.Err() != nil || lro.Classify(err) == lro.Permanent {
 			return err
 		}
-		delay := w.backoff(retry, lro.RetryDelayOf(err))
-		if time.Now().Add(delay).After(j.budgetEnd) {
+		hint := lro.RetryDelayOf(err)
+		delay := w.backoff(retry, hint)
+		if remaining := time.Until(j.budgetEnd); delay > remaining {
+			if hint > remaining {
+				// The server asked for more time than the budget has left:
+				// wait out the budget, so that the nacked message does not
+				// come back sooner than the server asked.
+				if err := sleep(ctx, remaining); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("%w after %d attempts: %w", errBudget, j.attempts, err)
 		}
 		w.metrics.Retries.WithLabelValues(j.svc.Host, lro.CodeOf(err).String()).Inc()

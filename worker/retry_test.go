@@ -2,6 +2,10 @@ package worker
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -114,10 +118,15 @@ func TestRetryBudget(t *testing.T) {
 		if got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil)); got != RetryExhausted {
 			t.Fatalf("outcome = %s", got)
 		}
-		// Attempts at 0, 50s, 100s; a fourth would be at 150s, past the budget,
-		// so the delivery is nacked at once rather than after a useless wait.
-		if d := time.Since(start); d != 100*time.Second {
-			t.Errorf("gave up after %v, want 100s", d)
+		// Attempts at 0, 50s, 100s; the server asks for a fourth no sooner
+		// than 150s, past the budget: the delivery waits until the budget's
+		// end and is nacked then, so that it does not come back sooner than
+		// the server asked.
+		if d := time.Since(start); d != 120*time.Second {
+			t.Errorf("gave up after %v, want the budget's end, 120s", d)
+		}
+		if n := len(h.fake.RequestsFor("operations/x")); n != 3 {
+			t.Errorf("%d cancels, want 3", n)
 		}
 		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "UNAVAILABLE")); got != 2 {
 			t.Errorf("retries = %v, want 2", got)
@@ -132,6 +141,51 @@ func TestRetryBudget(t *testing.T) {
 		}
 		if st := h0.fake.Op("operations/x"); st.Cancels != 1 {
 			t.Errorf("cancels with a zero budget = %d, want 1", st.Cancels)
+		}
+	})
+}
+
+// TestQuotaIn403IsRetriedAndSlowsDown: the older APIs answer a quota error
+// as a 403 with the reason userRateLimitExceeded. It is a quota, not a
+// refusal: retried (not acked as denied), counted and throttled as
+// RESOURCE_EXHAUSTED, and its reason is in the log's detail and the event.
+func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		quota := lrotest.Answer{Status: 403, Body: []byte(`{"error":{"code":403,"message":"User Rate Limit Exceeded","status":"PERMISSION_DENIED",` +
+			`"errors":[{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"userRateLimitExceeded"}]}}`)}
+		const n = 5
+		var wg sync.WaitGroup
+		for i := range n {
+			h.fake.Set(fmt.Sprintf("operations/q%d", i), lrotest.Script{Cancel: []lrotest.Answer{quota, {}}})
+			wg.Go(func() {
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/q%d", i), nil))
+			})
+		}
+		synctest.Wait() // every first cancel has been answered
+		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault)); math.IsInf(got, 1) {
+			t.Errorf("allowed rate after %d quota answers = %v, want the throttle to hold it down", n, got)
+		}
+		wg.Wait()
+		if got := h.jobs(vault, Cancelled); got != n {
+			t.Errorf("cancelled = %v, want %d (denied: %v)", got, n, h.jobs(vault, Denied))
+		}
+		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != n {
+			t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want %d", got, n)
+		}
+
+		// When the quota outlasts the budget, the reason is in the detail and the event.
+		cfg := DefaultConfig()
+		cfg.RetryBudget = 0
+		h0 := newHarness(t, cfg, lrotest.Options{}, "")
+		h0.fake.Set("operations/q", lrotest.Script{Cancel: []lrotest.Answer{quota}})
+		if got := h0.w.Handle(context.Background(), h0.delivery("m", "operations/q", nil)); got != RetryExhausted {
+			t.Fatalf("outcome = %s, want retry_exhausted", got)
+		}
+		e, _ := h0.outcomeLog("m")
+		if d := toString(e.ContextMap()["detail"]); e.ContextMap()["code"] != "RESOURCE_EXHAUSTED" || !strings.Contains(d, "reason userRateLimitExceeded") {
+			t.Errorf("log code %v, detail %q; want RESOURCE_EXHAUSTED and the reason", e.ContextMap()["code"], d)
 		}
 	})
 }

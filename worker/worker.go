@@ -68,8 +68,11 @@ type Worker struct {
 	held     *semaphore.Weighted
 	services map[string]*serviceState
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inFlight holds the service/name of the operations in flight.
 	inFlight map[string]struct{}
+	// messages holds the message IDs in flight, with their fate.
+	messages map[string]*fate
 }
 
 // Deps are the worker's collaborators.
@@ -103,6 +106,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
+		messages: map[string]*fate{},
 	}
 	for _, s := range deps.Table.Services() {
 		w.services[s.Host] = newServiceState(s, w.metrics)
@@ -161,17 +165,28 @@ type job struct {
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
 // ending before an outcome means interrupted. Handle blocks while the worker
-// already holds MaxOutstanding deliveries.
+// already holds MaxOutstanding deliveries. A delivery of a message whose
+// first copy is still in flight ends as that copy does (see follow).
 func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	if err := w.held.Acquire(ctx, 1); err != nil {
 		j.req, _ = Decode(d.Data, d.Attributes) // for the log line
-		return w.finish(ctx, j, interrupted(err))
+		w.finish(ctx, j, interrupted(err))
+		return Interrupted
 	}
 	defer w.held.Release(1)
 	w.metrics.JobsInFlight.Inc()
 	defer w.metrics.JobsInFlight.Dec()
-	return w.finish(ctx, j, w.process(ctx, j))
+	first, following := w.track(d.ID)
+	if following != nil {
+		return w.follow(ctx, j, following)
+	}
+	r := w.process(ctx, j)
+	acked := w.finish(ctx, j, r)
+	if first != nil {
+		w.untrack(d.ID, first, j, r, acked)
+	}
+	return r.outcome
 }
 
 // process decodes and routes the delivery, claims its operation against

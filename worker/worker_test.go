@@ -120,6 +120,7 @@ func TestStartUpSeries(t *testing.T) {
 		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", hosts},
 		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", hosts},
 		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", hosts},
+		{m.MisdirectedRequests, "opcancel_api_misdirected_requests_total", hosts},
 	} {
 		if got := testutil.CollectAndCount(tt.c); got != tt.want {
 			t.Errorf("%s has %d series at start-up, want %d", tt.name, got, tt.want)

@@ -102,27 +102,23 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	if err != nil {
 		return nil, err
 	}
+	pages, err := listAll(func(token string) (*lro.ListPage, error) {
+		return client.List(ctx, svc, c.ListParent, token, 0)
+	}, maxListPages)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", c.ListParent, err)
+	}
 	var lines []line
-	total, pages := 0, 0
-	token := ""
-	for {
-		page, err := client.List(ctx, svc, c.ListParent, token, 0)
-		if err != nil {
-			return nil, fmt.Errorf("list %s (page %d): %w", c.ListParent, pages+1, err)
-		}
-		pages++
+	total := 0
+	for _, page := range pages {
 		for _, op := range page.Operations {
 			total++
 			if !op.Done {
 				lines = append(lines, line{where: "list", text: op.Name})
 			}
 		}
-		if page.NextPageToken == "" || page.NextPageToken == token {
-			break
-		}
-		token = page.NextPageToken
 	}
-	fmt.Fprintf(e.stderr, "%s: %d operations in %d pages, %d not done\n", c.ListParent, total, pages, len(lines))
+	fmt.Fprintf(e.stderr, "%s: %d operations in %d pages, %d not done\n", c.ListParent, total, len(pages), len(lines))
 	if len(lines) == 0 || c.DryRun || c.Yes {
 		return lines, nil
 	}
@@ -135,4 +131,36 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 		return nil, errors.New("not confirmed; nothing published")
 	}
 	return lines, nil
+}
+
+// maxListPages bounds --list-parent's paging: at the usual 50 to 100
+// operations a page, half a million or more.
+const maxListPages = 10000
+
+// listAll pages through a list with list(token) until a page has no next
+// token. A token that comes back (an API whose paging loops, A → B → A)
+// and more than maxPages pages are errors: nothing is submitted from a
+// listing that cannot be trusted to be whole.
+func listAll(list func(token string) (*lro.ListPage, error), maxPages int) ([]*lro.ListPage, error) {
+	var pages []*lro.ListPage
+	seen := map[string]int{} // page token → the page it asks for
+	token := ""
+	for {
+		if len(pages) == maxPages {
+			return nil, fmt.Errorf("more than %d pages; nothing published (list a narrower parent)", maxPages)
+		}
+		page, err := list(token)
+		if err != nil {
+			return nil, fmt.Errorf("page %d: %w", len(pages)+1, err)
+		}
+		pages = append(pages, page)
+		token = page.NextPageToken
+		if token == "" {
+			return pages, nil
+		}
+		if p, ok := seen[token]; ok {
+			return nil, fmt.Errorf("page %d leads back to page %d (page token %q): the API's paging loops; nothing published", len(pages), p, token)
+		}
+		seen[token] = len(pages) + 1
+	}
 }

@@ -145,6 +145,7 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 		return err
 	}
 	defer d.close()
+	reportDeadLetter(ctx, d.ps, s.subscription, s.log)
 	s.log.Info("worker starting",
 		zap.String("version", version), zap.String("subscription", s.subscription),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),

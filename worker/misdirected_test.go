@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"opcancel/lro/lrotest"
+)
+
+// TestMisdirected404sAreNackedAndReported: a wrong version (or endpoint, or
+// an ingress) answers every cancel with a 404 that is not Google's. No
+// message is acked as unimplemented: each is retried, then nacked; the
+// answers are counted per service; and a warning naming the service, its
+// endpoint and version is logged once a minute, not once a message.
+func TestMisdirected404sAreNackedAndReported(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RetryBudget = 90 * time.Second
+		h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
+			return &lrotest.Answer{Status: 404, Body: []byte("default backend - 404"), ContentType: "text/plain"}
+		}}, strings.Replace(servicesYAML, "https://vault.fake", "https://vault.fake\n    version: v9", 1))
+		const n = 20
+		var wg sync.WaitGroup
+		for i := range n {
+			h.fake.Set(fmt.Sprintf("operations/m%d", i), lrotest.Script{})
+			wg.Go(func() {
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/m%d", i), nil))
+			})
+		}
+		wg.Wait()
+		if got := h.jobs(vault, Unimplemented); got != 0 {
+			t.Errorf("unimplemented = %v, want 0: a 404 that is not Google's acks nothing", got)
+		}
+		if got := h.jobs(vault, RetryExhausted); got != n {
+			t.Errorf("retry_exhausted = %v, want %d", got, n)
+		}
+		for i := range n {
+			if diff := cmp.Diff([]string{"nack"}, h.settled.get(fmt.Sprint(i))); diff != "" {
+				t.Errorf("message %d settlement (-want +got):\n%s", i, diff)
+			}
+		}
+		cancels := len(h.fake.Requests())
+		if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got != float64(cancels) {
+			t.Errorf("opcancel_api_misdirected_requests_total = %v, want %d (every cancel sent)", got, cancels)
+		}
+		if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(amapi)); got != 0 {
+			t.Errorf("misdirected for %s = %v, want 0", amapi, got)
+		}
+		warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()
+		// 90 s of retries: a line at the first answer, and one a minute later.
+		if len(warnings) != 2 {
+			t.Fatalf("%d misdirection warnings in 90s of %d answers, want 2", len(warnings), cancels)
+		}
+		f := warnings[0].ContextMap()
+		if f["service"] != vault || f["endpoint"] != "https://vault.fake" || f["version"] != "v9" {
+			t.Errorf("warning fields = %v, want the service, its endpoint and its version", f)
+		}
+		if total := warnings[0].ContextMap()["answers"].(int64) + warnings[1].ContextMap()["answers"].(int64); total > int64(cancels) || warnings[1].ContextMap()["answers"].(int64) < 1 {
+			t.Errorf("answers counted in the warnings: %v and %v, of %d", warnings[0].ContextMap()["answers"], warnings[1].ContextMap()["answers"], cancels)
+		}
+	})
+}
