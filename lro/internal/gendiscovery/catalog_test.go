@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"opcancel/lro"
+)
+
+// The catalog checked in is the one the discovery documents of go.mod's
+// google.golang.org/api make.
+func TestCatalogIsUpToDate(t *testing.T) {
+	t.Parallel()
+	dir, version, err := moduleDir(apiModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(dir, apiModule+" "+version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("../../catalog_table.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, committed) {
+		t.Errorf("lro/catalog_table.go is not what %s %s generates; run go generate ./lro", apiModule, version)
+	}
+}
+
+// The catalog lists every API version whose discovery document has an
+// operations resource with a cancel method, and one route per such method,
+// counted here by walking the documents as plain JSON. An operations
+// resource is named "operations" or ends in "Operations"
+// (storagetransfer's transferOperations); a cancel on another resource
+// (jobs, builds) cancels something that is not an operation.
+func TestCatalogCountsMatchTheDocuments(t *testing.T) {
+	t.Parallel()
+	dir, version, err := moduleDir(apiModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, methods := 0, 0
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == "testdata" || d.Name() == "internal"):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, "-api.json"):
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return err
+		}
+		if n := countCancels(doc["resources"]); n > 0 {
+			versions++
+			methods += n
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := 0
+	for _, a := range lro.Catalog() {
+		routes += len(a.Routes)
+	}
+	if len(lro.Catalog()) != versions || routes != methods {
+		t.Errorf("catalog: %d API versions, %d routes; the documents: %d API versions, %d operations cancel methods", len(lro.Catalog()), routes, versions, methods)
+	}
+	if version == "v0.304.0" && (versions != 188 || methods != 391) {
+		t.Errorf("%s %s: %d API versions with %d cancel methods, want 188 and 391", apiModule, version, versions, methods)
+	}
+}
+
+// countCancels counts the cancel methods of operations resources in a
+// discovery document's "resources" value.
+func countCancels(resources any) int {
+	rs, _ := resources.(map[string]any)
+	n := 0
+	for name, v := range rs {
+		r, _ := v.(map[string]any)
+		methods, _ := r["methods"].(map[string]any)
+		if _, ok := methods["cancel"]; ok && (name == "operations" || strings.HasSuffix(name, "Operations")) {
+			n++
+		}
+		n += countCancels(r["resources"])
+	}
+	return n
+}
