@@ -116,7 +116,7 @@ var (
 	// errPlainHTTP: a token would have been sent over plain http.
 	errPlainHTTP = errors.New("refusing to send a bearer token over plain http")
 	// errForeignHost: a token would have been sent to a host other than the service's endpoint.
-	errForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoint")
+	errForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoints")
 )
 
 // credentialError wraps a failure to obtain a token.
@@ -126,11 +126,11 @@ func (e *credentialError) Error() string { return "token: " + e.err.Error() }
 func (e *credentialError) Unwrap() error { return e.err }
 
 // authTransport attaches a bearer token, but only to https requests for the
-// one host it was made for.
+// hosts it was made for: one service's endpoint and regional endpoints.
 type authTransport struct {
 	base   http.RoundTripper
 	tokens oauth2.TokenSource
-	host   string
+	hosts  []string
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -143,7 +143,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" {
 		return refuse(errPlainHTTP)
 	}
-	if req.URL.Host != t.host {
+	if !slices.Contains(t.hosts, req.URL.Host) {
 		return refuse(fmt.Errorf("%w (%s)", errForeignHost, req.URL.Host))
 	}
 	tok, err := t.tokens.Token()

@@ -34,6 +34,11 @@ func (w *Worker) cancel(ctx context.Context, j *job) result {
 // successful get tells whether the operation is done (its final state is the
 // outcome) or still running (not_cancellable).
 func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error) result {
+	if !j.svc.Readable(j.req.Name) {
+		r := answer(NotCancellable, cancelErr)
+		r.message += fmt.Sprintf(" (%s has no operations.get to tell whether it is done)", j.svc.Host)
+		return r
+	}
 	var op *lro.Operation
 	err := w.retrying(ctx, j, func(ctx context.Context) error {
 		var err error
