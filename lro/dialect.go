@@ -7,7 +7,7 @@ import (
 
 // Dialect is the REST shape of an API's operations: how a cancel is sent and
 // what an operation resource looks like (see
-// docs/contract.md#the-services-file).
+// docs/contract.md#requests).
 type Dialect int
 
 const (

@@ -13,7 +13,7 @@ const globalLocation = "global"
 // endpointFor returns the endpoint of the operation name, which matches r:
 // the regional endpoint of the name's location when the service has
 // regional endpoints and the name has a location, the global endpoint
-// otherwise (see docs/contract.md#the-services-file). A location without an
+// otherwise (see docs/contract.md#regional-endpoints). A location without an
 // endpoint is invalid: a host is never made from the text of a name.
 func (s *Service) endpointFor(r *Route, name string) (*url.URL, error) {
 	if len(s.Regional) == 0 {

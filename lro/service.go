@@ -13,7 +13,7 @@ type Service struct {
 	// Endpoint is the base URL requests go to, e.g. "https://vault.googleapis.com".
 	Endpoint *url.URL
 	// Regional maps a location to the endpoint of the operations named in
-	// it (see docs/contract.md#the-services-file). Empty when the API has no
+	// it (see docs/contract.md#regional-endpoints). Empty when the API has no
 	// locational endpoints or the services file set the endpoint.
 	Regional map[string]*url.URL
 	// Version is the API version, e.g. "v1".
