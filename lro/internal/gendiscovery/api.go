@@ -161,18 +161,26 @@ func narrower(a, b string) string {
 // "sql" (Cloud SQL: status DONE, error.errors[]) or "container" (GKE:
 // status DONE, error as a google.rpc.Status).
 func resourceShape(d *doc, get *method) (string, error) {
-	if get.Response == nil || d.Schemas[get.Response.Ref] == nil {
+	var op *schema
+	if get.Response != nil {
+		op = d.schema(get.Response.Ref)
+	}
+	if op == nil {
 		return "", fmt.Errorf("%s: no response schema", get.ID)
 	}
-	props := d.Schemas[get.Response.Ref].Properties
+	props := op.Properties
 	if p := props["done"]; p != nil && p.Type == "boolean" {
 		return "longrunning", nil
 	}
 	status, errp := props["status"], props["error"]
-	if status == nil || !slices.Contains(status.Enum, "DONE") || errp == nil || d.Schemas[errp.Ref] == nil {
+	var errSchema *schema
+	if errp != nil {
+		errSchema = d.schema(errp.Ref)
+	}
+	if status == nil || !slices.Contains(status.Enum, "DONE") || errSchema == nil {
 		return "", fmt.Errorf("%s: operation schema %s has neither done nor status DONE with an error", get.ID, get.Response.Ref)
 	}
-	errProps := d.Schemas[errp.Ref].Properties
+	errProps := errSchema.Properties
 	switch {
 	case errProps["errors"] != nil && errProps["errors"].Type == "array":
 		return "sql", nil

@@ -35,7 +35,8 @@ func TestCatalogIsUpToDate(t *testing.T) {
 
 // The catalog lists every API version whose discovery document has an
 // operations resource with a cancel method, and one route per such method,
-// counted here by walking the documents as plain JSON. An operations
+// counted here by walking every document's resources, apart from the
+// generator. An operations
 // resource is named "operations" or ends in "Operations"
 // (storagetransfer's transferOperations); a cancel on another resource
 // (jobs, builds) cancels something that is not an operation.
@@ -56,14 +57,16 @@ func TestCatalogCountsMatchTheDocuments(t *testing.T) {
 			return nil
 		}
 		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
+		if err != nil || !bytes.Contains(data, []byte(`"cancel"`)) {
+			return err // no cancel method in a document without the word
 		}
-		var doc map[string]any
+		var doc struct {
+			Resources map[string]plainResource `json:"resources"`
+		}
 		if err := json.Unmarshal(data, &doc); err != nil {
 			return err
 		}
-		if n := countCancels(doc["resources"]); n > 0 {
+		if n := countCancels(doc.Resources); n > 0 {
 			versions++
 			methods += n
 		}
@@ -84,18 +87,21 @@ func TestCatalogCountsMatchTheDocuments(t *testing.T) {
 	}
 }
 
-// countCancels counts the cancel methods of operations resources in a
-// discovery document's "resources" value.
-func countCancels(resources any) int {
-	rs, _ := resources.(map[string]any)
+// plainResource is a resource of a discovery document: the names of its
+// methods and its resources.
+type plainResource struct {
+	Methods   map[string]json.RawMessage `json:"methods"`
+	Resources map[string]plainResource   `json:"resources"`
+}
+
+// countCancels counts the cancel methods of operations resources.
+func countCancels(rs map[string]plainResource) int {
 	n := 0
-	for name, v := range rs {
-		r, _ := v.(map[string]any)
-		methods, _ := r["methods"].(map[string]any)
-		if _, ok := methods["cancel"]; ok && (name == "operations" || strings.HasSuffix(name, "Operations")) {
+	for name, r := range rs {
+		if _, ok := r.Methods["cancel"]; ok && (name == "operations" || strings.HasSuffix(name, "Operations")) {
 			n++
 		}
-		n += countCancels(r["resources"])
+		n += countCancels(r.Resources)
 	}
 	return n
 }

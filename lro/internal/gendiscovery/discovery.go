@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -22,7 +23,21 @@ type doc struct {
 		EndpointURL string `json:"endpointUrl"`
 	} `json:"endpoints"`
 	Resources map[string]*resource `json:"resources"`
-	Schemas   map[string]*schema   `json:"schemas"`
+	// Schemas are decoded when needed: most are never looked at.
+	Schemas map[string]json.RawMessage `json:"schemas"`
+}
+
+// schema returns the schema named ref, or nil.
+func (d *doc) schema(ref string) *schema {
+	raw, ok := d.Schemas[ref]
+	if !ok {
+		return nil
+	}
+	var s schema
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	return &s
 }
 
 type resource struct {
@@ -57,9 +72,11 @@ type property struct {
 	Enum []string `json:"enum"`
 }
 
-// readDocs reads every discovery document under dir: the files named
-// *-api.json, outside directories named testdata or internal (the module's
-// own generator keeps a sample document there). They come sorted by path.
+// readDocs reads every discovery document under dir that declares a cancel
+// method: the files named *-api.json, outside directories named testdata or
+// internal (the module's own generator keeps a sample document there), that
+// have a "cancel" key (most do not, and are not worth decoding). They come
+// sorted by path.
 func readDocs(dir string) ([]*doc, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -83,6 +100,9 @@ func readDocs(dir string) ([]*doc, error) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
+		}
+		if !bytes.Contains(data, []byte(`"cancel"`)) {
+			continue
 		}
 		var d doc
 		if err := json.Unmarshal(data, &d); err != nil {
