@@ -56,6 +56,10 @@ type RegionalEndpoint struct {
 // Catalog returns every API version of the catalog, sorted by host and version.
 func Catalog() []API { return catalog }
 
+// CatalogSource names the module whose discovery documents the catalog was
+// generated from, with its version.
+func CatalogSource() string { return catalogSource }
+
 // KnownHost reports whether host is the host of an API in the catalog.
 func KnownHost(host string) bool {
 	_, ok := catalogIndex()[host]

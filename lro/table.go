@@ -89,13 +89,17 @@ func knownHint(name string) string {
 			hosts = append(hosts, p.host)
 		}
 	}
-	switch {
-	case len(hosts) == 0:
+	switch len(hosts) {
+	case 0:
 		return ""
-	case len(hosts) > 3:
-		return fmt.Sprintf("; it matches the patterns of %d known APIs, such as %s: enable one in the services file and name it (//host/name)", len(hosts), strings.Join(hosts[:3], ", "))
+	case 1:
+		return fmt.Sprintf("; it matches the patterns of %s: enable it in the services file (\"- host: %s\")", hosts[0], hosts[0])
 	}
-	return fmt.Sprintf("; it matches the patterns of %s: enable it in the services file (\"- host: %s\")", strings.Join(hosts, ", "), hosts[0])
+	some := strings.Join(hosts[:min(3, len(hosts))], ", ")
+	if len(hosts) > 3 {
+		some += ", …"
+	}
+	return fmt.Sprintf("; it matches the patterns of %d known APIs (%s): enable one in the services file and name it (//host/name)", len(hosts), some)
 }
 
 // truncate shortens s for error messages about hostile input.

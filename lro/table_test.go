@@ -79,6 +79,10 @@ services:
 			`invalid: service "evil.example.com" is not configured (enabled: vault.googleapis.com, androidmanagement.googleapis.com, aiplatform.googleapis.com, documentai.googleapis.com)`},
 		{"", "b/bucket/operations/1",
 			`invalid: name "b/bucket/operations/1" matches no enabled service; it matches the patterns of storage.googleapis.com: enable it in the services file ("- host: storage.googleapis.com")`},
+		{"", "projects/p/zones/z/operations/1",
+			`invalid: name "projects/p/zones/z/operations/1" matches no enabled service; it matches the patterns of container.googleapis.com: enable it in the services file ("- host: container.googleapis.com")`},
+		{"", "projects/p/operations/1",
+			`invalid: name "projects/p/operations/1" matches no enabled service; it matches the patterns of 8 known APIs (datalabeling.googleapis.com, datastore.googleapis.com, dialogflow.googleapis.com, …): enable one in the services file and name it (//host/name)`},
 		{"aiplatform.googleapis.com", "projects/p/locations/mars-north1/operations/1",
 			`invalid: location "mars-north1" of name "projects/p/locations/mars-north1/operations/1" has no aiplatform.googleapis.com endpoint: the table has 48 locations (africa-south1, asia-east1, asia-east2, asia-northeast1, …) and "global" (an endpoint in the services file takes every request)`},
 	}

@@ -44,9 +44,14 @@ func (c *servicesCmd) Run(_ context.Context, e *env) error {
 	if c.JSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		err = enc.Encode(rows)
+	} else {
+		err = printServices(e.stdout, rows)
 	}
-	return printServices(e.stdout, rows)
+	if c.All {
+		fmt.Fprintf(e.stderr, "catalog: %d API versions from the discovery documents of %s\n", len(lro.Catalog()), lro.CatalogSource())
+	}
+	return err
 }
 
 // rows lists the enabled services in routing order, then, with --all, the
