@@ -64,6 +64,9 @@ services:
   - host: storagetransfer.googleapis.com
     patterns: ["transferOperations/*"]
     allowNonOperationPatterns: true
+  - host: documentai.googleapis.com
+    version: v2
+    patterns: ["projects/*/locations/*/operations/*"]
 `), FileOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +84,9 @@ services:
 			Patterns: []string{"b/*/operations/*"}, Scopes: cp},
 		"storagetransfer.googleapis.com": {Endpoint: "https://storagetransfer.googleapis.com", Version: "v1", Dialect: "aip", Prefix: "v1/",
 			Patterns: []string{"transferOperations/*"}, Scopes: cp},
+		// A version newer than the catalog's, with its patterns.
+		"documentai.googleapis.com": {Endpoint: "https://documentai.googleapis.com", Version: "v2", Dialect: "aip", Prefix: "v2/",
+			Patterns: []string{"projects/*/locations/*/operations/*"}, Scopes: cp, Regional: 8},
 	}
 	for host, w := range want {
 		if diff := cmp.Diff(w, summarize(table.Lookup(host))); diff != "" {
@@ -92,7 +98,7 @@ services:
 		t.Errorf("aiplatform enabled by its host alone: version %s, us-central1 %v, %d routes", ai.Version, ai.Regional["us-central1"], len(ai.Routes))
 	}
 	if diff := cmp.Diff([]string{"vault.googleapis.com", "androidmanagement.googleapis.com", "aiplatform.googleapis.com",
-		"sqladmin.googleapis.com", "storage.googleapis.com", "storagetransfer.googleapis.com"}, table.Hosts()); diff != "" {
+		"sqladmin.googleapis.com", "storage.googleapis.com", "storagetransfer.googleapis.com", "documentai.googleapis.com"}, table.Hosts()); diff != "" {
 		t.Errorf("routing order (-want +got):\n%s", diff)
 	}
 }

@@ -81,17 +81,25 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 // base is the entry's service before its other keys apply: the catalog's
 // API at the entry's version (its default version without one) for a known
 // host, and an AIP service at https://{host} with the cloud-platform scope
-// for another host, which then needs patterns.
+// for another host. An entry for another host, or for a version of a known
+// host that the catalog lacks, needs patterns.
 func (fe fileEntry) base() (*Service, error) {
 	if fe.Version != "" && (ValidateName(fe.Version) != nil || strings.Contains(fe.Version, "/")) {
 		return nil, fmt.Errorf("version: %q is not a single path segment", fe.Version)
 	}
 	if KnownHost(fe.Host) {
-		a, ok := KnownAPI(fe.Host, fe.Version)
-		if !ok {
-			return nil, fmt.Errorf("version: %q is not a version of %s in the catalog (%s)", fe.Version, fe.Host, strings.Join(Versions(fe.Host), ", "))
+		if a, ok := KnownAPI(fe.Host, fe.Version); ok {
+			return ServiceOf(a), nil
 		}
-		return ServiceOf(a), nil
+		if len(fe.Patterns) == 0 {
+			return nil, fmt.Errorf("version: %q is not a version of %s in the catalog (%s); another version needs its patterns", fe.Version, fe.Host, strings.Join(Versions(fe.Host), ", "))
+		}
+		// A version newer than the catalog: the API's default version but
+		// its requests under {version}/, for the entry's patterns.
+		a, _ := KnownAPI(fe.Host, "")
+		s := ServiceOf(a)
+		s.Version, s.Routes = fe.Version, nil
+		return s, nil
 	}
 	if len(fe.Patterns) == 0 {
 		return nil, fmt.Errorf("patterns: at least one pattern is required: %s is not in the catalog (opcancel services --all lists the catalog)", fe.Host)

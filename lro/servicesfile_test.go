@@ -121,7 +121,7 @@ func TestParseTableErrors(t *testing.T) {
 		{
 			name: "version the catalog lacks",
 			yaml: "services:\n  - host: sqladmin.googleapis.com\n    version: v9\n",
-			want: `services file s.yaml: services[0] (host "sqladmin.googleapis.com"): version: "v9" is not a version of sqladmin.googleapis.com in the catalog (v1, v1beta4)`,
+			want: `services file s.yaml: services[0] (host "sqladmin.googleapis.com"): version: "v9" is not a version of sqladmin.googleapis.com in the catalog (v1, v1beta4); another version needs its patterns`,
 		},
 		{
 			name: "empty file",
