@@ -45,3 +45,13 @@ func TestSubmitListParentOfACatalogAPI(t *testing.T) {
 		t.Errorf("requests = %+v, want one list of /v1/%s", reqs, parent)
 	}
 }
+
+func TestSubmitToAKnownAPINotEnabled(t *testing.T) {
+	t.Parallel()
+	_, _, code, err := runCLI(t, nil, "submit", "--project=p", "--topic=requests", "--dry-run",
+		"--service=sqladmin.googleapis.com", "projects/p/operations/o")
+	want := `--service "sqladmin.googleapis.com": invalid: service "sqladmin.googleapis.com" is known but not enabled; the services file line "- host: sqladmin.googleapis.com" enables it`
+	if code != 2 || err == nil || err.Error() != want {
+		t.Errorf("exit %d, %v; want 2 and %q", code, err, want)
+	}
+}

@@ -1,6 +1,7 @@
 // Package lrotest is a scriptable fake of the REST surface of Google
-// long-running operations: operations.cancel, get and list, for any set of
-// name patterns, in the spirit of pstest and httptest.
+// long-running operations: operations.cancel, get and list of any services it
+// impersonates (any API of lro's catalog: its hosts, paths and dialect), in
+// the spirit of pstest and httptest.
 //
 // A *Server is an http.Handler: serve it over loopback sockets with
 // httptest.NewServer (or NewTLSServer, or on a fixed port with
