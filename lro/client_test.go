@@ -303,13 +303,13 @@ func TestTokenSourcesAreShared(t *testing.T) {
 	table, err := lro.ParseTable("t.yaml", []byte(`
 services:
   - host: a.googleapis.com
-    patterns: ["a/*"]
+    patterns: ["a/*/operations/*"]
     scopes: ["https://s/2", "https://s/1"]
   - host: b.googleapis.com
-    patterns: ["b/*"]
+    patterns: ["b/*/operations/*"]
     scopes: ["https://s/1", "https://s/2"]
   - host: c.googleapis.com
-    patterns: ["c/*"]
+    patterns: ["c/*/operations/*"]
     scopes: ["https://s/1", "https://s/2"]
     subject: admin@example.com
 `), lro.FileOptions{RequireHTTPS: true})

@@ -61,6 +61,9 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	if fakeOpts.Services == nil {
+		fakeOpts.Services = table.Services()
+	}
 	fake := lrotest.New(fakeOpts)
 	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
 	if err != nil {

@@ -87,7 +87,7 @@ func TestFlagsReadTheEnvironmentAndTheCommandLineWins(t *testing.T) {
 // --help with its default and its environment variable.
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	t.Parallel()
-	for name, cmd := range map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "demo": demoCmd{}} {
+	for name, cmd := range map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "demo": demoCmd{}, "services": servicesCmd{}} {
 		out, _, code, err := runCLI(t, nil, name, "--help")
 		if code != 0 {
 			t.Fatalf("%s --help: exit %d, %v", name, code, err)
@@ -100,6 +100,9 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 				continue
 			}
 			flag := kebab(f.Name)
+			if n := f.Tag.Get("name"); n != "" {
+				flag = n
+			}
 			if !strings.Contains(flat, "--"+flag) {
 				t.Errorf("%s --help does not mention --%s", name, flag)
 			}

@@ -69,7 +69,7 @@ operations/../admin
 		file + ":5: invalid: name has a \"..\" segment",
 		file + ":7: invalid: service \"evil.example.com\" is not configured",
 		"argument 2: invalid: name has a forbidden character ' '",
-		"stdin:4: invalid: name \"not/a/known/thing\" matches no configured service",
+		"stdin:4: invalid: name \"not/a/known/thing\" matches no enabled service",
 	} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())

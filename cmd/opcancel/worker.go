@@ -44,6 +44,8 @@ type workerHooks struct {
 	pubsubOptions []option.ClientOption
 	// transport replaces the HTTP transport to the APIs.
 	transport http.RoundTripper
+	// table replaces the services of --config (the demo's, pointed at its fakes).
+	table *lro.Table
 	// listener replaces --listen.
 	listener net.Listener
 	// started is called once the worker is receiving, with its admin address.
@@ -138,6 +140,9 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	s, err := c.setup(e)
 	if err != nil {
 		return err
+	}
+	if hooks.table != nil {
+		s.table = hooks.table
 	}
 	defer s.log.Sync()
 	d, err := c.wire(ctx, e, s, hooks)
