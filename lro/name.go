@@ -1,65 +1,22 @@
 package lro
 
 import (
-	"errors"
 	"fmt"
+
+	"opcancel/request"
 )
 
-// maxNameBytes is the longest operation name accepted (see
-// docs/contract.md#the-message).
-const maxNameBytes = 1024
-
 // ErrInvalid marks every validation failure: of a name, a host, a template or a
-// route. Such a failure never produces a request.
-var ErrInvalid = errors.New("invalid")
+// route. Such a failure never produces a request. It is request.ErrInvalid,
+// so that a name refused by the name rules is invalid in both packages' terms.
+var ErrInvalid = request.ErrInvalid
 
 // invalidf returns a validation error wrapping ErrInvalid.
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// segmentChar reports whether c may appear in a name segment:
-// A-Z a-z 0-9 - _ . ~ @ : = +
-func segmentChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '-', '_', '.', '~', '@', ':', '=', '+':
-		return true
-	}
-	return false
-}
-
 // ValidateName checks the rules every operation name obeys regardless of
-// service (see docs/contract.md#the-message): at most 1024 bytes; segments
-// separated by single slashes, each non-empty, not "." or "..", and made
-// only of A-Z a-z 0-9 - _ . ~ @ : = +. Percent-encoding, '?', '#', spaces,
-// control characters and non-ASCII are all rejected, so a valid name is safe
-// to put in a URL path as it is.
-func ValidateName(name string) error {
-	if name == "" {
-		return invalidf("empty name")
-	}
-	if len(name) > maxNameBytes {
-		return invalidf("name is %d bytes, the limit is %d", len(name), maxNameBytes)
-	}
-	seg := 0
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] != '/' {
-			if !segmentChar(name[i]) {
-				return invalidf("name has a forbidden character %q at byte %d", name[i], i)
-			}
-			continue
-		}
-		switch s := name[seg:i]; s {
-		case "":
-			return invalidf("name has an empty segment at byte %d", seg)
-		case ".", "..":
-			return invalidf("name has a %q segment", s)
-		}
-		seg = i + 1
-	}
-	return nil
-}
+// service: request.ValidateName, the one implementation, which publishers
+// check too (see docs/contract.md#validation).
+func ValidateName(name string) error { return request.ValidateName(name) }

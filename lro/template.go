@@ -2,6 +2,8 @@ package lro
 
 import (
 	"strings"
+
+	"opcancel/request"
 )
 
 // Template is an AIP path template of literal segments, "*" (exactly one
@@ -21,8 +23,8 @@ func parseTemplate(s string) (Template, error) {
 	if s == "" {
 		return t, invalidf("empty template")
 	}
-	if len(s) > maxNameBytes {
-		return t, invalidf("template is longer than %d bytes", maxNameBytes)
+	if len(s) > request.MaxNameBytes {
+		return t, invalidf("template is longer than %d bytes", request.MaxNameBytes)
 	}
 	t.segments = strings.Split(s, "/")
 	for i, seg := range t.segments {
@@ -39,7 +41,7 @@ func parseTemplate(s string) (Template, error) {
 			return t, invalidf("template %q has a %q segment", s, seg)
 		default:
 			for j := 0; j < len(seg); j++ {
-				if !segmentChar(seg[j]) {
+				if !request.SegmentChar(seg[j]) {
 					return t, invalidf("template %q: segment %q has %q; only literal segments, \"*\" and \"**\" are allowed", s, seg, seg[j])
 				}
 			}

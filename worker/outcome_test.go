@@ -11,6 +11,7 @@ import (
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+	"opcancel/request"
 )
 
 const (
@@ -216,7 +217,7 @@ func TestEveryOutcome(t *testing.T) {
 
 // opName extracts the operation name a test message carries.
 func opName(data string) string {
-	r, _ := Decode([]byte(data), nil)
+	r, _ := request.Decode([]byte(data), nil)
 	return r.Name
 }
 

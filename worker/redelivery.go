@@ -1,6 +1,10 @@
 package worker
 
-import "context"
+import (
+	"context"
+
+	"opcancel/request"
+)
 
 // A message can be delivered again while its first copy is still being
 // worked on here: its lease lapsed, or Pub/Sub redelivered it early. Only
@@ -16,7 +20,7 @@ type fate struct {
 	// done is closed once the first copy is recorded and settled; the
 	// fields below are set before.
 	done    chan struct{}
-	req     Request
+	req     request.Request
 	service string
 	r       result
 	acked   bool
@@ -58,7 +62,7 @@ func (w *Worker) follow(ctx context.Context, j *job, f *fate) Outcome {
 		select {
 		case <-f.done:
 		default:
-			j.req, _ = Decode(j.d.Data, j.d.Attributes) // for the log line
+			j.req, _ = request.Decode(j.d.Data, j.d.Attributes) // for the log line
 			w.finish(ctx, j, interrupted(ctx.Err()))
 			return Interrupted
 		}

@@ -11,6 +11,7 @@ import (
 
 	"opcancel/lro"
 	"opcancel/metrics"
+	"opcancel/request"
 )
 
 // Delivery is one received message and the means to settle it.
@@ -153,7 +154,7 @@ func (w *Worker) Run(ctx context.Context, src Source) error {
 // job is one delivery in progress.
 type job struct {
 	d        Delivery
-	req      Request
+	req      request.Request
 	svc      *lro.Service
 	service  string // the metrics label: a configured host or "unknown"
 	received time.Time
@@ -170,7 +171,7 @@ type job struct {
 func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	if err := w.held.Acquire(ctx, 1); err != nil {
-		j.req, _ = Decode(d.Data, d.Attributes) // for the log line
+		j.req, _ = request.Decode(d.Data, d.Attributes) // for the log line
 		w.finish(ctx, j, interrupted(err))
 		return Interrupted
 	}
@@ -192,7 +193,7 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 // process decodes and routes the delivery, claims its operation against
 // duplicates, and decides its outcome.
 func (w *Worker) process(ctx context.Context, j *job) result {
-	req, err := Decode(j.d.Data, j.d.Attributes)
+	req, err := request.Decode(j.d.Data, j.d.Attributes)
 	j.req = req
 	if err != nil {
 		return invalid(err)

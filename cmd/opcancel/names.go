@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"opcancel/lro"
-	"opcancel/worker"
+	"opcancel/request"
 )
 
 // line is one name to submit and where it came from.
@@ -37,7 +37,7 @@ func (c *submitCmd) readNames(e *env) ([]line, error) {
 	stdinUsed := false
 	readFrom := func(name string, r io.Reader) error {
 		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), worker.MaxDataBytes*4)
+		sc.Buffer(make([]byte, 64<<10), request.MaxDataBytes*4)
 		for n := 1; sc.Scan(); n++ {
 			text := strings.TrimSpace(sc.Text())
 			if text == "" || strings.HasPrefix(text, "#") {

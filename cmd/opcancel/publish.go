@@ -12,8 +12,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"opcancel/lro"
+	"opcancel/publisher"
 	"opcancel/queue"
-	"opcancel/worker"
+	"opcancel/request"
 )
 
 // submitSummary is what submit reports at the end.
@@ -31,15 +32,15 @@ func (s submitSummary) String() string {
 	return fmt.Sprintf("%s: %d, invalid: %d, failed: %d, batch: %s", verb, s.published, s.invalid, s.failed, s.batch)
 }
 
-// publisher is what submit publishes to; *queue.Publisher satisfies it.
-type publisher interface {
+// asyncPublisher is what submit publishes to; *queue.Publisher satisfies it.
+type asyncPublisher interface {
 	PublishAsync(ctx context.Context, data []byte, attrs map[string]string) queue.Result
 }
 
 // submission is one run of submit.
 type submission struct {
 	table                  *lro.Table
-	pub                    publisher // nil: dry run
+	pub                    asyncPublisher // nil: dry run
 	lines                  []line
 	rate                   float64
 	service, reason, batch string
@@ -67,7 +68,7 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
 	var err error
 	for _, l := range s.lines {
-		req, rerr := s.route(l, attrs)
+		_, data, msgAttrs, rerr := s.message(l, attrs)
 		if rerr != nil {
 			sum.invalid++
 			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", l.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
@@ -84,7 +85,7 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 				break
 			}
 		}
-		results <- s.pub.PublishAsync(ctx, req.Encode(), map[string]string{"service": req.Service, "batch": s.batch})
+		results <- s.pub.PublishAsync(ctx, data, msgAttrs)
 	}
 	close(results)
 	wg.Wait()
@@ -97,19 +98,24 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 	return sum, ctx.Err()
 }
 
-// route decodes and routes a line exactly as the worker will, and returns
-// the request to publish, its service set to the routed host.
-func (s submission) route(l line, attrs map[string]string) (worker.Request, error) {
-	req, err := worker.Decode([]byte(l.text), attrs)
+// message decodes and routes a line exactly as the worker will, and returns
+// the request, its service set to the routed host, and the message that
+// publishes it (package publisher's).
+func (s submission) message(l line, attrs map[string]string) (req request.Request, data []byte, msgAttrs map[string]string, err error) {
+	req, err = request.Decode([]byte(l.text), attrs)
 	if err != nil {
-		return req, err
+		return req, nil, nil, err
 	}
 	svc, err := s.table.Route(req.Service, req.Name)
 	if err != nil {
-		return req, err
+		return req, nil, nil, err
 	}
 	req.Service = svc.Host
-	return req, nil
+	m, err := publisher.Message(req)
+	if err != nil {
+		return req, nil, nil, err
+	}
+	return req, m.Data, m.Attributes, nil
 }
 
 // awaitPublished waits for each publication in order, reports the first

@@ -12,7 +12,7 @@ import (
 
 	"opcancel/lro"
 	"opcancel/queue"
-	"opcancel/worker"
+	"opcancel/request"
 )
 
 // submitCmd is `opcancel submit`: bulk cancel requests.
@@ -42,7 +42,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	var pub publisher
+	var pub asyncPublisher
 	if !c.DryRun {
 		ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST")})
 		if err != nil {
@@ -97,7 +97,7 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	if c.Batch == "" {
 		c.Batch = newBatchID(time.Now())
 	}
-	if _, err := worker.Decode([]byte("x"), map[string]string{"reason": c.Reason, "batch": c.Batch}); err != nil {
+	if _, err := request.Decode([]byte("x"), map[string]string{"reason": c.Reason, "batch": c.Batch}); err != nil {
 		return nil, usagef("--reason/--batch: %w", err)
 	}
 	return s, nil

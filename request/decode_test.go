@@ -1,4 +1,4 @@
-package worker
+package request
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func TestDecodeRejects(t *testing.T) {
 		"missing colon":           {data: `{"name" "operations/a"}`},
 	}
 	for name, tt := range tests {
-		if got, err := Decode([]byte(tt.data), tt.attrs); !errors.Is(err, errDecode) {
+		if got, err := Decode([]byte(tt.data), tt.attrs); !errors.Is(err, ErrUndecodable) {
 			t.Errorf("%s: Decode = %+v, %v; want a decode error", name, got, err)
 		}
 	}

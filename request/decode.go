@@ -1,4 +1,4 @@
-package worker
+package request
 
 import (
 	"bytes"
@@ -9,41 +9,18 @@ import (
 	"unicode/utf8"
 )
 
-// Message limits (see docs/contract.md#the-message).
-const (
-	MaxDataBytes   = 4096
-	maxReasonChars = 256
-	maxBatchChars  = 128
-)
-
-// Request is a decoded cancel request.
-type Request struct {
-	// Name is the operation name, without any "//host/" prefix.
-	Name string `json:"name"`
-	// Service is the host the message named, if any.
-	Service string `json:"service,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	Batch   string `json:"batch,omitempty"`
-}
-
-// Encode renders the request in the JSON form of a message (see
-// docs/contract.md#the-message).
-func (r Request) Encode() []byte {
-	b, _ := json.Marshal(r)
-	return b
-}
-
-// errDecode marks a message that is not one of the three forms.
-var errDecode = errors.New("undecodable message")
+// ErrUndecodable marks a message that is not one of the three forms, or
+// breaks a limit or UTF-8.
+var ErrUndecodable = errors.New("undecodable message")
 
 // Decode reads the three message forms (see docs/contract.md#the-message):
 // a JSON object, a full resource name "//host/name", or a bare name on one
 // line, with the attributes service, reason and batch standing in for
-// missing JSON fields.
-// It checks the form and the field limits; the name itself is validated when
-// it is routed. On error the returned Request holds only the fields that pass
-// their own checks, for the log line and the result event: a value that broke
-// a limit never reaches a log line, an event or an event's attributes.
+// missing JSON fields. It checks the form and the field limits; the name
+// itself is checked by ValidateName when it is routed (or by Validate). On
+// error the returned Request holds only the fields that pass their own
+// checks, for the log line and the result event: a value that broke a limit
+// never reaches a log line, an event or an event's attributes.
 func Decode(data []byte, attrs map[string]string) (Request, error) {
 	r, err := decode(data, attrs)
 	if err != nil {
@@ -56,25 +33,25 @@ func Decode(data []byte, attrs map[string]string) (Request, error) {
 func decode(data []byte, attrs map[string]string) (Request, error) {
 	var r Request
 	if len(data) > MaxDataBytes {
-		return r, fmt.Errorf("%w: data is %d bytes, the limit is %d", errDecode, len(data), MaxDataBytes)
+		return r, fmt.Errorf("%w: data is %d bytes, the limit is %d", ErrUndecodable, len(data), MaxDataBytes)
 	}
 	if !utf8.Valid(data) {
-		return r, fmt.Errorf("%w: data is not valid UTF-8", errDecode)
+		return r, fmt.Errorf("%w: data is not valid UTF-8", ErrUndecodable)
 	}
 	text := bytes.TrimSpace(data)
 	switch {
 	case len(text) == 0:
-		return r, fmt.Errorf("%w: empty message", errDecode)
+		return r, fmt.Errorf("%w: empty message", ErrUndecodable)
 	case text[0] == '{':
 		var err error
 		if r, err = decodeJSON(text); err != nil {
 			return r, err
 		}
 	case text[0] == '[' || text[0] == '"':
-		return r, fmt.Errorf("%w: a JSON message must be an object with a \"name\"", errDecode)
+		return r, fmt.Errorf("%w: a JSON message must be an object with a \"name\"", ErrUndecodable)
 	default:
 		if bytes.ContainsAny(text, "\r\n") {
-			return r, fmt.Errorf("%w: a message names one operation on one line", errDecode)
+			return r, fmt.Errorf("%w: a message names one operation on one line", ErrUndecodable)
 		}
 		r.Name = string(text)
 	}
@@ -89,14 +66,14 @@ func decode(data []byte, attrs map[string]string) (Request, error) {
 	}
 	if host, name, ok := splitFullName(r.Name); ok {
 		if r.Service != "" && r.Service != host {
-			return r, fmt.Errorf("%w: service %q contradicts the full resource name's host %q", errDecode, r.Service, host)
+			return r, fmt.Errorf("%w: service %q contradicts the full resource name's host %q", ErrUndecodable, r.Service, host)
 		}
 		r.Service, r.Name = host, name
 	} else if strings.HasPrefix(r.Name, "//") {
-		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", errDecode, r.Name)
+		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", ErrUndecodable, r.Name)
 	}
 	if r.Name == "" {
-		return r, fmt.Errorf("%w: no operation name", errDecode)
+		return r, fmt.Errorf("%w: no operation name", ErrUndecodable)
 	}
 	return r, r.checkFields()
 }
@@ -106,11 +83,11 @@ func decode(data []byte, attrs map[string]string) (Request, error) {
 func (r Request) checkFields() error {
 	switch {
 	case !utf8.ValidString(r.Service) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Batch):
-		return fmt.Errorf("%w: an attribute is not valid UTF-8", errDecode)
-	case !withinLimit(r.Reason, maxReasonChars):
-		return fmt.Errorf("%w: reason is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Reason), maxReasonChars)
-	case !withinLimit(r.Batch, maxBatchChars):
-		return fmt.Errorf("%w: batch is %d characters, the limit is %d", errDecode, utf8.RuneCountInString(r.Batch), maxBatchChars)
+		return fmt.Errorf("%w: an attribute is not valid UTF-8", ErrUndecodable)
+	case !withinLimit(r.Reason, MaxReasonChars):
+		return fmt.Errorf("%w: reason is %d characters, the limit is %d", ErrUndecodable, utf8.RuneCountInString(r.Reason), MaxReasonChars)
+	case !withinLimit(r.Batch, MaxBatchChars):
+		return fmt.Errorf("%w: batch is %d characters, the limit is %d", ErrUndecodable, utf8.RuneCountInString(r.Batch), MaxBatchChars)
 	}
 	return nil
 }
@@ -128,8 +105,8 @@ func (r Request) checked() Request {
 	return Request{
 		Name:    keep(r.Name, MaxDataBytes),
 		Service: keep(r.Service, MaxDataBytes),
-		Reason:  keep(r.Reason, maxReasonChars),
-		Batch:   keep(r.Batch, maxBatchChars),
+		Reason:  keep(r.Reason, MaxReasonChars),
+		Batch:   keep(r.Batch, MaxBatchChars),
 	}
 }
 
@@ -156,16 +133,16 @@ func decodeJSON(text []byte) (Request, error) {
 	err := json.Unmarshal(text, &w)
 	var te *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &te) {
-		return Request{}, fmt.Errorf("%w: malformed JSON: %v", errDecode, err)
+		return Request{}, fmt.Errorf("%w: malformed JSON: %v", ErrUndecodable, err)
 	}
 	if err := checkKeys(text); err != nil {
 		return Request{}, err
 	}
 	if err != nil {
-		return Request{}, fmt.Errorf("%w: JSON field %q must be a string", errDecode, te.Field)
+		return Request{}, fmt.Errorf("%w: JSON field %q must be a string", ErrUndecodable, te.Field)
 	}
 	if w.Name == nil {
-		return Request{}, fmt.Errorf("%w: JSON has no \"name\"", errDecode)
+		return Request{}, fmt.Errorf("%w: JSON has no \"name\"", ErrUndecodable)
 	}
 	var r Request
 	for _, f := range [...]struct{ dst, src *string }{{&r.Name, w.Name}, {&r.Service, w.Service}, {&r.Reason, w.Reason}, {&r.Batch, w.Batch}} {
@@ -189,12 +166,12 @@ func checkKeys(text []byte) error {
 			json.Unmarshal(quoted, &key) // a valid JSON string: text is valid JSON
 		}
 		if seen[key] {
-			return fmt.Errorf("%w: JSON key %q appears twice", errDecode, key)
+			return fmt.Errorf("%w: JSON key %q appears twice", ErrUndecodable, key)
 		}
 		seen[key] = true
 		for _, f := range jsonFields {
 			if key != f && strings.EqualFold(key, f) {
-				return fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", errDecode, key, f)
+				return fmt.Errorf("%w: JSON key %q differs from %q only in case; keys are spelled in lower case", ErrUndecodable, key, f)
 			}
 		}
 		return nil

@@ -1,8 +1,8 @@
-package worker
+package request
 
 import "testing"
 
-// go test -run '^$' -bench . -benchmem ./lro ./worker
+// go test -run '^$' -bench . -benchmem ./request
 
 func BenchmarkDecodeJSON(b *testing.B) {
 	data := []byte(`{"name":"enterprises/e1/devices/d1/operations/o1","service":"androidmanagement.googleapis.com","reason":"incident 4711","batch":"2026-11-22-wipe-storm"}`)
