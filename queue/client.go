@@ -25,6 +25,10 @@ type ClientConfig struct {
 	EmulatorHost string
 	// Options are extra client options (tests, the demo's in-process server).
 	Options []option.ClientOption
+	// Tracing turns on the client's OpenTelemetry tracing, through the
+	// global tracer provider: a published message carries its span's
+	// context in its attributes, and a received one continues that trace.
+	Tracing bool
 }
 
 // Client is a Pub/Sub client with a monitor of its streaming pulls.
@@ -50,7 +54,7 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		)
 	}
 	opts = append(opts, cfg.Options...)
-	c, err := pubsub.NewClient(ctx, cfg.Project, opts...)
+	c, err := pubsub.NewClientWithConfig(ctx, cfg.Project, &pubsub.ClientConfig{EnableOpenTelemetryTracing: cfg.Tracing}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}

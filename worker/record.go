@@ -61,6 +61,7 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
 	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
 	w.logOutcome(j, r, name, finished)
+	defer j.endSpan(r)
 
 	if !r.outcome.Acks() || r.nack {
 		w.settle(j, j.d.Nack, "nack")
@@ -70,8 +71,8 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 		if err := w.publish(ctx, j, r, name, finished); err != nil {
 			w.metrics.ResultPublishFailures.Inc()
 			w.log.Warn("result event not published; the delivery is nacked and will be redelivered",
-				zap.String("service", j.service), zap.String("name", name), zap.String("outcome", string(r.outcome)),
-				zap.String("messageId", j.d.ID), zap.Error(err))
+				append(w.traceFields(j), zap.String("service", j.service), zap.String("name", name),
+					zap.String("outcome", string(r.outcome)), zap.String("messageId", j.d.ID), zap.Error(err))...)
 			w.settle(j, j.d.Nack, "nack")
 			return false
 		}
@@ -86,7 +87,7 @@ func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
 	if r.outcome.warns() {
 		level = zapcore.WarnLevel
 	}
-	fields := make([]zap.Field, 0, 12)
+	fields := make([]zap.Field, 0, 14)
 	fields = append(fields,
 		zap.String("service", j.service),
 		zap.String("name", name),
@@ -105,6 +106,7 @@ func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
 	if j.d.DeliveryAttempt > 0 {
 		fields = append(fields, zap.Int("deliveryAttempt", j.d.DeliveryAttempt))
 	}
+	fields = append(fields, w.traceFields(j)...)
 	w.log.Log(level, "operation "+string(r.outcome), fields...)
 }
 
@@ -135,6 +137,6 @@ func (w *Worker) settle(j *job, f func() error, what string) {
 	}
 	if err := f(); err != nil {
 		w.log.Warn(what+" not confirmed; the message may be delivered again",
-			zap.String("service", j.service), zap.String("messageId", j.d.ID), zap.Error(err))
+			append(w.traceFields(j), zap.String("service", j.service), zap.String("messageId", j.d.ID), zap.Error(err))...)
 	}
 }

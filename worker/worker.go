@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
@@ -61,6 +62,9 @@ type Worker struct {
 	sink    Sink
 	log     *zap.Logger
 	metrics *metrics.Metrics
+	// tracer and traceLog are nil when tracing is off (see trace.go).
+	tracer   trace.Tracer
+	traceLog func(trace.SpanContext) []zap.Field
 
 	// pool bounds API requests in flight (Concurrency); requests runs them.
 	pool     *semaphore.Weighted
@@ -83,6 +87,12 @@ type Deps struct {
 	Sink    Sink // nil: no result events
 	Log     *zap.Logger
 	Metrics *metrics.Metrics
+	// Tracer, if set, traces every job and API request (see
+	// docs/operations.md#tracing); nil means tracing is off.
+	Tracer trace.Tracer
+	// TraceLog returns the log fields that put a job's log lines under its
+	// trace; nil means none.
+	TraceLog func(trace.SpanContext) []zap.Field
 }
 
 // New returns a worker. cfg must be valid; its zero internal tunables take
@@ -102,12 +112,17 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		sink:     deps.Sink,
 		log:      deps.Log,
 		metrics:  deps.Metrics,
+		tracer:   deps.Tracer,
+		traceLog: deps.TraceLog,
 		pool:     semaphore.NewWeighted(int64(cfg.Concurrency)),
 		requests: newRequestPool(),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
+	}
+	if w.tracer != nil {
+		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
 	}
 	for _, s := range deps.Table.Services() {
 		w.services[s.Host] = newServiceState(s, w.metrics)
@@ -148,7 +163,7 @@ func (w *Worker) Run(ctx context.Context, src Source) error {
 	})
 	defer close(received)
 	// The source's context ends when shutdown begins; jobs keep theirs.
-	return src.Receive(ctx, func(_ context.Context, d Delivery) { w.Handle(jobs, d) })
+	return src.Receive(ctx, func(rctx context.Context, d Delivery) { w.Handle(w.withDeliveryTrace(jobs, rctx), d) })
 }
 
 // job is one delivery in progress.
@@ -162,6 +177,8 @@ type job struct {
 	polls    int
 	// budgetEnd is when retrying must stop; set at the first request.
 	budgetEnd time.Time
+	// span is the job's span; nil when tracing is off.
+	span trace.Span
 }
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
@@ -170,6 +187,7 @@ type job struct {
 // first copy is still in flight ends as that copy does (see follow).
 func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
+	ctx = w.startSpan(ctx, j)
 	if err := w.held.Acquire(ctx, 1); err != nil {
 		j.req, _ = request.Decode(d.Data, d.Attributes) // for the log line
 		w.finish(ctx, j, interrupted(err))

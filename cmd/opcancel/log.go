@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -43,5 +44,18 @@ func severity(l zapcore.Level) string {
 		return "ERROR"
 	default:
 		return fmt.Sprintf("CRITICAL (%s)", l)
+	}
+}
+
+// traceFields returns the fields that put a log line under its trace in
+// Cloud Logging (see docs/contract.md#logs): the trace as
+// projects/PROJECT/traces/TRACE_ID, and the span.
+func traceFields(project string) func(trace.SpanContext) []zap.Field {
+	prefix := "projects/" + project + "/traces/"
+	return func(sc trace.SpanContext) []zap.Field {
+		return []zap.Field{
+			zap.String("logging.googleapis.com/trace", prefix+sc.TraceID().String()),
+			zap.String("logging.googleapis.com/spanId", sc.SpanID().String()),
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func main() {
@@ -31,6 +32,9 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// traces, if set, takes every span, whatever the environment says:
+	// tests read the spans back from it (see tracing.go).
+	traces *sdktrace.TracerProvider
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -79,10 +83,14 @@ func envVar(flag string) string {
 // run parses args and runs the chosen subcommand. Every flag also reads its
 // OPCANCEL_ environment variable through getenv; a flag on the command line wins.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runIn(ctx, args, &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// runIn is run in the surroundings e.
+func runIn(ctx context.Context, args []string, e *env) error {
 	var c cli
 	// Kong asks to exit only after printing --help; the help is the result.
 	helped := false
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	parser, err := newParser(&c, e, func(int) { helped = true })
 	if err != nil {
 		return err

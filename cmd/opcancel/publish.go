@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"opcancel/lro"
@@ -46,6 +49,14 @@ type submission struct {
 	service, reason, batch string
 	stderr                 io.Writer
 	progress               bool
+	// tracer starts a span per message; nil when tracing is off.
+	tracer trace.Tracer
+}
+
+// pending is a message on its way to the server.
+type pending struct {
+	res  queue.Result
+	span trace.Span // nil when tracing is off
 }
 
 // submit validates every line exactly as the worker will and publishes the
@@ -61,14 +72,14 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 	defer tick.finish()
 	// Results are awaited in order by one goroutine while later messages are
 	// still being queued; the buffer holds several publish batches in flight.
-	results := make(chan queue.Result, 4096)
+	results := make(chan pending, 4096)
 	var published, failed int
 	var wg sync.WaitGroup
 	wg.Go(func() { published, failed = awaitPublished(ctx, results, s.stderr, tick) })
 	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
 	var err error
 	for _, l := range s.lines {
-		_, data, msgAttrs, rerr := s.message(l, attrs)
+		req, data, msgAttrs, rerr := s.message(l, attrs)
 		if rerr != nil {
 			sum.invalid++
 			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", l.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
@@ -85,7 +96,7 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 				break
 			}
 		}
-		results <- s.pub.PublishAsync(ctx, data, msgAttrs)
+		results <- s.send(ctx, req, data, msgAttrs)
 	}
 	close(results)
 	wg.Wait()
@@ -118,17 +129,38 @@ func (s submission) message(l line, attrs map[string]string) (req request.Reques
 	return req, m.Data, m.Attributes, nil
 }
 
+// send queues one message, in a span of its own when tracing is on: the
+// Pub/Sub client carries the span's context in the message to the worker.
+func (s submission) send(ctx context.Context, req request.Request, data []byte, attrs map[string]string) pending {
+	var p pending
+	if s.tracer != nil {
+		ctx, p.span = s.tracer.Start(ctx, "opcancel.submit", trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("opcancel.service", req.Service), attribute.String("opcancel.name", req.Name),
+				attribute.String("opcancel.batch", req.Batch)))
+	}
+	p.res = s.pub.PublishAsync(ctx, data, attrs)
+	return p
+}
+
 // awaitPublished waits for each publication in order, reports the first
 // failures and counts the outcomes.
-func awaitPublished(ctx context.Context, results <-chan queue.Result, stderr io.Writer, tick progress) (published, failed int) {
-	for r := range results {
-		if _, err := r.Get(ctx); err != nil {
+func awaitPublished(ctx context.Context, results <-chan pending, stderr io.Writer, tick progress) (published, failed int) {
+	for p := range results {
+		_, err := p.res.Get(ctx)
+		if err != nil {
 			failed++
 			if failed <= 10 {
 				fmt.Fprintf(stderr, "publish failed: %v\n", err)
 			}
 		} else {
 			published++
+		}
+		if p.span != nil {
+			if err != nil {
+				p.span.RecordError(err)
+				p.span.SetStatus(codes.Error, "publish failed")
+			}
+			p.span.End()
 		}
 		tick.add()
 	}

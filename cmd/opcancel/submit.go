@@ -42,9 +42,14 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	tr, err := startTracing(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer tr.shutdownTo(e.stderr)
 	var pub asyncPublisher
 	if !c.DryRun {
-		ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST")})
+		ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Tracing: tr.on()})
 		if err != nil {
 			return err
 		}
@@ -57,7 +62,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	sum, err := submit(ctx, submission{
 		table: s.table, pub: pub, lines: lines, rate: c.Rate,
 		service: c.Service, reason: c.Reason, batch: c.Batch,
-		stderr: e.stderr, progress: isTerminal(e.stderr),
+		stderr: e.stderr, progress: isTerminal(e.stderr), tracer: tr.tracer(),
 	})
 	fmt.Fprintln(e.stdout, sum)
 	if err != nil {

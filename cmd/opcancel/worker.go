@@ -145,7 +145,16 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 		s.table = hooks.table
 	}
 	defer s.log.Sync()
-	d, err := c.wire(ctx, e, s, hooks)
+	tr, err := startTracing(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := tr.shutdown(); err != nil {
+			s.log.Warn("traces not all exported", zap.Error(err))
+		}
+	}()
+	d, err := c.wire(ctx, e, s, hooks, tr)
 	if err != nil {
 		return err
 	}
@@ -183,7 +192,7 @@ type daemon struct {
 // wire builds the daemon's parts as the flags say: the metrics, the API
 // client, the admin listener, the Pub/Sub client, the worker and its
 // subscriber. On an error it releases what it built.
-func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks) (*daemon, error) {
+func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks, tr *tracing) (*daemon, error) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	ops, err := lro.New(ctx, s.table, lro.Config{
@@ -204,11 +213,15 @@ func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks work
 		}
 	}
 	d := &daemon{}
-	if d.ps, err = queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Options: hooks.pubsubOptions}); err != nil {
+	if d.ps, err = queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"),
+		Options: hooks.pubsubOptions, Tracing: tr.on()}); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	deps := worker.Deps{Table: s.table, Ops: ops, Log: s.log, Metrics: m}
+	if tr.on() {
+		deps.Tracer, deps.TraceLog = tr.tracer(), traceFields(s.project)
+	}
 	if s.resultsTopic != "" {
 		d.results = d.ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic})
 		deps.Sink = d.results
