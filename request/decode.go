@@ -24,9 +24,26 @@ var ErrUndecodable = errors.New("undecodable message")
 func Decode(data []byte, attrs map[string]string) (Request, error) {
 	r, err := decode(data, attrs)
 	if err != nil {
-		return r.checked(), err
+		// Undecodable data still has its attributes: the batch of an
+		// invalid message reaches its event, for whoever waits on the batch.
+		return r.withAttributes(attrs).checked(), err
 	}
 	return r, nil
+}
+
+// withAttributes fills the fields that the data left empty from the
+// attributes service, reason and batch: a JSON field wins.
+func (r Request) withAttributes(attrs map[string]string) Request {
+	if r.Service == "" {
+		r.Service = attrs["service"]
+	}
+	if r.Reason == "" {
+		r.Reason = attrs["reason"]
+	}
+	if r.Batch == "" {
+		r.Batch = attrs["batch"]
+	}
+	return r
 }
 
 // decode reads data and attrs into a Request and checks it.
@@ -55,15 +72,7 @@ func decode(data []byte, attrs map[string]string) (Request, error) {
 		}
 		r.Name = string(text)
 	}
-	if r.Service == "" {
-		r.Service = attrs["service"]
-	}
-	if r.Reason == "" {
-		r.Reason = attrs["reason"]
-	}
-	if r.Batch == "" {
-		r.Batch = attrs["batch"]
-	}
+	r = r.withAttributes(attrs)
 	if host, name, ok := splitFullName(r.Name); ok {
 		if r.Service != "" && r.Service != host {
 			return r, fmt.Errorf("%w: service %q contradicts the full resource name's host %q", ErrUndecodable, r.Service, host)

@@ -166,3 +166,23 @@ func checkObjectKeys(t *testing.T, data []byte) {
 		t.Fatalf("keys of %s: got %q, want %q", text, got, want)
 	}
 }
+
+// TestUndecodableKeepsItsAttributes: a message whose data cannot be read
+// still carries its batch (and reason) to its log line and its event, so
+// that whoever waits on the batch sees it end invalid.
+func TestUndecodableKeepsItsAttributes(t *testing.T) {
+	t.Parallel()
+	attrs := map[string]string{"batch": "b1", "reason": "r"}
+	for _, data := range []string{`{"name": 42}`, "", "[1]", "operations/a\noperations/b", `{"name":"x","batch":"json"}x`} {
+		got, err := Decode([]byte(data), attrs)
+		if err == nil {
+			t.Errorf("Decode(%q) = nil error", data)
+		}
+		if got.Batch != "b1" || got.Reason != "r" {
+			t.Errorf("Decode(%q) = %+v, want the batch and reason of the attributes", data, got)
+		}
+	}
+	if got, _ := Decode([]byte(`{"name": 42}`), map[string]string{"batch": strings.Repeat("b", 129)}); got.Batch != "" {
+		t.Errorf("a batch over its limit reached the request: %q", got.Batch)
+	}
+}

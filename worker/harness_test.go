@@ -134,7 +134,7 @@ func (s *settledLog) get(id string) []string {
 // memSink records result events; fail makes Publish fail.
 type memSink struct {
 	mu     sync.Mutex
-	events []event
+	events []Event
 	attrs  []map[string]string
 	fail   bool
 }
@@ -145,7 +145,7 @@ func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]strin
 	if s.fail {
 		return errors.New("results topic unavailable")
 	}
-	var e event
+	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return fmt.Errorf("event is not JSON: %w", err)
 	}
@@ -154,7 +154,7 @@ func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]strin
 	return nil
 }
 
-func (s *memSink) byID(id string) (event, map[string]string, bool) {
+func (s *memSink) byID(id string) (Event, map[string]string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, e := range s.events {
@@ -162,7 +162,7 @@ func (s *memSink) byID(id string) (event, map[string]string, bool) {
 			return e, s.attrs[i], true
 		}
 	}
-	return event{}, nil, false
+	return Event{}, nil, false
 }
 
 // countingOps wraps the client to measure requests in flight.

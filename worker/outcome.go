@@ -43,3 +43,18 @@ func (o Outcome) warns() bool {
 	}
 	return false
 }
+
+// Stopped reports whether the outcome means that the operation is no longer
+// running: cancelled, finished anyway (completed, failed, done_no_result),
+// or not there (not_found). The others leave it running or unknown: the
+// cancel was refused (not_cancellable, unimplemented, denied, rejected),
+// sent but not confirmed (unverified), or not sent (invalid, duplicate).
+// `submit --wait` exits 0 only when every name ended so (see
+// docs/contract.md#opcancel-submit).
+func (o Outcome) Stopped() bool {
+	switch o {
+	case Cancelled, Completed, Failed, DoneNoResult, NotFound:
+		return true
+	}
+	return false
+}

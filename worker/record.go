@@ -12,8 +12,9 @@ import (
 	"opcancel/metrics"
 )
 
-// event is a result event (see docs/contract.md#result-events).
-type event struct {
+// Event is a result event: the JSON data the worker publishes for every
+// acked delivery (see docs/contract.md#result-events).
+type Event struct {
 	Name            string    `json:"name"`
 	Service         string    `json:"service"`
 	Outcome         Outcome   `json:"outcome"`
@@ -112,7 +113,7 @@ func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
 
 // publish sends the outcome's result event to the sink.
 func (w *Worker) publish(ctx context.Context, j *job, r result, name string, finished time.Time) error {
-	ev := event{
+	ev := Event{
 		Name: name, Service: j.service, Outcome: r.outcome, Code: r.code, Message: r.message,
 		Attempts: j.attempts, Polls: j.polls, Batch: j.req.Batch, Reason: j.req.Reason,
 		MessageID: j.d.ID, DeliveryAttempt: j.d.DeliveryAttempt,

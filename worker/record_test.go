@@ -27,7 +27,7 @@ func TestCancelledEventAndLogCarryEverything(t *testing.T) {
 		if !ok {
 			t.Fatal("no event")
 		}
-		want := event{
+		want := Event{
 			Name: "operations/abc", Service: vault, Outcome: Cancelled, Code: "OK", Message: "Operation was cancelled.",
 			Attempts: 1, Polls: 3, Batch: "b1", Reason: "incident 4711", MessageID: "123", DeliveryAttempt: 1,
 			ReceivedAt: start.UTC(), FinishedAt: time.Now().UTC(),

@@ -13,7 +13,9 @@ import (
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+	"opcancel/metrics"
 	"opcancel/queue"
+	"opcancel/request"
 	"opcancel/worker"
 )
 
@@ -52,10 +54,7 @@ func (c *demoCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer w.stop()
 	fmt.Fprintf(e.stdout, "opcancel demo: %d cancel requests on an embedded Pub/Sub and fake APIs (metrics at http://%s/metrics)\n", c.Count, w.admin)
-	if err := world.publish(ctx, e, names, invalid); err != nil {
-		return err
-	}
-	got, err := c.await(ctx, e, w.admin, c.Count)
+	got, err := c.outcomes(ctx, e, world, names, invalid)
 	if err != nil {
 		return err
 	}
@@ -166,16 +165,23 @@ func (w *demoWorld) close() {
 }
 
 // publish submits the valid names through submit's path; malformed messages
-// go straight to the topic, as a misbehaving publisher's would.
-func (w *demoWorld) publish(ctx context.Context, e *env, names []line, invalid []string) error {
+// go straight to the topic, as a misbehaving publisher's would, with the
+// batch as their attribute. watch expects them all.
+func (w *demoWorld) publish(ctx context.Context, e *env, names []line, invalid []string, watch *watch) error {
 	pub := w.qc.Publisher(queue.PublishConfig{Topic: w.topic, CountThreshold: 1000})
-	sum, err := submit(ctx, submission{table: w.table, pub: pub, lines: names, batch: newBatchID(time.Now()), reason: "demo", stderr: e.stderr})
+	sum, err := submit(ctx, submission{table: w.table, pub: pub, lines: names, batch: watch.batch, reason: "demo", stderr: e.stderr,
+		sent: func(id string, req request.Request) { watch.expect(id, req.Service, req.Name) }})
 	for _, raw := range invalid {
-		if _, perr := pub.PublishAsync(ctx, []byte(raw), nil).Get(ctx); perr != nil && err == nil {
+		id, perr := pub.PublishAsync(ctx, []byte(raw), map[string]string{"batch": watch.batch}).Get(ctx)
+		if perr != nil && err == nil {
 			err = perr
+		}
+		if perr == nil {
+			watch.expect(id, metrics.UnknownService, raw)
 		}
 	}
 	pub.Stop()
+	watch.published()
 	if err != nil {
 		return fmt.Errorf("demo submit: %w", err)
 	}

@@ -47,15 +47,28 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// exitError is an error with an exit status of its own: `submit --wait`'s
+// 3 and 4 (see docs/contract.md#exit-status).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
 // exitCode maps run's error to the exit status: 0 on a clean stop, 2 on a
-// usage or configuration error, 1 on anything else.
+// usage or configuration error, an exitError's own, 1 on anything else.
 func exitCode(err error) int {
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
 		return 2
+	case errors.As(err, &ee):
+		return ee.code
 	default:
 		return 1
 	}
@@ -124,7 +137,8 @@ func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
 			"Every flag also reads an environment variable: OPCANCEL_ and the flag name in upper snake case "+
 			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
 			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
-			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error."),
+			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error; "+
+			"submit --wait also exits 3 when some operations may still run, and 4 when outcomes are missing at --wait-timeout."),
 		kong.Writers(e.stdout, e.stderr),
 		kong.Exit(exit),
 		kong.Resolvers(envResolver),

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -35,6 +34,29 @@ func (s submitSummary) String() string {
 	return fmt.Sprintf("%s: %d, invalid: %d, failed: %d, batch: %s", verb, s.published, s.invalid, s.failed, s.batch)
 }
 
+// fields is the summary as JSON (--output json).
+func (s submitSummary) fields() map[string]any {
+	return map[string]any{"batch": s.batch, "published": s.published, "invalid": s.invalid, "failed": s.failed, "dryRun": s.dryRun}
+}
+
+// exitError is the exit error of the publishing that ended with err.
+func (s submitSummary) exitError(err error) error {
+	if err != nil {
+		return err
+	}
+	if s.failed > 0 {
+		return fmt.Errorf("%d of %d messages were not published", s.failed, s.failed+s.published)
+	}
+	return nil
+}
+
+// writeJSON writes v on w as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // asyncPublisher is what submit publishes to; *queue.Publisher satisfies it.
 type asyncPublisher interface {
 	PublishAsync(ctx context.Context, data []byte, attrs map[string]string) queue.Result
@@ -43,6 +65,7 @@ type asyncPublisher interface {
 // submission is one run of submit.
 type submission struct {
 	table                  *lro.Table
+	topic                  string         // full name, for messages
 	pub                    asyncPublisher // nil: dry run
 	lines                  []line
 	rate                   float64
@@ -51,11 +74,14 @@ type submission struct {
 	progress               bool
 	// tracer starts a span per message; nil when tracing is off.
 	tracer trace.Tracer
+	// sent, if set, is told of every message the server has, with its ID.
+	sent func(id string, req request.Request)
 }
 
 // pending is a message on its way to the server.
 type pending struct {
 	res  queue.Result
+	req  request.Request
 	span trace.Span // nil when tracing is off
 }
 
@@ -68,14 +94,14 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 	if s.rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(s.rate), 1)
 	}
-	tick := s.progressBar()
+	tick := newProgress(s.progress, s.stderr, len(s.lines), "publishing")
 	defer tick.finish()
 	// Results are awaited in order by one goroutine while later messages are
 	// still being queued; the buffer holds several publish batches in flight.
 	results := make(chan pending, 4096)
 	var published, failed int
 	var wg sync.WaitGroup
-	wg.Go(func() { published, failed = awaitPublished(ctx, results, s.stderr, tick) })
+	wg.Go(func() { published, failed = s.await(ctx, results, tick) })
 	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
 	var err error
 	for _, l := range s.lines {
@@ -132,7 +158,7 @@ func (s submission) message(l line, attrs map[string]string) (req request.Reques
 // send queues one message, in a span of its own when tracing is on: the
 // Pub/Sub client carries the span's context in the message to the worker.
 func (s submission) send(ctx context.Context, req request.Request, data []byte, attrs map[string]string) pending {
-	var p pending
+	p := pending{req: req}
 	if s.tracer != nil {
 		ctx, p.span = s.tracer.Start(ctx, "opcancel.submit", trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(attribute.String("opcancel.service", req.Service), attribute.String("opcancel.name", req.Name),
@@ -142,18 +168,21 @@ func (s submission) send(ctx context.Context, req request.Request, data []byte, 
 	return p
 }
 
-// awaitPublished waits for each publication in order, reports the first
-// failures and counts the outcomes.
-func awaitPublished(ctx context.Context, results <-chan pending, stderr io.Writer, tick progress) (published, failed int) {
+// await waits for each publication in order, reports the first failures,
+// tells s.sent of the messages the server has and counts them.
+func (s submission) await(ctx context.Context, results <-chan pending, tick progress) (published, failed int) {
 	for p := range results {
-		_, err := p.res.Get(ctx)
+		id, err := p.res.Get(ctx)
 		if err != nil {
 			failed++
 			if failed <= 10 {
-				fmt.Fprintf(stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(s.stderr, "publish failed: %v\n", err)
 			}
 		} else {
 			published++
+			if s.sent != nil {
+				s.sent(id, p.req)
+			}
 		}
 		if p.span != nil {
 			if err != nil {
@@ -165,30 +194,4 @@ func awaitPublished(ctx context.Context, results <-chan pending, stderr io.Write
 		tick.add()
 	}
 	return published, failed
-}
-
-// progress is submit's progress bar; the zero value shows nothing.
-type progress struct{ bar *progressbar.ProgressBar }
-
-// progressBar returns the progress bar on stderr when s asks for one.
-func (s submission) progressBar() progress {
-	if !s.progress {
-		return progress{}
-	}
-	return progress{progressbar.NewOptions(len(s.lines), progressbar.OptionSetWriter(s.stderr),
-		progressbar.OptionSetDescription("publishing"), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish())}
-}
-
-func (p progress) add() {
-	if p.bar != nil {
-		p.bar.Add(1)
-	}
-}
-
-func (p progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
 }

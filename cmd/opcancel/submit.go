@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -31,6 +32,11 @@ type submitCmd struct {
 	Yes            bool          `help:"Do not ask for confirmation of --list-parent's operations."`
 	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
 	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list request."`
+	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
+	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
+	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
+	Verbose        bool          `help:"With --wait: list every name that did not end cancelled or completed, not only the first 20."`
+	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
 }
 
 func (c *submitCmd) Run(ctx context.Context, e *env) error {
@@ -47,36 +53,83 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer tr.shutdownTo(e.stderr)
-	var pub asyncPublisher
-	if !c.DryRun {
-		ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Tracing: tr.on()})
-		if err != nil {
-			return err
-		}
-		defer ps.Close()
-		p := ps.Publisher(queue.PublishConfig{Topic: s.topic, CountThreshold: 1000})
-		defer p.Stop()
-		pub = p
-	}
-	fmt.Fprintf(e.stderr, "batch %s: %d names to %s\n", c.Batch, len(lines), s.topic)
-	sum, err := submit(ctx, submission{
-		table: s.table, pub: pub, lines: lines, rate: c.Rate,
-		service: c.Service, reason: c.Reason, batch: c.Batch,
+	sub := submission{
+		table: s.table, topic: s.topic, lines: lines, rate: c.Rate, service: c.Service, reason: c.Reason, batch: c.Batch,
 		stderr: e.stderr, progress: isTerminal(e.stderr), tracer: tr.tracer(),
-	})
-	fmt.Fprintln(e.stdout, sum)
+	}
+	if c.DryRun {
+		return c.publish(ctx, e, sub)
+	}
+	ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Tracing: tr.on()})
 	if err != nil {
 		return err
 	}
-	if sum.failed > 0 {
-		return fmt.Errorf("%d of %d messages were not published", sum.failed, sum.failed+sum.published)
+	defer ps.Close()
+	p := ps.Publisher(queue.PublishConfig{Topic: s.topic, CountThreshold: 1000})
+	defer p.Stop()
+	sub.pub = p
+	if !c.Wait {
+		return c.publish(ctx, e, sub)
 	}
-	return nil
+	w := newWatch(c.Batch)
+	events, err := openBatchEvents(ctx, ps, s.project, s.resultsTopic, w, e.stderr)
+	if err != nil {
+		return err
+	}
+	err = c.publishAndWait(ctx, e, sub, w, events)
+	if cerr := events.close(); cerr != nil {
+		fmt.Fprintf(e.stderr, "--wait: %v\n", cerr)
+	}
+	return err
+}
+
+// publish publishes, prints the summary and returns the exit error.
+func (c *submitCmd) publish(ctx context.Context, e *env, sub submission) error {
+	fmt.Fprintf(e.stderr, "batch %s: %d names to %s\n", c.Batch, len(sub.lines), sub.topic)
+	sum, err := submit(ctx, sub)
+	if c.Output == "json" {
+		writeJSON(e.stdout, sum.fields())
+	} else {
+		fmt.Fprintln(e.stdout, sum)
+	}
+	return sum.exitError(err)
+}
+
+// publishAndWait publishes into w, waits for the outcomes, prints the
+// report and returns the exit error: a publish that failed (1) before what
+// the outcomes say (3, 4).
+func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, w *watch, events *batchEvents) error {
+	fmt.Fprintf(e.stderr, "batch %s: %d names to %s; their outcomes from %s\n", c.Batch, len(sub.lines), sub.topic, events.topic)
+	sub.sent = func(id string, req request.Request) { w.expect(id, req.Service, req.Name) }
+	sum, err := submit(ctx, sub)
+	w.published()
+	if c.Output != "json" {
+		fmt.Fprintln(e.stdout, sum)
+	}
+	pubErr := sum.exitError(err)
+	if ctx.Err() != nil {
+		return pubErr
+	}
+	werr := await(ctx, w, events.failed, c.WaitTimeout, e.stderr, isTerminal(e.stderr))
+	if werr != nil && !errors.Is(werr, errWaitTimeout) {
+		return werr
+	}
+	r := newBatchReport(w, sum, werr != nil)
+	if c.Output == "json" {
+		writeJSON(e.stdout, r)
+	} else {
+		r.writeText(e.stdout, c.Verbose)
+	}
+	if pubErr != nil {
+		return pubErr
+	}
+	return r.exitError()
 }
 
 // submitSetup is submit's validated configuration.
 type submitSetup struct {
 	project, topic string
+	resultsTopic   string // with --wait
 	table          *lro.Table
 }
 
@@ -87,6 +140,17 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	var err error
 	if s.topic, s.project, err = resolveResource(e, c.Project, "topics", "--topic", c.Topic); err != nil {
 		return nil, err
+	}
+	if c.Wait {
+		if s.resultsTopic, err = queue.ResourceName(s.project, "topics", c.ResultsTopic); err != nil {
+			return nil, usagef("--results-topic %w", err)
+		}
+		if c.WaitTimeout <= 0 {
+			return nil, usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
+		}
+		if c.DryRun {
+			return nil, usagef("--wait: a dry run publishes nothing to wait for")
+		}
 	}
 	if c.Rate < 0 {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
