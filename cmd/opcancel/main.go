@@ -82,6 +82,7 @@ func oneLine(err error) string {
 type cli struct {
 	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
 	Submit   submitCmd   `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
+	Replay   replayCmd   `cmd:"" help:"Publish the messages of a dead-letter subscription to the worker's topic again, acking each once it is published."`
 	Demo     demoCmd     `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
 	FakeAPI  fakeAPICmd  `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
 	Services servicesCmd `cmd:"" help:"List the enabled services and, with --all, every API the catalog knows."`

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"opcancel/queue/queuetest"
+)
+
+// deadLetters publishes msgs to a topic whose subscription has a real
+// dead-letter policy (5 deliveries) and nacks every delivery until all of
+// them are in the dead-letter topic; it returns the topic, the dead-letter
+// subscription, and a subscription to the topic that sees what is
+// published to it afterwards.
+func deadLetters(t *testing.T, e *queuetest.Emulator, project string, msgs ...message) (topic, deadSub, reader string) {
+	t.Helper()
+	ctx := context.Background()
+	dead, err := e.Topic(ctx, project, "dead-letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadSub = "projects/" + project + "/subscriptions/dead-letters"
+	if err := e.Subscription(ctx, dead, deadSub); err != nil {
+		t.Fatal(err)
+	}
+	topic, sub, err := e.TopicAndSubscription(ctx, project, "requests", "worker", queuetest.SubscriptionOptions{DeadLetterTopic: dead, MaxDeliveries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, e, topic, msgs...)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	last := map[string]bool{} // message IDs at their fifth delivery
+	done := make(chan struct{})
+	go e.Client.Subscriber(sub).Receive(rctx, func(_ context.Context, m *pubsub.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.DeliveryAttempt != nil && *m.DeliveryAttempt >= 5 && !last[m.ID] {
+			last[m.ID] = true
+			if len(last) == len(msgs) {
+				close(done)
+			}
+		}
+		m.Nack()
+	})
+	waitFor(t, "five deliveries of each message", untilPublished, func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	// The emulator moves a message when it would deliver it a sixth time:
+	// the receiver keeps nacking until a dry run counts them all.
+	waitFor(t, "the dead letters", untilPublished, func() bool {
+		out, _, _, _ := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}, "replay", "--dry-run", "--idle=1s",
+			"--from-subscription="+deadSub, "--topic="+topic)
+		return strings.HasPrefix(out, fmt.Sprintf("dead letters: %d ", len(msgs)))
+	})
+	cancel()
+	reader = "projects/" + project + "/subscriptions/reader"
+	if err := e.Subscription(ctx, topic, reader); err != nil {
+		t.Fatal(err)
+	}
+	return topic, deadSub, reader
+}
+
+// TestReplayDeadLetters: replay publishes the dead letters to the topic
+// again, data and attributes unchanged plus replayedFrom, acking each only
+// once it is published: a publish that fails leaves the dead letters
+// where they were. It asks for confirmation as --list-parent does, and
+// --limit bounds it.
+func TestReplayDeadLetters(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	project := "proj-" + strings.ToLower(uniqueName("replay"))
+	var msgs []message
+	for i := range 3 {
+		msgs = append(msgs, message{data: fmt.Sprintf(`{"name":"operations/dl-%d"}`, i), attrs: map[string]string{"batch": "b-dl", "service": vaultHost}})
+	}
+	topic, deadSub, reader := deadLetters(t, e, project, msgs...)
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
+	// replay returns stdout, and stderr with the error main would print.
+	replay := func(args ...string) (string, string, int) {
+		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=1s", "--from-subscription=" + deadSub}, args...)...)
+		if err != nil {
+			errb += "opcancel: " + err.Error()
+		}
+		return out, errb, code
+	}
+	left := func() string {
+		out, _, _ := replay("--dry-run", "--topic="+topic)
+		return out
+	}
+
+	if _, errb, code := replay("--topic=" + topic); code != 2 || !strings.Contains(errb, "confirm with --yes") {
+		t.Errorf("without --yes and no terminal: exit %d, %s", code, errb)
+	}
+	out, errb, code := replay("--yes", "--topic=projects/"+project+"/topics/missing")
+	if code != 1 || !strings.Contains(out, "replayed: 0, failed: 3") || !strings.Contains(errb, "does not exist") {
+		t.Errorf("to a missing topic: exit %d\n%s\n%s", code, out, errb)
+	}
+	if got := left(); !strings.HasPrefix(got, "dead letters: 3 ") {
+		t.Errorf("after the failed publish: %q, want the 3 dead letters still there", got)
+	}
+
+	if out, errb, code := replay("--yes", "--limit=2", "--topic="+topic); code != 0 || !strings.HasPrefix(out, "replayed: 2, failed: 0") {
+		t.Errorf("--limit=2: exit %d\n%s\n%s", code, out, errb)
+	}
+	if got := left(); !strings.HasPrefix(got, "dead letters: 1 ") {
+		t.Errorf("after --limit=2: %q, want 1 left", got)
+	}
+	if out, errb, code := replay("--yes", "--topic="+topic); code != 0 || !strings.HasPrefix(out, "replayed: 1, failed: 0") {
+		t.Errorf("the rest: exit %d\n%s\n%s", code, out, errb)
+	}
+	if got := left(); !strings.HasPrefix(got, "dead letters: 0 ") {
+		t.Errorf("after the replay: %q, want none left", got)
+	}
+
+	checkReplayed(t, e, reader, deadSub, msgs)
+}
+
+// checkReplayed: reader got each of msgs once, its data and attributes
+// unchanged, plus replayedFrom naming deadSub.
+func checkReplayed(t *testing.T, e *queuetest.Emulator, reader, deadSub string, msgs []message) {
+	t.Helper()
+	replayed, err := e.Drain(context.Background(), reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, m := range replayed {
+		got[string(m.Message.Data)] = m.Message.Attributes
+	}
+	if len(replayed) != len(msgs) || len(got) != len(msgs) {
+		t.Errorf("%d messages replayed (%d distinct), want %d", len(replayed), len(got), len(msgs))
+	}
+	for _, m := range msgs {
+		attrs := got[m.data]
+		for k, v := range m.attrs {
+			if attrs[k] != v {
+				t.Errorf("replayed %s: attribute %s = %q, want %q unchanged", m.data, k, attrs[k], v)
+			}
+		}
+		if diff := cmp.Diff(deadSub, attrs[replayedFromAttribute]); diff != "" {
+			t.Errorf("replayed %s: replayedFrom (-want +got):\n%s", m.data, diff)
+		}
+	}
+}
