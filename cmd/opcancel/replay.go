@@ -148,6 +148,8 @@ func (r *replay) run(ctx context.Context) error {
 	seen := map[string]bool{}
 	defer func() {
 		if len(held) > 0 {
+			// A nack that fails only delays them: they come back when
+			// their ack deadline passes.
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 			defer cancel()
 			r.ps.Nack(nctx, r.setup.sub, held)
@@ -203,9 +205,12 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 		}
 		results[i] = r.pub.PublishAsync(pctx, m.Data, attrs)
 	}
+	// The server's answer decides, even when interrupted: a publish that
+	// went through must be acked, or it is published again next time.
+	// The client bounds each publish (its PublishSettings.Timeout).
 	var acks, nacks []string
 	for i, res := range results {
-		_, err := res.Get(ctx)
+		_, err := res.Get(context.WithoutCancel(ctx))
 		if spans[i] != nil {
 			spans[i].End()
 		}
@@ -221,7 +226,7 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 		r.bar.add()
 	}
 	// Settle even when interrupted: an ack lost here means a message
-	// published twice, a nack lost one back after the ack deadline.
+	// published twice, a nack lost one back only after the ack deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 	defer cancel()
 	if err := r.ps.Ack(sctx, r.setup.sub, acks); err != nil {

@@ -111,6 +111,10 @@ func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, 
 		return pubErr
 	}
 	werr := await(ctx, w, events.failed, c.WaitTimeout, e.stderr, isTerminal(e.stderr))
+	if ctx.Err() != nil {
+		n, total, _ := w.status()
+		return fmt.Errorf("--wait: interrupted with %d of %d outcomes in: %w", n, total, ctx.Err())
+	}
 	if werr != nil && !errors.Is(werr, errWaitTimeout) {
 		return werr
 	}
