@@ -38,7 +38,7 @@ topic "$DEAD_LETTER_TOPIC"
 if exists subscriptions "$DEAD_LETTER_SUBSCRIPTION"; then
   echo "subscription $DEAD_LETTER_SUBSCRIPTION exists"
 else
-  # Dead letters are kept for inspection and replay (opcancel submit, or seek).
+  # Dead letters are kept for inspection and for opcancel replay.
   g pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" \
     --ack-deadline=60 --message-retention-duration="$RETENTION" --expiration-period=never
 fi
