@@ -39,6 +39,23 @@ type submitCmd struct {
 	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
 }
 
+// Help is submit's --help below its one-line summary: what --wait does and
+// the exit statuses (docs/contract.md#opcancel-submit).
+func (c *submitCmd) Help() string {
+	return "With --wait, submit first creates a temporary subscription to --results-topic, filtered to the batch, " +
+		"deleted on exit (Ctrl-C too) and expiring by itself a day after a killed run; it then publishes, shows the " +
+		"outcomes as they come (a bar on a terminal, a line every 5s otherwise) and ends with a table of the outcomes " +
+		"and of the names that did not end cancelled or completed (the first 20; all with --verbose or --output json). " +
+		"Each name counts once, however often its outcome is delivered; outcomes for names not in the batch are ignored.\n\n" +
+		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
+		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
+		"1 when a publish failed, or on another runtime error or an interrupt; " +
+		"2 on a usage error, or --list-parent without confirmation; " +
+		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
+		"invalid, duplicate: the operation may still run); " +
+		"4 with --wait when some name had no outcome at --wait-timeout."
+}
+
 func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	s, err := c.setup(e)
 	if err != nil {
