@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -44,6 +46,8 @@ type rendered struct {
 	pdbs            []*policyv1.PodDisruptionBudget
 	serviceMonitors []*monitoringv1.ServiceMonitor
 	rules           []*monitoringv1.PrometheusRule
+	netpols         []*networkingv1.NetworkPolicy
+	serviceAccounts []*corev1.ServiceAccount
 	kinds           []string
 }
 
@@ -59,16 +63,29 @@ func decode[T any](t *testing.T, doc []byte) *T {
 
 var hashSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
 
-func render(t *testing.T, dir string) *rendered {
+// kustomized caches `kubectl kustomize` by directory: several tests check
+// the same rendering.
+var kustomized sync.Map // dir → func() ([]byte, error)
+
+func kustomize(t *testing.T, dir string) []byte {
 	t.Helper()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Skip("kubectl is not installed: cannot render the kustomizations")
 	}
-	out, err := exec.Command(kubectl, "kustomize", filepath.Join(deployDir, dir)).CombinedOutput()
+	f, _ := kustomized.LoadOrStore(dir, sync.OnceValues(func() ([]byte, error) {
+		return exec.Command(kubectl, "kustomize", filepath.Join(deployDir, dir)).CombinedOutput()
+	}))
+	out, err := f.(func() ([]byte, error))()
 	if err != nil {
 		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
 	}
+	return out
+}
+
+func render(t *testing.T, dir string) *rendered {
+	t.Helper()
+	out := kustomize(t, dir)
 	r := &rendered{name: dir, configMaps: map[string]*corev1.ConfigMap{}}
 	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
 		var meta struct {
@@ -90,7 +107,9 @@ func render(t *testing.T, dir string) *rendered {
 		case "v1/Service":
 			r.services = append(r.services, decode[corev1.Service](t, doc))
 		case "v1/ServiceAccount":
-			decode[corev1.ServiceAccount](t, doc)
+			r.serviceAccounts = append(r.serviceAccounts, decode[corev1.ServiceAccount](t, doc))
+		case "networking.k8s.io/v1/NetworkPolicy":
+			r.netpols = append(r.netpols, decode[networkingv1.NetworkPolicy](t, doc))
 		case "v1/Namespace":
 			decode[corev1.Namespace](t, doc)
 		case "autoscaling/v2/HorizontalPodAutoscaler":
