@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -461,47 +460,6 @@ func TestAlertsDashboardAndAdapterUseExportedMetrics(t *testing.T) {
 	os.WriteFile(file, data, 0o600)
 	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
-	}
-}
-
-// TestProvisioningOnTheEmulator runs deploy/pubsub/provision.sh against the
-// emulator twice (it must be idempotent) and checks what it created.
-func TestProvisioningOnTheEmulator(t *testing.T) {
-	t.Parallel()
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		t.Skip("gcloud is not installed")
-	}
-	e := emulator(t)
-	project := "prov-" + strings.ToLower(uniqueName("x"))
-	for range 2 {
-		cmd := exec.Command("bash", filepath.Join(deployDir, "pubsub", "provision.sh"))
-		cmd.Env = append(os.Environ(),
-			"PROJECT="+project,
-			"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://"+e.Host+"/",
-			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
-			"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("provision.sh: %v\n%s", err, out)
-		}
-	}
-	ctx := context.Background()
-	for _, topic := range []string{"opcancel-requests", "opcancel-results", "opcancel-dead-letter"} {
-		if _, err := e.Client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + topic}); err != nil {
-			t.Errorf("topic %s: %v", topic, err)
-		}
-	}
-	sub, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-worker"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sub.Topic != "projects/"+project+"/topics/opcancel-requests" || sub.AckDeadlineSeconds != 60 ||
-		sub.DeadLetterPolicy.GetDeadLetterTopic() != "projects/"+project+"/topics/opcancel-dead-letter" || sub.DeadLetterPolicy.GetMaxDeliveryAttempts() != 20 ||
-		sub.RetryPolicy.GetMinimumBackoff().AsDuration() != 10*time.Second || sub.RetryPolicy.GetMaximumBackoff().AsDuration() != 600*time.Second {
-		t.Errorf("worker subscription = %v", sub)
-	}
-	if _, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-dead-letter"}); err != nil {
-		t.Errorf("dead-letter subscription: %v", err)
 	}
 }
 
