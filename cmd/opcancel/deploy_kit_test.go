@@ -25,7 +25,7 @@ import (
 )
 
 // overlays are the kustomizations a user applies (and the base they share).
-var overlays = []string{"base", "overlays/dev", "overlays/prod"}
+var overlays = []string{"base", "overlays/dev", "overlays/prod", "overlays/gke"}
 
 // TestPodsCarryNoKubernetesToken: no pod of the kit mounts a service
 // account token it never uses (the worker does not call the Kubernetes API,

@@ -45,6 +45,8 @@ type rendered struct {
 	pdbs            []*policyv1.PodDisruptionBudget
 	serviceMonitors []*monitoringv1.ServiceMonitor
 	rules           []*monitoringv1.PrometheusRule
+	podMonitorings  []*gmpPodMonitoring
+	gmpRules        []*gmpRules
 	netpols         []*networkingv1.NetworkPolicy
 	serviceAccounts []*corev1.ServiceAccount
 	kinds           []string
@@ -107,6 +109,10 @@ func render(t *testing.T, dir string) *rendered {
 			r.services = append(r.services, decode[corev1.Service](t, doc))
 		case "v1/ServiceAccount":
 			r.serviceAccounts = append(r.serviceAccounts, decode[corev1.ServiceAccount](t, doc))
+		case "monitoring.googleapis.com/v1/PodMonitoring":
+			r.podMonitorings = append(r.podMonitorings, decode[gmpPodMonitoring](t, doc))
+		case "monitoring.googleapis.com/v1/Rules":
+			r.gmpRules = append(r.gmpRules, decode[gmpRules](t, doc))
 		case "networking.k8s.io/v1/NetworkPolicy":
 			r.netpols = append(r.netpols, decode[networkingv1.NetworkPolicy](t, doc))
 		case "v1/Namespace":
@@ -173,7 +179,7 @@ func (r *rendered) workerEnv(t *testing.T, c *corev1.Container) map[string]strin
 func TestManifests(t *testing.T) {
 	t.Parallel()
 	flags := workerFlags(t)
-	for _, dir := range []string{"base", "overlays/dev", "overlays/prod"} {
+	for _, dir := range overlays {
 		t.Run(dir, func(t *testing.T) {
 			r := render(t, dir)
 			d, c := r.worker(t)
@@ -263,12 +269,10 @@ func TestManifests(t *testing.T) {
 				}
 				return
 			}
-			if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.serviceMonitors) != 1 || len(r.rules) != 1 || len(r.services) != 1 {
+			if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.services) != 1 || len(r.netpols) != 1 {
 				t.Errorf("%s renders %v", dir, r.kinds)
 			}
-			if sm := r.serviceMonitors[0]; sm.Spec.Endpoints[0].Port != "admin" || sm.Spec.Endpoints[0].Path != "/metrics" {
-				t.Errorf("ServiceMonitor scrapes %s %s", sm.Spec.Endpoints[0].Port, sm.Spec.Endpoints[0].Path)
-			}
+			checkMonitoring(t, r, d)
 		})
 	}
 }
