@@ -332,6 +332,17 @@ func adminPaths(t *testing.T) map[string]int {
 // exportedMetrics returns every series name the worker exports.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
+	names := map[string]bool{}
+	for n := range exportedSeries(t) {
+		names[n] = true
+	}
+	return names
+}
+
+// exportedSeries returns every series name the worker exports, with its
+// label names.
+func exportedSeries(t *testing.T) map[string][]string {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	table := lro.NewTable(nil)
 	m := metrics.New(reg)
@@ -347,24 +358,30 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	m.APIRequests.WithLabelValues("s", "cancel", "OK")
 	m.APIRequestDuration.WithLabelValues("s", "cancel").Observe(1)
 	m.Retries.WithLabelValues("s", "UNAVAILABLE")
+	m.BuildInfo.WithLabelValues("v", "c", "go")
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]bool{}
+	series := map[string][]string{}
 	for _, f := range fams {
-		names[f.GetName()] = true
+		var labels []string
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels = append(labels, l.GetName())
+		}
+		series[f.GetName()] = labels
 		if f.GetType().String() == "HISTOGRAM" {
 			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				names[f.GetName()+s] = true
+				series[f.GetName()+s] = labels
 			}
 		}
 	}
-	return names
+	return series
 }
 
 // External series the alerts use: Prometheus's own and kube-state-metrics'.
-var externalMetrics = map[string]bool{"up": true, "kube_pod_status_ready": true, "kube_pod_container_status_restarts_total": true}
+var externalMetrics = map[string]bool{"up": true, "kube_pod_status_ready": true, "kube_pod_container_status_restarts_total": true,
+	"kube_pod_container_resource_limits": true}
 
 var metricName = regexp.MustCompile(`\b(opcancel_[a-z_]+|kube_[a-z_]+|up)\b`)
 
