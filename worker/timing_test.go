@@ -191,7 +191,7 @@ func TestPollScheduleAndVerifyTimeout(t *testing.T) {
 func TestPerServiceVerifyTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{}, servicesYAML+"    verifyTimeout: 20s\n")
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "verifyTimeout: 20s"}))
 		h.fake.Set(dev+"v", lrotest.Script{DoneAfterPolls: lrotest.Never})
 		start := time.Now()
 		if got := h.w.Handle(context.Background(), h.delivery("m", dev+"v", nil)); got != Unverified {
@@ -321,7 +321,7 @@ func TestMaxOutstandingBound(t *testing.T) {
 func TestRateLimitIsNeverExceeded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, servicesYAML+"    rate: 10\n")
+		h := newHarness(t, DefaultConfig(), lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "rate: 10"}))
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range 100 {

@@ -83,7 +83,7 @@ func emulatorE2E(ctx context.Context) (*result, error) {
 	cfg := worker.DefaultConfig()
 	cfg.MaxOutstanding = maxOutstanding
 	cfg.ShutdownTimeout = 5 * time.Second
-	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	r, err := newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt("http://vault.bench"), nil), fake.Transport())
 	if err != nil {
 		return nil, err
 	}

@@ -139,8 +139,7 @@ func (c *demoCmd) Run(ctx context.Context, e *env) error {
 	defer vs.Close()
 	defer as.Close()
 	config := filepath.Join(dir, "services.yaml")
-	yaml := fmt.Sprintf("services:\n  - host: vault.googleapis.com\n    endpoint: %s\n    patterns: [\"operations/**\"]\n"+
-		"  - host: androidmanagement.googleapis.com\n    endpoint: %s\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n", vs.URL, as.URL)
+	yaml := lrotest.ServicesYAML(lrotest.Endpoints{"vault.googleapis.com": vs.URL, "androidmanagement.googleapis.com": as.URL}, nil)
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		return err
 	}
