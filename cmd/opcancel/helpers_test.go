@@ -74,7 +74,8 @@ func emulator(t *testing.T) *queuetest.Emulator {
 	return emu
 }
 
-// binary builds opcancel once for the tests that need a real process.
+// binary builds opcancel once for the tests that need a real process, with
+// -race when the tests run with it.
 func binary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -83,7 +84,11 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "opcancel")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
