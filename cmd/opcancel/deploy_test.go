@@ -458,7 +458,7 @@ func TestProvisioningOnTheEmulator(t *testing.T) {
 		cmd := exec.Command("bash", filepath.Join(deployDir, "pubsub", "provision.sh"))
 		cmd.Env = append(os.Environ(),
 			"PROJECT="+project,
-			"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://"+e.Host+"/",
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://"+e.Direct+"/",
 			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
 			"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		)
