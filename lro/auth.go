@@ -170,7 +170,7 @@ var (
 	// errPlainHTTP: a token would have been sent over plain http.
 	errPlainHTTP = errors.New("refusing to send a bearer token over plain http")
 	// errForeignHost: a token would have been sent to a host other than the service's endpoint.
-	errForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoint")
+	errForeignHost = errors.New("refusing to send a bearer token to a host outside the service's endpoints")
 )
 
 // credentialError wraps a failure to obtain a token.
@@ -180,15 +180,15 @@ func (e *credentialError) Error() string { return "token: " + e.err.Error() }
 func (e *credentialError) Unwrap() error { return e.err }
 
 // authTransport attaches a bearer token, but only to https requests for the
-// one host it was made for. When the API rejects the token (HTTP 401,
-// UNAUTHENTICATED: revoked, or signed by a rotated key, before it expires),
-// it renews the token and sends the request once more: the one retry of
-// this layer, within the request's own timeout, seen by the caller as one
-// request.
+// hosts it was made for: one service's endpoint and regional endpoints.
+// When the API rejects the token (HTTP 401, UNAUTHENTICATED: revoked, or
+// signed by a rotated key, before it expires), it renews the token and sends
+// the request once more: the one retry of this layer, within the request's
+// own timeout, seen by the caller as one request.
 type authTransport struct {
 	base   http.RoundTripper
 	tokens *renewableTokens
-	host   string
+	hosts  []string
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -201,7 +201,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" {
 		return refuse(errPlainHTTP)
 	}
-	if req.URL.Host != t.host {
+	if !slices.Contains(t.hosts, req.URL.Host) {
 		return refuse(fmt.Errorf("%w (%s)", errForeignHost, req.URL.Host))
 	}
 	tok, err := t.tokens.Token()

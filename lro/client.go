@@ -124,7 +124,7 @@ func New(ctx context.Context, table *Table, cfg Config) (*Client, error) {
 			if err != nil {
 				return nil, fmt.Errorf("service %s: credentials: %w", s.Host, err)
 			}
-			rt = &authTransport{base: base, tokens: ts, host: s.Endpoint.Host}
+			rt = &authTransport{base: base, tokens: ts, hosts: s.EndpointHosts()}
 		}
 		c.clients[s.Host] = &http.Client{
 			Transport: rt,
@@ -150,26 +150,36 @@ func NewTransport(maxConns int) *http.Transport {
 // Table returns the client's service table.
 func (c *Client) Table() *Table { return c.table }
 
-// Cancel sends operations.cancel for name: POST {endpoint}/{version}/{name}:cancel
-// with an empty body. nil means the API accepted the cancel.
+// Cancel sends operations.cancel for name: POST
+// {endpoint}/{prefix}{name}:cancel with an empty body, or the dialect's form
+// of it (see docs/contract.md#requests). nil means the API accepted the cancel.
 func (c *Client) Cancel(ctx context.Context, svc *Service, name string) error {
-	if err := c.check(svc, name); err != nil {
+	r, err := c.check(svc, name)
+	if err != nil {
 		return err
 	}
-	_, err := c.do(ctx, svc, methodCancel, http.MethodPost, c.url(svc, name+":cancel", nil))
+	method := http.MethodPost
+	if r.CancelGET {
+		method = http.MethodGet
+	}
+	_, err = c.do(ctx, svc, methodCancel, method, c.url(svc, r, name, name+svc.Dialect.CancelSuffix(), nil))
 	return err
 }
 
-// Get sends operations.get for name: GET {endpoint}/{version}/{name}.
+// Get sends operations.get for name: GET {endpoint}/{prefix}{name}.
 func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation, error) {
-	if err := c.check(svc, name); err != nil {
-		return nil, err
-	}
-	body, err := c.do(ctx, svc, methodGet, http.MethodGet, c.url(svc, name, nil))
+	r, err := c.check(svc, name)
 	if err != nil {
 		return nil, err
 	}
-	op, err := decodeOperation(body)
+	if r.NoGet {
+		return nil, invalidf("%s has no operations.get for %q", svc.Host, name)
+	}
+	body, err := c.do(ctx, svc, methodGet, http.MethodGet, c.url(svc, r, name, name, nil))
+	if err != nil {
+		return nil, err
+	}
+	op, err := svc.Dialect.decodeOperation(body)
 	if err != nil {
 		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operation in answer: " + err.Error()}
 	}
@@ -177,13 +187,14 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 }
 
 // List sends operations.list for the collection parent: GET
-// {endpoint}/{version}/{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
+// {endpoint}/{prefix}{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
 // size to the server.
 func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken string, pageSize int) (*ListPage, error) {
 	if err := c.own(svc); err != nil {
 		return nil, err
 	}
-	if err := svc.ValidateParent(parent); err != nil {
+	r, err := svc.listRoute(parent)
+	if err != nil {
 		return nil, err
 	}
 	q := url.Values{}
@@ -193,11 +204,11 @@ func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken strin
 	if pageSize > 0 {
 		q.Set("pageSize", strconv.Itoa(pageSize))
 	}
-	body, err := c.do(ctx, svc, methodList, http.MethodGet, c.url(svc, parent, q))
+	body, err := c.do(ctx, svc, methodList, http.MethodGet, c.url(svc, r, parent+"/x", parent, q))
 	if err != nil {
 		return nil, err
 	}
-	page, err := decodeListPage(body)
+	page, err := svc.Dialect.decodeListPage(body, parent)
 	if err != nil {
 		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operations list in answer: " + err.Error()}
 	}
@@ -205,12 +216,13 @@ func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken strin
 }
 
 // check refuses any request for a service outside the table or a name that
-// is not one of the service's operations, whatever the caller validated.
-func (c *Client) check(svc *Service, name string) error {
+// is not one of the service's operations, whatever the caller validated,
+// and returns the name's route.
+func (c *Client) check(svc *Service, name string) (*Route, error) {
 	if err := c.own(svc); err != nil {
-		return err
+		return nil, err
 	}
-	return svc.Match(name)
+	return svc.route(name)
 }
 
 // own refuses a service that is not the very one in the client's table.
@@ -221,11 +233,14 @@ func (c *Client) own(svc *Service) error {
 	return nil
 }
 
-func (c *Client) url(svc *Service, path string, q url.Values) string {
-	u := *svc.Endpoint
+// url is the URL of path on the endpoint of name, which matches r and
+// whose endpoint the caller has checked.
+func (c *Client) url(svc *Service, r *Route, name, path string, q url.Values) string {
+	ep, _ := svc.endpointFor(r, name)
+	u := *ep
 	// Validated names contain only unreserved characters and ':', '@', '=',
 	// '+', all legal in a path: the path needs no escaping.
-	u.Path = "/" + svc.Version + "/" + path
+	u.Path = "/" + r.Prefix + path
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -33,18 +31,6 @@ func LoadTable(path string, opts FileOptions) (*Table, error) {
 		return nil, fmt.Errorf("services file: %w", err)
 	}
 	return ParseTable(path, data, opts)
-}
-
-// fileEntry is one entry of the services file as written.
-type fileEntry struct {
-	Host          string   `yaml:"host"`
-	Endpoint      string   `yaml:"endpoint"`
-	Version       string   `yaml:"version"`
-	Patterns      []string `yaml:"patterns"`
-	Scopes        []string `yaml:"scopes"`
-	Subject       string   `yaml:"subject"`
-	Rate          *float64 `yaml:"rate"`
-	VerifyTimeout string   `yaml:"verifyTimeout"`
 }
 
 type fileDoc struct {
@@ -115,111 +101,6 @@ func yamlMessage(err error) string {
 		msgs[i] = m
 	}
 	return strings.Join(msgs, "; ")
-}
-
-func (fe fileEntry) service(opts FileOptions) (*Service, error) {
-	if err := validateHost(fe.Host); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	s := &Service{Host: fe.Host, Version: fe.Version, Subject: fe.Subject, Scopes: fe.Scopes}
-	endpoint := fe.Endpoint
-	if endpoint == "" {
-		endpoint = "https://" + fe.Host
-	}
-	u, err := parseEndpoint(endpoint, opts.RequireHTTPS)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint: %w", err)
-	}
-	s.Endpoint = u
-	if s.Version == "" {
-		s.Version = "v1"
-	}
-	if err := ValidateName(s.Version); err != nil || strings.Contains(s.Version, "/") {
-		return nil, fmt.Errorf("version: %q is not a single path segment", fe.Version)
-	}
-	if len(fe.Patterns) == 0 {
-		return nil, errors.New("patterns: at least one pattern is required")
-	}
-	for j, p := range fe.Patterns {
-		t, err := parseTemplate(p)
-		if err != nil {
-			return nil, fmt.Errorf("patterns[%d]: %w", j, err)
-		}
-		s.Patterns = append(s.Patterns, t)
-	}
-	if len(s.Scopes) == 0 {
-		s.Scopes = []string{cloudPlatformScope} // an entry that names no scope
-	}
-	for j, sc := range s.Scopes {
-		if u, err := url.Parse(sc); err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("scopes[%d]: %q is not an https scope URL", j, sc)
-		}
-	}
-	if fe.Rate != nil {
-		if *fe.Rate < 0 || *fe.Rate != *fe.Rate {
-			return nil, fmt.Errorf("rate: %v must be 0 (unlimited) or more", *fe.Rate)
-		}
-		s.Rate = *fe.Rate
-	}
-	if fe.VerifyTimeout != "" {
-		d, err := time.ParseDuration(fe.VerifyTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("verifyTimeout: %q is not a duration like \"90s\" or \"5m\"", fe.VerifyTimeout)
-		}
-		if d <= 0 {
-			return nil, fmt.Errorf("verifyTimeout: %q must be positive", fe.VerifyTimeout)
-		}
-		s.VerifyTimeout = d
-	}
-	return s, nil
-}
-
-// validateHost accepts a DNS name: letters, digits, '-' and '.', no port, no
-// user info, no trailing dot.
-func validateHost(h string) error {
-	if h == "" {
-		return errors.New("required")
-	}
-	if len(h) > 253 {
-		return fmt.Errorf("%q is longer than 253 bytes", truncate(h, 40))
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("%q is not a DNS name", h)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-				return fmt.Errorf("%q is not a DNS name (no ports, paths or user info)", h)
-			}
-		}
-	}
-	return nil
-}
-
-// parseEndpoint accepts an absolute http(s) URL with no path beyond "/", no
-// query, fragment or user info.
-func parseEndpoint(s string, requireHTTPS bool) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL", s)
-	}
-	switch {
-	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, fmt.Errorf("%q must be an https:// URL", s)
-	case u.Host == "":
-		return nil, fmt.Errorf("%q has no host", s)
-	case u.User != nil:
-		return nil, fmt.Errorf("%q must not contain user info", s)
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return nil, fmt.Errorf("%q must not have a query or fragment", s)
-	case u.Path != "" && u.Path != "/":
-		return nil, fmt.Errorf("%q must not have a path; the version and name are appended", s)
-	case u.Scheme == "http" && requireHTTPS:
-		return nil, &PlainHTTPError{Endpoint: s}
-	}
-	u.Path = ""
-	return u, nil
 }
 
 // PlainHTTPError is an endpoint refused because it is plain http while

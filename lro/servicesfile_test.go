@@ -45,7 +45,7 @@ func TestParseTableErrors(t *testing.T) {
 		{
 			name: "no patterns",
 			yaml: "services:\n  - host: a.googleapis.com\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns: at least one pattern is required`,
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns: at least one pattern is required: a.googleapis.com is not in the catalog (opcancel services --all lists the catalog)`,
 		},
 		{
 			name: "http endpoint with adc",
@@ -80,28 +80,48 @@ func TestParseTableErrors(t *testing.T) {
 		},
 		{
 			name: "duplicate host",
-			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/*\"]\n  - host: a.googleapis.com\n    patterns: [\"y/*\"]\n",
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/operations/*\"]\n  - host: a.googleapis.com\n    patterns: [\"y/operations/*\"]\n",
 			want: `services file s.yaml: services[1] (host "a.googleapis.com"): host: "a.googleapis.com" is already defined by services[0]`,
 		},
 		{
 			name: "negative rate",
-			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/*\"]\n    rate: -5\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): rate: -5 must be 0 (unlimited) or more`,
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/operations/*\"]\n    rate: -5\n",
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): rate: -5 must be 0 (unlimited) or at least 0.001 requests per second`,
 		},
 		{
 			name: "rate of the wrong type",
-			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/*\"]\n    rate: fast\n",
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/operations/*\"]\n    rate: fast\n",
 			want: `services file s.yaml: line 4: "fast" is not a number`,
 		},
 		{
 			name: "bad version",
-			yaml: "services:\n  - host: a.googleapis.com\n    version: v1/../v2\n    patterns: [\"x/*\"]\n",
+			yaml: "services:\n  - host: a.googleapis.com\n    version: v1/../v2\n    patterns: [\"x/operations/*\"]\n",
 			want: `services file s.yaml: services[0] (host "a.googleapis.com"): version: "v1/../v2" is not a single path segment`,
 		},
 		{
 			name: "bad scope",
-			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/*\"]\n    scopes: [ediscovery]\n",
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"x/operations/*\"]\n    scopes: [ediscovery]\n",
 			want: `services file s.yaml: services[0] (host "a.googleapis.com"): scopes[0]: "ediscovery" is not an https scope URL`,
+		},
+		{
+			name: "pattern of any name",
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"**\"]\n",
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns[0]: "**" is not the shape of an operation name: a pattern must end in "operations/*" or "operations/**" (set allowNonOperationPatterns: true for an API whose operations are named otherwise)`,
+		},
+		{
+			name: "pattern of any project resource",
+			yaml: "services:\n  - host: vault.googleapis.com\n    patterns: [\"operations/**\", \"projects/**\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): patterns[1]: "projects/**" is not the shape of an operation name: a pattern must end in "operations/*" or "operations/**" (set allowNonOperationPatterns: true for an API whose operations are named otherwise)`,
+		},
+		{
+			name: "rate that rounds to unlimited",
+			yaml: "services:\n  - host: vault.googleapis.com\n    rate: 1e-11\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): rate: 1e-11 must be 0 (unlimited) or at least 0.001 requests per second`,
+		},
+		{
+			name: "version the catalog lacks",
+			yaml: "services:\n  - host: sqladmin.googleapis.com\n    version: v9\n",
+			want: `services file s.yaml: services[0] (host "sqladmin.googleapis.com"): version: "v9" is not a version of sqladmin.googleapis.com in the catalog (v1, v1beta4); another version needs its patterns`,
 		},
 		{
 			name: "empty file",

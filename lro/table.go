@@ -1,12 +1,13 @@
 package lro
 
 import (
-	"net/url"
+	"fmt"
+	"slices"
 	"strings"
 )
 
-// Table is the ordered set of configured services. Routing a name without a
-// service uses the first service, in table order, whose pattern it matches.
+// Table is the ordered set of enabled services (see
+// docs/contract.md#the-services-file).
 type Table struct {
 	services []*Service
 }
@@ -33,28 +34,72 @@ func (t *Table) Lookup(host string) *Service {
 	return nil
 }
 
-// Route validates name and returns the service it belongs to. With a host, the
-// host must be configured and the name must match its patterns; without one,
-// the first service whose patterns match is chosen. Every failure wraps ErrInvalid.
+// Route validates name and returns the service it belongs to (see
+// docs/contract.md#routing). With a host, the host must be enabled and the
+// name must match its patterns; without one, exactly one enabled service's
+// patterns must match. Every failure wraps ErrInvalid.
 func (t *Table) Route(host, name string) (*Service, error) {
 	if host != "" {
-		s := t.Lookup(host)
-		if s == nil {
-			return nil, invalidf("service %q is not configured (configured: %s)", truncate(host, 80), strings.Join(t.Hosts(), ", "))
+		s, err := t.Enabled(host)
+		if err != nil {
+			return nil, err
 		}
 		return s, s.Match(name)
 	}
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
+	var found []*Service
 	for _, s := range t.services {
-		for _, p := range s.Patterns {
-			if p.Match(name) {
-				return s, nil
-			}
+		if s.matchRoute(name) != nil {
+			found = append(found, s)
 		}
 	}
-	return nil, invalidf("name %q matches no configured service", truncate(name, 200))
+	switch len(found) {
+	case 0:
+		return nil, invalidf("name %q matches no enabled service%s", truncate(name, 200), knownHint(name))
+	case 1:
+		return found[0], found[0].Match(name)
+	}
+	hosts := make([]string, len(found))
+	for i, s := range found {
+		hosts[i] = s.Host
+	}
+	return nil, invalidf("name %q matches the patterns of %d enabled services (%s); say which: //host/name, or the service field or attribute", truncate(name, 200), len(found), strings.Join(hosts, ", "))
+}
+
+// Enabled returns the service enabled for host, or an error wrapping
+// ErrInvalid that says how to enable a known API.
+func (t *Table) Enabled(host string) (*Service, error) {
+	if s := t.Lookup(host); s != nil {
+		return s, nil
+	}
+	if KnownHost(host) {
+		return nil, invalidf("service %q is known but not enabled; the services file line \"- host: %s\" enables it", host, host)
+	}
+	return nil, invalidf("service %q is not configured (enabled: %s)", truncate(host, 80), strings.Join(t.Hosts(), ", "))
+}
+
+// knownHint names catalog APIs whose patterns a name matches, for a name
+// that matches no enabled service.
+func knownHint(name string) string {
+	var hosts []string
+	for _, p := range catalogPatterns() {
+		if p.Match(name) && !slices.Contains(hosts, p.host) {
+			hosts = append(hosts, p.host)
+		}
+	}
+	switch len(hosts) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("; it matches the patterns of %s: enable it in the services file (\"- host: %s\")", hosts[0], hosts[0])
+	}
+	some := strings.Join(hosts[:min(3, len(hosts))], ", ")
+	if len(hosts) > 3 {
+		some += ", …"
+	}
+	return fmt.Sprintf("; it matches the patterns of %d known APIs (%s): enable one in the services file and name it (//host/name)", len(hosts), some)
 }
 
 // truncate shortens s for error messages about hostile input.
@@ -63,35 +108,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// Builtin returns the seed services, the Vault API and the Android
-// Management API (see docs/contract.md#the-services-file).
-func Builtin() []*Service {
-	return []*Service{
-		{
-			Host:     "vault.googleapis.com",
-			Endpoint: mustURL("https://vault.googleapis.com"),
-			Version:  "v1",
-			Patterns: []Template{MustParseTemplate("operations/**")},
-			Scopes:   []string{"https://www.googleapis.com/auth/ediscovery"},
-		},
-		{
-			Host:     "androidmanagement.googleapis.com",
-			Endpoint: mustURL("https://androidmanagement.googleapis.com"),
-			Version:  "v1",
-			Patterns: []Template{MustParseTemplate("enterprises/*/devices/*/operations/*")},
-			Scopes:   []string{"https://www.googleapis.com/auth/androidmanagement"},
-		},
-	}
-}
-
-func mustURL(s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		panic(err)
-	}
-	return u
 }
 
 // NewTable builds a table from the built-in services and the given entries: an

@@ -19,8 +19,9 @@ services:
 		host, name string
 		wantHost   string // "" means invalid
 	}{
-		{"", "operations/abc", "vault.googleapis.com"}, // several match: first in order
-		{"", "operations/a/b", "vault.googleapis.com"},
+		{"", "operations/abc", ""}, // vault's and example's patterns: ambiguous
+		{"", "operations/a/b", ""}, // the same
+		{"vault.googleapis.com", "operations/a/b", "vault.googleapis.com"},
 		{"", "enterprises/e/devices/d/operations/o", "androidmanagement.googleapis.com"},
 		{"", "projects/p/operations/o", "example.googleapis.com"},
 		{"example.googleapis.com", "operations/abc", "example.googleapis.com"},
@@ -53,6 +54,51 @@ services:
 		}
 		if svc.Host != tt.wantHost {
 			t.Errorf("Route(%q, %q) = %s, want %s", tt.host, tt.name, svc.Host, tt.wantHost)
+		}
+	}
+}
+
+func TestRouteMessages(t *testing.T) {
+	t.Parallel()
+	table, err := ParseTable("test.yaml", []byte(`
+services:
+  - host: aiplatform.googleapis.com
+  - host: documentai.googleapis.com
+`), FileOptions{RequireHTTPS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host, name, want string
+	}{
+		{"", "projects/p/locations/us/operations/1",
+			`invalid: name "projects/p/locations/us/operations/1" matches the patterns of 2 enabled services (aiplatform.googleapis.com, documentai.googleapis.com); say which: //host/name, or the service field or attribute`},
+		{"sqladmin.googleapis.com", "projects/p/operations/1",
+			`invalid: service "sqladmin.googleapis.com" is known but not enabled; the services file line "- host: sqladmin.googleapis.com" enables it`},
+		{"evil.example.com", "operations/1",
+			`invalid: service "evil.example.com" is not configured (enabled: vault.googleapis.com, androidmanagement.googleapis.com, aiplatform.googleapis.com, documentai.googleapis.com)`},
+		{"", "b/bucket/operations/1",
+			`invalid: name "b/bucket/operations/1" matches no enabled service; it matches the patterns of storage.googleapis.com: enable it in the services file ("- host: storage.googleapis.com")`},
+		{"", "projects/p/zones/z/operations/1",
+			`invalid: name "projects/p/zones/z/operations/1" matches no enabled service; it matches the patterns of container.googleapis.com: enable it in the services file ("- host: container.googleapis.com")`},
+		{"", "projects/p/operations/1",
+			`invalid: name "projects/p/operations/1" matches no enabled service; it matches the patterns of 8 known APIs (datalabeling.googleapis.com, datastore.googleapis.com, dialogflow.googleapis.com, …): enable one in the services file and name it (//host/name)`},
+		{"aiplatform.googleapis.com", "projects/p/locations/mars-north1/operations/1",
+			`invalid: location "mars-north1" of name "projects/p/locations/mars-north1/operations/1" has no aiplatform.googleapis.com endpoint: the table has 48 locations (africa-south1, asia-east1, asia-east2, asia-northeast1, …) and "global" (an endpoint in the services file takes every request)`},
+	}
+	for _, tt := range tests {
+		_, err := table.Route(tt.host, tt.name)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Route(%q, %q) error\n got: %v\nwant: %s", tt.host, tt.name, err, tt.want)
+		}
+	}
+	// The built-ins alone keep routing bare names.
+	for name, want := range map[string]string{
+		"operations/abc":                       "vault.googleapis.com",
+		"enterprises/e/devices/d/operations/o": "androidmanagement.googleapis.com",
+	} {
+		if svc, err := NewTable(nil).Route("", name); err != nil || svc.Host != want {
+			t.Errorf("built-ins: Route(%q) = %v, %v; want %s", name, svc, err, want)
 		}
 	}
 }

@@ -58,6 +58,21 @@ func MustParseTemplate(s string) Template {
 	return t
 }
 
+// location returns the index of the segment that holds a location: the "*"
+// after a literal "locations" segment, with no "**" before it (where names
+// may have any number of segments); -1 if there is none.
+func (t Template) location() int {
+	for i := 0; i+1 < len(t.segments); i++ {
+		if t.segments[i] == "**" {
+			return -1
+		}
+		if t.segments[i] == "locations" && t.segments[i+1] == "*" {
+			return i + 1
+		}
+	}
+	return -1
+}
+
 // String returns the template as written.
 func (t Template) String() string { return t.raw }
 

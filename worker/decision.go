@@ -40,6 +40,11 @@ func (w *Worker) cancel(ctx context.Context, j *job) result {
 // code: the cancel reached Google and was refused, and nothing more can be
 // learnt by asking again.
 func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error) result {
+	if !j.svc.Readable(j.req.Name) {
+		r := answer(NotCancellable, cancelErr)
+		r.message += fmt.Sprintf(" (%s has no operations.get to tell whether it is done)", j.svc.Host)
+		return r
+	}
 	var op *lro.Operation
 	var unreadable error
 	err := w.retrying(ctx, j, func(ctx context.Context) error {

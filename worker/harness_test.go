@@ -40,21 +40,13 @@ type harness struct {
 	settled settledLog
 }
 
-// servicesYAML points both built-in services at the in-memory fake.
-const servicesYAML = `
-services:
-  - host: vault.googleapis.com
-    endpoint: https://vault.fake
-    patterns: ["operations/**"]
-  - host: androidmanagement.googleapis.com
-    endpoint: https://amapi.fake
-    patterns: ["enterprises/*/devices/*/operations/*"]
-`
+// fakeEndpoints points the built-in services at the in-memory fake.
+var fakeEndpoints = lrotest.Endpoints{vault: "https://vault.fake", amapi: "https://amapi.fake"}
 
 func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string) *harness {
 	t.Helper()
 	if yaml == "" {
-		yaml = servicesYAML
+		yaml = lrotest.ServicesYAML(fakeEndpoints, nil)
 	}
 	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{})
 	if err != nil {
@@ -62,6 +54,9 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	if fakeOpts.Services == nil {
+		fakeOpts.Services = table.Services()
+	}
 	fake := lrotest.New(fakeOpts)
 	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
 	if err != nil {

@@ -11,6 +11,11 @@ import (
 
 // verify polls get until the operation is done or the verify timeout passes.
 func (w *Worker) verify(ctx context.Context, j *job) result {
+	if !j.svc.Readable(j.req.Name) {
+		// See docs/contract.md#outcomes: the API has no operations.get.
+		return result{outcome: Unverified, code: lro.OK.String(),
+			message: fmt.Sprintf("the cancel was accepted, but %s has no operations.get for this name: it cannot be verified", j.svc.Host)}
+	}
 	timeout := w.cfg.VerifyTimeout
 	if j.svc.VerifyTimeout > 0 {
 		timeout = j.svc.VerifyTimeout

@@ -52,7 +52,7 @@ func TestPollScheduleAndVerifyTimeout(t *testing.T) {
 func TestPerServiceVerifyTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{}, servicesYAML+"    verifyTimeout: 20s\n")
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "verifyTimeout: 20s"}))
 		h.fake.Set(dev+"v", lrotest.Script{DoneAfterPolls: lrotest.Never})
 		start := time.Now()
 		if got := h.w.Handle(context.Background(), h.delivery("m", dev+"v", nil)); got != Unverified {
@@ -84,6 +84,34 @@ func TestVerificationSurvivesTransientPolls(t *testing.T) {
 		}
 		if e, _ := h.outcomeLog("m2"); e.ContextMap()["code"] != "NOT_FOUND" || e.ContextMap()["polls"] != int64(1) {
 			t.Errorf("log = %v", e.ContextMap())
+		}
+	})
+}
+
+// An API without operations.get for a name: an accepted cancel ends
+// unverified at once, and FAILED_PRECONDITION not_cancellable, without a get.
+func TestUnreadableOperations(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "services:\n  - host: firebasehosting.googleapis.com\n    endpoint: https://hosting.fake\n")
+		const accepted, refused = "projects/p/sites/s/customDomains/d/operations/a", "projects/p/sites/s/customDomains/d/operations/b"
+		h.fake.Set(accepted, lrotest.Script{})
+		h.fake.Set(refused, lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "done already")}})
+		host := "//firebasehosting.googleapis.com/"
+		if got := h.w.Handle(context.Background(), h.delivery("a", host+accepted, nil)); got != Unverified {
+			t.Errorf("accepted cancel: outcome %s, want unverified", got)
+		}
+		if got := h.w.Handle(context.Background(), h.delivery("b", host+refused, nil)); got != NotCancellable {
+			t.Errorf("refused cancel: outcome %s, want not_cancellable", got)
+		}
+		e, _ := h.outcomeLog("a")
+		if m := e.ContextMap()["detail"]; m != "the cancel was accepted, but firebasehosting.googleapis.com has no operations.get for this name: it cannot be verified" {
+			t.Errorf("detail = %q", m)
+		}
+		for _, n := range []string{accepted, refused} {
+			if st := h.fake.Op(n); st.Cancels != 1 || st.Gets != 0 {
+				t.Errorf("%s: %+v, want one cancel and no get", n, st)
+			}
 		}
 	})
 }

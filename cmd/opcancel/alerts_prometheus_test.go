@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -57,7 +58,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	web := freeAddr(t)
+	web := unusedLoopbackAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
@@ -68,8 +69,8 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	defer func() { cancel(); cmd.Wait() }()
-	// Start-up is no timing assertion: a minute for the TSDB and the rules.
-	waitFor(t, "Prometheus to be ready", time.Minute, func() bool { return status(web, "/-/ready") == http.StatusOK })
+	// Start-up has no bound of its own.
+	waitFor(t, "Prometheus to be ready", untilDeadline(t), func() bool { return status(web, "/-/ready") == http.StatusOK })
 
 	world.publish(t, "operations/down-1", "operations/down-2", "operations/down-3")
 	// A retry_exhausted outcome after the retry budget; the rate over two
@@ -94,6 +95,18 @@ scrape_configs:
 	if t.Failed() {
 		t.Logf("prometheus:\n%s\nworker:\n%s", out, logs)
 	}
+}
+
+// unusedLoopbackAddr returns a loopback address free a moment ago, for
+// Prometheus, which does not say which port it took for 127.0.0.1:0.
+func unusedLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 type promAlert struct {

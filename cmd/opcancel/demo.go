@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"net/url"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -26,6 +25,7 @@ type demoCmd struct {
 	Listen   string        `help:"Keep /metrics, /healthz and /readyz up at this address after the run, until interrupted (default: a free port, closed at the end)."`
 	LogLevel string        `default:"error" enum:"debug,info,warn,error" help:"Level of the worker's JSON log on stderr (info shows one line per outcome)."`
 	Timeout  time.Duration `default:"60s" help:"Give up if the outcomes are not all in by then."`
+	Config   string        `help:"YAML services file: the demo plays every API it enables, besides the built-ins, on fakes (it sends nothing anywhere else)." type:"path"`
 }
 
 func (c *demoCmd) Run(ctx context.Context, e *env) error {
@@ -36,12 +36,16 @@ func (c *demoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	world, err := newDemoWorld(ctx, c.Latency)
+	table, err := lro.LoadTable(c.Config, lro.FileOptions{})
+	if err != nil {
+		return servicesFileError(err)
+	}
+	world, err := newDemoWorld(ctx, c.Latency, table)
 	if err != nil {
 		return err
 	}
 	defer world.close()
-	names, invalid, expected := demoOperations(counts, world.vault, world.amapi)
+	names, invalid, expected := demoOperations(counts, world.fakes, world.table)
 	w, err := c.startWorker(ctx, e, world)
 	if err != nil {
 		return err
@@ -74,20 +78,25 @@ const demoProject = "opcancel-demo"
 
 // demoWorld is what the demo runs on: an embedded Pub/Sub, reached the way
 // an emulator is, with the request topic, the worker's subscription and the
-// results topic; and one fake API per built-in service on a loopback
-// socket, named in a services file.
+// results topic; and one fake API per enabled service on a loopback
+// socket, impersonating it, with the table that points the services there.
 type demoWorld struct {
 	ps                  *pstest.Server
 	qc                  *queue.Client
 	topic, sub, results string
-	vault, amapi        *lrotest.Server
+	fakes               []demoFake
 	servers             []*httptest.Server
-	dir, config         string
 	table               *lro.Table
 }
 
+// demoFake is an enabled service, pointed at the fake that plays it.
+type demoFake struct {
+	svc  *lro.Service
+	fake *lrotest.Server
+}
+
 // newDemoWorld starts the demo's world; on an error it releases what it started.
-func newDemoWorld(ctx context.Context, latency time.Duration) (*demoWorld, error) {
+func newDemoWorld(ctx context.Context, latency time.Duration, table *lro.Table) (*demoWorld, error) {
 	w := &demoWorld{
 		ps:      pstest.NewServer(),
 		topic:   "projects/" + demoProject + "/topics/requests",
@@ -98,7 +107,7 @@ func newDemoWorld(ctx context.Context, latency time.Duration) (*demoWorld, error
 		w.close()
 		return nil, err
 	}
-	if err := w.startAPIs(latency); err != nil {
+	if err := w.startAPIs(latency, table); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -123,25 +132,25 @@ func (w *demoWorld) startPubSub(ctx context.Context) error {
 	return nil
 }
 
-// startAPIs serves the fake APIs and writes the services file that points
-// the built-in services at them.
-func (w *demoWorld) startAPIs(latency time.Duration) error {
-	w.vault, w.amapi = lrotest.New(lrotest.Options{Latency: latency}), lrotest.New(lrotest.Options{Latency: latency})
-	vs, as := httptest.NewServer(w.vault), httptest.NewServer(w.amapi)
-	w.servers = []*httptest.Server{vs, as}
-	var err error
-	if w.dir, err = os.MkdirTemp("", "opcancel-demo"); err != nil {
-		return err
+// startAPIs serves one fake API per enabled service, impersonating it, and
+// makes the demo's table: the same services, every request of theirs sent
+// to their fake.
+func (w *demoWorld) startAPIs(latency time.Duration, table *lro.Table) error {
+	local := make([]*lro.Service, 0, len(table.Services()))
+	for _, svc := range table.Services() {
+		fake := lrotest.New(lrotest.Options{Latency: latency, Services: []*lro.Service{svc}})
+		srv := httptest.NewServer(fake)
+		w.servers = append(w.servers, srv)
+		s := *svc
+		u, err := url.Parse(srv.URL)
+		if err != nil {
+			return err
+		}
+		s.Endpoint, s.Regional = u, nil
+		local = append(local, &s)
+		w.fakes = append(w.fakes, demoFake{svc: &s, fake: fake})
 	}
-	w.config = filepath.Join(w.dir, "services.yaml")
-	yaml := fmt.Sprintf("services:\n  - host: vault.googleapis.com\n    endpoint: %s\n    patterns: [\"operations/**\"]\n"+
-		"  - host: androidmanagement.googleapis.com\n    endpoint: %s\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n", vs.URL, as.URL)
-	if err := os.WriteFile(w.config, []byte(yaml), 0o600); err != nil {
-		return err
-	}
-	if w.table, err = lro.LoadTable(w.config, lro.FileOptions{}); err != nil {
-		return fmt.Errorf("demo services file: %w", err)
-	}
+	w.table = lro.NewTable(local)
 	return nil
 }
 
@@ -154,9 +163,6 @@ func (w *demoWorld) close() {
 		w.qc.Close()
 	}
 	w.ps.Close()
-	if w.dir != "" {
-		os.RemoveAll(w.dir)
-	}
 }
 
 // publish submits the valid names through submit's path; malformed messages
@@ -201,7 +207,7 @@ func (c *demoCmd) startWorker(ctx context.Context, e *env, world *demoWorld) (*d
 	}}
 	defaults := worker.DefaultConfig()
 	wc := workerCmd{
-		Subscription: world.sub, ResultsTopic: world.results, Config: world.config, Auth: lro.AuthNone,
+		Subscription: world.sub, ResultsTopic: world.results, Auth: lro.AuthNone,
 		Concurrency: defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding,
 		// Shorter than the worker's defaults: the demo is over in seconds.
 		VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
@@ -211,7 +217,7 @@ func (c *demoCmd) startWorker(ctx context.Context, e *env, world *demoWorld) (*d
 	wctx, cancel := context.WithCancel(ctx)
 	w := &demoWorker{cancel: cancel, errc: make(chan error, 1)}
 	go func() {
-		w.errc <- wc.run(wctx, denv, workerHooks{listener: ln, started: func(a net.Addr) { started <- a }})
+		w.errc <- wc.run(wctx, denv, workerHooks{table: world.table, listener: ln, started: func(a net.Addr) { started <- a }})
 	}()
 	select {
 	case w.admin = <-started:

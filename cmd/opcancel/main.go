@@ -63,11 +63,12 @@ func oneLine(err error) string {
 
 // cli is the command line: one subcommand.
 type cli struct {
-	Worker  workerCmd  `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
-	Submit  submitCmd  `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
-	Demo    demoCmd    `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
-	FakeAPI fakeAPICmd `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
-	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
+	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
+	Submit   submitCmd   `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
+	Demo     demoCmd     `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
+	FakeAPI  fakeAPICmd  `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
+	Services servicesCmd `cmd:"" help:"List the enabled services and, with --all, every API the catalog knows."`
+	Version  versionCmd  `cmd:"" help:"Print the version, commit and Go version."`
 }
 
 // envVar is the environment variable of a flag: OPCANCEL_ + upper snake case.
@@ -82,29 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// Kong asks to exit only after printing --help; the help is the result.
 	helped := false
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	envResolver := kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
-		if flag.Name == "help" {
-			return nil, nil
-		}
-		if v := getenv(envVar(flag.Name)); v != "" {
-			return v, nil
-		}
-		return nil, nil
-	})
-	parser, err := kong.New(&c,
-		kong.Name("opcancel"),
-		kong.Description("Cancels Google API long-running operations named in Pub/Sub messages.\n\n"+
-			"Every flag also reads an environment variable: OPCANCEL_ and the flag name in upper snake case "+
-			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
-			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
-			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error."),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(int) { helped = true }),
-		kong.Resolvers(envResolver),
-		kong.Vars(flagDefaults()),
-		kong.ValueFormatter(helpValue),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
-	)
+	parser, err := newParser(&c, e, func(int) { helped = true })
 	if err != nil {
 		return err
 	}
@@ -117,6 +96,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(e)
+}
+
+// newParser returns the command line's parser into c: flags, their
+// environment variables and defaults; exit is called after --help.
+func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
+	envResolver := kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		if flag.Name == "help" {
+			return nil, nil
+		}
+		if v := e.getenv(envVar(flag.Name)); v != "" {
+			return v, nil
+		}
+		return nil, nil
+	})
+	return kong.New(c,
+		kong.Name("opcancel"),
+		kong.Description("Cancels Google API long-running operations named in Pub/Sub messages.\n\n"+
+			"Every flag also reads an environment variable: OPCANCEL_ and the flag name in upper snake case "+
+			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
+			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
+			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error."),
+		kong.Writers(e.stdout, e.stderr),
+		kong.Exit(exit),
+		kong.Resolvers(envResolver),
+		kong.Vars(flagDefaults()),
+		kong.ValueFormatter(helpValue),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+	)
 }
 
 // helpValue documents a flag's default and environment variable.

@@ -82,8 +82,17 @@ func TestDebugListenServesProfilesTheAdminPortNever(t *testing.T) {
 	api := httptest.NewServer(lrotest.New(lrotest.Options{}))
 	defer api.Close()
 	w := newPstestWorld(t, api.URL)
-	debug := freeAddr(t)
-	admin, _ := w.start(t, "--debug-listen="+debug)
+	admin, logs := w.start(t, "--debug-listen=127.0.0.1:0")
+	var debug string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct{ Message, Debug string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "worker starting" {
+			debug = l.Debug
+		}
+	}
+	if debug == "" {
+		t.Fatalf("the start-up line names no debug address:\n%s", logs)
+	}
 	get := func(url string) (int, string) {
 		resp, err := http.Get(url)
 		if err != nil {
@@ -102,7 +111,7 @@ func TestDebugListenServesProfilesTheAdminPortNever(t *testing.T) {
 			t.Errorf("the admin port answers %s with %d, want 404", path, code)
 		}
 	}
-	addr := freeAddr(t)
+	const addr = "127.0.0.1:9090"
 	_, _, code, err := runCLI(t, nil, "worker", "--subscription=projects/p/subscriptions/sub", "--listen="+addr, "--debug-listen="+addr)
 	if code != 2 || err == nil || !strings.Contains(err.Error(), "--debug-listen "+addr+": must differ from --listen") {
 		t.Errorf("--debug-listen = --listen: exit %d, %v", code, err)

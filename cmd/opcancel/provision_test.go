@@ -42,7 +42,7 @@ func TestProvisioningOnTheEmulator(t *testing.T) {
 	e := emulator(t)
 	project := "prov-" + strings.ToLower(uniqueName("x"))
 	for range 2 {
-		if out, err := provision(t, "http://"+e.Host+"/", project); err != nil {
+		if out, err := provision(t, "http://"+e.Direct+"/", project); err != nil {
 			t.Fatalf("provision.sh: %v\n%s", err, out)
 		}
 	}
@@ -95,7 +95,7 @@ func TestProvisioningRefusesASubscriptionOnAnotherTopic(t *testing.T) {
 	if _, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: name, Topic: other}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := provision(t, "http://"+e.Host+"/", project)
+	out, err := provision(t, "http://"+e.Direct+"/", project)
 	if err == nil {
 		t.Fatalf("provision.sh succeeded over a subscription on another topic:\n%s", out)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -90,8 +89,10 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
 		return nil, servicesFileError(err)
 	}
-	if c.Service != "" && s.table.Lookup(c.Service) == nil {
-		return nil, usagef("--service %q: not a configured service (configured: %s)", c.Service, strings.Join(s.table.Hosts(), ", "))
+	if c.Service != "" {
+		if _, err := s.table.Enabled(c.Service); err != nil {
+			return nil, usagef("--service %q: %w", c.Service, err)
+		}
 	}
 	if c.Batch == "" {
 		c.Batch = newBatchID(time.Now())

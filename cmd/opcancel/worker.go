@@ -46,6 +46,8 @@ type workerHooks struct {
 	pubsubOptions []option.ClientOption
 	// transport replaces the HTTP transport to the APIs.
 	transport http.RoundTripper
+	// table replaces the services of --config (the demo's, pointed at its fakes).
+	table *lro.Table
 	// listener replaces --listen.
 	listener net.Listener
 	// started is called once the worker is receiving, with its admin address.
@@ -88,7 +90,8 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	if c.RequestTimeout <= 0 {
 		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
-	if c.DebugListen != "" && c.DebugListen == c.Listen {
+	// Port 0 picks a free port each time: two such addresses never clash.
+	if c.DebugListen != "" && c.DebugListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		return nil, usagef("--debug-listen %s: must differ from --listen: the admin port never serves profiles", c.DebugListen)
 	}
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
@@ -144,6 +147,9 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	if err != nil {
 		return err
 	}
+	if hooks.table != nil {
+		s.table = hooks.table
+	}
 	defer s.log.Sync()
 	d, err := c.wire(ctx, e, s, hooks)
 	if err != nil {
@@ -151,11 +157,14 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	}
 	defer d.close()
 	reportDeadLetter(ctx, d.ps, s.subscription, s.log)
-	s.log.Info("worker starting",
-		zap.String("version", version), zap.String("subscription", s.subscription),
+	fields := []zap.Field{zap.String("version", version), zap.String("subscription", s.subscription),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
 		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
-		zap.String("admin", d.admin.Addr().String()))
+		zap.String("admin", d.admin.Addr().String())}
+	if d.debug != nil {
+		fields = append(fields, zap.String("debug", d.debug.Addr().String()))
+	}
+	s.log.Info("worker starting", fields...)
 	if hooks.started != nil {
 		hooks.started(d.admin.Addr())
 	}

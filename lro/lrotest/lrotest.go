@@ -1,6 +1,7 @@
 // Package lrotest is a scriptable fake of the REST surface of Google
-// long-running operations: operations.cancel, get and list, for any set of
-// name patterns, in the spirit of pstest and httptest.
+// long-running operations: operations.cancel, get and list of any services it
+// impersonates (any API of lro's catalog: its hosts, paths and dialect), in
+// the spirit of pstest and httptest.
 //
 // A *Server is an http.Handler: serve it over loopback sockets with
 // httptest.NewServer (or NewTLSServer, or on a fixed port with
@@ -131,17 +132,11 @@ var httpStatus = map[lro.Code]int{
 	lro.Unavailable: 503, lro.DataLoss: 500, lro.Unauthenticated: 401,
 }
 
-// Pattern is a set of operation-name templates served under one version.
-type Pattern struct {
-	Version  string
-	Patterns []string
-}
-
 // Options configure a Server.
 type Options struct {
-	// Patterns the server serves. Empty means the two built-in services'
-	// patterns under v1.
-	Patterns []Pattern
+	// Services are the APIs the server impersonates (see impersonate.go):
+	// their routes, dialects and hosts. Empty means the built-in services.
+	Services []*lro.Service
 	// Default scripts an operation the test did not Set, on first contact.
 	// nil means unknown operations answer NOT_FOUND.
 	Default func(name string) *Script
@@ -172,6 +167,9 @@ type Request struct {
 	Kind string
 	// Name is the operation name (or list parent) the path names.
 	Name string
+	// Service is the host of the impersonated service the request was
+	// routed to; empty when unrouted.
+	Service string
 	// Status is the HTTP status answered (0 if the connection was dropped).
 	Status int
 	Time   time.Time
@@ -207,7 +205,7 @@ type OpState struct {
 // Server is the fake API. Create it with New.
 type Server struct {
 	opts     Options
-	patterns []servedPattern
+	services []*lro.Service
 	quota    *rate.Limiter
 
 	mu       sync.Mutex
@@ -216,27 +214,11 @@ type Server struct {
 	stats    Stats
 }
 
-type servedPattern struct {
-	version string
-	tmpl    lro.Template
-}
-
 // New returns a server with no operations; add them with Set or Options.Default.
 func New(opts Options) *Server {
-	if len(opts.Patterns) == 0 {
-		for _, s := range lro.Builtin() {
-			p := Pattern{Version: s.Version}
-			for _, t := range s.Patterns {
-				p.Patterns = append(p.Patterns, t.String())
-			}
-			opts.Patterns = append(opts.Patterns, p)
-		}
-	}
-	s := &Server{opts: opts, ops: map[string]*op{}}
-	for _, p := range opts.Patterns {
-		for _, t := range p.Patterns {
-			s.patterns = append(s.patterns, servedPattern{version: p.Version, tmpl: lro.MustParseTemplate(t)})
-		}
+	s := &Server{opts: opts, ops: map[string]*op{}, services: opts.Services}
+	if len(s.services) == 0 {
+		s.services = lro.Builtin()
 	}
 	if opts.Quota > 0 {
 		burst := opts.QuotaBurst
@@ -321,12 +303,15 @@ func (o *op) done(poll bool) bool {
 // ServeHTTP serves cancel (POST /{version}/{name}:cancel), get
 // (GET /{version}/{name}) and list (GET /{version}/{parent}).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	kind, name := s.route(r)
+	kind, name, svc := s.route(r)
 	status := 0
 	if !s.opts.DontRecord {
 		body, _ := readAll(r)
 		rec := Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery,
 			Header: r.Header.Clone(), Body: body, Kind: kind, Name: name, Time: time.Now()}
+		if svc != nil {
+			rec.Service = svc.Host
+		}
 		defer func() {
 			rec.Status = status
 			s.mu.Lock()
@@ -335,7 +320,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	a, latency := s.decide(r, kind, name)
+	a, latency := s.decide(r, kind, name, dialectOf(svc))
 	if d := s.opts.Latency + latency; d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -349,7 +334,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide picks the answer and advances the operation's state.
-func (s *Server) decide(r *http.Request, kind, name string) (Answer, time.Duration) {
+func (s *Server) decide(r *http.Request, kind, name string, d lro.Dialect) (Answer, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch kind {
@@ -374,7 +359,7 @@ func (s *Server) decide(r *http.Request, kind, name string) (Answer, time.Durati
 	}
 	switch kind {
 	case "list":
-		return s.list(r, name), 0
+		return s.list(r, name, d), 0
 	case "unrouted":
 		return HTML404(), 0
 	}
@@ -410,7 +395,7 @@ func (s *Server) decide(r *http.Request, kind, name string) (Answer, time.Durati
 	if i < len(o.script.Get) {
 		return o.script.Get[i], o.script.Latency
 	}
-	return Answer{Body: o.json(name, o.done(true))}, o.script.Latency
+	return Answer{Body: o.json(name, o.done(true), d)}, o.script.Latency
 }
 
 func (a Answer) success() bool {
@@ -421,35 +406,9 @@ func (a Answer) success() bool {
 	return st >= 200 && st < 300 && !a.Hang && !a.Reset
 }
 
-// json renders the operation as google.longrunning.Operation.
-func (o *op) json(name string, done bool) []byte {
-	m := map[string]any{"name": name, "done": done}
-	meta := o.script.Metadata
-	if meta == nil {
-		meta = json.RawMessage(`{"@type":"type.googleapis.com/google.protobuf.Empty"}`)
-	}
-	m["metadata"] = meta
-	if done {
-		switch o.script.Final {
-		case Cancelled:
-			m["error"] = map[string]any{"code": 1, "message": "Operation was cancelled."}
-		case Completed:
-			resp := o.script.Response
-			if resp == nil {
-				resp = json.RawMessage(`{"@type":"type.googleapis.com/google.protobuf.Empty"}`)
-			}
-			m["response"] = resp
-		case Failed:
-			m["error"] = map[string]any{"code": 13, "message": "Operation failed."}
-		}
-	}
-	b, _ := json.Marshal(m)
-	return b
-}
-
 // list answers operations.list of parent, paged by pageSize (default 50) and
 // pageToken (an offset).
-func (s *Server) list(r *http.Request, parent string) Answer {
+func (s *Server) list(r *http.Request, parent string, d lro.Dialect) Answer {
 	size := 50
 	if v := r.URL.Query().Get("pageSize"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
@@ -475,44 +434,12 @@ func (s *Server) list(r *http.Request, parent string) Answer {
 	next := ""
 	for i := offset; i < len(names) && len(ops) < size; i++ {
 		o := s.ops[names[i]]
-		ops = append(ops, o.json(names[i], o.done(false)))
+		ops = append(ops, o.json(names[i], o.done(false), d))
 		if len(ops) == size && i+1 < len(names) {
 			next = strconv.Itoa(i + 1)
 		}
 	}
-	b, _ := json.Marshal(map[string]any{"operations": ops, "nextPageToken": next})
-	return Answer{Body: b}
-}
-
-// route classifies a request by method and path.
-func (s *Server) route(r *http.Request) (kind, name string) {
-	path := strings.TrimPrefix(r.URL.Path, "/")
-	version, rest, ok := strings.Cut(path, "/")
-	if !ok {
-		return "unrouted", ""
-	}
-	match := func(n string) bool {
-		for _, p := range s.patterns {
-			if p.version == version && lro.ValidateName(n) == nil && p.tmpl.Match(n) {
-				return true
-			}
-		}
-		return false
-	}
-	switch r.Method {
-	case http.MethodPost:
-		if n, ok := strings.CutSuffix(rest, ":cancel"); ok && match(n) {
-			return "cancel", n
-		}
-	case http.MethodGet:
-		if match(rest) {
-			return "get", rest
-		}
-		if match(rest + "/x") {
-			return "list", rest
-		}
-	}
-	return "unrouted", rest
+	return Answer{Body: listJSON(d, ops, next)}
 }
 
 // write sends the answer and returns the status sent (0 if none).

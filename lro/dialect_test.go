@@ -1,0 +1,73 @@
+package lro
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeOperationByDialect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		dialect Dialect
+		body    string
+		want    *Operation
+	}{
+		{DialectCloudSQL, `{"kind":"sql#operation","name":"o1","status":"RUNNING"}`, &Operation{Name: "o1"}},
+		{DialectCloudSQL, `{"name":"o1","status":"DONE"}`, &Operation{Name: "o1", Done: true, HasResponse: true}},
+		{DialectCloudSQL, `{"name":"o1","status":"DONE","error":{"errors":[{"code":"OPERATION_CANCELLED","message":"cancelled by user"}]}}`,
+			&Operation{Name: "o1", Done: true, Error: &Status{Code: Cancelled, Message: "OPERATION_CANCELLED: cancelled by user"}}},
+		{DialectCloudSQL, `{"name":"o1","status":"DONE","error":{"errors":[{"code":"ERROR_RDBMS","message":"disk full"},{"code":"X"}]}}`,
+			&Operation{Name: "o1", Done: true, Error: &Status{Code: Unknown, Message: "ERROR_RDBMS: disk full"}}},
+		{DialectContainer, `{"name":"operation-1","status":"ABORTING"}`, &Operation{Name: "operation-1"}},
+		{DialectContainer, `{"name":"operation-1","status":"DONE","error":{"code":1,"message":"cancelled"}}`,
+			&Operation{Name: "operation-1", Done: true, Error: &Status{Code: Cancelled, Message: "cancelled"}}},
+		{DialectContainer, `{"name":"operation-1","status":"DONE","statusMessage":"node pool failed"}`,
+			&Operation{Name: "operation-1", Done: true, Error: &Status{Code: Unknown, Message: "node pool failed"}}},
+		{DialectContainer, `{"name":"operation-1","status":"DONE"}`, &Operation{Name: "operation-1", Done: true, HasResponse: true}},
+		{DialectStorage, `{"name":"projects/_/buckets/b/operations/o","done":true,"error":{"code":1,"message":"c"}}`,
+			&Operation{Name: "projects/_/buckets/b/operations/o", Done: true, Error: &Status{Code: Cancelled, Message: "c"}}},
+	}
+	for _, tt := range tests {
+		got, err := tt.dialect.decodeOperation([]byte(tt.body))
+		if err != nil {
+			t.Errorf("%s %s: %v", tt.dialect, tt.body, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s %s (-want +got):\n%s", tt.dialect, tt.body, diff)
+		}
+	}
+}
+
+func TestDecodeListPageByDialect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		dialect      Dialect
+		parent, body string
+		want         []string
+	}{
+		{DialectCloudSQL, "projects/p/operations", `{"items":[{"name":"a","status":"DONE"},{"name":"b"}],"nextPageToken":"t"}`,
+			[]string{"projects/p/operations/a", "projects/p/operations/b"}},
+		{DialectContainer, "projects/p/locations/l/operations", `{"operations":[{"name":"operation-1","status":"RUNNING"}]}`,
+			[]string{"projects/p/locations/l/operations/operation-1"}},
+		{DialectStorage, "b/bkt/operations", `{"operations":[{"name":"projects/_/buckets/bkt/operations/o1","done":false}]}`,
+			[]string{"b/bkt/operations/o1"}},
+		{DialectAIP, "projects/p/locations/l/operations", `{"operations":[{"name":"projects/p/locations/l/operations/x"}]}`,
+			[]string{"projects/p/locations/l/operations/x"}},
+	}
+	for _, tt := range tests {
+		page, err := tt.dialect.decodeListPage([]byte(tt.body), tt.parent)
+		if err != nil {
+			t.Errorf("%s: %v", tt.dialect, err)
+			continue
+		}
+		var got []string
+		for _, op := range page.Operations {
+			got = append(got, op.Name)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s names (-want +got):\n%s", tt.dialect, diff)
+		}
+	}
+}
