@@ -26,9 +26,7 @@ const secretToken = "ya29.secret-test-token"
 // newClient returns a client whose services all point at endpoint.
 func newClient(t *testing.T, endpoint string, cfg lro.Config) (*lro.Client, *lro.Table) {
 	t.Helper()
-	yaml := "services:\n" +
-		"  - host: vault.googleapis.com\n    endpoint: " + endpoint + "\n    patterns: [\"operations/**\"]\n    scopes: [\"https://www.googleapis.com/auth/ediscovery\"]\n" +
-		"  - host: androidmanagement.googleapis.com\n    endpoint: " + endpoint + "\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n    scopes: [\"https://www.googleapis.com/auth/androidmanagement\"]\n"
+	yaml := lrotest.ServicesYAML(lrotest.AllAt(endpoint), nil)
 	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{RequireHTTPS: cfg.Auth == lro.AuthADC})
 	if err != nil {
 		t.Fatal(err)

@@ -31,8 +31,9 @@ type ReceiveConfig struct {
 	MaxExtensionPeriod time.Duration
 }
 
-// defaultMaxExtensionPeriod keeps redelivery after a crash within about 20 s.
-const defaultMaxExtensionPeriod = 20 * time.Second
+// DefaultMaxExtensionPeriod caps each lease extension: a message held by a
+// crashed process comes back within it (docs/operations.md#failure-semantics).
+const DefaultMaxExtensionPeriod = 20 * time.Second
 
 // ackTimeout bounds the wait for an exactly-once ack confirmation.
 const ackTimeout = 30 * time.Second
@@ -53,7 +54,7 @@ func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
 	}
 	period := cfg.MaxExtensionPeriod
 	if period <= 0 {
-		period = defaultMaxExtensionPeriod
+		period = DefaultMaxExtensionPeriod
 	}
 	sub.ReceiveSettings = pubsub.ReceiveSettings{
 		MaxExtension:               cfg.MaxExtension,

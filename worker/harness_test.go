@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -39,21 +40,13 @@ type harness struct {
 	settled settledLog
 }
 
-// servicesYAML points both built-in services at the in-memory fake.
-const servicesYAML = `
-services:
-  - host: vault.googleapis.com
-    endpoint: https://vault.fake
-    patterns: ["operations/**"]
-  - host: androidmanagement.googleapis.com
-    endpoint: https://amapi.fake
-    patterns: ["enterprises/*/devices/*/operations/*"]
-`
+// fakeEndpoints points the built-in services at the in-memory fake.
+var fakeEndpoints = lrotest.Endpoints{vault: "https://vault.fake", amapi: "https://amapi.fake"}
 
 func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string) *harness {
 	t.Helper()
 	if yaml == "" {
-		yaml = servicesYAML
+		yaml = lrotest.ServicesYAML(fakeEndpoints, nil)
 	}
 	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{})
 	if err != nil {
@@ -90,6 +83,15 @@ func (h *harness) delivery(id, data string, attrs map[string]string) Delivery {
 
 func (h *harness) jobs(service string, o Outcome) float64 {
 	return testutil.ToFloat64(h.m.Jobs.WithLabelValues(service, string(o)))
+}
+
+// durations is how many job durations were observed for service and outcome.
+func (h *harness) durations(service string, o Outcome) uint64 {
+	var m dto.Metric
+	if err := h.m.JobDuration.WithLabelValues(service, string(o)).(prometheus.Histogram).Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }
 
 // outcomeLog returns the (first) log line of message ID id's outcome.

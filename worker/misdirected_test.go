@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -27,7 +26,7 @@ func TestMisdirected404sAreNackedAndReported(t *testing.T) {
 		cfg.RetryBudget = 90 * time.Second
 		h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
 			return &lrotest.Answer{Status: 404, Body: []byte("default backend - 404"), ContentType: "text/plain"}
-		}}, strings.Replace(servicesYAML, "https://vault.fake", "https://vault.fake\n    version: v9", 1))
+		}}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{vault: "version: v9\npatterns: [\"operations/**\"]"}))
 		const n = 20
 		var wg sync.WaitGroup
 		for i := range n {

@@ -78,7 +78,7 @@ func TestSlowVerificationsDoNotBlockNewCancels(t *testing.T) {
 func TestRateLimitIsNeverExceeded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, servicesYAML+"    rate: 10\n")
+		h := newHarness(t, DefaultConfig(), lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "rate: 10"}))
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range 100 {

@@ -106,7 +106,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 				}
 				return nil
 			},
-		}, servicesYAML+"    rate: 40\n")
+		}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "rate: 40"}))
 		th := h.w.services[amapi].throttle
 		var wg sync.WaitGroup
 		for i := range 200 {

@@ -52,7 +52,7 @@ func TestPollScheduleAndVerifyTimeout(t *testing.T) {
 func TestPerServiceVerifyTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{}, servicesYAML+"    verifyTimeout: 20s\n")
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "verifyTimeout: 20s"}))
 		h.fake.Set(dev+"v", lrotest.Script{DoneAfterPolls: lrotest.Never})
 		start := time.Now()
 		if got := h.w.Handle(context.Background(), h.delivery("m", dev+"v", nil)); got != Unverified {

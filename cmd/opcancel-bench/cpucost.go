@@ -35,7 +35,7 @@ func cpuCost(ctx context.Context) (*result, error) {
 	base := baseline{client: &http.Client{Transport: transport}, url: srv.URL}
 	cfg := worker.DefaultConfig()
 	cfg.MaxOutstanding = 5000
-	r, err := newRig(cfg, servicesYAML(srv.URL, ""), transport)
+	r, err := newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), nil), transport)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	cfg := worker.DefaultConfig()
 	cfg.MaxOutstanding = maxOutstanding
 	cfg.ShutdownTimeout = 5 * time.Second
-	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	r, err := newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt("http://vault.bench"), nil), fake.Transport())
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,12 +28,6 @@ type rig struct {
 	w     *worker.Worker
 	m     *metrics.Metrics
 	table *lro.Table
-}
-
-// servicesYAML points both built-in services at endpoint.
-func servicesYAML(endpoint, extra string) string {
-	return fmt.Sprintf("services:\n  - host: vault.googleapis.com\n    endpoint: %s\n    patterns: [\"operations/**\"]\n%s"+
-		"  - host: androidmanagement.googleapis.com\n    endpoint: %s\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n", endpoint, extra, endpoint)
 }
 
 // sendLog records when requests leave, as the lro client starts them.

@@ -66,7 +66,7 @@ func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, job
 	srv := httptest.NewServer(run.fake)
 	defer srv.Close()
 	var err error
-	if run.rig, err = newRig(cfg, servicesYAML(srv.URL, ""), nil); err != nil {
+	if run.rig, err = newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), nil), nil); err != nil {
 		return nil, err
 	}
 	defer run.rig.w.Close()
@@ -134,7 +134,7 @@ func heldJobs(ctx context.Context) (*result, error) {
 	cfg := worker.DefaultConfig()
 	cfg.MaxOutstanding = held + 2000
 	cfg.VerifyTimeout = 30 * time.Minute
-	r, err := newRig(cfg, servicesYAML("http://vault.bench", ""), fake.Transport())
+	r, err := newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt("http://vault.bench"), nil), fake.Transport())
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func rateLimit(ctx context.Context) (*result, error) {
 	defer srv.Close()
 	cfg := worker.DefaultConfig()
 	var sends sendLog
-	r, err := newRigObserved(cfg, servicesYAML(srv.URL, "    rate: 200\n"), nil, &sends)
+	r, err := newRigObserved(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{"vault.googleapis.com": "rate: 200"}), nil, &sends)
 	if err != nil {
 		return nil, err
 	}

@@ -1,27 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err = run(context.Background(), args, getenvFrom(env), strings.NewReader(""), &out, &errb)
-	return out.String(), errb.String(), exitCode(err), err
-}
+	"opcancel/lro/lrotest"
+)
 
 func TestUsageErrorsExit2NamingTheBadValue(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("services:\n  - host: vault.googleapis.com\n    endpoint: http://127.0.0.1:1\n    patterns: [\"operations/**\"]\n"), 0o600)
+	os.WriteFile(bad, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: "http://127.0.0.1:1"}, nil)), 0o600)
 	tests := []struct {
 		name string
 		env  map[string]string

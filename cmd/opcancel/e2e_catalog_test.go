@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -126,7 +121,7 @@ func TestCatalogAPIsEndToEnd(t *testing.T) {
 	for _, o := range ops {
 		want[o.service+" "+string(o.want)]++
 	}
-	for _, s := range *after["opcancel_jobs_total"] {
+	for _, s := range after["opcancel_jobs_total"] {
 		if s.Value > 0 {
 			got[string(s.Metric["service"])+" "+string(s.Metric["outcome"])] = float64(s.Value)
 		}
@@ -138,9 +133,9 @@ func TestCatalogAPIsEndToEnd(t *testing.T) {
 }
 
 // labelValues returns the distinct values of label in a metric family, sorted.
-func labelValues(f *dtoFamily, label string) []string {
+func labelValues(v model.Vector, label string) []string {
 	var vs []string
-	for _, s := range *f {
+	for _, s := range v {
 		vs = append(vs, string(s.Metric[model.LabelName(label)]))
 	}
 	slices.Sort(vs)
@@ -176,49 +171,4 @@ func checkCatalogCancels(t *testing.T, fake *lrotest.Server, ops []catalogOp) {
 	if n := fake.Stats().Unrouted; n != 0 {
 		t.Errorf("%d requests the fake could not route", n)
 	}
-}
-
-// startWorkerWithTransport runs the worker in-process, as `opcancel worker
-// --auth=none ARGS` does, with every API request sent through transport;
-// stop ends it and returns its error.
-func startWorkerWithTransport(t *testing.T, e *queuetest.Emulator, transport http.RoundTripper, args ...string) (admin string, logs *syncBuffer, stop func() error) {
-	t.Helper()
-	logs = &syncBuffer{}
-	env := &env{getenv: getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs}
-	var c cli
-	parser, err := newParser(&c, env, func(int) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := parser.Parse(append([]string{"worker", "--auth=none", "--listen=127.0.0.1:0"}, args...)); err != nil {
-		t.Fatal(err)
-	}
-	wc := &c.Worker
-	ln, err := net.Listen("tcp", wc.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started, errc := make(chan net.Addr, 1), make(chan error, 1)
-	go func() {
-		errc <- wc.run(ctx, env, workerHooks{transport: transport, listener: ln, started: func(a net.Addr) { started <- a }})
-	}()
-	select {
-	case a := <-started:
-		admin = a.String()
-	case err := <-errc:
-		cancel()
-		t.Fatalf("worker stopped at start: %v\n%s", err, logs)
-	}
-	var runErr error
-	stopped := false
-	stop = func() error {
-		if !stopped {
-			cancel()
-			runErr, stopped = <-errc, true
-		}
-		return runErr
-	}
-	t.Cleanup(func() { stop() })
-	return admin, logs, stop
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,86 +16,44 @@ import (
 	"opcancel/queue/queuetest"
 )
 
-// process is a running opcancel binary.
-type process struct {
-	cmd   *exec.Cmd
-	admin string
-	logs  *syncBuffer
-	done  chan error
+// chaosSize is the size of TestChaos. The default suite runs a small chaos
+// run; OPCANCEL_SOAK=1 runs the soak, the same test with 2,000 operations
+// and three SIGKILLs (.ci/run runs it as a step of its own).
+func chaosSize() (ops, kills int) {
+	if os.Getenv("OPCANCEL_SOAK") != "" {
+		return 2000, 3
+	}
+	return 300, 2
 }
 
-// startBinary starts `opcancel worker` with args, waits for readiness, and
-// kills it at cleanup.
-func startBinary(t *testing.T, env []string, args ...string) *process {
+// chaosSeed seeds the faults and the moments of the kills: OPCANCEL_CHAOS_SEED
+// when set, to replay a failure, else a random seed, logged. A replay draws
+// the same faults and kill points; which request meets which fault still
+// depends on scheduling.
+func chaosSeed(t *testing.T) uint64 {
 	t.Helper()
-	p := &process{admin: freeAddr(t), logs: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary(t), append([]string{"worker", "--listen=" + p.admin}, args...)...)
-	p.cmd.Env = env
-	p.cmd.Stderr = p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done; p.done <- nil })
-	waitFor(t, "the worker to be ready", 30*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			t.Fatalf("worker exited at start: %v\n%s", err, p.logs)
-		default:
+	seed := rand.Uint64()
+	if s := os.Getenv("OPCANCEL_CHAOS_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("OPCANCEL_CHAOS_SEED=%q: %v", s, err)
 		}
-		return status(p.admin, "/readyz") == 200
-	})
-	return p
+	}
+	t.Logf("chaos seed %d (replay with OPCANCEL_CHAOS_SEED=%d)", seed, seed)
+	return seed
 }
 
-// events collects result events by operation name from a results subscription.
-type events struct {
-	mu     sync.Mutex
-	byName map[string][]map[string]any
-	total  int
-}
-
-func (ev *events) pull(t *testing.T, e *queuetest.Emulator, sub string) {
-	t.Helper()
-	msgs, err := e.Drain(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if ev.byName == nil {
-		ev.byName = map[string][]map[string]any{}
-	}
-	for _, m := range msgs {
-		var f map[string]any
-		if err := json.Unmarshal(m.Message.Data, &f); err != nil {
-			t.Fatalf("event %q: %v", m.Message.Data, err)
-		}
-		name, _ := f["name"].(string)
-		ev.byName[name] = append(ev.byName[name], f)
-		ev.total++
-	}
-}
-
-func (ev *events) names() int {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	return len(ev.byName)
-}
-
-// TestChaos: 2,000 jobs against an API that fails a quarter of the time in
-// every way it can, while the worker is SIGKILLed three times and restarted.
-// Every operation receives a cancel and every message reaches an acked
-// outcome.
-func TestChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos run: about a minute")
-	}
-	t.Parallel()
-	e := emulator(t)
-	const n = 2000
-	fault := func(*http.Request) *lrotest.Answer {
-		switch r := rand.Float64(); {
+// chaosFault fails a quarter of the requests in every way the API can:
+// 20 % UNAVAILABLE with RetryInfo, 5 % RESOURCE_EXHAUSTED with Retry-After,
+// 2 % connection resets and 1 % hangs past the request timeout.
+func chaosFault(seed uint64) func(*http.Request) *lrotest.Answer {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 1))
+	return func(*http.Request) *lrotest.Answer {
+		mu.Lock()
+		r := rng.Float64()
+		mu.Unlock()
+		switch {
 		case r < 0.20:
 			a := lrotest.Unavailable(200 * time.Millisecond)
 			return &a
@@ -109,89 +67,64 @@ func TestChaos(t *testing.T) {
 		}
 		return nil
 	}
-	slow := func(name string) *lrotest.Script {
-		var i int
-		fmt.Sscanf(name, "operations/chaos-%d", &i)
-		if i%10 == 0 {
-			return &lrotest.Script{DoneAfterPolls: 3, Latency: 300 * time.Millisecond} // cancels slowly
-		}
-		return &lrotest.Script{}
+}
+
+// chaosSlow makes every tenth operation slow to cancel.
+func chaosSlow(name string) *lrotest.Script {
+	var i int
+	fmt.Sscanf(name, "operations/chaos-%d", &i)
+	if i%10 == 0 {
+		return &lrotest.Script{DoneAfterPolls: 3, Latency: 300 * time.Millisecond}
 	}
-	apis := newFakeAPIs(t, lrotest.Options{Fault: fault, Default: slow, DontRecord: true}, lrotest.Options{}, "")
-	dead, err := e.Topic(context.Background(), "chaos-proj", "dead-letters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := pubsubSetup{project: "chaos-proj"}
-	if ps.topic, ps.sub, err = e.TopicAndSubscription(context.Background(), ps.project, "requests", "worker",
-		queuetest.SubscriptionOptions{AckDeadline: 10 * time.Second, DeadLetterTopic: dead, MaxDeliveries: 100}); err != nil {
-		t.Fatal(err)
-	}
-	if ps.results, ps.resultsSub, err = e.TopicAndSubscription(context.Background(), ps.project, "results", "results-reader", queuetest.SubscriptionOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	return &lrotest.Script{}
+}
+
+// TestChaos: operations against an API that fails a quarter of the time in
+// every way it can, while the worker is SIGKILLed at random moments and
+// restarted. Every operation receives a cancel and every message reaches an
+// acked outcome.
+func TestChaos(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	n, kills := chaosSize()
+	seed := chaosSeed(t)
+	// Retries outlast the faults; a hang ends at the request timeout.
+	l := limits{retryBudget: 60 * time.Second, verifyTimeout: 30 * time.Second, requestTimeout: time.Second, shutdownTimeout: 3 * time.Second}
+	apis := newFakeAPIs(t, lrotest.Options{Fault: chaosFault(seed), Default: chaosSlow, DontRecord: true}, lrotest.Options{}, "")
+	ps := chaosPubsub(t, e)
 	var msgs []message
 	for i := range n {
 		msgs = append(msgs, message{data: fmt.Sprintf("operations/chaos-%d", i)})
 	}
 	env := []string{"PUBSUB_EMULATOR_HOST=" + e.Host}
-	args := []string{"--auth=none", "--subscription=" + ps.sub, "--results-topic=" + ps.results, "--config=" + apis.config,
-		"--request-timeout=1s", "--retry-budget=60s", "--verify-timeout=30s", "--concurrency=32", "--max-outstanding=300"}
+	args := append([]string{"--auth=none", "--subscription=" + ps.sub, "--results-topic=" + ps.results, "--config=" + apis.config,
+		"--concurrency=32", "--max-outstanding=300"}, l.args()...)
 
 	var ev events
+	outcomes := func() int { ev.pull(t, e, ps.resultsSub); return ev.names() }
 	p := startBinary(t, env, args...)
 	publish(t, e, ps.topic, msgs...)
-	for kill := range 3 {
-		time.Sleep(time.Duration(2000+rand.IntN(4000)) * time.Millisecond) // a random moment of a real run
-		ev.pull(t, e, ps.resultsSub)
-		t.Logf("SIGKILL %d after %d operations had an outcome", kill+1, ev.names())
+	killAt := rand.New(rand.NewPCG(seed, 2))
+	for k := range kills {
+		// A random moment of a real run: within the k-th of kills+1 equal
+		// shares of the outcomes, so that every worker has work left.
+		at := (k*n + killAt.IntN(n)) / (kills + 1)
+		waitProgress(t, fmt.Sprintf("%d outcomes before SIGKILL %d", at, k+1), l.job(), at, outcomes)
+		t.Logf("SIGKILL %d after %d operations had an outcome", k+1, ev.names())
 		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		p.done <- nil
+		p.done <- <-p.done
+		// What the emulator hands the killed worker's stream before ending it
+		// stays leased to it; the next worker starts once it has ended.
+		waitFor(t, "the emulator to end the killed worker's stream", untilDeadline(t), func() bool { return e.Streams(ps.sub) == 0 })
 		p = startBinary(t, env, args...)
 	}
-	lastLog := time.Now()
-	waitFor(t, "an acked outcome for every operation", 4*time.Minute, func() bool {
-		ev.pull(t, e, ps.resultsSub)
-		if time.Since(lastLog) > 5*time.Second {
-			m := scrape(t, p.admin)
-			t.Logf("progress: %d operations with an outcome; worker holds %v, requests in flight %v", ev.names(),
-				value(m, "opcancel_jobs_in_flight", nil), value(m, "opcancel_api_requests_in_flight", nil))
-			lastLog = time.Now()
-		}
-		return ev.names() >= n
-	})
+	waitProgress(t, "an acked outcome for every operation", l.job(), n, outcomes)
+	checkChaos(t, apis.vault, &ev, n)
 
-	acked := map[string]bool{"cancelled": true, "completed": true, "failed": true, "done_no_result": true, "unverified": true,
-		"not_cancellable": true, "unimplemented": true, "not_found": true, "denied": true, "rejected": true, "invalid": true, "duplicate": true}
-	cancelRequests, moreThanOne, maxAttempt := 0, 0, 0.0
-	for i := range n {
-		name := fmt.Sprintf("operations/chaos-%d", i)
-		st := apis.vault.Op(name)
-		if st.Cancels == 0 {
-			t.Errorf("%s never received a cancel", name)
-		}
-		if st.Cancels > 1 {
-			moreThanOne++
-		}
-		cancelRequests += st.Cancels
-		evs := ev.byName[name]
-		if len(evs) == 0 {
-			t.Errorf("%s has no acked outcome", name)
-		}
-		for _, f := range evs {
-			if !acked[f["outcome"].(string)] {
-				t.Errorf("%s: event with outcome %v", name, f["outcome"])
-			}
-			if a, ok := f["deliveryAttempt"].(float64); ok {
-				maxAttempt = max(maxAttempt, a)
-			}
-		}
-	}
-	// Nothing is left unacked in the worker's subscription.
-	waitFor(t, "the subscription to be empty", time.Minute, func() bool {
-		m := scrape(t, p.admin)
-		return value(m, "opcancel_jobs_in_flight", nil) == 0
+	// Nothing is left unacked in the worker's subscription: redeliveries of
+	// operations that already have an outcome end within a job's bound.
+	waitFor(t, "the worker to hold nothing", l.job(), func() bool {
+		return value(scrape(t, p.admin), "opcancel_jobs_in_flight", nil) == 0
 	})
 	left, err := e.Drain(context.Background(), ps.sub)
 	if err != nil {
@@ -200,9 +133,105 @@ func TestChaos(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("%d messages left unacked", len(left))
 	}
-	st := apis.vault.Stats()
+}
+
+// chaosPubsub is a worker subscription with a dead-letter policy (so that
+// deliveries carry their attempt) and a results topic.
+func chaosPubsub(t *testing.T, e *queuetest.Emulator) pubsubSetup {
+	t.Helper()
+	ctx := context.Background()
+	ps := pubsubSetup{project: "chaos-" + uniqueName("p")}
+	dead, err := e.Topic(ctx, ps.project, "dead-letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.topic, ps.sub, err = e.TopicAndSubscription(ctx, ps.project, "requests", "worker",
+		queuetest.SubscriptionOptions{AckDeadline: 10 * time.Second, DeadLetterTopic: dead, MaxDeliveries: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if ps.results, ps.resultsSub, err = e.TopicAndSubscription(ctx, ps.project, "results", "results-reader", queuetest.SubscriptionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// checkChaos checks that every operation received a cancel and has only
+// acked outcomes, and reports what the faults and kills cost.
+func checkChaos(t *testing.T, vault *lrotest.Server, ev *events, n int) {
+	t.Helper()
+	acked := map[string]bool{"cancelled": true, "completed": true, "failed": true, "done_no_result": true, "unverified": true,
+		"not_cancellable": true, "unimplemented": true, "not_found": true, "denied": true, "rejected": true, "invalid": true, "duplicate": true}
+	cancelRequests, moreThanOne, maxAttempt := 0, 0, 0.0
+	for i := range n {
+		name := fmt.Sprintf("operations/chaos-%d", i)
+		st := vault.Op(name)
+		if st.Cancels == 0 {
+			t.Errorf("%s never received a cancel", name)
+		}
+		if st.Cancels > 1 {
+			moreThanOne++
+		}
+		cancelRequests += st.Cancels
+		for _, f := range ev.byName[name] {
+			if !acked[f["outcome"].(string)] {
+				t.Errorf("%s: event with outcome %v", name, f["outcome"])
+			}
+			if a, ok := f["deliveryAttempt"].(float64); ok {
+				maxAttempt = max(maxAttempt, a)
+			}
+		}
+	}
+	st := vault.Stats()
 	t.Logf("chaos: %d operations; %d cancel requests (%d operations got more than one, from retries and redeliveries); "+
 		"%d result events for %d operations (%d outcomes recorded twice after a kill before the ack); max delivery attempt %v; "+
 		"API requests %d, faults injected %d",
 		n, cancelRequests, moreThanOne, ev.total, ev.names(), ev.total-ev.names(), maxAttempt, st.Cancels+st.Gets, st.Faults)
+}
+
+// TestRedeliveryAfterSIGKILL measures how long messages held by a SIGKILLed
+// worker take to come back. The worker's leases decide it, not the
+// subscription's ack deadline (ten minutes here): a streaming pull leases
+// each message for the queue's extension period (lease) on delivery; the
+// client library at once shortens that to its expected processing time (the
+// 99th percentile of its past ones, clamped between 10 s and lease) and
+// renews it 5 s before it runs out. So a message comes back at most lease
+// after the kill, and 5 to 10 s after it while jobs end within 10 s.
+func TestRedeliveryAfterSIGKILL(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	l := e2eLimits
+	l.verifyTimeout = 10 * time.Minute // hold every job until the kill
+	apis := newFakeAPIs(t, lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{DoneAfterPolls: lrotest.Never} }}, lrotest.Options{}, "")
+	// An ack deadline far above any lease the worker grants, to show that
+	// it plays no part.
+	ps := newPubsub(t, e, queuetest.SubscriptionOptions{AckDeadline: 10 * time.Minute}, false)
+	const n = 20
+	var msgs []message
+	for i := range n {
+		msgs = append(msgs, message{data: fmt.Sprintf("operations/held-%d", i)})
+	}
+	p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub, "--config=" + apis.config}, l.args()...)...)
+	publish(t, e, ps.topic, msgs...)
+	waitFor(t, "every message held", lease+l.requestTimeout, func() bool {
+		return value(scrape(t, p.admin), "opcancel_jobs_in_flight", nil) == n
+	})
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	p.done <- <-p.done
+
+	// Twice the longest lease: a message still away then outlived every
+	// lease the worker could have granted.
+	var back []time.Duration
+	waitFor(t, "the killed worker's messages", 2*lease, func() bool {
+		got, err := e.Pull(context.Background(), ps.sub, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range got {
+			back = append(back, time.Since(killed))
+		}
+		return len(back) == n
+	})
+	t.Logf("%d messages held by a SIGKILLed worker came back %v to %v after the kill (the longest lease the worker grants: %v)",
+		n, back[0].Round(10*time.Millisecond), back[n-1].Round(10*time.Millisecond), lease)
 }

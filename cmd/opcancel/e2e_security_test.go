@@ -16,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
@@ -144,16 +143,7 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 	creds := newCredentials(t, certPEM)
 	atk := newAttacker(t)
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte(fmt.Sprintf(`services:
-  - host: vault.googleapis.com
-    endpoint: %s
-    patterns: ["operations/**"]
-    scopes: ["https://www.googleapis.com/auth/ediscovery"]
-  - host: androidmanagement.googleapis.com
-    endpoint: %s
-    patterns: ["enterprises/*/devices/*/operations/*"]
-    scopes: ["https://www.googleapis.com/auth/androidmanagement"]
-`, vs.URL, as.URL)), 0o600)
+	os.WriteFile(config, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: vs.URL, amapiHost: as.URL}, nil)), 0o600)
 
 	secret := "reset-password-" + knownToken[5:12]
 	vault.Set("operations/ok", lrotest.Script{Metadata: json.RawMessage(`{"password":"` + secret + `"}`)})
@@ -167,10 +157,11 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
 	env := append([]string{"PUBSUB_EMULATOR_HOST=" + e.Host}, creds.env...)
-	p := startBinary(t, env, "--auth=adc", "--log-level=debug", "--subscription="+ps.sub, "--results-topic="+ps.results, "--config="+config)
+	p := startBinary(t, env, append([]string{"--auth=adc", "--log-level=debug", "--subscription=" + ps.sub, "--results-topic=" + ps.results,
+		"--config=" + config}, e2eLimits.args()...)...)
 	publish(t, e, ps.topic, append(good, hostile...)...)
 	var ev events
-	waitFor(t, "every outcome", time.Minute, func() bool {
+	waitFor(t, "every outcome", e2eLimits.job(), func() bool {
 		ev.pull(t, e, ps.resultsSub)
 		return ev.total >= len(good)+len(hostile)
 	})
@@ -235,7 +226,7 @@ func TestCredentialFailuresAreNackedNeverAcked(t *testing.T) {
 	t.Cleanup(vs.Close)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vs.Certificate().Raw})
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte("services:\n  - host: vault.googleapis.com\n    endpoint: "+vs.URL+"\n    patterns: [\"operations/**\"]\n"), 0o600)
+	os.WriteFile(config, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: vs.URL}, nil)), 0o600)
 
 	for _, tc := range []struct {
 		name      string
@@ -252,13 +243,15 @@ func TestCredentialFailuresAreNackedNeverAcked(t *testing.T) {
 			creds.fail.Store(tc.failToken)
 			ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
 			env := append([]string{"PUBSUB_EMULATOR_HOST=" + e.Host}, creds.env...)
-			p := startBinary(t, env, "--auth=adc", "--subscription="+ps.sub, "--results-topic="+ps.results, "--config="+config, "--retry-budget=2s")
+			p := startBinary(t, env, append([]string{"--auth=adc", "--subscription=" + ps.sub, "--results-topic=" + ps.results,
+				"--config=" + config}, e2eLimits.args()...)...)
 			publish(t, e, ps.topic, message{data: "operations/a"}, message{data: "operations/b"})
-			waitFor(t, "retry_exhausted", time.Minute, func() bool {
+			// Each message is nacked twice, the second time after its redelivery.
+			waitFor(t, "retry_exhausted", 2*e2eLimits.job(), func() bool {
 				return value(scrape(t, p.admin), "opcancel_jobs_total", map[string]string{"outcome": "retry_exhausted"}) >= 4
 			})
 			m := scrape(t, p.admin)
-			for _, s := range *m["opcancel_jobs_total"] {
+			for _, s := range m["opcancel_jobs_total"] {
 				if s.Value > 0 && s.Metric["outcome"] != "retry_exhausted" {
 					t.Errorf("outcome %s counted %v: a credentials failure must never ack", s.Metric["outcome"], s.Value)
 				}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +21,7 @@ import (
 func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
-	bin := binary(t)
+	l := e2eLimits
 	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "")
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
 	const n = 20
@@ -33,20 +31,12 @@ func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 		apis.vault.Set(name, lrotest.Script{DoneAfterPolls: lrotest.Never})
 		msgs = append(msgs, message{data: name})
 	}
-
-	admin := freeAddr(t)
-	logs := &syncBuffer{}
-	cmd := exec.Command(bin, "worker", "--auth=none", "--listen="+admin, "--subscription="+ps.sub,
-		"--config="+apis.config, "--shutdown-timeout=3s")
-	cmd.Env = []string{"PUBSUB_EMULATOR_HOST=" + e.Host}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, "readiness", 30*time.Second, func() bool { return status(admin, "/readyz") == 200 })
+	p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub,
+		"--config=" + apis.config}, l.args()...)...)
 	publish(t, e, ps.topic, msgs...)
-	waitFor(t, "every job held in verification", 30*time.Second, func() bool {
+	// Each job is delivered within a lease and its cancel answered within
+	// the request timeout.
+	waitFor(t, "every job held in verification", lease+l.requestTimeout, func() bool {
 		for i := range n {
 			if !apis.vault.Op(fmt.Sprintf("operations/slow-%d", i)).CancelAccepted {
 				return false
@@ -55,32 +45,31 @@ func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 		return true
 	})
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	signalled := time.Now()
-	waitFor(t, "/readyz to turn 503", 2*time.Second, func() bool { return status(admin, "/readyz") != 200 })
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	waitFor(t, "/readyz to turn 503", l.exit(), func() bool { return status(p.admin, "/readyz") != 200 })
 	select {
-	case err := <-done:
+	case err := <-p.done:
+		p.done <- err
 		if err != nil {
-			t.Fatalf("worker exited with %v, want 0\n%s", err, logs)
+			t.Fatalf("worker exited with %v, want 0\n%s", err, p.logs)
 		}
-	case <-time.After(3*time.Second + 5*time.Second):
-		t.Fatalf("worker still running long after the 3s shutdown timeout\n%s", logs)
+	case <-time.After(l.exit()):
+		t.Fatalf("worker still running %v after SIGTERM (shutdown timeout %v)\n%s", l.exit(), l.shutdownTimeout, p.logs)
 	}
-	t.Logf("exit 0 %v after SIGTERM (shutdown timeout 3s)", time.Since(signalled).Round(time.Millisecond))
-	if got := strings.Count(logs.String(), `"outcome":"interrupted"`); got != n {
-		t.Errorf("%d interrupted outcomes logged, want %d\n%s", got, n, logs)
+	t.Logf("exit 0 %v after SIGTERM (shutdown timeout %v)", time.Since(signalled).Round(time.Millisecond), l.shutdownTimeout)
+	if got := strings.Count(p.logs.String(), `"outcome":"interrupted"`); got != n {
+		t.Errorf("%d interrupted outcomes logged, want %d\n%s", got, n, p.logs)
 	}
 
 	// The operations finish now; a second worker picks up every nacked job.
 	for i := range n {
 		apis.vault.Set(fmt.Sprintf("operations/slow-%d", i), lrotest.Script{})
 	}
-	admin2, logs2, stop := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config)
-	waitFor(t, "the second worker to cancel every job", 60*time.Second, func() bool {
+	admin2, logs2, stop := startWorker(t, e, append([]string{"--subscription=" + ps.sub, "--config=" + apis.config}, l.args()...)...)
+	waitFor(t, "the second worker to cancel every job", l.job(), func() bool {
 		return value(scrape(t, admin2), "opcancel_jobs_total", map[string]string{"outcome": "cancelled"}) == n
 	})
 	if err := stop(); err != nil {
@@ -93,15 +82,6 @@ func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("%d messages left in the subscription", len(left))
 	}
-}
-
-func status(addr, path string) int {
-	resp, err := http.Get("http://" + addr + path)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestTwoWorkersShareASubscription: two workers on one subscription split
@@ -119,13 +99,14 @@ func TestTwoWorkersShareASubscription(t *testing.T) {
 		msgs = append(msgs, message{data: name})
 	}
 	// Small flow-control windows so that both workers get messages.
-	a1, _, stop1 := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config, "--max-outstanding=20")
-	a2, _, stop2 := startWorker(t, e, "--subscription="+ps.sub, "--config="+apis.config, "--max-outstanding=20")
+	args := append([]string{"--subscription=" + ps.sub, "--config=" + apis.config, "--max-outstanding=20"}, e2eLimits.args()...)
+	a1, _, stop1 := startWorker(t, e, args...)
+	a2, _, stop2 := startWorker(t, e, args...)
 	publish(t, e, ps.topic, msgs...)
 	count := func(addr string) float64 {
 		return value(scrape(t, addr), "opcancel_jobs_total", map[string]string{"outcome": "cancelled"})
 	}
-	waitFor(t, "every job", 90*time.Second, func() bool { return count(a1)+count(a2) >= n })
+	waitProgress(t, "every job", e2eLimits.job(), n, func() int { return int(count(a1) + count(a2)) })
 	c1, c2 := count(a1), count(a2)
 	if err := stop1(); err != nil {
 		t.Fatal(err)
@@ -151,7 +132,7 @@ func TestMissingOrDeletedSubscription(t *testing.T) {
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
 
 	stderr := &syncBuffer{}
-	err := run(context.Background(), []string{"worker", "--auth=none", "--listen=" + freeAddr(t), "--config=" + apis.config,
+	err := run(context.Background(), []string{"worker", "--auth=none", "--listen=127.0.0.1:0", "--config=" + apis.config,
 		"--project=" + ps.project, "--subscription=no-such-sub"},
 		getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), stderr, stderr)
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), "subscription projects/"+ps.project+"/subscriptions/no-such-sub does not exist") {
@@ -159,23 +140,27 @@ func TestMissingOrDeletedSubscription(t *testing.T) {
 	}
 
 	// Deleted while the worker runs.
-	admin := freeAddr(t)
 	logs := &syncBuffer{}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(context.Background(), []string{"worker", "--auth=none", "--listen=" + admin, "--config=" + apis.config, "--subscription=" + ps.sub},
+		errc <- run(context.Background(), []string{"worker", "--auth=none", "--listen=127.0.0.1:0", "--config=" + apis.config, "--subscription=" + ps.sub},
 			getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), logs, logs)
 	}()
-	waitFor(t, "readiness", 30*time.Second, func() bool { return status(admin, "/readyz") == 200 })
+	waitFor(t, "readiness", untilDeadline(t), func() bool {
+		admin := adminAddr(logs)
+		return admin != "" && status(admin, "/readyz") == 200
+	})
 	if err := e.Client.SubscriptionAdminClient.DeleteSubscription(context.Background(), &pubsubpb.DeleteSubscriptionRequest{Subscription: ps.sub}); err != nil {
 		t.Fatal(err)
 	}
+	// The emulator refuses the stream at its next poll of the subscription,
+	// which no setting bounds; the worker must end on its own.
 	select {
 	case err := <-errc:
 		if exitCode(err) != 1 || !strings.Contains(err.Error(), "does not exist") {
 			t.Errorf("deleted subscription: exit %d, %v", exitCode(err), err)
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the worker kept running for 60s on a deleted subscription\n%s", logs)
+	case <-time.After(untilDeadline(t)):
+		t.Fatalf("the worker kept running on a deleted subscription\n%s", logs)
 	}
 }

@@ -29,7 +29,8 @@ const (
 func TestWorkerEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
-	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "    verifyTimeout: 3s\n")
+	l := e2eLimits
+	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: 3s")
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
 
 	type op struct {
@@ -73,8 +74,8 @@ func TestWorkerEndToEnd(t *testing.T) {
 		msgs = append(msgs, o.msg)
 	}
 
-	admin, logs, stop := startWorker(t, e, "--subscription="+ps.sub, "--results-topic="+ps.results,
-		"--config="+apis.config, "--retry-budget=2s", "--verify-timeout=20s")
+	admin, logs, stop := startWorker(t, e, append([]string{"--subscription=" + ps.sub, "--results-topic=" + ps.results,
+		"--config=" + apis.config}, l.args()...)...)
 	publish(t, e, ps.topic, msgs...)
 
 	// Every acked outcome is in; retry_exhausted keeps coming back.
@@ -89,8 +90,8 @@ func TestWorkerEndToEnd(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "every acked outcome", 60*time.Second, func() bool { return total() >= float64(acked) })
-	waitFor(t, "a retry_exhausted", 30*time.Second, func() bool {
+	waitFor(t, "every acked outcome", l.job(), func() bool { return total() >= float64(acked) })
+	waitFor(t, "a retry_exhausted", l.job(), func() bool {
 		return value(scrape(t, admin), "opcancel_jobs_total", map[string]string{"outcome": "retry_exhausted"}) >= 1
 	})
 	m := scrape(t, admin)
@@ -108,7 +109,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 	want[amapiHost+" cancelled"]++ // the first of the two "twice"
 	want[amapiHost+" duplicate"]++
 	got := map[string]float64{}
-	for _, s := range *m["opcancel_jobs_total"] {
+	for _, s := range m["opcancel_jobs_total"] {
 		if s.Value > 0 && s.Metric["outcome"] != "retry_exhausted" {
 			got[string(s.Metric["service"])+" "+string(s.Metric["outcome"])] = float64(s.Value)
 		}
@@ -171,10 +172,11 @@ func TestWorkerEndToEnd(t *testing.T) {
 		t.Errorf("event = %v", ev)
 	}
 
-	// Nothing left unacked but the nacked retry_exhausted message (which may
-	// take a moment to become deliverable again after the worker's nack).
+	// Nothing left unacked but the nacked retry_exhausted message, which is
+	// deliverable again at once after the worker's nack, or within a lease
+	// had the nack been lost.
 	var leftData []string
-	waitFor(t, "the nacked message", 20*time.Second, func() bool {
+	waitFor(t, "the nacked message", lease, func() bool {
 		left, err := e.Pull(context.Background(), ps.sub, 100)
 		if err != nil {
 			t.Fatal(err)

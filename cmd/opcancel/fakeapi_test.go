@@ -2,21 +2,25 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestFakeAPIServesTheMix(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
+	stderr := &syncBuffer{}
 	go func() {
-		errc <- run(ctx, []string{"fake-api", "--listen=" + addr, "--latency=0s", "--mix=unimplemented=1"}, getenvFrom(nil), strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+		errc <- run(ctx, []string{"fake-api", "--listen=127.0.0.1:0", "--latency=0s", "--mix=unimplemented=1"}, getenvFrom(nil), strings.NewReader(""), &syncBuffer{}, stderr)
 	}()
-	waitFor(t, "the fake API", 10*time.Second, func() bool { return status(addr, "/v1/operations/x") != 0 })
+	var addr string
+	waitFor(t, "the fake API", untilDeadline(t), func() bool {
+		_, err := fmt.Sscanf(stderr.String(), "fake operations API on %s ", &addr)
+		return err == nil
+	})
 	for _, name := range []string{"operations/a", "enterprises/e/devices/d/operations/o"} {
 		resp, err := http.Post("http://"+addr+"/v1/"+name+":cancel", "", nil)
 		if err != nil {

@@ -158,7 +158,7 @@ func TestSubmitListParent(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte("services:\n  - host: androidmanagement.googleapis.com\n    endpoint: "+srv.URL+"\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n"), 0o600)
+	os.WriteFile(config, []byte(lrotest.ServicesYAML(lrotest.Endpoints{amapiHost: srv.URL}, nil)), 0o600)
 	args := []string{"submit", "--topic=" + ps.topic, "--config=" + config, "--auth=none", "--service=androidmanagement.googleapis.com", "--list-parent=" + parent}
 	env := getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host})
 

@@ -1,6 +1,7 @@
 // Package queuetest starts the official Pub/Sub emulator for tests and
-// benchmarks, on a free loopback port, and creates topics and subscriptions
-// on it.
+// benchmarks, on a free loopback port behind a proxy that ends the streams
+// of departed clients (see streamProxy), and creates topics and
+// subscriptions on it.
 //
 // This package is internal to opcancel and is not a public API; the module is v0.
 package queuetest
@@ -34,10 +35,15 @@ var ErrNotInstalled = errors.New("the Pub/Sub emulator is not installed (gcloud 
 
 // Emulator is a running emulator process.
 type Emulator struct {
-	// Host is host:port, the value for PUBSUB_EMULATOR_HOST.
+	// Host is host:port, the value for PUBSUB_EMULATOR_HOST: the proxy
+	// in front of the emulator, for gRPC clients such as the code under test.
 	Host string
-	cmd  *exec.Cmd
-	done chan struct{}
+	// Direct is the emulator's own host:port, for REST clients (gcloud);
+	// streaming pulls made through it outlive their clients.
+	Direct string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	proxy  *streamProxy
 	// Client is a client connected to the emulator, for setting up resources.
 	Client *pubsub.Client
 }
@@ -105,7 +111,7 @@ func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start emulator: %w", err)
 	}
-	e := &Emulator{Host: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	e := &Emulator{Direct: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -144,13 +150,31 @@ func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 		e.Stop()
 		return nil, ctx.Err()
 	}
-	c, err := pubsub.NewClient(ctx, "setup", ClientOptions(e.Host)...)
+	if err := e.startProxy(); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	c, err := pubsub.NewClient(ctx, "setup", ClientOptions(e.Direct)...)
 	if err != nil {
 		e.Stop()
 		return nil, err
 	}
 	e.Client = c
 	return e, nil
+}
+
+// startProxy puts the proxy in front of the emulator on a port of its own.
+func (e *Emulator) startProxy() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("proxy listen: %w", err)
+	}
+	if e.proxy, err = startProxy(ln, e.Direct); err != nil {
+		ln.Close()
+		return err
+	}
+	e.Host = ln.Addr().String()
+	return nil
 }
 
 // ClientOptions connect a client to the emulator at host without TLS or credentials.
@@ -168,11 +192,20 @@ func (e *Emulator) Stop() {
 	if e.Client != nil {
 		e.Client.Close()
 	}
+	if e.proxy != nil {
+		e.proxy.stop()
+	}
 	if e.cmd.Process != nil {
 		syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	<-e.done
 }
+
+// Streams reports how many streaming pulls on the subscription sub (a full
+// name) the emulator serves through Host. A client's stream counts until
+// the emulator has ended it, shortly after the client has gone; until then
+// the emulator may still hand it messages, which stay leased to it.
+func (e *Emulator) Streams(sub string) int { return e.proxy.openStreams(sub) }
 
 // ForTest starts an emulator for t and stops it at cleanup; it skips the
 // test when the emulator is not installed.
@@ -274,6 +307,11 @@ func (e *Emulator) Drain(ctx context.Context, sub string) ([]*pubsubpb.ReceivedM
 	}
 }
 
+// freePort picks a port for the emulator. The emulator cannot be handed a
+// listener, and given --port=0 it reports "listening on 0" while opening two
+// ports, so the only way to know its port is to choose it; Start retries if
+// another process takes it first. Clients never see this port: Host is the
+// proxy's, listened on before it is published.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
