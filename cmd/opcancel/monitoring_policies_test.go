@@ -176,10 +176,11 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 		for _, p := range fake.policies {
 			byName[p.GetDisplayName()]++
 		}
+		held := len(fake.policies)
 		calls := slices.Clone(fake.calls)
 		fake.calls = nil
 		fake.mu.Unlock()
-		if len(fake.policies) != len(files)+1 || byName["SomeoneElses"] != 1 {
+		if held != len(files)+1 || byName["SomeoneElses"] != 1 {
 			t.Errorf("run %d: the project holds %v", run, byName)
 		}
 		for _, p := range files {
@@ -192,6 +193,8 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 			t.Errorf("run %d: calls %v, want one %s a policy", run, calls, want)
 		}
 	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
 	for _, p := range fake.policies {
 		if f := p.GetConditions(); len(f) > 0 && strings.Contains(f[0].GetConditionThreshold().GetFilter(), `"opcancel-worker"`) {
 			t.Errorf("%s still watches opcancel-worker, not SUBSCRIPTION=their-worker", p.GetDisplayName())
