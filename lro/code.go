@@ -76,8 +76,9 @@ func parseCode(name string) (Code, bool) {
 // an answer carries no parseable Google error body. Every 5xx maps to a
 // transient code (docs/contract.md#outcomes: "HTTP 5xx without a Google
 // error body" is transient), including 501, which from a proxy or front end
-// says nothing about the API itself; the one exception, a non-Google 404 on
-// :cancel, is decided by the caller.
+// says nothing about the API itself. A 404 or 405 without a Google error
+// body is misdirected whatever code it maps to here: Classify treats it as
+// transient (see Misdirected).
 func codeFromHTTP(status int) Code {
 	switch {
 	case status >= 200 && status < 300:

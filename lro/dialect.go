@@ -135,10 +135,10 @@ func (w *sqlOperation) operation(parent string) *Operation {
 	}
 	// A cancelled operation reports an error whose code names the cancellation.
 	first := w.Error.Errors[0]
-	op.Error = &Status{Code: Unknown, Message: first.Code + ": " + first.Message}
+	op.Error = &Status{Code: Unknown, Message: Clip(first.Code+": "+first.Message, MaxMessageBytes)}
 	for _, e := range w.Error.Errors {
 		if strings.Contains(strings.ToUpper(e.Code), "CANCEL") {
-			op.Error = &Status{Code: Cancelled, Message: e.Code + ": " + e.Message}
+			op.Error = &Status{Code: Cancelled, Message: Clip(e.Code+": "+e.Message, MaxMessageBytes)}
 			break
 		}
 	}
@@ -163,7 +163,7 @@ func (w *containerOperation) operation(parent string) *Operation {
 	case w.Error != nil && w.Error.Code != OK:
 		op.Error = w.Error
 	case w.StatusMessage != "":
-		op.Error = &Status{Code: Unknown, Message: w.StatusMessage}
+		op.Error = &Status{Code: Unknown, Message: Clip(w.StatusMessage, MaxMessageBytes)}
 	default:
 		op.HasResponse = true
 	}

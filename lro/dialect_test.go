@@ -1,6 +1,7 @@
 package lro
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,6 +37,31 @@ func TestDecodeOperationByDialect(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%s %s (-want +got):\n%s", tt.dialect, tt.body, diff)
+		}
+	}
+}
+
+// TestDialectMessagesAreCut: an operation's error message is kept to
+// MaxMessageBytes in every dialect (docs/contract.md#cut-text).
+func TestDialectMessagesAreCut(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 1<<20)
+	for _, tt := range []struct {
+		dialect Dialect
+		body    string
+	}{
+		{DialectCloudSQL, `{"name":"o","status":"DONE","error":{"errors":[{"code":"ERROR_RDBMS","message":"` + long + `"}]}}`},
+		{DialectCloudSQL, `{"name":"o","status":"DONE","error":{"errors":[{"code":"OPERATION_CANCELLED","message":"` + long + `"}]}}`},
+		{DialectContainer, `{"name":"o","status":"DONE","statusMessage":"` + long + `"}`},
+		{DialectContainer, `{"name":"o","status":"DONE","error":{"code":2,"message":"` + long + `"}}`},
+		{DialectAIP, `{"name":"o","done":true,"error":{"code":2,"message":"` + long + `"}}`},
+	} {
+		op, err := tt.dialect.decodeOperation([]byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.dialect, err)
+		}
+		if n := len(op.Error.Message); n > MaxMessageBytes+64 || !strings.Contains(op.Error.Message, "bytes in all") {
+			t.Errorf("%s: message of %d bytes, want at most %d and a cut mark", tt.dialect, n, MaxMessageBytes)
 		}
 	}
 }

@@ -37,7 +37,7 @@ func (t *Table) Lookup(host string) *Service {
 // Route validates name and returns the service it belongs to (see
 // docs/contract.md#routing). With a host, the host must be enabled and the
 // name must match its patterns; without one, exactly one enabled service's
-// patterns must match. Every failure wraps ErrInvalid.
+// patterns must match, or one seed's among them. Every failure wraps ErrInvalid.
 func (t *Table) Route(host, name string) (*Service, error) {
 	if host != "" {
 		s, err := t.Enabled(host)
@@ -61,11 +61,32 @@ func (t *Table) Route(host, name string) (*Service, error) {
 	case 1:
 		return found[0], found[0].Match(name)
 	}
+	if s := onlySeed(found); s != nil {
+		return s, s.Match(name)
+	}
 	hosts := make([]string, len(found))
 	for i, s := range found {
 		hosts[i] = s.Host
 	}
 	return nil, invalidf("name %q matches the patterns of %d enabled services (%s); say which: //host/name, or the service field or attribute", truncate(name, 200), len(found), strings.Join(hosts, ", "))
+}
+
+// onlySeed returns the one seed service among found, or nil: a bare name
+// that a seed's patterns match keeps going to that seed when an enabled API's
+// patterns overlap (Vertex AI's operations/* and Vault's operations/**), so
+// enabling an API never changes where existing publishers' names go.
+func onlySeed(found []*Service) *Service {
+	var seed *Service
+	for _, s := range found {
+		if !slices.Contains(seedHosts, s.Host) {
+			continue
+		}
+		if seed != nil {
+			return nil
+		}
+		seed = s
+	}
+	return seed
 }
 
 // Enabled returns the service enabled for host, or an error wrapping

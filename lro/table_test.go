@@ -19,8 +19,8 @@ services:
 		host, name string
 		wantHost   string // "" means invalid
 	}{
-		{"", "operations/abc", ""}, // vault's and example's patterns: ambiguous
-		{"", "operations/a/b", ""}, // the same
+		{"", "operations/abc", "vault.googleapis.com"}, // vault's and example's patterns: the seed keeps it
+		{"", "operations/a/b", "vault.googleapis.com"}, // the same
 		{"vault.googleapis.com", "operations/a/b", "vault.googleapis.com"},
 		{"", "enterprises/e/devices/d/operations/o", "androidmanagement.googleapis.com"},
 		{"", "projects/p/operations/o", "example.googleapis.com"},
@@ -91,6 +91,11 @@ services:
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("Route(%q, %q) error\n got: %v\nwant: %s", tt.host, tt.name, err, tt.want)
 		}
+	}
+	// Vertex AI's operations/* overlaps Vault's operations/**: Vault keeps
+	// the bare names it has always had.
+	if svc, err := table.Route("", "operations/abc"); err != nil || svc.Host != "vault.googleapis.com" {
+		t.Errorf("with aiplatform enabled: Route(operations/abc) = %v, %v; want vault.googleapis.com", svc, err)
 	}
 	// The built-ins alone keep routing bare names.
 	for name, want := range map[string]string{

@@ -35,14 +35,33 @@ func provision(t *testing.T, endpoint, project string, extra ...string) (string,
 	return string(out), err
 }
 
+// warningGcloud returns a directory whose gcloud runs the installed one
+// after a warning on stderr.
+func warningGcloud(t *testing.T) string {
+	t.Helper()
+	real, err := exec.LookPath("gcloud")
+	if err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho 'WARNING: an update is available' >&2\nexec '" + real + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "gcloud"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestProvisioningOnTheEmulator runs deploy/pubsub/provision.sh against the
 // emulator twice (it must be idempotent) and checks what it created.
 func TestProvisioningOnTheEmulator(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	project := "prov-" + strings.ToLower(uniqueName("x"))
+	// Every gcloud call also warns on stderr, as gcloud does when an update
+	// is available: a warning is no part of a value the script reads.
+	path := "PATH=" + warningGcloud(t) + string(os.PathListSeparator) + os.Getenv("PATH")
 	for range 2 {
-		if out, err := provision(t, "http://"+e.Direct+"/", project); err != nil {
+		if out, err := provision(t, "http://"+e.Direct+"/", project, path); err != nil {
 			t.Fatalf("provision.sh: %v\n%s", err, out)
 		}
 	}

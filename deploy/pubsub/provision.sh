@@ -36,16 +36,22 @@ g() { gcloud --project="$PROJECT" --quiet "$@"; }
 # status is 1 when the resource does not exist and 2 on any other error
 # (permission, network, quota), which is printed: such an error must stop
 # the script, never pass for "not found".
+# Only stdout is the value: gcloud also writes warnings to stderr when it
+# succeeds.
 lookup() {
-  local out
-  if out="$(g pubsub "$1" describe "$2" --format="value($3)" 2>&1)"; then
+  local out err errfile
+  errfile="$(mktemp)"
+  if out="$(g pubsub "$1" describe "$2" --format="value($3)" 2>"$errfile")"; then
+    rm -f "$errfile"
     printf '%s\n' "$out"
     return 0
   fi
-  if [[ "$out" == *NOT_FOUND* ]]; then
+  err="$(cat "$errfile")"
+  rm -f "$errfile"
+  if [[ "$err" == *NOT_FOUND* ]]; then
     return 1
   fi
-  printf 'cannot read %s %s: %s\n' "$1" "$2" "$out" >&2
+  printf 'cannot read %s %s: %s\n' "$1" "$2" "$err" >&2
   return 2
 }
 

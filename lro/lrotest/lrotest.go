@@ -18,11 +18,9 @@
 package lrotest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,63 +71,6 @@ type Script struct {
 	// check that they never leak. Empty means a small default.
 	Metadata json.RawMessage
 	Response json.RawMessage
-}
-
-// Answer is one scripted HTTP answer. The zero Answer is 200 with "{}".
-type Answer struct {
-	// Status is the HTTP status; 0 means 200, or the code's usual status
-	// when Code is set.
-	Status int
-	// Code, when not OK, makes the body a Google error with this status.
-	Code lro.Code
-	// Message is the Google error's message.
-	Message string
-	// RetryDelay adds a google.rpc.RetryInfo detail.
-	RetryDelay time.Duration
-	// RetryAfter sets the Retry-After header verbatim.
-	RetryAfter string
-	// Reason adds a google.rpc.ErrorInfo detail with this reason.
-	Reason string
-	// Body replaces the body entirely; ContentType sets its content type.
-	Body        []byte
-	ContentType string
-	// Hang never answers: the handler waits until the client gives up.
-	Hang bool
-	// Reset drops the connection without an answer.
-	Reset bool
-	// Drip sends the body one byte at a time with this pause between bytes.
-	Drip time.Duration
-}
-
-// Err returns a Google error answer with code's usual HTTP status.
-func Err(code lro.Code, message string) Answer {
-	return Answer{Code: code, Message: message}
-}
-
-// Unavailable is a 503 UNAVAILABLE carrying RetryInfo when retryDelay > 0.
-func Unavailable(retryDelay time.Duration) Answer {
-	return Answer{Code: lro.Unavailable, Message: "The service is currently unavailable.", RetryDelay: retryDelay}
-}
-
-// Exhausted is a 429 RESOURCE_EXHAUSTED with RetryInfo and, if retryAfter is
-// not empty, a Retry-After header.
-func Exhausted(retryDelay time.Duration, retryAfter string) Answer {
-	return Answer{Code: lro.ResourceExhausted, Message: "Quota exceeded.", RetryDelay: retryDelay, RetryAfter: retryAfter, Reason: "RATE_LIMIT_EXCEEDED"}
-}
-
-// HTML404 is the 404 page a Google front end serves for a path it does not route.
-func HTML404() Answer {
-	return Answer{Status: http.StatusNotFound, ContentType: "text/html; charset=UTF-8",
-		Body: []byte("<!DOCTYPE html><html><body><p><b>404.</b> That’s an error.</p></body></html>")}
-}
-
-// httpStatus is the usual HTTP status of each google.rpc code (code.proto).
-var httpStatus = map[lro.Code]int{
-	lro.OK: 200, lro.Cancelled: 499, lro.Unknown: 500, lro.InvalidArgument: 400,
-	lro.DeadlineExceeded: 504, lro.NotFound: 404, lro.AlreadyExists: 409,
-	lro.PermissionDenied: 403, lro.ResourceExhausted: 429, lro.FailedPrecondition: 400,
-	lro.Aborted: 409, lro.OutOfRange: 400, lro.Unimplemented: 501, lro.Internal: 500,
-	lro.Unavailable: 503, lro.DataLoss: 500, lro.Unauthenticated: 401,
 }
 
 // Options configure a Server.
@@ -398,16 +339,6 @@ func (s *Server) decide(r *http.Request, kind, name string, d lro.Dialect) (Answ
 	return Answer{Body: o.json(name, o.done(true), d)}, o.script.Latency
 }
 
-func (a Answer) success() bool {
-	st := a.Status
-	if st == 0 && a.Code == lro.OK {
-		st = 200
-	}
-	return st >= 200 && st < 300 && !a.Hang && !a.Reset
-}
-
-// list answers operations.list of parent, paged by pageSize (default 50) and
-// pageToken (an offset).
 func (s *Server) list(r *http.Request, parent string, d lro.Dialect) Answer {
 	size := 50
 	if v := r.URL.Query().Get("pageSize"); v != "" {
@@ -440,134 +371,4 @@ func (s *Server) list(r *http.Request, parent string, d lro.Dialect) Answer {
 		}
 	}
 	return Answer{Body: listJSON(d, ops, next)}
-}
-
-// write sends the answer and returns the status sent (0 if none).
-func (a Answer) write(w http.ResponseWriter, r *http.Request) int {
-	if a.Hang {
-		<-r.Context().Done()
-		return 0
-	}
-	if a.Reset {
-		// net/http drops the connection; Transport reports a reset.
-		panic(http.ErrAbortHandler)
-	}
-	status, body := a.Status, a.Body
-	ctype := a.ContentType
-	if body == nil && a.Code != lro.OK {
-		if status == 0 {
-			status = httpStatus[a.Code]
-		}
-		body = a.errorBody(status)
-	}
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if body == nil {
-		body = []byte("{}")
-	}
-	if ctype == "" {
-		ctype = "application/json; charset=UTF-8"
-	}
-	w.Header().Set("Content-Type", ctype)
-	if a.RetryAfter != "" {
-		w.Header().Set("Retry-After", a.RetryAfter)
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if a.Drip <= 0 {
-		w.Write(body)
-		return status
-	}
-	flusher, _ := w.(http.Flusher)
-	for i := range body {
-		w.Write(body[i : i+1])
-		if flusher != nil {
-			flusher.Flush()
-		}
-		t := time.NewTimer(a.Drip)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return status
-		}
-	}
-	return status
-}
-
-func (a Answer) errorBody(status int) []byte {
-	details := []map[string]any{}
-	if a.RetryDelay > 0 {
-		details = append(details, map[string]any{
-			"@type":      "type.googleapis.com/google.rpc.RetryInfo",
-			"retryDelay": strconv.FormatFloat(a.RetryDelay.Seconds(), 'f', -1, 64) + "s",
-		})
-	}
-	if a.Reason != "" {
-		details = append(details, map[string]any{
-			"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": a.Reason, "domain": "googleapis.com",
-		})
-	}
-	b, _ := json.Marshal(map[string]any{"error": map[string]any{
-		"code": status, "message": a.Message, "status": a.Code.String(), "details": details,
-	}})
-	return b
-}
-
-func readAll(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(r.Body)
-	return buf.Bytes(), err
-}
-
-// Transport returns an http.RoundTripper that serves requests in memory,
-// whatever their URL's host, without sockets: usable inside a
-// testing/synctest bubble. A Reset answer surfaces as a transport error; a
-// Hang answer returns when the request's context is done.
-func (s *Server) Transport() http.RoundTripper { return memTransport{s} }
-
-type memTransport struct{ s *Server }
-
-// errReset is what a dropped connection looks like in memory.
-type errReset struct{}
-
-func (errReset) Error() string { return "lrotest: connection reset by peer" }
-
-func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	sreq := req.Clone(req.Context())
-	sreq.RequestURI = req.URL.RequestURI()
-	sreq.Host = req.URL.Host
-	sreq.RemoteAddr = "127.0.0.1:1"
-	if sreq.Body == nil {
-		sreq.Body = http.NoBody
-	}
-	rec := httptest.NewRecorder()
-	aborted := func() (aborted bool) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v != http.ErrAbortHandler {
-					panic(v)
-				}
-				aborted = true
-			}
-		}()
-		t.s.ServeHTTP(rec, sreq)
-		return false
-	}()
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	if aborted {
-		return nil, errReset{}
-	}
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
 }
