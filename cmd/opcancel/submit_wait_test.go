@@ -18,9 +18,9 @@ import (
 
 // waitSubscriptions lists the temporary subscriptions of submit --wait in
 // project.
-func waitSubscriptions(t *testing.T, e *queuetest.Emulator, project string) []string {
+func waitSubscriptions(t *testing.T, e *queuetest.Emulator, project string) []*pubsubpb.Subscription {
 	t.Helper()
-	var subs []string
+	var subs []*pubsubpb.Subscription
 	it := e.Client.SubscriptionAdminClient.ListSubscriptions(context.Background(), &pubsubpb.ListSubscriptionsRequest{Project: "projects/" + project})
 	for {
 		s, err := it.Next()
@@ -31,7 +31,7 @@ func waitSubscriptions(t *testing.T, e *queuetest.Emulator, project string) []st
 			t.Fatal(err)
 		}
 		if strings.Contains(s.Name, "/opcancel-wait-") {
-			subs = append(subs, s.Name)
+			subs = append(subs, s)
 		}
 	}
 }
@@ -136,13 +136,20 @@ func TestSubmitWaitDeletesItsSubscriptionOnInterrupt(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results, "operations/no-worker"},
+		done <- run(ctx, []string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results, "--batch=interrupted", "operations/no-worker"},
 			getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), out, &syncBuffer{})
 	}()
 	// No worker: once published, it waits until interrupted.
 	waitFor(t, "the message published", untilPublished, func() bool { return strings.Contains(out.String(), "published: 1") })
-	if subs := waitSubscriptions(t, e, ps.project); len(subs) != 1 {
-		t.Errorf("temporary subscriptions while waiting: %v, want one", subs)
+	// While waiting: one subscription to the results topic, filtered on the
+	// batch, that expires by itself a day after a killed run.
+	subs := waitSubscriptions(t, e, ps.project)
+	if len(subs) != 1 {
+		t.Fatalf("temporary subscriptions while waiting: %v, want one", subs)
+	}
+	if s := subs[0]; s.Topic != ps.results || s.Filter != `attributes.batch = "interrupted"` || s.GetExpirationPolicy().GetTtl().AsDuration() != 24*time.Hour {
+		t.Errorf("temporary subscription: topic %s, filter %s, expiration %v; want %s, the batch's, 24h",
+			s.Topic, s.Filter, s.GetExpirationPolicy().GetTtl().AsDuration(), ps.results)
 	}
 	cancel()
 	select {
