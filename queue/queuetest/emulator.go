@@ -79,26 +79,30 @@ func Binary() (string, error) {
 	return binPath, nil
 }
 
-// Start launches the emulator on a free loopback port and waits until it serves.
+// Start launches the emulator on a free loopback port and waits until it
+// serves, until it exits (the error then holds the end of its output), or
+// until ctx is done: start-up has no bound of its own, so the caller's
+// context (a test's deadline) is the only one. ctx bounds the start only.
 func Start(ctx context.Context) (*Emulator, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for range 3 { // a free port can be taken between the check and the start
+	for {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		e, err := start(ctx, bin, port)
-		if err == nil {
-			return e, nil
+		if !errors.Is(err, errPortTaken) {
+			return e, err
 		}
-		lastErr = err
 	}
-	return nil, lastErr
 }
+
+// errPortTaken reports that another process took the chosen port before the
+// emulator listened on it (see freePort).
+var errPortTaken = errors.New("the emulator's port was taken")
 
 func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 	cmd := exec.Command(bin, "--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
@@ -113,54 +117,65 @@ func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 	}
 	e := &Emulator{Direct: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		var tail []string
-		for sc.Scan() {
-			line := sc.Text()
-			tail = append(tail, line)
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			if strings.Contains(line, "Server started") {
-				started <- nil
-				break
-			}
-		}
-		select {
-		case started <- fmt.Errorf("emulator exited before serving:\n%s", strings.Join(tail, "\n")):
-		default:
-		}
-		io.Copy(io.Discard, out)
-		cmd.Wait()
-		close(e.done)
-	}()
-	timer := time.NewTimer(60 * time.Second)
-	defer timer.Stop()
+	go e.watch(out, started)
 	select {
 	case err := <-started:
 		if err != nil {
 			e.Stop()
 			return nil, err
 		}
-	case <-timer.C:
-		e.Stop()
-		return nil, errors.New("emulator did not start within 60s")
 	case <-ctx.Done():
 		e.Stop()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("emulator start: %w", ctx.Err())
 	}
 	if err := e.startProxy(); err != nil {
 		e.Stop()
 		return nil, err
 	}
-	c, err := pubsub.NewClient(ctx, "setup", ClientOptions(e.Direct)...)
+	// The client outlives the start: ctx must not end it.
+	c, err := pubsub.NewClient(context.WithoutCancel(ctx), "setup", ClientOptions(e.Direct)...)
 	if err != nil {
 		e.Stop()
 		return nil, err
 	}
 	e.Client = c
 	return e, nil
+}
+
+// watch reads the emulator's output until it says it serves (nil on
+// started), that its start failed, or ends (for both, an error with the
+// output's last lines), then waits for the process and closes e.done. A
+// failed start does not end the process: when its port is taken, the
+// emulator's main thread dies but the process lives on, serving nothing.
+func (e *Emulator) watch(out io.Reader, started chan<- error) {
+	sc := bufio.NewScanner(out)
+	var tail []string
+	for sc.Scan() {
+		line := sc.Text()
+		tail = append(tail, line)
+		if len(tail) > 20 {
+			tail = tail[1:]
+		}
+		if strings.Contains(line, "Server started") {
+			started <- nil
+			break
+		}
+		if strings.Contains(line, `Exception in thread "main"`) {
+			break
+		}
+	}
+	output := strings.Join(tail, "\n")
+	err := fmt.Errorf("emulator failed to start:\n%s", output)
+	if strings.Contains(output, "Address already in use") {
+		err = fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	select {
+	case started <- err:
+	default:
+	}
+	io.Copy(io.Discard, out)
+	e.cmd.Wait()
+	close(e.done)
 }
 
 // startProxy puts the proxy in front of the emulator on a port of its own.
@@ -208,18 +223,37 @@ func (e *Emulator) Stop() {
 func (e *Emulator) Streams(sub string) int { return e.proxy.openStreams(sub) }
 
 // ForTest starts an emulator for t and stops it at cleanup; it skips the
-// test when the emulator is not installed.
+// test when the emulator is not installed. The start is bounded by t's
+// deadline, less a tenth of the time left for reporting the failure.
 func ForTest(t testing.TB) *Emulator {
 	t.Helper()
 	if _, err := Binary(); err != nil {
 		t.Skip(err)
 	}
-	e, err := Start(context.Background())
+	ctx, cancel := untilDeadline(t)
+	defer cancel()
+	e, err := Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Stop)
 	return e
+}
+
+// untilDeadline is a context that ends when nine tenths of what is left
+// before t's deadline (go test's -timeout) have passed, leaving the rest to
+// report the failure; it does not end for a t without a deadline (a
+// benchmark, or -timeout 0).
+func untilDeadline(t testing.TB) (context.Context, context.CancelFunc) {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return context.WithCancel(context.Background())
+	}
+	deadline, ok := d.Deadline()
+	if !ok {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), time.Until(deadline)*9/10)
 }
 
 // SubscriptionOptions shape a subscription.
@@ -309,8 +343,8 @@ func (e *Emulator) Drain(ctx context.Context, sub string) ([]*pubsubpb.ReceivedM
 
 // freePort picks a port for the emulator. The emulator cannot be handed a
 // listener, and given --port=0 it reports "listening on 0" while opening two
-// ports, so the only way to know its port is to choose it; Start retries if
-// another process takes it first. Clients never see this port: Host is the
+// ports, so the only way to know its port is to choose it; Start tries
+// another if a process takes it first. Clients never see this port: Host is the
 // proxy's, listened on before it is published.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
