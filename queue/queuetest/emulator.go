@@ -220,6 +220,12 @@ func (e *Emulator) Stop() {
 // the emulator may still hand it messages, which stay leased to it.
 func (e *Emulator) Streams(sub string) int { return e.proxy.openStreams(sub) }
 
+// WaitStreams waits until the emulator serves n streaming pulls on the
+// subscription sub (a full name) through Host, or ctx ends.
+func (e *Emulator) WaitStreams(ctx context.Context, sub string, n int) error {
+	return e.proxy.waitStreams(ctx, sub, n)
+}
+
 // ForTest starts an emulator for t and stops it at cleanup; it skips the
 // test when the emulator is not installed. The start is bounded by t's
 // deadline, less a tenth of the time left for reporting the failure.
