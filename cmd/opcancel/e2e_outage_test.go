@@ -153,6 +153,7 @@ func TestPubSubUnreachable(t *testing.T) {
 // TestAPIDownForAMinute: every request fails with 503 for a minute; jobs end
 // retry_exhausted (nacked), none is acked early, and all finish after recovery.
 func TestAPIDownForAMinute(t *testing.T) {
+	skipIfShort(t)
 	t.Parallel()
 	e := emulator(t)
 	const downFor = time.Minute
