@@ -2,6 +2,7 @@ package lro
 
 import (
 	"cmp"
+	"errors"
 	"regexp"
 	"slices"
 	"strconv"
@@ -60,8 +61,12 @@ func Catalog() []API { return catalog }
 // generated from, with its version.
 func CatalogSource() string { return catalogSource }
 
-// KnownHost reports whether host is the host of an API in the catalog.
-func KnownHost(host string) bool {
+// ErrNotInCatalog reports a host that is not the host of an API in the
+// catalog: a services-file entry for it must give its patterns.
+var ErrNotInCatalog = errors.New("not an API of the catalog")
+
+// knownHost reports whether host is the host of an API in the catalog.
+func knownHost(host string) bool {
 	_, ok := catalogIndex()[host]
 	return ok
 }
@@ -84,8 +89,8 @@ func KnownAPI(host, version string) (API, bool) {
 	return API{}, false
 }
 
-// Versions returns the versions the catalog has for host, the default first.
-func Versions(host string) []string {
+// versions returns the versions the catalog has for host, the default first.
+func versions(host string) []string {
 	var vs []string
 	for _, a := range catalogIndex()[host] {
 		vs = append(vs, a.Version)

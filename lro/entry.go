@@ -87,12 +87,12 @@ func (fe fileEntry) base() (*Service, error) {
 	if fe.Version != "" && (ValidateName(fe.Version) != nil || strings.Contains(fe.Version, "/")) {
 		return nil, fmt.Errorf("version: %q is not a single path segment", fe.Version)
 	}
-	if KnownHost(fe.Host) {
+	if knownHost(fe.Host) {
 		if a, ok := KnownAPI(fe.Host, fe.Version); ok {
 			return ServiceOf(a), nil
 		}
 		if len(fe.Patterns) == 0 {
-			return nil, fmt.Errorf("version: %q is not a version of %s in the catalog (%s); another version needs its patterns", fe.Version, fe.Host, strings.Join(Versions(fe.Host), ", "))
+			return nil, fmt.Errorf("version: %q is not a version of %s in the catalog (%s); another version needs its patterns", fe.Version, fe.Host, strings.Join(versions(fe.Host), ", "))
 		}
 		// A version newer than the catalog: the API's default version but
 		// its requests under {version}/, for the entry's patterns.
@@ -102,7 +102,7 @@ func (fe fileEntry) base() (*Service, error) {
 		return s, nil
 	}
 	if len(fe.Patterns) == 0 {
-		return nil, fmt.Errorf("patterns: at least one pattern is required: %s is not in the catalog (opcancel services --all lists the catalog)", fe.Host)
+		return nil, fmt.Errorf("patterns: at least one pattern is required: %s is %w", fe.Host, ErrNotInCatalog)
 	}
 	version := fe.Version
 	if version == "" {

@@ -45,7 +45,7 @@ func TestParseTableErrors(t *testing.T) {
 		{
 			name: "no patterns",
 			yaml: "services:\n  - host: a.googleapis.com\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns: at least one pattern is required: a.googleapis.com is not in the catalog (opcancel services --all lists the catalog)`,
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns: at least one pattern is required: a.googleapis.com is not an API of the catalog`,
 		},
 		{
 			name: "http endpoint with adc",

@@ -95,7 +95,7 @@ func (t *Table) Enabled(host string) (*Service, error) {
 	if s := t.Lookup(host); s != nil {
 		return s, nil
 	}
-	if KnownHost(host) {
+	if knownHost(host) {
 		return nil, invalidf("service %q is known but not enabled; the services file line \"- host: %s\" enables it", host, host)
 	}
 	return nil, invalidf("service %q is not configured (enabled: %s)", truncate(host, 80), strings.Join(t.Hosts(), ", "))

@@ -90,7 +90,9 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 	})
 }
 
-// TestThrottleNeverExceedsTheConfiguredRate and recovers after an outage.
+// TestThrottleRecoversAfterAnOutage: under 503s the allowed rate falls to a
+// few per second; 20 s after the API is back it is the configured rate
+// again, never above it; every job ends cancelled or nacked for a retry.
 func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

@@ -58,6 +58,15 @@ func untilDeadline(t *testing.T) time.Duration {
 	return 1<<63 - 1
 }
 
+// skipIfShort skips a test that runs for minutes under go test -short, the
+// quick run while developing (docs/testing.md#running-the-tests).
+func skipIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs for minutes; skipped with -short")
+	}
+}
+
 // waitFor polls cond every 100 ms until it holds, failing once timeout has
 // passed. End-to-end tests drive real processes, which no fake clock reaches.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {

@@ -15,6 +15,8 @@ func TestUsageErrorsExit2NamingTheBadValue(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: "http://127.0.0.1:1"}, nil)), 0o600)
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("services:\n  - host: a.googleapis.com\n"), 0o600)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -35,6 +37,7 @@ func TestUsageErrorsExit2NamingTheBadValue(t *testing.T) {
 		{"short subscription", nil, []string{"worker", "--project=p", "--subscription=ab"}, `--subscription "ab": an ID is 3-255 characters`},
 		{"bad results topic", nil, []string{"worker", "--project=p", "--subscription=abc", "--results-topic=projects/p/subscriptions/x"}, `--results-topic "projects/p/subscriptions/x": want an ID or projects/PROJECT/topics/ID`},
 		{"http endpoint with adc", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + bad}, `is plain http, but --auth=adc sends a bearer token`},
+		{"host not in the catalog", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + unknown}, `a.googleapis.com is not an API of the catalog (opcancel services --all lists the catalog)`},
 		{"missing config", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + filepath.Join(dir, "none.yaml")}, "--config: services file: open"},
 		{"unknown flag", nil, []string{"worker", "--subscription=abc", "--concurency=3"}, "unknown flag --concurency"},
 	}

@@ -84,6 +84,7 @@ func chaosSlow(name string) *lrotest.Script {
 // restarted. Every operation receives a cancel and every message reaches an
 // acked outcome.
 func TestChaos(t *testing.T) {
+	skipIfShort(t)
 	t.Parallel()
 	e := emulator(t)
 	n, kills := chaosSize()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -90,7 +91,7 @@ func (p *tcpProxy) restore() {
 // streaming pull attempts (its StreamingPull retry settings).
 var reconnect = time.Duration(float64(backoff.DefaultConfig.MaxDelay)*(1+backoff.DefaultConfig.Jitter)) + 60*time.Second
 
-// TestPubSubUnreachable: with Pub/Sub cut off for 10 s, /readyz turns 503,
+// TestPubSubUnreachable: with Pub/Sub cut off for at least 10 s, /readyz turns 503,
 // the worker stays up, and it resumes receiving once Pub/Sub is back,
 // including the messages published during the outage.
 func TestPubSubUnreachable(t *testing.T) {
@@ -110,15 +111,30 @@ func TestPubSubUnreachable(t *testing.T) {
 
 	proxy.cut()
 	cutAt := time.Now()
-	waitFor(t, "/readyz to turn 503 during the outage", outage, func() bool { return status(p.admin, "/readyz") == 503 })
+	// The cut closes the worker's connections at once. Nothing the test
+	// configures bounds what follows (the worker seeing its stream end; the
+	// emulator ending the stream that queuetest's proxy half-closes on the
+	// emulator's side, at its next poll of it: see
+	// TestEmulatorEndsTheStreamsOfDepartedClients), so these waits are the
+	// test's deadline, and the outage lasts until both have happened and at
+	// least outage has passed.
+	waitFor(t, "/readyz to turn 503 during the outage", untilDeadline(t), func() bool { return status(p.admin, "/readyz") == 503 })
 	t.Logf("/readyz 503 %v after the cut", time.Since(cutAt).Round(time.Millisecond))
 	// Published once the emulator has ended the cut-off stream, which would
 	// otherwise take them and keep them leased after the outage.
-	waitFor(t, "the emulator to end the cut-off stream", outage, func() bool { return e.Streams(ps.sub) == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), untilDeadline(t))
+	defer cancel()
+	if err := e.WaitStreams(ctx, ps.sub, 0); err != nil {
+		t.Fatalf("the emulator to end the cut-off stream: %v", err)
+	}
+	t.Logf("the cut-off stream ended %v after the cut", time.Since(cutAt).Round(time.Millisecond))
 	publish(t, e, ps.topic, message{data: "operations/during-1"}, message{data: "operations/during-2"})
-	for time.Since(cutAt) < outage {
+	for {
 		if code := status(p.admin, "/healthz"); code != 200 {
 			t.Fatalf("/healthz = %d while Pub/Sub is unreachable", code)
+		}
+		if time.Since(cutAt) >= outage {
+			break
 		}
 		select {
 		case err := <-p.done:
@@ -137,6 +153,7 @@ func TestPubSubUnreachable(t *testing.T) {
 // TestAPIDownForAMinute: every request fails with 503 for a minute; jobs end
 // retry_exhausted (nacked), none is acked early, and all finish after recovery.
 func TestAPIDownForAMinute(t *testing.T) {
+	skipIfShort(t)
 	t.Parallel()
 	e := emulator(t)
 	const downFor = time.Minute

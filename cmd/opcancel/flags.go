@@ -62,12 +62,16 @@ func configError(err error) error {
 }
 
 // servicesFileError is the usage error for a --config that does not load:
-// an endpoint refused for want of https names --auth.
+// an endpoint refused for want of https names --auth, and a host that is
+// not in the catalog the command that lists it.
 func servicesFileError(err error) error {
 	var ph *lro.PlainHTTPError
 	if errors.As(err, &ph) {
 		inFlags := ph.Explain("--auth="+lro.AuthADC, "--auth="+lro.AuthNone)
 		return usagef("--config: %s", strings.Replace(err.Error(), ph.Error(), inFlags, 1))
+	}
+	if errors.Is(err, lro.ErrNotInCatalog) {
+		return usagef("--config: %w (opcancel services --all lists the catalog)", err)
 	}
 	return usagef("--config: %w", err)
 }

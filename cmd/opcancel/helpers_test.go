@@ -67,7 +67,12 @@ func emulator(t *testing.T) *queuetest.Emulator {
 	if _, err := queuetest.Binary(); err != nil {
 		t.Skip(err)
 	}
-	emuOnce.Do(func() { emu, emuErr = queuetest.Start(context.Background()) })
+	emuOnce.Do(func() {
+		// Start-up has no bound of its own.
+		ctx, cancel := context.WithTimeout(context.Background(), untilDeadline(t))
+		defer cancel()
+		emu, emuErr = queuetest.Start(ctx)
+	})
 	if emuErr != nil {
 		t.Fatal(emuErr)
 	}

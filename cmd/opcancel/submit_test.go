@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -127,7 +126,9 @@ func TestSubmitFailedPublishExits1(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The publish fails at once (NotFound is not retried); a failure to
+	// fail would hang until the test's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), untilDeadline(t))
 	defer cancel()
 	err := run(ctx, []string{"submit", "--project=nowhere", "--topic=missing-topic", "operations/a"},
 		getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), &out, &errb)

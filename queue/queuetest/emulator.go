@@ -23,11 +23,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // ErrNotInstalled reports that the emulator binary was not found.
@@ -79,26 +77,30 @@ func Binary() (string, error) {
 	return binPath, nil
 }
 
-// Start launches the emulator on a free loopback port and waits until it serves.
+// Start launches the emulator on a free loopback port and waits until it
+// serves, until it exits (the error then holds the end of its output), or
+// until ctx is done: start-up has no bound of its own, so the caller's
+// context (a test's deadline) is the only one. ctx bounds the start only.
 func Start(ctx context.Context) (*Emulator, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for range 3 { // a free port can be taken between the check and the start
+	for {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		e, err := start(ctx, bin, port)
-		if err == nil {
-			return e, nil
+		if !errors.Is(err, errPortTaken) {
+			return e, err
 		}
-		lastErr = err
 	}
-	return nil, lastErr
 }
+
+// errPortTaken reports that another process took the chosen port before the
+// emulator listened on it (see freePort).
+var errPortTaken = errors.New("the emulator's port was taken")
 
 func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 	cmd := exec.Command(bin, "--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
@@ -113,54 +115,65 @@ func start(ctx context.Context, bin string, port int) (*Emulator, error) {
 	}
 	e := &Emulator{Direct: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		var tail []string
-		for sc.Scan() {
-			line := sc.Text()
-			tail = append(tail, line)
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			if strings.Contains(line, "Server started") {
-				started <- nil
-				break
-			}
-		}
-		select {
-		case started <- fmt.Errorf("emulator exited before serving:\n%s", strings.Join(tail, "\n")):
-		default:
-		}
-		io.Copy(io.Discard, out)
-		cmd.Wait()
-		close(e.done)
-	}()
-	timer := time.NewTimer(60 * time.Second)
-	defer timer.Stop()
+	go e.watch(out, started)
 	select {
 	case err := <-started:
 		if err != nil {
 			e.Stop()
 			return nil, err
 		}
-	case <-timer.C:
-		e.Stop()
-		return nil, errors.New("emulator did not start within 60s")
 	case <-ctx.Done():
 		e.Stop()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("emulator start: %w", ctx.Err())
 	}
 	if err := e.startProxy(); err != nil {
 		e.Stop()
 		return nil, err
 	}
-	c, err := pubsub.NewClient(ctx, "setup", ClientOptions(e.Direct)...)
+	// The client outlives the start: ctx must not end it.
+	c, err := pubsub.NewClient(context.WithoutCancel(ctx), "setup", ClientOptions(e.Direct)...)
 	if err != nil {
 		e.Stop()
 		return nil, err
 	}
 	e.Client = c
 	return e, nil
+}
+
+// watch reads the emulator's output until it says it serves (nil on
+// started), that its start failed, or ends (for both, an error with the
+// output's last lines), then waits for the process and closes e.done. A
+// failed start does not end the process: when its port is taken, the
+// emulator's main thread dies but the process lives on, serving nothing.
+func (e *Emulator) watch(out io.Reader, started chan<- error) {
+	sc := bufio.NewScanner(out)
+	var tail []string
+	for sc.Scan() {
+		line := sc.Text()
+		tail = append(tail, line)
+		if len(tail) > 20 {
+			tail = tail[1:]
+		}
+		if strings.Contains(line, "Server started") {
+			started <- nil
+			break
+		}
+		if strings.Contains(line, `Exception in thread "main"`) {
+			break
+		}
+	}
+	output := strings.Join(tail, "\n")
+	err := fmt.Errorf("emulator failed to start:\n%s", output)
+	if strings.Contains(output, "Address already in use") {
+		err = fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	select {
+	case started <- err:
+	default:
+	}
+	io.Copy(io.Discard, out)
+	e.cmd.Wait()
+	close(e.done)
 }
 
 // startProxy puts the proxy in front of the emulator on a port of its own.
@@ -207,14 +220,23 @@ func (e *Emulator) Stop() {
 // the emulator may still hand it messages, which stay leased to it.
 func (e *Emulator) Streams(sub string) int { return e.proxy.openStreams(sub) }
 
+// WaitStreams waits until the emulator serves n streaming pulls on the
+// subscription sub (a full name) through Host, or ctx ends.
+func (e *Emulator) WaitStreams(ctx context.Context, sub string, n int) error {
+	return e.proxy.waitStreams(ctx, sub, n)
+}
+
 // ForTest starts an emulator for t and stops it at cleanup; it skips the
-// test when the emulator is not installed.
+// test when the emulator is not installed. The start is bounded by t's
+// deadline, less a tenth of the time left for reporting the failure.
 func ForTest(t testing.TB) *Emulator {
 	t.Helper()
 	if _, err := Binary(); err != nil {
 		t.Skip(err)
 	}
-	e, err := Start(context.Background())
+	ctx, cancel := untilDeadline(t)
+	defer cancel()
+	e, err := Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,95 +244,26 @@ func ForTest(t testing.TB) *Emulator {
 	return e
 }
 
-// SubscriptionOptions shape a subscription.
-type SubscriptionOptions struct {
-	AckDeadline      time.Duration // default 60s
-	ExactlyOnce      bool
-	DeadLetterTopic  string // full name; enables a dead-letter policy
-	MaxDeliveries    int32  // with DeadLetterTopic; default 5
-	MinRetryBackoff  time.Duration
-	MaxRetryBackoff  time.Duration
-	RetainAckedNever bool
-}
-
-// TopicAndSubscription creates projects/project/topics/topic and
-// projects/project/subscriptions/sub on it; it returns their full names.
-func (e *Emulator) TopicAndSubscription(ctx context.Context, project, topic, sub string, o SubscriptionOptions) (string, string, error) {
-	tn, err := e.Topic(ctx, project, topic)
-	if err != nil {
-		return "", "", err
+// untilDeadline is a context that ends when nine tenths of what is left
+// before t's deadline (go test's -timeout) have passed, leaving the rest to
+// report the failure; it does not end for a t without a deadline (a
+// benchmark, or -timeout 0).
+func untilDeadline(t testing.TB) (context.Context, context.CancelFunc) {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return context.WithCancel(context.Background())
 	}
-	sn := "projects/" + project + "/subscriptions/" + sub
-	s := &pubsubpb.Subscription{Name: sn, Topic: tn, AckDeadlineSeconds: 60, EnableExactlyOnceDelivery: o.ExactlyOnce}
-	if o.AckDeadline > 0 {
-		s.AckDeadlineSeconds = int32(o.AckDeadline / time.Second)
+	deadline, ok := d.Deadline()
+	if !ok {
+		return context.WithCancel(context.Background())
 	}
-	if o.DeadLetterTopic != "" {
-		s.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{DeadLetterTopic: o.DeadLetterTopic, MaxDeliveryAttempts: max(o.MaxDeliveries, 5)}
-	}
-	if o.MinRetryBackoff > 0 || o.MaxRetryBackoff > 0 {
-		s.RetryPolicy = &pubsubpb.RetryPolicy{MinimumBackoff: durationpb.New(o.MinRetryBackoff), MaximumBackoff: durationpb.New(max(o.MaxRetryBackoff, o.MinRetryBackoff))}
-	}
-	if _, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, s); err != nil {
-		return "", "", fmt.Errorf("create subscription %s: %w", sn, err)
-	}
-	return tn, sn, nil
-}
-
-// Topic creates projects/project/topics/topic and returns its full name.
-func (e *Emulator) Topic(ctx context.Context, project, topic string) (string, error) {
-	tn := "projects/" + project + "/topics/" + topic
-	if _, err := e.Client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: tn}); err != nil {
-		return "", fmt.Errorf("create topic %s: %w", tn, err)
-	}
-	return tn, nil
-}
-
-// Subscription creates a plain subscription on an existing topic.
-func (e *Emulator) Subscription(ctx context.Context, topic, sub string) error {
-	_, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: sub, Topic: topic, AckDeadlineSeconds: 60})
-	return err
-}
-
-// Pull pulls up to max messages from sub once (returning early when there
-// are none) and acks them.
-func (e *Emulator) Pull(ctx context.Context, sub string, max int32) ([]*pubsubpb.ReceivedMessage, error) {
-	//lint:ignore SA1019 the emulator honours ReturnImmediately, and a drain must not block
-	resp, err := e.Client.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: max, ReturnImmediately: true})
-	if err != nil {
-		return nil, err
-	}
-	if len(resp.ReceivedMessages) > 0 {
-		ids := make([]string, len(resp.ReceivedMessages))
-		for i, m := range resp.ReceivedMessages {
-			ids[i] = m.AckId
-		}
-		if err := e.Client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: ids}); err != nil {
-			return nil, err
-		}
-	}
-	return resp.ReceivedMessages, nil
-}
-
-// Drain pulls and acks everything in sub until a pull returns nothing.
-func (e *Emulator) Drain(ctx context.Context, sub string) ([]*pubsubpb.ReceivedMessage, error) {
-	var all []*pubsubpb.ReceivedMessage
-	for {
-		got, err := e.Pull(ctx, sub, 1000)
-		if err != nil {
-			return all, err
-		}
-		if len(got) == 0 {
-			return all, nil
-		}
-		all = append(all, got...)
-	}
+	return context.WithTimeout(context.Background(), time.Until(deadline)*9/10)
 }
 
 // freePort picks a port for the emulator. The emulator cannot be handed a
 // listener, and given --port=0 it reports "listening on 0" while opening two
-// ports, so the only way to know its port is to choose it; Start retries if
-// another process takes it first. Clients never see this port: Host is the
+// ports, so the only way to know its port is to choose it; Start tries
+// another if a process takes it first. Clients never see this port: Host is the
 // proxy's, listened on before it is published.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -34,6 +34,8 @@ type streamProxy struct {
 	// streams counts, by subscription, the streaming pulls open on the
 	// emulator's side.
 	streams map[string]int
+	// changed is closed, and replaced, whenever streams changes.
+	changed chan struct{}
 }
 
 // maxMessage bounds one forwarded message; the Pub/Sub client library allows
@@ -48,7 +50,7 @@ func startProxy(ln net.Listener, target string) (*streamProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy to the emulator: %w", err)
 	}
-	p := &streamProxy{upstream: up, done: make(chan struct{}), streams: map[string]int{}}
+	p := &streamProxy{upstream: up, done: make(chan struct{}), streams: map[string]int{}, changed: make(chan struct{})}
 	p.srv = grpc.NewServer(
 		grpc.ForceServerCodec(rawCodec{}),
 		grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
@@ -113,6 +115,8 @@ func (p *streamProxy) count(sub string, delta int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.streams[sub] += delta
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // openStreams is how many streaming pulls on sub the emulator still serves.
@@ -120,6 +124,24 @@ func (p *streamProxy) openStreams(sub string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.streams[sub]
+}
+
+// waitStreams waits until the emulator serves n streaming pulls on sub, or
+// ctx ends.
+func (p *streamProxy) waitStreams(ctx context.Context, sub string, n int) error {
+	for {
+		p.mu.Lock()
+		got, changed := p.streams[sub], p.changed
+		p.mu.Unlock()
+		if got == n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d streaming pulls on %s, want %d: %w", got, sub, n, ctx.Err())
+		}
+	}
 }
 
 // relayRequests copies the client's requests (after first, if any) to the

@@ -44,10 +44,13 @@ func TestEmulatorEndsTheStreamsOfDepartedClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	departed.Close()
-	// The emulator ends the stream at its next poll of it; no setting bounds
-	// that, so the wait is go test's -timeout.
-	for e.Streams(sub) != 0 {
-		time.Sleep(10 * time.Millisecond)
+	// The proxy half-closes the stream once the connection is closed, and
+	// the emulator ends it at its next poll of it; no setting bounds that,
+	// so the wait is the test's deadline.
+	wctx, wcancel := untilDeadline(t)
+	defer wcancel()
+	if err := e.WaitStreams(wctx, sub, 0); err != nil {
+		t.Fatalf("the departed client's stream: %v", err)
 	}
 
 	// A new client streams, and messages published one at a time reach it:
