@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"opcancel/lro"
 	"opcancel/metrics"
@@ -15,56 +16,70 @@ import (
 type serviceState struct {
 	// throttle holds the service's rate: configured, lowered adaptively on overload.
 	throttle *throttle
-	// gate serialises pool acquisition and pacing, so that a service's
-	// sends leave in order and at least 1/rate apart.
+	// gate serialises taking a slot and pacing, so that a service's sends
+	// leave in order and at least 1/rate apart.
 	gate chan struct{}
+	// share bounds the service's requests in flight: its maxConcurrency,
+	// its share of the pool (see docs/design.md#bounds).
+	share *semaphore.Weighted
 	// allowed is the service's opcancel_throttle_allowed_rate series.
 	allowed prometheus.Gauge
+	// inFlight, queued and shareWait are the service's series of
+	// opcancel_service_requests_in_flight, opcancel_api_requests_queued and
+	// opcancel_service_concurrency_wait_seconds_total.
+	inFlight, queued prometheus.Gauge
+	shareWait        prometheus.Counter
 	// misdirection records the answers that are not recognisably Google's.
 	misdirection misdirection
 }
 
-// newServiceState returns svc's gate, its throttle at the configured rate,
-// and creates the service's pacing series (and its misdirected-requests
-// series), so that they exist from start-up.
-func newServiceState(svc *lro.Service, m *metrics.Metrics) *serviceState {
-	st := &serviceState{gate: make(chan struct{}, 1), throttle: newThrottle(svc.Rate), allowed: m.ThrottleAllowedRate.WithLabelValues(svc.Host)}
+// newServiceState returns svc's gate with its share of a pool of
+// concurrency slots and its throttle at the configured rate, and creates the
+// service's series, so that they exist from start-up.
+func newServiceState(svc *lro.Service, concurrency int, m *metrics.Metrics) *serviceState {
+	share := shareOf(svc, concurrency)
+	st := &serviceState{
+		gate:      make(chan struct{}, 1),
+		share:     semaphore.NewWeighted(int64(share)),
+		throttle:  newThrottle(svc.Rate),
+		allowed:   m.ThrottleAllowedRate.WithLabelValues(svc.Host),
+		inFlight:  m.ServiceRequestsInFlight.WithLabelValues(svc.Host),
+		queued:    m.APIRequestsQueued.WithLabelValues(svc.Host),
+		shareWait: m.ServiceConcurrencyWait.WithLabelValues(svc.Host),
+	}
 	_, allowed := st.throttle.state()
 	st.allowed.Set(allowed)
+	m.ServiceMaxConcurrency.WithLabelValues(svc.Host).Set(float64(share))
 	for _, c := range []*prometheus.CounterVec{m.RateLimitWait, m.RateLimitDelayed, m.ThrottleWait, m.ThrottleDelayed, m.MisdirectedRequests} {
 		c.WithLabelValues(svc.Host)
 	}
 	return st
 }
 
-// call sends one request through the pool and the service's pacing, and
-// tells the service's throttle how the API answered.
-//
-// The per-service gate serialises pool acquisition and pacing, so a
-// service's sends leave in order and at least 1/rate apart. A service
-// waiting for its pace holds one pool slot at most (the one whose turn it
-// is), so a slow service cannot starve the others of the pool.
+// shareOf is how many of concurrency pool slots svc may hold at once: its
+// maxConcurrency, or by default half the pool (rounded up), so that one
+// sick service leaves at least half of the pool to the others.
+func shareOf(svc *lro.Service, concurrency int) int {
+	if svc.MaxConcurrency > 0 {
+		return min(svc.MaxConcurrency, concurrency)
+	}
+	return (concurrency + 1) / 2
+}
+
+// call sends one request through the service's gate and tells the
+// service's throttle how the API answered.
 func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Context) error) error {
 	st := w.services[svc.Host]
-	select {
-	case st.gate <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := w.pool.Acquire(ctx, 1); err != nil {
-		<-st.gate
+	if err := w.take(ctx, svc.Host, st); err != nil {
 		return err
 	}
-	if err := w.pace(ctx, svc.Host, st); err != nil {
+	defer func() {
+		st.inFlight.Dec()
 		w.pool.Release(1)
-		<-st.gate
-		return err
-	}
-	st.throttle.sending(time.Now())
-	<-st.gate
+		st.share.Release(1)
+	}()
 	var err error
 	w.requests.do(func() { err = fn(ctx) })
-	w.pool.Release(1)
 	if answered, kind := apiAnswered(err); answered {
 		st.allowed.Set(st.throttle.answered(kind, time.Now()))
 	}
@@ -74,11 +89,53 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 	return err
 }
 
+// take readies a request to leave: it waits for the service's turn (one
+// request at a time per service, in order), a slot of the service's share
+// of the pool, a pool slot and the service's pace, and gives the turn back
+// as the request leaves. The caller releases the slots once answered.
+//
+// A service whose share is full, or that waits for its pace, holds up only
+// its own requests: the one whose turn it is waits holding no pool slot, or
+// exactly one, so a slow, sick or throttled service cannot starve the others.
+func (w *Worker) take(ctx context.Context, host string, st *serviceState) error {
+	st.queued.Inc()
+	defer st.queued.Dec()
+	select {
+	case st.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-st.gate }()
+	if !st.share.TryAcquire(1) {
+		start := time.Now()
+		if err := st.share.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		st.shareWait.Add(time.Since(start).Seconds())
+	}
+	if err := w.pool.Acquire(ctx, 1); err != nil {
+		st.share.Release(1)
+		return err
+	}
+	if err := w.pace(ctx, host, st); err != nil {
+		w.pool.Release(1)
+		st.share.Release(1)
+		return err
+	}
+	st.throttle.sending(time.Now())
+	st.inFlight.Inc()
+	return nil
+}
+
 // apiAnswered reports whether err (nil for success) is an answer from the
-// API, and what it says about load.
+// API, and what it says about load. A request that got no answer within the
+// request timeout counts as UNAVAILABLE: an API that hangs is overloaded.
 func apiAnswered(err error) (answered bool, kind answerKind) {
 	if err == nil {
 		return true, answerOK
+	}
+	if lro.TimedOut(err) {
+		return true, answerUnavailable
 	}
 	var e *lro.Error
 	if !errors.As(err, &e) || e.HTTPStatus == 0 {
