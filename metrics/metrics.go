@@ -64,6 +64,11 @@ type Metrics struct {
 	// APIRequestsQueued is each service's requests waiting to be sent: for
 	// the service's turn, its share of the pool, the pool or its pace.
 	APIRequestsQueued *prometheus.GaugeVec
+	// APIRequestsWaitingForRate is the part of APIRequestsQueued that waits
+	// for the service's rate (configured, or lowered by adaptive
+	// throttling): all of a service's queued requests while the last one to
+	// leave waited for its pace, none otherwise.
+	APIRequestsWaitingForRate *prometheus.GaugeVec
 	// Panics counts deliveries whose handling panicked (recovered; the
 	// delivery was nacked), by service.
 	Panics *prometheus.CounterVec
@@ -120,6 +125,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Time requests waited because their service held its whole share of the pool, by service.", "service"),
 		APIRequestsQueued: gaugeVec("opcancel_api_requests_queued",
 			"API requests waiting to be sent (for their service's turn, its share of the pool, the pool or its pace), by service.", "service"),
+		APIRequestsWaitingForRate: gaugeVec("opcancel_api_requests_waiting_for_rate",
+			"API requests waiting to be sent behind their service's rate (configured, or lowered by adaptive throttling): a service's queued requests while the last one sent waited for its pace, else 0; by service.", "service"),
 		Panics: counterVec("opcancel_panics_total",
 			"Deliveries whose handling panicked: recovered, logged with the stack, and nacked; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
@@ -132,7 +139,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
-		m.APIRequestsQueued, m.Panics, m.MaxOutstanding, m.Concurrency,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -62,8 +62,11 @@ func TestAHungServiceDoesNotStallAnother(t *testing.T) {
 		if got := testutilCounter(h.m.ServiceRequestsInFlight.WithLabelValues(vault)); got != 4 {
 			t.Errorf("opcancel_service_requests_in_flight{%s} = %v, want 4", vault, got)
 		}
-		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault)); got == 0 {
-			t.Errorf("opcancel_api_requests_queued{%s} = 0 while 36 jobs wait for its share", vault)
+		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault)); got != 36 {
+			t.Errorf("opcancel_api_requests_queued{%s} = %v, want the 36 jobs that wait for its share", vault, got)
+		}
+		if got := testutilCounter(h.m.APIRequestsWaitingForRate.WithLabelValues(vault)); got != 0 {
+			t.Errorf("opcancel_api_requests_waiting_for_rate{%s} = %v, want 0: they wait for capacity, not a rate", vault, got)
 		}
 
 		// The timeouts count as UNAVAILABLE: after two rounds of them (at

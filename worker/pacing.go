@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,11 +25,13 @@ type serviceState struct {
 	share *semaphore.Weighted
 	// allowed is the service's opcancel_throttle_allowed_rate series.
 	allowed prometheus.Gauge
-	// inFlight, queued and shareWait are the service's series of
-	// opcancel_service_requests_in_flight, opcancel_api_requests_queued and
+	// inFlight and shareWait are the service's series of
+	// opcancel_service_requests_in_flight and
 	// opcancel_service_concurrency_wait_seconds_total.
-	inFlight, queued prometheus.Gauge
-	shareWait        prometheus.Counter
+	inFlight  prometheus.Gauge
+	shareWait prometheus.Counter
+	// line counts the requests waiting to be sent.
+	line line
 	// misdirection records the answers that are not recognisably Google's.
 	misdirection misdirection
 }
@@ -44,9 +47,10 @@ func newServiceState(svc *lro.Service, concurrency int, m *metrics.Metrics) *ser
 		throttle:  newThrottle(svc.Rate),
 		allowed:   m.ThrottleAllowedRate.WithLabelValues(svc.Host),
 		inFlight:  m.ServiceRequestsInFlight.WithLabelValues(svc.Host),
-		queued:    m.APIRequestsQueued.WithLabelValues(svc.Host),
 		shareWait: m.ServiceConcurrencyWait.WithLabelValues(svc.Host),
+		line:      line{queued: m.APIRequestsQueued.WithLabelValues(svc.Host), forRate: m.APIRequestsWaitingForRate.WithLabelValues(svc.Host)},
 	}
+	st.line.set()
 	_, allowed := st.throttle.state()
 	st.allowed.Set(allowed)
 	m.ServiceMaxConcurrency.WithLabelValues(svc.Host).Set(float64(share))
@@ -98,8 +102,9 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 // its own requests: the one whose turn it is waits holding no pool slot, or
 // exactly one, so a slow, sick or throttled service cannot starve the others.
 func (w *Worker) take(ctx context.Context, host string, st *serviceState) error {
-	st.queued.Inc()
-	defer st.queued.Dec()
+	st.line.join()
+	paced := false
+	defer func() { st.line.leave(paced) }()
 	select {
 	case st.gate <- struct{}{}:
 	case <-ctx.Done():
@@ -117,11 +122,13 @@ func (w *Worker) take(ctx context.Context, host string, st *serviceState) error 
 		st.share.Release(1)
 		return err
 	}
-	if err := w.pace(ctx, host, st); err != nil {
+	delay, err := w.pace(ctx, host, st)
+	if err != nil {
 		w.pool.Release(1)
 		st.share.Release(1)
 		return err
 	}
+	paced = delay > 0
 	st.throttle.sending(time.Now())
 	st.inFlight.Inc()
 	return nil
@@ -152,11 +159,11 @@ func apiAnswered(err error) (answered bool, kind answerKind) {
 
 // pace waits for the service's rate, recording the delay as adaptive
 // throttling when the throttle is what holds the rate down, else as the
-// configured rate limit.
-func (w *Worker) pace(ctx context.Context, host string, st *serviceState) error {
+// configured rate limit. It returns how long it waited.
+func (w *Worker) pace(ctx context.Context, host string, st *serviceState) (time.Duration, error) {
 	delay := st.throttle.wait(time.Now())
 	if delay == 0 {
-		return nil
+		return 0, nil
 	}
 	if throttling, _ := st.throttle.state(); throttling {
 		w.metrics.ThrottleDelayed.WithLabelValues(host).Inc()
@@ -165,5 +172,47 @@ func (w *Worker) pace(ctx context.Context, host string, st *serviceState) error 
 		w.metrics.RateLimitDelayed.WithLabelValues(host).Inc()
 		w.metrics.RateLimitWait.WithLabelValues(host).Add(delay.Seconds())
 	}
-	return sleep(ctx, delay)
+	return delay, sleep(ctx, delay)
+}
+
+// line counts a service's requests waiting to be sent, and whether they
+// wait for its rate (configured, or lowered by the throttle): the last
+// request to leave waited for its pace. Waiting for the rate is what a
+// quota looks like; waiting for a share of the pool, for the pool or for
+// a turn behind them is what more workers would shorten (see
+// docs/deploy.md#autoscaling).
+type line struct {
+	mu sync.Mutex
+	// n is the requests waiting; paced says whether the last to leave
+	// waited for the pace.
+	n     int
+	paced bool
+	// queued and forRate are the service's series of
+	// opcancel_api_requests_queued and opcancel_api_requests_waiting_for_rate.
+	queued, forRate prometheus.Gauge
+}
+
+func (l *line) join() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	l.set()
+}
+
+func (l *line) leave(paced bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	l.paced = paced
+	l.set()
+}
+
+// set updates the gauges; l.mu is held, or l is new.
+func (l *line) set() {
+	l.queued.Set(float64(l.n))
+	if l.paced {
+		l.forRate.Set(float64(l.n))
+	} else {
+		l.forRate.Set(0)
+	}
 }

@@ -116,7 +116,7 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	}
 	defer r.w.Close()
 	var done completions
-	src := client.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: maxOutstanding, MaxExtension: 10 * time.Minute})
+	src := client.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: maxOutstanding})
 	wctx, stopWorker := context.WithCancel(ctx)
 	werr := make(chan error, 1)
 	go func() {
