@@ -70,29 +70,9 @@ func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, job
 		return nil, err
 	}
 	defer run.rig.w.Close()
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			st := run.fake.Stats()
-			run.accepted = append(run.accepted, sample{time.Now(), st.Cancels + st.Gets - st.Throttled})
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
 	start := time.Now()
-	run.rig.feed(ctx, jobs, cfg.MaxOutstanding, vaultName, &run.done)
+	run.sample(func() { run.rig.feed(ctx, jobs, cfg.MaxOutstanding, vaultName, &run.done) })
 	run.elapsed = time.Since(start)
-	close(stop)
-	<-sampled
-	st := run.fake.Stats()
-	run.accepted = append(run.accepted, sample{time.Now(), st.Cancels + st.Gets - st.Throttled})
 	return run, nil
 }
 
