@@ -2,7 +2,14 @@
 # opcancel: a static binary on distroless, non-root.
 #   docker build --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD) -t opcancel .
 
-FROM golang:1.26-bookworm AS build
+# Base images are pinned by digest: a rebuild of the same commit gets the
+# same toolchain and the same runtime files, whatever the tags point at later.
+# Both digests are the ones public Dockerfiles record for these tags (the Go
+# one for 1.26.8, the go.mod toolchain; the distroless one as of 2026-08-26);
+# they could not be resolved from the machine this file was written on, so
+# check them once with `crane digest IMAGE:TAG` (or `docker buildx imagetools
+# inspect`) and update both when upgrading (docs/deploy.md#image).
+FROM golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -13,7 +20,7 @@ ARG COMMIT=unknown
 RUN deploy/build.sh /out/opcancel "$VERSION" "$COMMIT"
 
 # distroless static: CA certificates, tzdata, /etc/passwd with nonroot (65532), no shell.
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 ARG VERSION=dev
 ARG COMMIT=unknown
 LABEL org.opencontainers.image.title="opcancel" \

@@ -3,9 +3,9 @@
 # too, so the image's build flags are the tested ones.
 #   deploy/build.sh OUTPUT [VERSION] [COMMIT]
 set -eu
-out=${1:?usage: deploy/build.sh OUTPUT [VERSION] [COMMIT]}
-version=${2:-${VERSION:-dev}}
-commit=${3:-${COMMIT:-unknown}}
+out="${1:?usage: deploy/build.sh OUTPUT [VERSION] [COMMIT]}"
+version="${2:-${VERSION:-dev}}"
+commit="${3:-${COMMIT:-unknown}}"
 CGO_ENABLED=0 go build -trimpath \
   -ldflags "-s -w -X main.version=${version} -X main.commit=${commit}" \
   -o "$out" ./cmd/opcancel

@@ -1,6 +1,6 @@
 // Package metrics holds opcancel's Prometheus collectors, as one struct on a
-// registry the program creates, and the admin HTTP server that exposes them
-// with /healthz and /readyz.
+// registry the program creates, the admin HTTP server that exposes them
+// with /healthz and /readyz, and the opt-in debug server of Go's profiles.
 //
 // This package is internal to opcancel and is not a public API; the module is v0.
 package metrics
@@ -25,7 +25,7 @@ type Metrics struct {
 	APIRequests *prometheus.CounterVec
 	// APIRequestDuration observes request latency by service and method.
 	APIRequestDuration *prometheus.HistogramVec
-	// JobDuration observes receipt-to-outcome time by outcome.
+	// JobDuration observes receipt-to-outcome time by service and outcome.
 	JobDuration *prometheus.HistogramVec
 	// Retries counts transient failures that were retried, by service and code.
 	Retries *prometheus.CounterVec
@@ -76,6 +76,9 @@ type Metrics struct {
 	// dashboards and autoscalers can compare the in-flight gauges with them.
 	MaxOutstanding prometheus.Gauge
 	Concurrency    prometheus.Gauge
+	// BuildInfo is 1, labelled with the version, commit and Go version of
+	// the binary: opcancel_build_info.
+	BuildInfo *prometheus.GaugeVec
 }
 
 // New registers the collectors on reg, with the Go runtime and process
@@ -91,8 +94,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"API request latency by service and method.",
 			[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "service", "method"),
 		JobDuration: histogramVec("opcancel_job_duration_seconds",
-			"Time from receipt of a delivery to its outcome, by outcome.",
-			[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}, "outcome"),
+			"Time from receipt of a delivery to its outcome, by service and outcome.",
+			[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}, "service", "outcome"),
 		Retries: counterVec("opcancel_retries_total",
 			"Transient failures that were retried, by service and code.", "service", "code"),
 		JobsInFlight: gauge("opcancel_jobs_in_flight",
@@ -133,13 +136,17 @@ func New(reg prometheus.Registerer) *Metrics {
 			"The configured maximum of deliveries held at once (max outstanding)."),
 		Concurrency: gauge("opcancel_concurrency",
 			"The configured concurrency: the most API requests in flight at once."),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "opcancel_build_info",
+			Help: "Always 1: the version, commit and Go version of the running binary.",
+		}, []string{"version", "commit", "goversion"}),
 	}
 	reg.MustRegister(
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
-		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

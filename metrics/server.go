@@ -5,13 +5,15 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server is the admin HTTP server: /metrics, /healthz and /readyz.
+// Server is the admin HTTP server (/metrics, /healthz and /readyz), or the
+// opt-in debug server (NewDebugServer).
 type Server struct {
 	ln    net.Listener
 	srv   *http.Server
@@ -36,6 +38,20 @@ func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Serve
 	})
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
+}
+
+// NewDebugServer serves Go's profiles (net/http/pprof under /debug/pprof/)
+// on ln, and nothing else. It is a server of its own, never the admin one:
+// profiles show the program's internals and cost CPU, so they are reached
+// only where the operator opened them (see docs/operations.md#opcancelstalled).
+func NewDebugServer(ln net.Listener) *Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 }
 
 // Addr is the address the server listens on.

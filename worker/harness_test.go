@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -82,6 +83,15 @@ func (h *harness) delivery(id, data string, attrs map[string]string) Delivery {
 
 func (h *harness) jobs(service string, o Outcome) float64 {
 	return testutil.ToFloat64(h.m.Jobs.WithLabelValues(service, string(o)))
+}
+
+// durations is how many job durations were observed for service and outcome.
+func (h *harness) durations(service string, o Outcome) uint64 {
+	var m dto.Metric
+	if err := h.m.JobDuration.WithLabelValues(service, string(o)).(prometheus.Histogram).Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }
 
 // outcomeLog returns the (first) log line of message ID id's outcome.

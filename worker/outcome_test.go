@@ -169,6 +169,9 @@ func TestEveryOutcome(t *testing.T) {
 				if n := h.jobs(tt.service, tt.want); n != 1 {
 					t.Errorf("opcancel_jobs_total{service=%q,outcome=%q} = %v, want 1", tt.service, tt.want, n)
 				}
+				if n := h.durations(tt.service, tt.want); n != 1 {
+					t.Errorf("opcancel_job_duration_seconds_count{service=%q,outcome=%q} = %v, want 1", tt.service, tt.want, n)
+				}
 				var sent []string
 				for _, r := range h.fake.Requests() {
 					if tt.want == Unverified && r.Method == "GET" {

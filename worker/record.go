@@ -30,16 +30,17 @@ type event struct {
 }
 
 // initOutcomeSeries creates the outcome series at zero, so that they exist
-// from start-up: every outcome of every configured host, invalid for the
-// unknown service, and the job duration of every outcome.
+// from start-up: the count and the job duration of every outcome of every
+// configured host, and of invalid for the unknown service.
 func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
 	for _, o := range Outcomes() {
 		for _, h := range hosts {
 			m.Jobs.WithLabelValues(h, string(o))
+			m.JobDuration.WithLabelValues(h, string(o))
 		}
-		m.JobDuration.WithLabelValues(string(o))
 	}
 	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
+	m.JobDuration.WithLabelValues(metrics.UnknownService, string(Invalid))
 }
 
 // What reaches a log line or a result event is bounded (Cloud Logging
@@ -59,7 +60,7 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 	name := lro.Clip(j.req.Name, maxLoggedName)
 	r.message = lro.Clip(r.message, maxDetailBytes)
 	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
-	w.metrics.JobDuration.WithLabelValues(string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
+	w.metrics.JobDuration.WithLabelValues(j.service, string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
 	w.logOutcome(j, r, name, finished)
 
 	if !r.outcome.Acks() || r.nack {

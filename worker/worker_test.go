@@ -169,7 +169,7 @@ func TestStartUpSeries(t *testing.T) {
 		want int
 	}{
 		{m.Jobs, "opcancel_jobs_total", hosts*len(Outcomes()) + 1},
-		{m.JobDuration, "opcancel_job_duration_seconds", len(Outcomes())},
+		{m.JobDuration, "opcancel_job_duration_seconds", hosts*len(Outcomes()) + 1},
 		{m.RateLimitWait, "opcancel_rate_limit_wait_seconds_total", hosts},
 		{m.RateLimitDelayed, "opcancel_rate_limit_delayed_requests_total", hosts},
 		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", hosts},

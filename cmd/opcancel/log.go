@@ -8,15 +8,17 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// newLogger returns a zap JSON logger on w with the keys Cloud Logging reads:
-// severity (DEBUG, INFO, WARNING, ERROR), message and timestamp.
+// newLogger returns a zap JSON logger on w with the keys Cloud Logging reads
+// (docs/contract.md#logs): severity (DEBUG, INFO, WARNING, ERROR), message,
+// and time, an RFC 3339 string with nanoseconds, which Cloud Logging takes
+// as the entry's time (a string "timestamp" is not one of its forms).
 func newLogger(level string, w io.Writer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil || lvl > zapcore.ErrorLevel {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
 	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
-		TimeKey:        "timestamp",
+		TimeKey:        "time",
 		LevelKey:       "severity",
 		MessageKey:     "message",
 		NameKey:        "logger",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type workerCmd struct {
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
 	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
+	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address: use a loopback one (127.0.0.1:6060) and kubectl port-forward."`
 }
 
 // workerHooks let the demo and tests run the real wiring on embedded fakes.
@@ -87,6 +89,10 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	}
 	if c.RequestTimeout <= 0 {
 		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
+	}
+	// Port 0 picks a free port each time: two such addresses never clash.
+	if c.DebugListen != "" && c.DebugListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		return nil, usagef("--debug-listen %s: must differ from --listen: the admin port never serves profiles", c.DebugListen)
 	}
 	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
 		return nil, servicesFileError(err)
@@ -141,11 +147,14 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	}
 	defer d.close()
 	reportDeadLetter(ctx, d.ps, s.subscription, s.log)
-	s.log.Info("worker starting",
-		zap.String("version", version), zap.String("subscription", s.subscription),
+	fields := []zap.Field{zap.String("version", version), zap.String("subscription", s.subscription),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
 		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
-		zap.String("admin", d.admin.Addr().String()))
+		zap.String("admin", d.admin.Addr().String())}
+	if d.debug != nil {
+		fields = append(fields, zap.String("debug", d.debug.Addr().String()))
+	}
+	s.log.Info("worker starting", fields...)
 	if hooks.started != nil {
 		hooks.started(d.admin.Addr())
 	}
@@ -166,6 +175,7 @@ type daemon struct {
 	sub     *queue.Subscriber
 	results *queue.Publisher // nil without --results-topic
 	admin   *metrics.Server
+	debug   *metrics.Server // nil without --debug-listen
 	// stopping is set when shutdown begins: /readyz then answers 503.
 	stopping atomic.Bool
 }
@@ -176,6 +186,7 @@ type daemon struct {
 func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks) (*daemon, error) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	m.BuildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)
 	ops, err := lro.New(ctx, s.table, lro.Config{
 		Auth:            c.Auth,
 		RequestTimeout:  c.RequestTimeout,
@@ -214,6 +225,15 @@ func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks work
 	})
 	// Readiness: receiving, and no shutdown begun.
 	d.admin = metrics.NewServer(ln, reg, func() bool { return !d.stopping.Load() && d.sub.Healthy() })
+	if c.DebugListen != "" {
+		dln, err := net.Listen("tcp", c.DebugListen)
+		if err != nil {
+			d.close()
+			ln.Close()
+			return nil, fmt.Errorf("--debug-listen %s: %w", c.DebugListen, err)
+		}
+		d.debug = metrics.NewDebugServer(dln)
+	}
 	return d, nil
 }
 
@@ -235,6 +255,9 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if d.debug != nil {
+		g.Go(func() error { return d.debug.Run(adminCtx) })
+	}
 	g.Go(func() error {
 		defer stopAdmin()
 		defer beginShutdown()

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+)
+
+// provision runs deploy/pubsub/provision.sh for project against the Pub/Sub
+// endpoint (an emulator or a fake), with the extra environment.
+func provision(t *testing.T, endpoint, project string, extra ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	cmd := exec.Command("bash", filepath.Join(deployDir, "pubsub", "provision.sh"))
+	cmd.Env = append(os.Environ(),
+		"PROJECT="+project,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="+endpoint,
+		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
+	)
+	cmd.Env = append(cmd.Env, extra...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestProvisioningOnTheEmulator runs deploy/pubsub/provision.sh against the
+// emulator twice (it must be idempotent) and checks what it created.
+func TestProvisioningOnTheEmulator(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	project := "prov-" + strings.ToLower(uniqueName("x"))
+	for range 2 {
+		if out, err := provision(t, "http://"+e.Direct+"/", project); err != nil {
+			t.Fatalf("provision.sh: %v\n%s", err, out)
+		}
+	}
+	ctx := context.Background()
+	topic := func(id string) string { return "projects/" + project + "/topics/" + id }
+	for _, id := range []string{"opcancel-requests", "opcancel-results", "opcancel-dead-letter"} {
+		if _, err := e.Client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: topic(id)}); err != nil {
+			t.Errorf("topic %s: %v", id, err)
+		}
+	}
+	sub, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Topic != topic("opcancel-requests") || sub.AckDeadlineSeconds != 60 ||
+		sub.DeadLetterPolicy.GetDeadLetterTopic() != topic("opcancel-dead-letter") || sub.DeadLetterPolicy.GetMaxDeliveryAttempts() != 20 ||
+		sub.RetryPolicy.GetMinimumBackoff().AsDuration() != 10*time.Second || sub.RetryPolicy.GetMaximumBackoff().AsDuration() != 600*time.Second {
+		t.Errorf("worker subscription = %v", sub)
+	}
+	// Result events are kept: Pub/Sub drops what is published to a topic
+	// without subscriptions.
+	for id, on := range map[string]string{"opcancel-dead-letter": "opcancel-dead-letter", "opcancel-results": "opcancel-results"} {
+		s, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/" + id})
+		if err != nil {
+			t.Errorf("subscription %s: %v", id, err)
+		} else if s.Topic != topic(on) {
+			t.Errorf("subscription %s is on %s, want %s", id, s.Topic, topic(on))
+		}
+	}
+}
+
+// TestProvisioningRefusesASubscriptionOnAnotherTopic: an existing
+// subscription of the worker's name on another topic stops the script; its
+// policies are not changed.
+func TestProvisioningRefusesASubscriptionOnAnotherTopic(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	project := "prov-" + strings.ToLower(uniqueName("y"))
+	ctx := context.Background()
+	other := "projects/" + project + "/topics/elsewhere"
+	for _, topic := range []string{other, "opcancel-requests", "opcancel-results", "opcancel-dead-letter"} {
+		if !strings.HasPrefix(topic, "projects/") {
+			topic = "projects/" + project + "/topics/" + topic
+		}
+		if _, err := e.Client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "projects/" + project + "/subscriptions/opcancel-worker"
+	if _, err := e.Client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: name, Topic: other}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := provision(t, "http://"+e.Direct+"/", project)
+	if err == nil {
+		t.Fatalf("provision.sh succeeded over a subscription on another topic:\n%s", out)
+	}
+	if !strings.Contains(out, "attached to "+other+", not projects/"+project+"/topics/opcancel-requests") {
+		t.Errorf("the output does not name both topics:\n%s", out)
+	}
+	sub, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.DeadLetterPolicy != nil {
+		t.Errorf("the other topic's subscription was updated: %v", sub)
+	}
+}
+
+// TestProvisioningStopsOnErrorsOtherThanNotFound: a lookup that fails for
+// another reason than "not found" (here PERMISSION_DENIED) stops the script
+// with that error; nothing is created on the strength of it.
+func TestProvisioningStopsOnErrorsOtherThanNotFound(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var writes []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			mu.Lock()
+			writes = append(writes, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"error": {"code": 403, "message": "User not authorized to perform this action.", "status": "PERMISSION_DENIED"}}`)
+	}))
+	defer api.Close()
+	out, err := provision(t, api.URL+"/", "prov-denied")
+	if err == nil {
+		t.Fatalf("provision.sh succeeded although every lookup was denied:\n%s", out)
+	}
+	if !strings.Contains(out, "cannot read topics opcancel-requests") || !strings.Contains(out, "PERMISSION_DENIED") {
+		t.Errorf("the output does not report the denied lookup:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(writes) > 0 {
+		t.Errorf("the script went on to write after a failed lookup: %v", writes)
+	}
+}
+
+// TestScriptsQuoteEveryExpansion: the kit's shell scripts quote every
+// parameter expansion and command substitution, so that no value is split
+// into words or expanded as a glob (a PUBLISHERS of "group:x *" must not
+// become every file name in the directory).
+func TestScriptsQuoteEveryExpansion(t *testing.T) {
+	t.Parallel()
+	scripts, err := filepath.Glob(filepath.Join(deployDir, "*", "*.sh"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts under %s: %v", deployDir, err)
+	}
+	for _, s := range append(scripts, filepath.Join(deployDir, "build.sh")) {
+		src, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range unquotedExpansions(string(src)) {
+			t.Errorf("%s:%d: an expansion outside double quotes", s, line)
+		}
+	}
+}
+
+// unquotedExpansions returns the lines of src with a $NAME, ${...}, $N or
+// $(...) outside double quotes. It knows comments, single quotes,
+// backslashes and the fresh quoting context inside "$(...)".
+func unquotedExpansions(src string) []int {
+	type ctx struct {
+		dq    bool
+		depth int
+	}
+	stack := []ctx{{}}
+	var lines []int
+	line := 1
+	for i := 0; i < len(src); i++ {
+		c, top := src[i], &stack[len(stack)-1]
+		switch {
+		case c == '\n':
+			line++
+		case c == '\\':
+			if i++; i < len(src) && src[i] == '\n' {
+				line++
+			}
+		case c == '\'' && !top.dq:
+			j := strings.IndexByte(src[i+1:], '\'')
+			line += strings.Count(src[i:i+2+j], "\n")
+			i += j + 1
+		case c == '#' && !top.dq && (i == 0 || strings.ContainsRune(" \t\n;", rune(src[i-1]))):
+			i += strings.IndexByte(src[i:], '\n') - 1
+		case c == '"':
+			top.dq = !top.dq
+		case c == '$' && i+1 < len(src) && strings.ContainsRune("({_@*#?!0123456789", rune(src[i+1])) || c == '$' && i+1 < len(src) && isNameStart(src[i+1]):
+			if !top.dq && (len(lines) == 0 || lines[len(lines)-1] != line) {
+				lines = append(lines, line)
+			}
+			if src[i+1] == '(' {
+				stack = append(stack, ctx{})
+				i++
+			}
+		case c == '(' && !top.dq && len(stack) > 1:
+			top.depth++
+		case c == ')' && !top.dq && len(stack) > 1:
+			if top.depth == 0 {
+				stack = stack[:len(stack)-1]
+			} else {
+				top.depth--
+			}
+		}
+	}
+	return lines
+}
+
+func isNameStart(b byte) bool { return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
