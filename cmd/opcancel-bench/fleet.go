@@ -56,17 +56,7 @@ func fleet(ctx context.Context, replicas int, target, shareTarget float64) (*res
 		defer r.w.Close()
 		rigs = append(rigs, r)
 	}
-	queue := make(chan string)
-	go func() {
-		defer close(queue)
-		for i := range jobs {
-			select {
-			case queue <- vaultName(i):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	queue := nameQueue(ctx, jobs, vaultName)
 	run := &socketRun{fake: fake}
 	start := time.Now()
 	run.sample(func() {

@@ -121,6 +121,11 @@ func (c *completions) steadyRate() float64 {
 // feed hands n deliveries to the worker, holding at most maxOutstanding at
 // once (as Pub/Sub's flow control does), and waits for all of them.
 func (r *rig) feed(ctx context.Context, n, maxOutstanding int, name func(i int) string, c *completions) {
+	r.receive(ctx, nameQueue(ctx, n, name), maxOutstanding, c)
+}
+
+// nameQueue is a queue of n names, closed after the last or when ctx ends.
+func nameQueue(ctx context.Context, n int, name func(i int) string) <-chan string {
 	names := make(chan string)
 	go func() {
 		defer close(names)
@@ -132,7 +137,7 @@ func (r *rig) feed(ctx context.Context, n, maxOutstanding int, name func(i int) 
 			}
 		}
 	}()
-	r.receive(ctx, names, maxOutstanding, c)
+	return names
 }
 
 // receive hands the worker a delivery for each name from names (one
