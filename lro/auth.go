@@ -30,12 +30,13 @@ const tokenFetchTimeout = 30 * time.Second
 // a services-file entry that names none.
 const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-// adcTokenSource returns a cached token source from Application Default
+// adcTokenSource returns a token source from Application Default
 // Credentials for scopes. With a subject (domain-wide delegation, as the Vault
 // API needs to act as a Workspace user), a service-account key file signs the
 // delegated JWT itself; on the metadata server (GKE Workload Identity, Compute
 // Engine) the service account signs it through the IAM Credentials API, which
-// needs roles/iam.serviceAccountTokenCreator on itself.
+// needs roles/iam.serviceAccountTokenCreator on itself. Every token endpoint
+// on these paths is reached through a client bounded by tokenFetchTimeout.
 func adcTokenSource(ctx context.Context, scopes []string, subject string) (oauth2.TokenSource, error) {
 	// The token source lives as long as the process; its fetches get their
 	// own bounded HTTP client rather than the caller's context.
@@ -61,11 +62,31 @@ func adcTokenSource(ctx context.Context, scopes []string, subject string) (oauth
 	if err != nil {
 		return nil, err
 	}
-	return impersonate.CredentialsTokenSource(bg, impersonate.CredentialsConfig{
+	return delegatedTokenSource(bg, base.TokenSource, email, scopes, subject, http.DefaultTransport)
+}
+
+// delegatedTokenSource is keyless domain-wide delegation: the service
+// account email, with the token of base, has the IAM Credentials API sign a
+// JWT for subject, and exchanges it for a token of scopes. Both calls go
+// through rt in a client bounded by tokenFetchTimeout: the library's own
+// client has no timeout, and a token endpoint that never answers would
+// otherwise hold the fetch forever.
+func delegatedTokenSource(ctx context.Context, base oauth2.TokenSource, email string, scopes []string, subject string, rt http.RoundTripper) (oauth2.TokenSource, error) {
+	// roundTripOnly hides oauth2.Transport's deprecated CancelRequest, which
+	// http.Client would otherwise call, and log about, on a timeout.
+	client := &http.Client{Timeout: tokenFetchTimeout, Transport: roundTripOnly{&oauth2.Transport{Source: base, Base: rt}}}
+	return impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
 		TargetPrincipal: email,
 		Scopes:          scopes,
 		Subject:         subject,
-	}, option.WithTokenSource(base.TokenSource))
+	}, option.WithHTTPClient(client))
+}
+
+// roundTripOnly is a RoundTripper with no other method.
+type roundTripOnly struct{ rt http.RoundTripper }
+
+func (r roundTripOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.rt.RoundTrip(req)
 }
 
 func credentialsType(js []byte) string {
@@ -114,19 +135,34 @@ func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (
 	return ts, nil
 }
 
-// renewableTokens is the token source of one (scopes, subject). It caches
-// its token until shortly before the token expires (oauth2.ReuseTokenSource);
-// renew drops a token the API rejected. The token sources of Application
-// Default Credentials cache their token themselves, so a renewal makes a
-// new source rather than asking the old one again.
+// renewableTokens is the token source of one (scopes, subject). It keeps
+// its token until shortly before the token expires; renew drops a token the
+// API rejected. The token sources of Application Default Credentials cache
+// their token themselves, so a renewal makes a new source rather than
+// asking the old one again.
+//
+// A fetch runs on a goroutine of its own, shared by the requests that need
+// a token meanwhile, and each request waits for it only as long as its own
+// context allows: a token endpoint that hangs costs a request its timeout,
+// never more, and never holds the other requests behind a lock. The fetch
+// itself ends within tokenFetchTimeout on every path adcTokenSource makes.
 type renewableTokens struct {
 	make func() (oauth2.TokenSource, error)
 	mu   sync.Mutex
-	ts   oauth2.TokenSource // nil after a renewal, until the next Token
-	last string             // the access token last handed out
+	ts   oauth2.TokenSource // nil after a renewal, until the next fetch makes one
+	tok  *oauth2.Token      // the token last fetched; nil after a renewal
+	// pending is the fetch in progress, nil if none.
+	pending *tokenFetch
 }
 
-// ensure makes the source if there is none; r.mu is held or r is new.
+// tokenFetch is one fetch of a token; done is closed once tok and err are set.
+type tokenFetch struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+}
+
+// ensure makes the source if there is none; r is new (start-up).
 func (r *renewableTokens) ensure() error {
 	if r.ts != nil {
 		return nil
@@ -135,23 +171,52 @@ func (r *renewableTokens) ensure() error {
 	if err != nil {
 		return err
 	}
-	r.ts = oauth2.ReuseTokenSource(nil, ts)
+	r.ts = ts
 	return nil
 }
 
-// Token returns the cached token, or a new one.
-func (r *renewableTokens) Token() (*oauth2.Token, error) {
+// Token returns the cached token while it is valid, else waits for a fetch
+// until ctx ends.
+func (r *renewableTokens) Token(ctx context.Context) (*oauth2.Token, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.ensure(); err != nil {
-		return nil, err
+	if r.tok.Valid() {
+		tok := r.tok
+		r.mu.Unlock()
+		return tok, nil
 	}
-	tok, err := r.ts.Token()
-	if err != nil {
-		return nil, err
+	f := r.pending
+	if f == nil {
+		f = &tokenFetch{done: make(chan struct{})}
+		r.pending = f
+		go r.fetch(f, r.ts)
 	}
-	r.last = tok.AccessToken
-	return tok, nil
+	r.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no token within the request's time: %w", ctx.Err())
+	}
+}
+
+// fetch gets a token from ts, making a source first when there is none.
+func (r *renewableTokens) fetch(f *tokenFetch, ts oauth2.TokenSource) {
+	var err error
+	if ts == nil {
+		ts, err = r.make()
+	}
+	var tok *oauth2.Token
+	if err == nil {
+		tok, err = ts.Token()
+	}
+	r.mu.Lock()
+	r.pending = nil
+	if err == nil {
+		r.ts, r.tok = ts, tok
+	}
+	r.mu.Unlock()
+	f.tok, f.err = tok, err
+	close(f.done)
 }
 
 // renew drops the source whose token the API rejected, unless that token
@@ -159,8 +224,8 @@ func (r *renewableTokens) Token() (*oauth2.Token, error) {
 func (r *renewableTokens) renew(rejected string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.last == rejected {
-		r.ts, r.last = nil, ""
+	if r.tok != nil && r.tok.AccessToken == rejected {
+		r.ts, r.tok = nil, nil
 	}
 }
 
@@ -204,7 +269,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !slices.Contains(t.hosts, req.URL.Host) {
 		return refuse(fmt.Errorf("%w (%s)", errForeignHost, req.URL.Host))
 	}
-	tok, err := t.tokens.Token()
+	tok, err := t.tokens.Token(req.Context())
 	if err != nil {
 		return refuse(&credentialError{err: err})
 	}
@@ -215,7 +280,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBodyBytes))
 	resp.Body.Close()
 	t.tokens.renew(tok.AccessToken)
-	if tok, err = t.tokens.Token(); err != nil {
+	if tok, err = t.tokens.Token(req.Context()); err != nil {
 		return nil, &credentialError{err: err}
 	}
 	return t.send(req, tok)

@@ -330,7 +330,7 @@ func transportError(err error, timeout time.Duration) *Error {
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return &Error{Code: Transport, Message: fmt.Sprintf("no answer within the request timeout (%s)", timeout), Err: err}
+		return &Error{Code: Transport, Message: fmt.Sprintf("no answer within the request timeout (%s)", timeout), Timeout: true, Err: err}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

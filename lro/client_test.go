@@ -263,6 +263,9 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 			if got := lro.Misdirected(err); got != tt.wantMisdirected {
 				t.Errorf("Misdirected = %v, want %v (%v)", got, tt.wantMisdirected, e)
 			}
+			if lro.TimedOut(err) {
+				t.Errorf("TimedOut = true for an answer or a reset: %v", e)
+			}
 		})
 	}
 
@@ -440,7 +443,7 @@ func TestRequestTimeout(t *testing.T) {
 		for _, name := range []string{"operations/hang", "operations/drip"} {
 			start := time.Now()
 			err := c.Cancel(context.Background(), vault, name)
-			if lro.CodeOf(err) != lro.Transport || lro.Classify(err) != lro.Transient {
+			if lro.CodeOf(err) != lro.Transport || lro.Classify(err) != lro.Transient || !lro.TimedOut(err) {
 				t.Errorf("Cancel(%s) = %v, want a transient TRANSPORT timeout", name, err)
 			}
 			if d := time.Since(start); d != 30*time.Second {

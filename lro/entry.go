@@ -3,6 +3,7 @@ package lro
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ type fileEntry struct {
 	Scopes                    []string `yaml:"scopes"`
 	Subject                   string   `yaml:"subject"`
 	Rate                      *float64 `yaml:"rate"`
+	MaxConcurrency            *float64 `yaml:"maxConcurrency"`
 	VerifyTimeout             string   `yaml:"verifyTimeout"`
 	AllowNonOperationPatterns bool     `yaml:"allowNonOperationPatterns"`
 }
@@ -64,6 +66,14 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 			return nil, fmt.Errorf("rate: %v must be 0 (unlimited) or at least %v requests per second", r, minRate)
 		}
 		s.Rate = *fe.Rate
+	}
+	if fe.MaxConcurrency != nil {
+		// A number, so that 2.5 is refused rather than read as 2.
+		n := *fe.MaxConcurrency
+		if n != math.Trunc(n) || n < 1 || n > math.MaxInt32 {
+			return nil, fmt.Errorf("maxConcurrency: %v must be a whole number of at least 1 (this service's requests in flight at once)", n)
+		}
+		s.MaxConcurrency = int(n)
 	}
 	if fe.VerifyTimeout != "" {
 		d, err := time.ParseDuration(fe.VerifyTimeout)

@@ -34,6 +34,9 @@ type Error struct {
 	// its body is neither a Google JSON error nor the Google front end's own
 	// 404 page. A proxy, an ingress, or a wrong endpoint answers so.
 	NotGoogle bool
+	// Timeout marks a request that got no answer within the request
+	// timeout (Code Transport).
+	Timeout bool
 	// Err is the underlying cause of a transport or credential failure.
 	Err error
 }
@@ -62,6 +65,14 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
+
+// TimedOut reports whether err is a request that got no answer within the
+// request timeout: for the worker, a sign of an overloaded API like
+// UNAVAILABLE (see docs/design.md#pacing-and-throttling).
+func TimedOut(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == Transport && e.Timeout
+}
 
 // MaxMessageBytes bounds the message of an Error and of an operation's
 // error: an error body can be as large as MaxBodyBytes, and what is kept of

@@ -30,6 +30,10 @@ type Service struct {
 	// Rate caps requests per second to the service (cancel, get and list
 	// together); 0 means unlimited.
 	Rate float64
+	// MaxConcurrency caps this service's requests in flight at once: its
+	// share of the worker's pool (see docs/design.md#bounds). 0 means the
+	// worker's default share.
+	MaxConcurrency int
 	// VerifyTimeout overrides the worker's verify timeout for this service when non-zero.
 	VerifyTimeout time.Duration
 }

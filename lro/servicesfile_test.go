@@ -94,6 +94,16 @@ func TestParseTableErrors(t *testing.T) {
 			want: `services file s.yaml: line 4: "fast" is not a number`,
 		},
 		{
+			name: "maxConcurrency below one",
+			yaml: "services:\n  - host: vault.googleapis.com\n    maxConcurrency: 0\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): maxConcurrency: 0 must be a whole number of at least 1 (this service's requests in flight at once)`,
+		},
+		{
+			name: "maxConcurrency of the wrong type",
+			yaml: "services:\n  - host: vault.googleapis.com\n    maxConcurrency: 2.5\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): maxConcurrency: 2.5 must be a whole number of at least 1 (this service's requests in flight at once)`,
+		},
+		{
 			name: "bad version",
 			yaml: "services:\n  - host: a.googleapis.com\n    version: v1/../v2\n    patterns: [\"x/operations/*\"]\n",
 			want: `services file s.yaml: services[0] (host "a.googleapis.com"): version: "v1/../v2" is not a single path segment`,
@@ -159,6 +169,7 @@ services:
     scopes: ["https://www.googleapis.com/auth/ediscovery"]
     subject: admin@example.com
     rate: 50
+    maxConcurrency: 8
     verifyTimeout: 90s
   - host: example.googleapis.com
     patterns: ["projects/*/operations/*"]
@@ -170,11 +181,11 @@ services:
 		t.Errorf("hosts (-want +got):\n%s", diff)
 	}
 	v := table.Lookup("vault.googleapis.com")
-	if v.Endpoint.String() != "http://127.0.0.1:9999" || v.Rate != 50 || v.VerifyTimeout != 90*time.Second || v.Subject != "admin@example.com" {
+	if v.Endpoint.String() != "http://127.0.0.1:9999" || v.Rate != 50 || v.MaxConcurrency != 8 || v.VerifyTimeout != 90*time.Second || v.Subject != "admin@example.com" {
 		t.Errorf("vault entry = %+v", v)
 	}
 	ex := table.Lookup("example.googleapis.com")
-	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != cloudPlatformScope {
+	if ex.Endpoint.String() != "https://example.googleapis.com" || ex.Version != "v1" || ex.Scopes[0] != cloudPlatformScope || ex.MaxConcurrency != 0 {
 		t.Errorf("defaults not applied: %+v", ex)
 	}
 }

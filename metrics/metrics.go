@@ -51,6 +51,27 @@ type Metrics struct {
 	// MisdirectedRequests counts requests answered with a 404 or 405 that is
 	// not recognisably Google's, by service: opcancel_api_misdirected_requests_total.
 	MisdirectedRequests *prometheus.CounterVec
+	// ServiceRequestsInFlight is each service's requests holding a slot of its
+	// share of the pool (maxConcurrency): being sent and answered, or, one at
+	// a time, waiting for the service's pace.
+	ServiceRequestsInFlight *prometheus.GaugeVec
+	// ServiceMaxConcurrency is each service's share of the pool: the most
+	// requests to it in flight at once.
+	ServiceMaxConcurrency *prometheus.GaugeVec
+	// ServiceConcurrencyWait sums the time requests waited because their
+	// service held its whole share of the pool.
+	ServiceConcurrencyWait *prometheus.CounterVec
+	// APIRequestsQueued is each service's requests waiting to be sent: for
+	// the service's turn, its share of the pool, the pool or its pace.
+	APIRequestsQueued *prometheus.GaugeVec
+	// APIRequestsWaitingForRate is the part of APIRequestsQueued that waits
+	// for the service's rate (configured, or lowered by adaptive
+	// throttling): all of a service's queued requests while the last one to
+	// leave waited for its pace, none otherwise.
+	APIRequestsWaitingForRate *prometheus.GaugeVec
+	// Panics counts deliveries whose handling panicked (recovered; the
+	// delivery was nacked), by service.
+	Panics *prometheus.CounterVec
 	// MaxOutstanding and Concurrency export the configured bounds, so that
 	// dashboards and autoscalers can compare the in-flight gauges with them.
 	MaxOutstanding prometheus.Gauge
@@ -99,6 +120,18 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Time requests waited for adaptive throttling, by service.", "service"),
 		MisdirectedRequests: counterVec("opcancel_api_misdirected_requests_total",
 			"API requests answered 404 or 405 by something that is not recognisably the Google API (no Google error body, not the Google front end's 404 page): a wrong endpoint or version, or a proxy's answer; by service.", "service"),
+		ServiceRequestsInFlight: gaugeVec("opcancel_service_requests_in_flight",
+			"API requests holding a slot of their service's share of the pool (maxConcurrency), by service.", "service"),
+		ServiceMaxConcurrency: gaugeVec("opcancel_service_max_concurrency",
+			"Each service's share of the pool: the most requests to it in flight at once.", "service"),
+		ServiceConcurrencyWait: counterVec("opcancel_service_concurrency_wait_seconds_total",
+			"Time requests waited because their service held its whole share of the pool, by service.", "service"),
+		APIRequestsQueued: gaugeVec("opcancel_api_requests_queued",
+			"API requests waiting to be sent (for their service's turn, its share of the pool, the pool or its pace), by service.", "service"),
+		APIRequestsWaitingForRate: gaugeVec("opcancel_api_requests_waiting_for_rate",
+			"API requests waiting to be sent behind their service's rate (configured, or lowered by adaptive throttling): a service's queued requests while the last one sent waited for its pace, else 0; by service.", "service"),
+		Panics: counterVec("opcancel_panics_total",
+			"Deliveries whose handling panicked: recovered, logged with the stack, and nacked; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
 			"The configured maximum of deliveries held at once (max outstanding)."),
 		Concurrency: gauge("opcancel_concurrency",
@@ -112,7 +145,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
-		m.MisdirectedRequests, m.MaxOutstanding, m.Concurrency, m.BuildInfo,
+		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -125,6 +159,10 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 }
 
 func gauge(name, help string) prometheus.Gauge {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -78,7 +77,7 @@ func TestReceiveOnTheEmulator(t *testing.T) {
 	}
 	p.Stop()
 
-	s := c.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 10, MaxExtension: time.Minute})
+	s := c.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 10})
 	got, err := nackThenAck(t, s)
 	if len(got) < 2 || got[0].DeliveryAttempt != 1 || got[1].DeliveryAttempt != 2 {
 		t.Errorf("deliveries = %+v, want attempts 1 and 2", got)

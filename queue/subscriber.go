@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -23,20 +24,28 @@ type ReceiveConfig struct {
 	// MaxOutstandingBytes limits the bytes held; 0 means MaxOutstanding × 16 KiB
 	// (a message is at most 4 KiB of data plus attributes), at least 16 MiB.
 	MaxOutstandingBytes int
-	// MaxExtension is how long the lease of a held message is extended in
-	// total; set it above the retry budget plus the verify timeout.
-	MaxExtension time.Duration
 	// MaxExtensionPeriod caps each lease extension, which bounds how long a
 	// message held by a crashed process waits before redelivery.
 	MaxExtensionPeriod time.Duration
 }
 
+// The lease of a held message is extended for as long as the handler holds
+// it: the client's MaxExtension is set beyond any time a job may take. A
+// job's every phase is bounded by the worker's own settings except its wait
+// in line behind its service's rate, which a backlog can make as long as it
+// likes, and a lease must not lapse while a live worker still holds the job
+// (see docs/design.md#leases). A crashed worker extends nothing: its
+// messages come back within MaxExtensionPeriod.
+const extendWhileHeld = time.Duration(math.MaxInt64)
+
 // DefaultMaxExtensionPeriod caps each lease extension: a message held by a
 // crashed process comes back within it (docs/operations.md#failure-semantics).
 const DefaultMaxExtensionPeriod = 20 * time.Second
 
-// ackTimeout bounds the wait for an exactly-once ack confirmation.
-const ackTimeout = 30 * time.Second
+// AckConfirmTimeout bounds the wait for the server's confirmation of an ack
+// or nack on an exactly-once subscription; the pod's termination grace
+// covers it (deploy/base/deployment.yaml).
+const AckConfirmTimeout = 30 * time.Second
 
 // Subscriber receives from one subscription.
 type Subscriber struct {
@@ -57,7 +66,7 @@ func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
 		period = DefaultMaxExtensionPeriod
 	}
 	sub.ReceiveSettings = pubsub.ReceiveSettings{
-		MaxExtension:               cfg.MaxExtension,
+		MaxExtension:               extendWhileHeld,
 		MaxDurationPerAckExtension: period,
 		MaxOutstandingMessages:     cfg.MaxOutstanding,
 		MaxOutstandingBytes:        bytes,
@@ -106,7 +115,7 @@ func (s *Subscriber) Receive(ctx context.Context, h worker.Handler) error {
 // settle waits for an ack or nack result. Without exactly-once delivery the
 // result is ready at once.
 func settle(r *pubsub.AckResult) error {
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), AckConfirmTimeout)
 	defer cancel()
 	st, err := r.Get(ctx)
 	if err != nil {

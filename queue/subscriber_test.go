@@ -64,7 +64,7 @@ func TestReceiveAndSettle(t *testing.T) {
 	t.Parallel()
 	p := newOnPstest(t)
 	id := p.srv.Publish(p.topic, []byte("operations/x"), map[string]string{"batch": "b"})
-	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: p.sub, MaxOutstanding: 10, MaxExtension: time.Minute})
+	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: p.sub, MaxOutstanding: 10})
 	got, settleErrs := nackThenAck(t, s)
 	for i, m := range got {
 		if m.ID != id || string(m.Data) != "operations/x" || m.Attributes["batch"] != "b" || m.DeliveryAttempt != i+1 {
@@ -96,7 +96,7 @@ func TestReceiveAndSettle(t *testing.T) {
 func TestReceiveFromAMissingSubscription(t *testing.T) {
 	t.Parallel()
 	p := newOnPstest(t)
-	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: "projects/p/subscriptions/none", MaxOutstanding: 10, MaxExtension: time.Minute})
+	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: "projects/p/subscriptions/none", MaxOutstanding: 10})
 	err := s.Receive(context.Background(), func(context.Context, worker.Delivery) { t.Error("a delivery from a missing subscription") })
 	if err == nil || !strings.Contains(err.Error(), "subscription projects/p/subscriptions/none does not exist") {
 		t.Errorf("Receive = %v, want that the subscription does not exist", err)

@@ -133,17 +133,22 @@ func (s *settledLog) get(id string) []string {
 	return append([]string(nil), s.m[id]...)
 }
 
-// memSink records result events; fail makes Publish fail.
+// memSink records result events; fail makes Publish fail, panics makes it
+// panic.
 type memSink struct {
 	mu     sync.Mutex
 	events []Event
 	attrs  []map[string]string
 	fail   bool
+	panics bool
 }
 
 func (s *memSink) Publish(_ context.Context, data []byte, attrs map[string]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.panics {
+		panic("a bug in publishing")
+	}
 	if s.fail {
 		return errors.New("results topic unavailable")
 	}
@@ -167,7 +172,8 @@ func (s *memSink) byID(id string) (Event, map[string]string, bool) {
 	return Event{}, nil, false
 }
 
-// countingOps wraps the client to measure requests in flight.
+// countingOps wraps the client to measure requests in flight, in all and
+// per service; panicOn, when set, makes the requests for that name panic.
 type countingOps struct {
 	next    Operations
 	mu      sync.Mutex
@@ -175,33 +181,54 @@ type countingOps struct {
 	peak    int
 	calls   int
 	enterAt []time.Time
+	perCur  map[string]int
+	perPeak map[string]int
+	panicOn string
 }
 
-func (c *countingOps) enter() {
+func (c *countingOps) enter(svc *lro.Service, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.perCur == nil {
+		c.perCur, c.perPeak = map[string]int{}, map[string]int{}
+	}
 	c.cur++
 	c.calls++
 	c.peak = max(c.peak, c.cur)
+	c.perCur[svc.Host]++
+	c.perPeak[svc.Host] = max(c.perPeak[svc.Host], c.perCur[svc.Host])
 	c.enterAt = append(c.enterAt, time.Now())
+	if name == c.panicOn {
+		c.cur--
+		c.perCur[svc.Host]--
+		panic("a bug in a request for " + name)
+	}
 }
 
-func (c *countingOps) exit() {
+func (c *countingOps) exit(svc *lro.Service) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cur--
+	c.perCur[svc.Host]--
 }
 
 func (c *countingOps) Cancel(ctx context.Context, svc *lro.Service, name string) error {
-	c.enter()
-	defer c.exit()
+	c.enter(svc, name)
+	defer c.exit(svc)
 	return c.next.Cancel(ctx, svc, name)
 }
 
 func (c *countingOps) Get(ctx context.Context, svc *lro.Service, name string) (*lro.Operation, error) {
-	c.enter()
-	defer c.exit()
+	c.enter(svc, name)
+	defer c.exit(svc)
 	return c.next.Get(ctx, svc, name)
+}
+
+// peakOf is the most requests to host that were in flight at once.
+func (c *countingOps) peakOf(host string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.perPeak[host]
 }
 
 func (c *countingOps) stats() (peak, calls int, at []time.Time) {

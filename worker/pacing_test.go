@@ -11,28 +11,45 @@ import (
 	"opcancel/lro/lrotest"
 )
 
+// TestConcurrencyBound: --concurrency bounds the requests in flight across
+// services, and each service holds at most its share of the pool: half of
+// it by default, or its maxConcurrency.
 func TestConcurrencyBound(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		cfg := DefaultConfig()
-		cfg.Concurrency = 4
-		h := newHarness(t, cfg, lrotest.Options{Latency: time.Second, Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, "")
+		cfg.Concurrency = 8
+		h := newHarness(t, cfg, lrotest.Options{Latency: time.Second, Default: func(string) *lrotest.Script { return &lrotest.Script{} }},
+			lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "maxConcurrency: 5"}))
 		var wg sync.WaitGroup
 		for i := range 100 {
 			wg.Go(func() {
-				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/o%d", i), nil))
+				name := fmt.Sprintf("operations/o%d", i)
+				if i%5 != 0 { // 80 for amapi, which keeps going after vault's 20
+					name = fmt.Sprintf("%so%d", dev, i)
+				}
+				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), name, nil))
 			})
 		}
 		wg.Wait()
 		peak, calls, _ := h.ops.stats()
-		if peak != 4 {
-			t.Errorf("peak requests in flight = %d, want exactly Concurrency 4", peak)
+		if peak != 8 {
+			t.Errorf("peak requests in flight = %d, want exactly Concurrency 8", peak)
+		}
+		if got := h.ops.peakOf(vault); got != 4 {
+			t.Errorf("peak requests to %s = %d, want its default share, half the pool: 4", vault, got)
+		}
+		if got := h.ops.peakOf(amapi); got != 5 {
+			t.Errorf("peak requests to %s = %d, want its maxConcurrency 5", amapi, got)
+		}
+		if got := testutilCounter(h.m.ServiceMaxConcurrency.WithLabelValues(vault)); got != 4 {
+			t.Errorf("opcancel_service_max_concurrency{%s} = %v, want 4", vault, got)
 		}
 		if calls != 200 {
 			t.Errorf("requests = %d, want 200", calls)
 		}
-		if h.jobs(vault, Cancelled) != 100 {
-			t.Errorf("cancelled = %v", h.jobs(vault, Cancelled))
+		if h.jobs(vault, Cancelled)+h.jobs(amapi, Cancelled) != 100 {
+			t.Errorf("cancelled = %v + %v", h.jobs(vault, Cancelled), h.jobs(amapi, Cancelled))
 		}
 	})
 }
@@ -85,6 +102,12 @@ func TestRateLimitIsNeverExceeded(t *testing.T) {
 			wg.Go(func() {
 				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("%so%d", dev, i), nil))
 			})
+		}
+		// Midway, the requests waiting to be sent wait for the rate.
+		time.Sleep(5 * time.Second)
+		queued := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(amapi))
+		if forRate := testutilCounter(h.m.APIRequestsWaitingForRate.WithLabelValues(amapi)); queued < 50 || forRate != queued {
+			t.Errorf("after 5s: %v requests queued, %v of them waiting for the rate; want most jobs queued, all for the rate", queued, forRate)
 		}
 		wg.Wait()
 		var at []time.Time

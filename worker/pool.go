@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -25,11 +27,20 @@ func newRequestPool() *requestPool {
 	return &requestPool{handoff: make(chan func()), done: make(chan struct{})}
 }
 
-// do runs f on a pool goroutine and returns when it has returned.
+// do runs f on a pool goroutine and returns when it has returned. A panic
+// in f does not end the process from the pool goroutine: it is recovered
+// there and raised again, as a *requestPanic with f's stack, in the caller,
+// whose delivery it belongs to (see Worker.Handle).
 func (p *requestPool) do(f func()) {
 	finished := make(chan struct{})
+	var panicked *requestPanic
 	task := func() {
 		defer close(finished)
+		defer func() {
+			if v := recover(); v != nil {
+				panicked = &requestPanic{value: v, stack: debug.Stack()}
+			}
+		}()
 		f()
 	}
 	select {
@@ -46,6 +57,19 @@ func (p *requestPool) do(f func()) {
 		go p.loop(task)
 	}
 	<-finished
+	if panicked != nil {
+		panic(panicked)
+	}
+}
+
+// requestPanic is a panic recovered on a request goroutine.
+type requestPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *requestPanic) Error() string {
+	return fmt.Sprintf("panic on a request goroutine: %v", p.value)
 }
 
 func (p *requestPool) loop(task func()) {

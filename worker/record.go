@@ -134,6 +134,7 @@ func (w *Worker) publish(ctx context.Context, j *job, r result, name string, fin
 // settle acks or nacks; a failure (exactly-once subscriptions report it)
 // means the message will be delivered again.
 func (w *Worker) settle(j *job, f func() error, what string) {
+	j.settled = true
 	if f == nil {
 		return
 	}

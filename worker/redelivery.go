@@ -54,7 +54,8 @@ func (w *Worker) untrack(id string, f *fate, j *job, r result, acked bool) {
 
 // follow waits for the first copy's fate and ends the copy as it ended: the
 // same outcome and code, acked or nacked as it was. When shutdown ends the
-// wait, the copy is interrupted (nacked), as the first copy is too.
+// wait, the copy is interrupted (nacked), as the first copy is too; when
+// the first copy panicked, the copy is nacked too.
 func (w *Worker) follow(ctx context.Context, j *job, f *fate) Outcome {
 	select {
 	case <-f.done:
@@ -68,6 +69,11 @@ func (w *Worker) follow(ctx context.Context, j *job, f *fate) Outcome {
 		}
 	}
 	j.req, j.service = f.req, f.service
+	if f.r.outcome == "" {
+		// The first copy panicked (see contain): nacked, without an outcome.
+		w.settle(j, j.d.Nack, "nack")
+		return ""
+	}
 	r := f.r
 	r.message = "a redelivery of a message in flight in this process, ended as its first copy: " + r.message
 	r.nack = !f.acked

@@ -18,13 +18,15 @@ var errBudget = errors.New("retry budget spent")
 // are counted separately). Backoff is full jitter over an exponential
 // ceiling, never shorter than the server's retry hint. When the next retry
 // would fall past the budget, retrying stops: at once, or at the budget's
-// end when the server's hint reaches past it.
+// end when the server's hint reaches past it. The budget is kept by
+// spend.
 func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) error) error {
 	for retry := 0; ; retry++ {
-		if j.budgetEnd.IsZero() {
-			j.budgetEnd = time.Now().Add(w.cfg.RetryBudget)
-		}
-		err := w.call(ctx, j.svc, fn)
+		queued := time.Now()
+		err := w.call(ctx, j.svc, func(ctx context.Context) error {
+			w.spend(j, time.Since(queued)) // as the request leaves
+			return fn(ctx)
+		})
 		j.attempts++
 		if err == nil || ctx.Err() != nil || lro.Classify(err) == lro.Permanent {
 			return err
@@ -46,6 +48,27 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 		if err := sleep(ctx, delay); err != nil {
 			return err
 		}
+	}
+}
+
+// spend keeps j's retry budget as one of its requests leaves, after
+// waiting in line for waited. The budget starts with the first request
+// sent, and the time a request waits for its service's pace, its share of
+// the pool or the pool does not count: a job in a paced backlog never runs
+// out of budget for having waited its turn. Waiting counts only while the
+// API is failing (see throttle.failing): the line of a service that
+// answers nothing in time is part of retrying it, and a job ends
+// retry_exhausted after the budget as it would have without the line.
+func (w *Worker) spend(j *job, waited time.Duration) {
+	now := time.Now()
+	failing := w.services[j.svc.Host].throttle.failing(now)
+	switch {
+	case j.budgetEnd.IsZero() && failing:
+		j.budgetEnd = now.Add(w.cfg.RetryBudget - waited)
+	case j.budgetEnd.IsZero():
+		j.budgetEnd = now.Add(w.cfg.RetryBudget)
+	case !failing:
+		j.budgetEnd = j.budgetEnd.Add(waited)
 	}
 }
 

@@ -189,3 +189,52 @@ func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitingInLineSpendsNoRetryBudget: in a paced backlog (400 jobs at 5
+// requests/s, a line of over a minute), a quarter of the jobs get a 503
+// twice before their cancel is accepted, with a 30 s budget. Waiting in
+// line for the pace is not retrying: every job is cancelled, none ends
+// retry_exhausted after one attempt for having waited ("attempts 1,
+// durationSeconds 120").
+func TestWaitingInLineSpendsNoRetryBudget(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.RetryBudget = 30 * time.Second
+		h := newHarness(t, cfg, lrotest.Options{DontRecord: true}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{vault: "rate: 5"}))
+		const n = 400
+		var wg sync.WaitGroup
+		for i := range n {
+			name := fmt.Sprintf("operations/o%d", i)
+			script := lrotest.Script{}
+			if i%4 == 0 {
+				script.Cancel = []lrotest.Answer{lrotest.Unavailable(time.Second), lrotest.Unavailable(time.Second), {}}
+			}
+			h.fake.Set(name, script)
+			wg.Go(func() { h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), name, nil)) })
+		}
+		wg.Wait()
+		if got := h.jobs(vault, RetryExhausted); got != 0 {
+			e, _ := h.outcomeLog(firstWith(h, RetryExhausted))
+			t.Errorf("retry_exhausted = %v, want 0; for example: %v", got, e.ContextMap())
+		}
+		if got := h.jobs(vault, Cancelled); got != n {
+			t.Errorf("cancelled = %v, want %d", got, n)
+		}
+		// The retried jobs waited far longer than the budget in all.
+		e, _ := h.outcomeLog(fmt.Sprint(n - 4))
+		if d, _ := e.ContextMap()["durationSeconds"].(float64); e.ContextMap()["attempts"] != int64(3) || d < 60 {
+			t.Errorf("the last retried job: attempts %v over %vs, want 3 over more than a minute in line", e.ContextMap()["attempts"], d)
+		}
+	})
+}
+
+// firstWith returns the message ID of the first outcome log line of o.
+func firstWith(h *harness, o Outcome) string {
+	for _, e := range h.logs.All() {
+		if e.ContextMap()["outcome"] == string(o) {
+			return toString(e.ContextMap()["messageId"])
+		}
+	}
+	return ""
+}

@@ -16,24 +16,34 @@ import (
 // wire (a goroutine handoff, a late timer) cannot make the API see more than
 // the rate in any one-second window either.
 //
-// The adaptive limit reacts to the share of overload answers over the last
-// two seconds, per replica and without coordination:
+// The adaptive limit reacts to the share of overload answers, per replica
+// and without coordination (see docs/design.md#pacing-and-throttling):
 //
-//   - The service counts as overloaded when, among at least 100 answers in
+//   - The window is the last two seconds of answers, or longer (up to a
+//     minute) while it holds fewer than 20: a replica sending a tenth of a
+//     fleet's quota still judges its share of 429s, where a fixed window of
+//     a hundred answers would never judge and leave the fleet unthrottled.
+//     A request that got no answer within the request timeout counts as
+//     UNAVAILABLE.
+//   - The service counts as overloaded when, among at least 20 answers in
 //     the window, more than 5 % are RESOURCE_EXHAUSTED or more than half are
 //     UNAVAILABLE; or when every answer (at least five) is one of them, which
 //     is an outage. Otherwise such answers are the API's ordinary transient
 //     failures: they are retried with backoff, but do not slow everyone down
 //     (an API that fails a random fifth of its requests with UNAVAILABLE is
 //     not helped by sending less; RESOURCE_EXHAUSTED says "slow down" and is
-//     heeded sooner). At low rates only an outage is judged: a hundred answers
-//     are needed before a share means anything.
+//     heeded sooner).
 //   - While overloaded, at most five times a second, the limit is set just
 //     above the rate the API actually accepted over the window: what a quota
-//     admits. An outage (nothing accepted) drops it to the floor of 1/s.
-//   - Every second without overload raises the limit by 10 %, or doubles it
-//     once five seconds have passed without overload (slow start, to find the
-//     capacity again after an outage); after two calm minutes it lifts.
+//     admits, or this replica's part of it. An outage (nothing accepted)
+//     drops it to the floor of 1/s.
+//   - Every second without overload and without any RESOURCE_EXHAUSTED
+//     raises the limit by 10 %, or doubles it once five such seconds have
+//     passed (slow start, to find the capacity again after an outage); while
+//     a few RESOURCE_EXHAUSTED still come, too few to judge, the quota is
+//     reached and the limit only creeps up, 2 % a second, so that replicas
+//     sharing a quota do not climb past it together. After two calm minutes
+//     the limit lifts.
 //
 // Google's client-side throttling (SRE book, "Handling Overload", K = 2) is
 // the same idea of trusting the accepted rate, but lets the backend see up to
@@ -51,8 +61,17 @@ type throttle struct {
 	lastUpdate   time.Time
 	lastOverload time.Time
 	lastAdjust   time.Time
-	// answers over the last two seconds, in 100 ms buckets.
-	buckets [20]answerCounts
+	// lastFailing is when the API was last judged failing: most of its
+	// answers UNAVAILABLE or no answer in time (see failing).
+	lastFailing time.Time
+	// lastExhausted is the last RESOURCE_EXHAUSTED answer: while they keep
+	// coming, even too few to judge, the quota is reached and the limit
+	// holds rather than grows.
+	lastExhausted time.Time
+	// answers over the last minute, in 100 ms buckets: long enough to hold
+	// a few answers of an API that answers nothing before the request
+	// timeout (30 s by default).
+	buckets [600]answerCounts
 	head    time.Time
 
 	// pacing: planned is the schedule slot of the last send; next is the
@@ -64,14 +83,23 @@ type throttle struct {
 
 type answerCounts struct{ answers, exhausted, unavailable int }
 
+func (c *answerCounts) add(o answerCounts) {
+	c.answers += o.answers
+	c.exhausted += o.exhausted
+	c.unavailable += o.unavailable
+}
+
 const (
 	overloadExhausted   = 0.05 // share of RESOURCE_EXHAUSTED answers
 	overloadUnavailable = 0.50 // share of UNAVAILABLE answers
-	overloadMinAnswers  = 100  // answers needed in the window to judge shares
+	overloadMinAnswers  = 20   // answers needed in the window to judge shares
 	outageMinAnswers    = 5    // answers, all overloads, that mean an outage
+	judgeBuckets        = 20   // the window: 2 s, longer while it has fewer than overloadMinAnswers
+	failingFor          = 5 * time.Second
 	throttleHeadroom    = 1.02 // the limit sits just above the accepted rate
 	throttleAdjustEvery = 200 * time.Millisecond
 	throttleIncrease    = 1.10 // per second
+	throttleProbe       = 1.02 // per second, while a few RESOURCE_EXHAUSTED still come
 	throttleSlowStart   = 2.0  // per second, after throttleCalm without overload
 	throttleCalm        = 5 * time.Second
 	throttleLift        = 2 * time.Minute
@@ -172,22 +200,21 @@ func (t *throttle) record(kind answerKind, now time.Time) {
 	switch kind {
 	case answerExhausted:
 		b.exhausted++
+		t.lastExhausted = now
 	case answerUnavailable:
 		b.unavailable++
 	default:
 		return
 	}
-	var sum answerCounts
-	for _, c := range t.buckets {
-		sum.answers += c.answers
-		sum.exhausted += c.exhausted
-		sum.unavailable += c.unavailable
-	}
+	sum, span := t.judged(now)
 	overloads := sum.exhausted + sum.unavailable
 	outage := sum.answers >= outageMinAnswers && overloads == sum.answers
 	overloaded := sum.answers >= overloadMinAnswers &&
 		(float64(sum.exhausted) > overloadExhausted*float64(sum.answers) ||
 			float64(sum.unavailable) > overloadUnavailable*float64(sum.answers))
+	if sum.answers >= outageMinAnswers && float64(sum.unavailable) > overloadUnavailable*float64(sum.answers) {
+		t.lastFailing = now
+	}
 	if !outage && !overloaded {
 		return // the API's ordinary transient failures, or too few answers to tell
 	}
@@ -196,24 +223,43 @@ func (t *throttle) record(kind answerKind, now time.Time) {
 		return
 	}
 	t.lastAdjust = now
-	accepted := float64(sum.answers-sum.exhausted-sum.unavailable) / t.span(now).Seconds()
+	accepted := float64(sum.answers-sum.exhausted-sum.unavailable) / span.Seconds()
 	// Set, not just lowered: while overloaded, the accepted rate is the
 	// best estimate of what the API admits, and a young window's first
 	// estimate may be low.
 	t.adaptive = math.Min(t.configured, math.Max(throttleMinRate, accepted*throttleHeadroom))
 }
 
-// span is how much time the window's answers cover: from the start of its
-// oldest non-empty bucket to now, at least one bucket.
-func (t *throttle) span(now time.Time) time.Duration {
-	n := len(t.buckets)
-	for age := n - 1; age > 0; age-- {
+// judged sums the answers of the last two seconds, or of a longer time (up
+// to the minute kept) while that holds fewer than overloadMinAnswers:
+// at a low rate, as one replica's share of a fleet's quota, the judgement
+// waits for enough answers rather than never judging. It returns the sum
+// and how much time the answers cover: from the start of the oldest
+// non-empty bucket summed to now, at least one bucket.
+func (t *throttle) judged(now time.Time) (sum answerCounts, span time.Duration) {
+	oldest := t.head
+	for age := range len(t.buckets) {
 		start := t.head.Add(-time.Duration(age) * bucketSize)
-		if t.buckets[t.bucket(start)].answers > 0 {
-			return max(now.Sub(start), bucketSize)
+		c := t.buckets[t.bucket(start)]
+		if c.answers > 0 {
+			oldest = start
+		}
+		sum.add(c)
+		if age+1 >= judgeBuckets && sum.answers >= overloadMinAnswers {
+			break
 		}
 	}
-	return max(now.Sub(t.head), bucketSize)
+	return sum, max(now.Sub(oldest), bucketSize)
+}
+
+// failing reports whether the API was judged failing in the last few
+// seconds: most of its answers UNAVAILABLE, or no answer within the request
+// timeout. Waiting in line for such a service is part of retrying it (see
+// docs/design.md#retries).
+func (t *throttle) failing(now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.lastFailing.IsZero() && now.Sub(t.lastFailing) < failingFor
 }
 
 // grow raises the adaptive limit for the time since the last update, or
@@ -225,13 +271,16 @@ func (t *throttle) grow(now time.Time) {
 		return
 	}
 	calm := now.Sub(t.lastOverload)
+	quiet := min(calm, now.Sub(t.lastExhausted))
 	switch {
 	case calm >= throttleLift:
 		t.adaptive = math.Inf(1)
-	case calm >= throttleCalm:
+	case quiet >= throttleCalm:
 		t.adaptive *= math.Pow(throttleSlowStart, dt)
-	case calm >= time.Second:
+	case quiet >= time.Second:
 		t.adaptive *= math.Pow(throttleIncrease, dt)
+	case calm >= time.Second:
+		t.adaptive *= math.Pow(throttleProbe, dt)
 	}
 }
 

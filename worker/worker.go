@@ -35,7 +35,9 @@ type Delivery struct {
 type Handler func(ctx context.Context, d Delivery)
 
 // Source delivers messages to a handler until ctx is done or it fails. It
-// returns only after every handler call it made has returned.
+// returns only after every handler call it made has returned. The context
+// it passes the handler ends when ctx is done or the source fails for good,
+// as the Pub/Sub client's does.
 type Source interface {
 	Receive(ctx context.Context, h Handler) error
 }
@@ -125,9 +127,12 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
 	}
 	for _, s := range deps.Table.Services() {
-		w.services[s.Host] = newServiceState(s, w.metrics)
+		w.services[s.Host] = newServiceState(s, cfg.Concurrency, w.metrics)
 	}
 	initOutcomeSeries(w.metrics, deps.Table.Hosts())
+	for _, h := range append(deps.Table.Hosts(), metrics.UnknownService) {
+		w.metrics.Panics.WithLabelValues(h)
+	}
 	w.metrics.MaxOutstanding.Set(float64(cfg.MaxOutstanding))
 	w.metrics.Concurrency.Set(float64(cfg.Concurrency))
 	return w, nil
@@ -139,19 +144,24 @@ func (w *Worker) Close() { w.requests.close() }
 
 // Run receives from src until ctx is done. When it is, receiving stops, held
 // jobs get until the shutdown timeout to reach an outcome, and the rest end
-// as interrupted (nacked). Run returns when the source has returned, which
-// is after every delivery was settled.
+// as interrupted (nacked). The same happens when the source stops for good
+// (the context it hands the handler ends without ctx: the subscription was
+// deleted, or permission revoked): held jobs whose messages can no longer
+// be settled get no more than the shutdown timeout either. Run returns when
+// the source has returned, which is after every delivery was settled.
 func (w *Worker) Run(ctx context.Context, src Source) error {
 	jobs, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 	received := make(chan struct{})
+	stopping, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
 		select {
 		case <-received:
 			return
-		case <-ctx.Done():
+		case <-stopping.Done():
 		}
 		t := time.NewTimer(w.cfg.ShutdownTimeout)
 		defer t.Stop()
@@ -162,8 +172,13 @@ func (w *Worker) Run(ctx context.Context, src Source) error {
 		}
 	})
 	defer close(received)
-	// The source's context ends when shutdown begins; jobs keep theirs.
-	return src.Receive(ctx, func(rctx context.Context, d Delivery) { w.Handle(w.withDeliveryTrace(jobs, rctx), d) })
+	// The source's context ends when shutdown begins; jobs keep theirs. The
+	// handler's context ending first means the source is stopping.
+	var watch sync.Once
+	return src.Receive(ctx, func(hctx context.Context, d Delivery) {
+		watch.Do(func() { context.AfterFunc(hctx, stop) })
+		w.Handle(w.withDeliveryTrace(jobs, hctx), d)
+	})
 }
 
 // job is one delivery in progress.
@@ -175,6 +190,8 @@ type job struct {
 	received time.Time
 	attempts int
 	polls    int
+	// settled is set once the delivery was acked or nacked.
+	settled bool
 	// budgetEnd is when retrying must stop; set at the first request.
 	budgetEnd time.Time
 	// span is the job's span; nil when tracing is off.
@@ -184,8 +201,10 @@ type job struct {
 // Handle processes d to exactly one outcome, records it and settles d. ctx
 // ending before an outcome means interrupted. Handle blocks while the worker
 // already holds MaxOutstanding deliveries. A delivery of a message whose
-// first copy is still in flight ends as that copy does (see follow).
-func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
+// first copy is still in flight ends as that copy does (see follow). A
+// panic while handling d is contained: d is nacked and Handle returns ""
+// (see contain).
+func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	ctx = w.startSpan(ctx, j)
 	if err := w.held.Acquire(ctx, 1); err != nil {
@@ -197,6 +216,12 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	w.metrics.JobsInFlight.Inc()
 	defer w.metrics.JobsInFlight.Dec()
 	first, following := w.track(d.ID)
+	defer func() {
+		if v := recover(); v != nil {
+			w.contain(j, first, v)
+			o = ""
+		}
+	}()
 	if following != nil {
 		return w.follow(ctx, j, following)
 	}
@@ -204,6 +229,7 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
 	acked := w.finish(ctx, j, r)
 	if first != nil {
 		w.untrack(d.ID, first, j, r, acked)
+		first = nil // released: a later panic has no copies to end
 	}
 	return r.outcome
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -82,6 +83,60 @@ func TestRunShutdown(t *testing.T) {
 	})
 }
 
+// failingSource delivers its deliveries, then, failAfter later, fails for
+// good as a Pub/Sub subscription that was deleted does: the handlers'
+// context ends, and Receive returns an error once they have returned.
+type failingSource struct {
+	deliveries []Delivery
+	failAfter  time.Duration
+}
+
+var errSubscriptionGone = errors.New("subscription deleted")
+
+func (s *failingSource) Receive(ctx context.Context, h Handler) error {
+	hctx, fail := context.WithCancel(ctx)
+	defer fail()
+	var wg sync.WaitGroup
+	for _, d := range s.deliveries {
+		wg.Go(func() { h(hctx, d) })
+	}
+	select {
+	case <-time.After(s.failAfter):
+		fail()
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	return errSubscriptionGone
+}
+
+// TestSourceEndingForGoodBoundsHeldJobs: when receiving fails for good (the
+// subscription is deleted) while a job waits in verification, the job gets
+// the shutdown timeout, no more, and ends interrupted (nacked); Run returns
+// the source's error.
+func TestSourceEndingForGoodBoundsHeldJobs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.ShutdownTimeout = 10 * time.Second
+		h := newHarness(t, cfg, lrotest.Options{}, "")
+		h.fake.Set("operations/never", lrotest.Script{DoneAfterPolls: lrotest.Never})
+		src := &failingSource{deliveries: []Delivery{h.delivery("never", "operations/never", nil)}, failAfter: 5 * time.Second}
+		start := time.Now()
+		if err := h.w.Run(context.Background(), src); !errors.Is(err, errSubscriptionGone) {
+			t.Errorf("Run = %v, want the source's error", err)
+		}
+		if d := time.Since(start); d != 15*time.Second {
+			t.Errorf("Run returned after %v, want the failure at 5s plus the 10s shutdown timeout", d)
+		}
+		if got := h.settled.get("never"); len(got) != 1 || got[0] != "nack" {
+			t.Errorf("never = %v, want nack (interrupted)", got)
+		}
+		if got := h.jobs(vault, Interrupted); got != 1 {
+			t.Errorf("interrupted = %v, want 1", got)
+		}
+	})
+}
+
 // TestStartUpSeries: right after New, every series dashboards and alerts
 // read exists at zero (an absent series is not a zero to PromQL), and the
 // registry passes Prometheus's metric lint.
@@ -121,6 +176,12 @@ func TestStartUpSeries(t *testing.T) {
 		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", hosts},
 		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", hosts},
 		{m.MisdirectedRequests, "opcancel_api_misdirected_requests_total", hosts},
+		{m.ServiceRequestsInFlight, "opcancel_service_requests_in_flight", hosts},
+		{m.ServiceMaxConcurrency, "opcancel_service_max_concurrency", hosts},
+		{m.ServiceConcurrencyWait, "opcancel_service_concurrency_wait_seconds_total", hosts},
+		{m.APIRequestsQueued, "opcancel_api_requests_queued", hosts},
+		{m.APIRequestsWaitingForRate, "opcancel_api_requests_waiting_for_rate", hosts},
+		{m.Panics, "opcancel_panics_total", hosts + 1},
 	} {
 		if got := testutil.CollectAndCount(tt.c); got != tt.want {
 			t.Errorf("%s has %d series at start-up, want %d", tt.name, got, tt.want)

@@ -116,7 +116,7 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	}
 	defer r.w.Close()
 	var done completions
-	src := client.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: maxOutstanding, MaxExtension: 10 * time.Minute})
+	src := client.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: maxOutstanding})
 	wctx, stopWorker := context.WithCancel(ctx)
 	werr := make(chan error, 1)
 	go func() {
@@ -148,18 +148,8 @@ func (s countingSource) Receive(ctx context.Context, h worker.Handler) error {
 
 // waitCount waits until c has n completions.
 func waitCount(ctx context.Context, c *completions, n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for c.count() < n {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d after %v", c.count(), n, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	if err := waitUntil(ctx, timeout, func() bool { return c.count() >= n }); err != nil {
+		return fmt.Errorf("%d of %d: %w", c.count(), n, err)
 	}
 	return nil
 }

@@ -21,6 +21,12 @@ import (
 	"opcancel/worker"
 )
 
+// The built-in services, which the scenarios' fakes stand in for.
+const (
+	vaultHost = "vault.googleapis.com"
+	amapiHost = "androidmanagement.googleapis.com"
+)
+
 // rig is a worker wired as `opcancel worker` wires it, minus Pub/Sub: the
 // same lro client with the metrics observer, the same metrics, a JSON logger
 // (to nowhere).
@@ -115,27 +121,59 @@ func (c *completions) steadyRate() float64 {
 // feed hands n deliveries to the worker, holding at most maxOutstanding at
 // once (as Pub/Sub's flow control does), and waits for all of them.
 func (r *rig) feed(ctx context.Context, n, maxOutstanding int, name func(i int) string, c *completions) {
+	r.receive(ctx, nameQueue(ctx, n, name), maxOutstanding, c)
+}
+
+// nameQueue is a queue of n names, closed after the last or when ctx ends.
+func nameQueue(ctx context.Context, n int, name func(i int) string) <-chan string {
+	names := make(chan string)
+	go func() {
+		defer close(names)
+		for i := range n {
+			select {
+			case names <- name(i):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return names
+}
+
+// receive hands the worker a delivery for each name from names (one
+// subscription, which other rigs may share), holding at most maxOutstanding
+// at once, until names is closed or ctx ends, and waits for all of them. A
+// message's ID is its name.
+func (r *rig) receive(ctx context.Context, names <-chan string, maxOutstanding int, c *completions) {
 	sem := make(chan struct{}, maxOutstanding) // the flow-control window
 	var wg sync.WaitGroup
-	for i := range n {
+	defer wg.Wait()
+	for {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			wg.Wait()
+			return
+		}
+		var name string
+		var ok bool
+		select {
+		case name, ok = <-names:
+		case <-ctx.Done():
+		}
+		if !ok {
 			return
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			d := worker.Delivery{
-				ID:   strconv.Itoa(i),
-				Data: []byte(name(i)),
+				ID:   name,
+				Data: []byte(name),
 				Ack:  func() error { c.done(false); return nil },
 				Nack: func() error { c.done(true); return nil },
 			}
 			r.w.Handle(ctx, d)
 		})
 	}
-	wg.Wait()
 }
 
 // cpuTime is the process's user + system CPU time so far.

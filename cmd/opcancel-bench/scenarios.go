@@ -60,39 +60,20 @@ func (r *socketRun) steadyAccepted() float64 {
 }
 
 // onSockets runs jobs (operations/bench-N, as Pub/Sub's flow control would
-// hand them over) against a fake API with opts, served on a loopback socket.
-func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, jobs int) (*socketRun, error) {
+// hand them over) against a fake API with opts, served on a loopback socket;
+// extra holds more keys of the Vault entry of the services file.
+func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, jobs int, extra string) (*socketRun, error) {
 	run := &socketRun{fake: lrotest.New(opts)}
 	srv := httptest.NewServer(run.fake)
 	defer srv.Close()
 	var err error
-	if run.rig, err = newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), nil), nil); err != nil {
+	if run.rig, err = newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{vaultHost: extra}), nil); err != nil {
 		return nil, err
 	}
 	defer run.rig.w.Close()
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			st := run.fake.Stats()
-			run.accepted = append(run.accepted, sample{time.Now(), st.Cancels + st.Gets - st.Throttled})
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
 	start := time.Now()
-	run.rig.feed(ctx, jobs, cfg.MaxOutstanding, vaultName, &run.done)
+	run.sample(func() { run.rig.feed(ctx, jobs, cfg.MaxOutstanding, vaultName, &run.done) })
 	run.elapsed = time.Since(start)
-	close(stop)
-	<-sampled
-	st := run.fake.Stats()
-	run.accepted = append(run.accepted, sample{time.Now(), st.Cancels + st.Gets - st.Throttled})
 	return run, nil
 }
 
@@ -106,7 +87,13 @@ func latencyBound(ctx context.Context) (*result, error) {
 	)
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = concurrency
-	run, err := onSockets(ctx, lrotest.Options{Latency: latency, DontRecord: true, Default: doneAtFirstPoll}, cfg, jobs)
+	opts := lrotest.Options{Latency: latency, DontRecord: true, Default: doneAtFirstPoll}
+	run, err := onSockets(ctx, opts, cfg, jobs, "")
+	if err != nil {
+		return nil, err
+	}
+	// The same with the one busy service allowed the whole pool.
+	whole, err := onSockets(ctx, opts, cfg, jobs, fmt.Sprintf("maxConcurrency: %d", concurrency))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +105,9 @@ func latencyBound(ctx context.Context) (*result, error) {
 	res.add("jobs", jobs)
 	res.add("overall_jobs_per_s", float64(jobs)/elapsed.Seconds())
 	res.add("cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")))
-	res.add("note", "steady rate between the 10th and 90th percentile completions; each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
+	res.add("share", testutil.ToFloat64(r.m.ServiceMaxConcurrency.WithLabelValues(vaultHost)))
+	res.add("jobs_per_s_with_max_concurrency_64", whole.done.steadyRate())
+	res.add("note", "steady rate between the 10th and 90th percentile completions, with the default share of the pool (half of --concurrency); then the same with maxConcurrency: 64 for the service; each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
 	return res, nil
 }
 
@@ -253,7 +242,7 @@ func quotaStorm(ctx context.Context) (*result, error) {
 		quota = 300.0
 		jobs  = 5000
 	)
-	run, err := onSockets(ctx, lrotest.Options{Quota: quota, QuotaRetryDelay: time.Second, DontRecord: true, Default: doneAtFirstPoll}, worker.DefaultConfig(), jobs)
+	run, err := onSockets(ctx, lrotest.Options{Quota: quota, QuotaRetryDelay: time.Second, DontRecord: true, Default: doneAtFirstPoll}, worker.DefaultConfig(), jobs, "")
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 
 	"opcancel/lro"
 	"opcancel/metrics"
+	"opcancel/queue"
 	"opcancel/worker"
 )
 
@@ -232,7 +233,8 @@ func TestManifests(t *testing.T) {
 				t.Error("readiness must be /readyz and liveness /healthz")
 			}
 
-			// The grace period covers the drain.
+			// The grace period covers the drain, the result event of a job
+			// ending with it, and the confirmation of its ack.
 			shutdown := 25 * time.Second
 			if v, ok := env["OPCANCEL_SHUTDOWN_TIMEOUT"]; ok {
 				var err error
@@ -240,8 +242,10 @@ func TestManifests(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= shutdown+2*time.Second {
-				t.Errorf("terminationGracePeriodSeconds (%v) does not exceed --shutdown-timeout %s plus 2s to flush", ptrString(grace), shutdown)
+			need := shutdown + worker.DefaultConfig().PublishTimeout + queue.AckConfirmTimeout + 2*time.Second
+			if grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second < need {
+				t.Errorf("terminationGracePeriodSeconds (%v) is below %s: --shutdown-timeout %s, the publish timeout %s, the ack confirmation timeout %s and 2s to flush",
+					ptrString(grace), need, shutdown, worker.DefaultConfig().PublishTimeout, queue.AckConfirmTimeout)
 			}
 
 			// The services file mounted where --config points parses, with the

@@ -46,7 +46,7 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic strin
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	b := &batchEvents{qc: qc, sub: sub, topic: topic, cancel: cancel, failed: make(chan error, 1), stopped: make(chan struct{})}
-	s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000, MaxExtension: time.Minute})
+	s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000})
 	go func() {
 		defer close(b.stopped)
 		err := s.Receive(rctx, func(_ context.Context, d worker.Delivery) {

@@ -132,16 +132,6 @@ func projectOf(name string) string {
 	return parts[1]
 }
 
-// maxExtension is how long the leases of held messages are extended: longer
-// than any job can legitimately take.
-func maxExtension(s *workerSetup, c *workerCmd) time.Duration {
-	verify := s.cfg.VerifyTimeout
-	for _, svc := range s.table.Services() {
-		verify = max(verify, svc.VerifyTimeout)
-	}
-	return s.cfg.RetryBudget + verify + s.cfg.ShutdownTimeout + 2*c.RequestTimeout + time.Minute
-}
-
 func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 	s, err := c.setup(e)
 	if err != nil {
@@ -245,7 +235,6 @@ func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks work
 	d.sub = d.ps.Subscriber(queue.ReceiveConfig{
 		Subscription:   s.subscription,
 		MaxOutstanding: s.cfg.MaxOutstanding,
-		MaxExtension:   maxExtension(s, c),
 	})
 	// Readiness: receiving, and no shutdown begun.
 	d.admin = metrics.NewServer(ln, reg, func() bool { return !d.stopping.Load() && d.sub.Healthy() })
