@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,12 +32,7 @@ func adminPaths(t *testing.T) map[string]int {
 	defer func() { cancel(); <-done }()
 	out := map[string]int{}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
-		resp, err := http.Get("http://" + ln.Addr().String() + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		out[p] = resp.StatusCode
+		out[p] = status(ln.Addr().String(), p)
 	}
 	return out
 }

@@ -107,7 +107,7 @@ func TestDebugListenServesProfilesTheAdminPortNever(t *testing.T) {
 		t.Errorf("goroutine dump: %d\n%.500s", code, dump)
 	}
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=2"} {
-		if code, _ := get("http://" + admin + path); code != http.StatusNotFound {
+		if code := status(admin, path); code != http.StatusNotFound {
 			t.Errorf("the admin port answers %s with %d, want 404", path, code)
 		}
 	}
