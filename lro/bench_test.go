@@ -8,15 +8,6 @@ import (
 
 // go test -run '^$' -bench . -benchmem ./lro ./worker
 
-func BenchmarkValidateName(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := ValidateName("enterprises/LC01abcd/devices/3f9a2b7c1d/operations/1700000000123"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkRoute(b *testing.B) {
 	t := NewTable(nil)
 	b.ReportAllocs()

@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-//go:generate go run ./internal/gendiscovery -o catalog_table.go
+//go:generate go run ./internal/gendiscovery -o catalog_gen.go
 
 // API is one version of a Google API that declares an operations cancel
 // method, as the discovery documents of google.golang.org/api describe it

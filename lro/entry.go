@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"opcancel/request"
 	"strings"
 	"time"
 )
@@ -94,7 +95,7 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 // for another host. An entry for another host, or for a version of a known
 // host that the catalog lacks, needs patterns.
 func (fe fileEntry) base() (*Service, error) {
-	if fe.Version != "" && (ValidateName(fe.Version) != nil || strings.Contains(fe.Version, "/")) {
+	if fe.Version != "" && (request.ValidateName(fe.Version) != nil || strings.Contains(fe.Version, "/")) {
 		return nil, fmt.Errorf("version: %q is not a single path segment", fe.Version)
 	}
 	if knownHost(fe.Host) {

@@ -2,6 +2,7 @@ package lro
 
 import (
 	"net/url"
+	"opcancel/request"
 	"strings"
 	"time"
 )
@@ -62,7 +63,7 @@ func (s *Service) Match(name string) error {
 // route returns the first route whose pattern name matches, and checks that
 // the name's location has an endpoint.
 func (s *Service) route(name string) (*Route, error) {
-	if err := ValidateName(name); err != nil {
+	if err := request.ValidateName(name); err != nil {
 		return nil, err
 	}
 	r := s.matchRoute(name)
@@ -120,7 +121,7 @@ func (s *Service) ValidateParent(parent string) error {
 
 // listRoute returns the route of the children of parent.
 func (s *Service) listRoute(parent string) (*Route, error) {
-	if err := ValidateName(parent); err != nil {
+	if err := request.ValidateName(parent); err != nil {
 		return nil, err
 	}
 	child := parent + "/x"

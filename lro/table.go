@@ -2,6 +2,7 @@ package lro
 
 import (
 	"fmt"
+	"opcancel/request"
 	"slices"
 	"strings"
 )
@@ -46,7 +47,7 @@ func (t *Table) Route(host, name string) (*Service, error) {
 		}
 		return s, s.Match(name)
 	}
-	if err := ValidateName(name); err != nil {
+	if err := request.ValidateName(name); err != nil {
 		return nil, err
 	}
 	var found []*Service

@@ -34,3 +34,12 @@ func BenchmarkDecodeFullName(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkValidateName(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ValidateName("enterprises/LC01abcd/devices/3f9a2b7c1d/operations/1700000000123"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -79,11 +79,11 @@ func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Con
 	}
 	defer func() {
 		st.inFlight.Dec()
-		w.pool.Release(1)
+		w.slots.Release(1)
 		st.share.Release(1)
 	}()
 	var err error
-	w.requests.do(func() { err = fn(ctx) })
+	w.runners.do(func() { err = fn(ctx) })
 	if answered, kind := apiAnswered(err); answered {
 		st.allowed.Set(st.throttle.answered(kind, time.Now()))
 	}
@@ -118,13 +118,13 @@ func (w *Worker) take(ctx context.Context, host string, st *serviceState) error 
 		}
 		st.shareWait.Add(time.Since(start).Seconds())
 	}
-	if err := w.pool.Acquire(ctx, 1); err != nil {
+	if err := w.slots.Acquire(ctx, 1); err != nil {
 		st.share.Release(1)
 		return err
 	}
 	delay, err := w.pace(ctx, host, st)
 	if err != nil {
-		w.pool.Release(1)
+		w.slots.Release(1)
 		st.share.Release(1)
 		return err
 	}

@@ -6,16 +6,11 @@ import (
 	"opcancel/request"
 )
 
-// A message can be delivered again while its first copy is still being
-// worked on here: its lease lapsed, or Pub/Sub redelivered it early. Only
-// the latest delivery's lease is live, so the first copy's ack or nack may
-// be void. The copy therefore sends nothing, waits for the first copy's
-// fate, and is recorded and settled as it was: acking it at once (as a
-// duplicate) would lose the message whenever the first copy ends nacked.
-// See docs/operations.md#failure-semantics.
-
 // fate is how the first copy of a message in flight ended, for the copies
-// that arrive meanwhile.
+// that arrive meanwhile. Only the latest delivery's lease is live, so the
+// first copy's ack or nack may be void: a copy therefore sends nothing, waits
+// for the first copy's fate and is recorded and settled as it was, never
+// acked at once (see docs/design.md#leases).
 type fate struct {
 	// done is closed once the first copy is recorded and settled; the
 	// fields below are set before.

@@ -7,50 +7,15 @@ import (
 )
 
 // throttle is one service's send rate: the configured rate, lowered
-// adaptively while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE.
+// adaptively while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE, per
+// replica and without coordination (the judgement, its window and its
+// arithmetic are in docs/design.md#pacing-and-throttling).
 //
-// Sends are paced on a schedule 1/rate apart (so the average rate is the
-// rate, even though timers fire late), and a log of the recent sends holds
-// any send that would put more than the rate into one second. The log spans
-// a second plus windowSlack, so that the jitter between this point and the
-// wire (a goroutine handoff, a late timer) cannot make the API see more than
-// the rate in any one-second window either.
-//
-// The adaptive limit reacts to the share of overload answers, per replica
-// and without coordination (see docs/design.md#pacing-and-throttling):
-//
-//   - The window is the last two seconds of answers, or longer (up to a
-//     minute) while it holds fewer than 20: a replica sending a tenth of a
-//     fleet's quota still judges its share of 429s, where a fixed window of
-//     a hundred answers would never judge and leave the fleet unthrottled.
-//     A request that got no answer within the request timeout counts as
-//     UNAVAILABLE.
-//   - The service counts as overloaded when, among at least 20 answers in
-//     the window, more than 5 % are RESOURCE_EXHAUSTED or more than half are
-//     UNAVAILABLE; or when every answer (at least five) is one of them, which
-//     is an outage. Otherwise such answers are the API's ordinary transient
-//     failures: they are retried with backoff, but do not slow everyone down
-//     (an API that fails a random fifth of its requests with UNAVAILABLE is
-//     not helped by sending less; RESOURCE_EXHAUSTED says "slow down" and is
-//     heeded sooner).
-//   - While overloaded, at most five times a second, the limit is set just
-//     above the rate the API actually accepted over the window: what a quota
-//     admits, or this replica's part of it. An outage (nothing accepted)
-//     drops it to the floor of 1/s.
-//   - Every second without overload and without any RESOURCE_EXHAUSTED
-//     raises the limit by 10 %, or doubles it once five such seconds have
-//     passed (slow start, to find the capacity again after an outage); while
-//     a few RESOURCE_EXHAUSTED still come, too few to judge, the quota is
-//     reached and the limit only creeps up, 2 % a second, so that replicas
-//     sharing a quota do not climb past it together. After two calm minutes
-//     the limit lifts.
-//
-// Google's client-side throttling (SRE book, "Handling Overload", K = 2) is
-// the same idea of trusting the accepted rate, but lets the backend see up to
-// K times what it accepts: up to half of what is sent may be rejected.
-// opcancel's jobs wait rather than fail, and a quota storm should cost few
-// 429s, so the rate itself is set just above what is accepted. The
-// configured rate is never exceeded.
+// Invariant: the configured rate is never exceeded, not even as the API sees
+// it. Sends are paced on a schedule 1/rate apart, and a log of the sends of
+// the last second plus windowSlack holds back any send that would put more
+// than the rate into one second, so that the jitter between this point and
+// the wire (a goroutine handoff, a late timer) cannot either.
 type throttle struct {
 	// configured is the services file's rate; +Inf when unlimited.
 	configured float64

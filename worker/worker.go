@@ -68,9 +68,9 @@ type Worker struct {
 	tracer   trace.Tracer
 	traceLog func(trace.SpanContext) []zap.Field
 
-	// pool bounds API requests in flight (Concurrency); requests runs them.
-	pool     *semaphore.Weighted
-	requests *requestPool
+	// slots are the pool: API requests in flight (Concurrency); runners run them.
+	slots   *semaphore.Weighted
+	runners *requestRunners
 	// held bounds deliveries held (MaxOutstanding).
 	held     *semaphore.Weighted
 	services map[string]*serviceState
@@ -116,8 +116,8 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		metrics:  deps.Metrics,
 		tracer:   deps.Tracer,
 		traceLog: deps.TraceLog,
-		pool:     semaphore.NewWeighted(int64(cfg.Concurrency)),
-		requests: newRequestPool(),
+		slots:    semaphore.NewWeighted(int64(cfg.Concurrency)),
+		runners:  newRequestRunners(),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
@@ -140,7 +140,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 
 // Close releases the worker's idle request goroutines. Call it once no
 // delivery is being handled any more (after Run has returned).
-func (w *Worker) Close() { w.requests.close() }
+func (w *Worker) Close() { w.runners.close() }
 
 // Run receives from src until ctx is done. When it is, receiving stops, held
 // jobs get until the shutdown timeout to reach an outcome, and the rest end

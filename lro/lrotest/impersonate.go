@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"opcancel/lro"
+	"opcancel/request"
 )
 
 // The server impersonates the services of Options.Services: any API of the
@@ -42,7 +43,7 @@ func (s *Server) route(r *http.Request) (kind, name string, svc *lro.Service) {
 // classify tells what a request for the path rest (after the route's
 // prefix) is, or "" if it is not one of the route's.
 func classify(method, rest string, d lro.Dialect, rt lro.Route) (kind, name string) {
-	match := func(n string) bool { return lro.ValidateName(n) == nil && rt.Pattern.Match(n) }
+	match := func(n string) bool { return request.ValidateName(n) == nil && rt.Pattern.Match(n) }
 	cancelMethod := http.MethodPost
 	if rt.CancelGET {
 		cancelMethod = http.MethodGet

@@ -30,12 +30,12 @@ func TestCatalogIsUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed, err := os.ReadFile("../../catalog_table.go")
+	committed, err := os.ReadFile("../../catalog_gen.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(src, committed) {
-		t.Errorf("lro/catalog_table.go is not what %s %s generates; run go generate ./lro", apiModule, version)
+		t.Errorf("lro/catalog_gen.go is not what %s %s generates; run go generate ./lro", apiModule, version)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Command gendiscovery writes lro's catalog of Google APIs with an
-// operations cancel method (lro/catalog_table.go) from the discovery
+// operations cancel method (lro/catalog_gen.go) from the discovery
 // documents that ship in the google.golang.org/api module of go.mod. It runs
 // through go generate in lro (see lro/catalog.go); it is not part of the
 // opcancel binary.
@@ -19,7 +19,7 @@ import (
 const apiModule = "google.golang.org/api"
 
 func main() {
-	out := flag.String("o", "catalog_table.go", "file to write")
+	out := flag.String("o", "catalog_gen.go", "file to write")
 	flag.Parse()
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "gendiscovery:", err)

@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// requestPool runs API requests on reusable goroutines. A job waiting for an
-// answer parks with its small stack, while the deep stack of an HTTP request
-// stays grown on a pool goroutine: thousands of held jobs cost little memory,
-// and no request pays for growing a fresh stack. There are at most
-// Config.Concurrency pool goroutines (a caller holds a pool slot while it
-// submits); each exits after poolIdle without work, or at Close.
-type requestPool struct {
+// requestRunners runs API requests on reusable goroutines, the runners. A
+// job waiting for an answer parks with its small stack, while the deep stack
+// of an HTTP request stays grown on a runner: thousands of held jobs cost
+// little memory, and no request pays for growing a fresh stack. A caller
+// holds a pool slot (Worker.slots) while it submits; each runner exits after
+// runnerIdle without work, or at close.
+type requestRunners struct {
 	handoff chan func() // unbuffered: straight to an idle goroutine
 	done    chan struct{}
 	mu      sync.Mutex // orders wg.Add against Close's wg.Wait
@@ -21,17 +21,17 @@ type requestPool struct {
 	wg      sync.WaitGroup
 }
 
-const poolIdle = 2 * time.Second
+const runnerIdle = 2 * time.Second
 
-func newRequestPool() *requestPool {
-	return &requestPool{handoff: make(chan func()), done: make(chan struct{})}
+func newRequestRunners() *requestRunners {
+	return &requestRunners{handoff: make(chan func()), done: make(chan struct{})}
 }
 
-// do runs f on a pool goroutine and returns when it has returned. A panic
-// in f does not end the process from the pool goroutine: it is recovered
+// do runs f on a runner and returns when it has returned. A panic
+// in f does not end the process from the runner: it is recovered
 // there and raised again, as a *requestPanic with f's stack, in the caller,
 // whose delivery it belongs to (see Worker.Handle).
-func (p *requestPool) do(f func()) {
+func (p *requestRunners) do(f func()) {
 	finished := make(chan struct{})
 	var panicked *requestPanic
 	task := func() {
@@ -72,13 +72,13 @@ func (p *requestPanic) Error() string {
 	return fmt.Sprintf("panic on a request goroutine: %v", p.value)
 }
 
-func (p *requestPool) loop(task func()) {
+func (p *requestRunners) loop(task func()) {
 	defer p.wg.Done()
-	idle := time.NewTimer(poolIdle)
+	idle := time.NewTimer(runnerIdle)
 	defer idle.Stop()
 	for {
 		task()
-		idle.Reset(poolIdle)
+		idle.Reset(runnerIdle)
 		select {
 		case task = <-p.handoff:
 		case <-idle.C:
@@ -90,7 +90,7 @@ func (p *requestPool) loop(task func()) {
 }
 
 // close stops the idle goroutines and waits for them.
-func (p *requestPool) close() {
+func (p *requestRunners) close() {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true

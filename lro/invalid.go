@@ -15,8 +15,3 @@ var ErrInvalid = request.ErrInvalid
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
-
-// ValidateName checks the rules every operation name obeys regardless of
-// service: request.ValidateName, the one implementation, which publishers
-// check too (see docs/contract.md#validation).
-func ValidateName(name string) error { return request.ValidateName(name) }
