@@ -1,30 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
-	"cloud.google.com/go/pubsub/v2"
-
-	"opcancel/lro/lrotest"
 	"opcancel/queue/queuetest"
 )
 
-// The shared helpers of this package's tests: the emulator and the binary
-// (started once per test binary), fake APIs, Pub/Sub resources and the CLI.
-// Workers are started by workers_test.go; waits are bounded by bounds_test.go.
+// The harness of the end-to-end tests: the Pub/Sub emulator and the
+// opcancel binary, each started once per test binary, and how many tests
+// run at once. Pub/Sub resources are made by e2e_pubsub_test.go, fake APIs
+// by e2e_fakeapis_test.go, workers by e2e_workers_test.go; waits are bounded
+// by e2e_bounds_test.go.
 
 var (
 	emuOnce sync.Once
@@ -102,147 +97,4 @@ func binary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
-}
-
-// fakeAPIs serves the two built-in services from two separate fake hosts on
-// loopback sockets, and writes a services file pointing at them.
-type fakeAPIs struct {
-	vault, amapi *lrotest.Server
-	config       string
-}
-
-func newFakeAPIs(t *testing.T, vaultOpts, amapiOpts lrotest.Options, vaultExtra string) *fakeAPIs {
-	t.Helper()
-	f := &fakeAPIs{vault: lrotest.New(vaultOpts), amapi: lrotest.New(amapiOpts)}
-	vs, as := httptest.NewServer(f.vault), httptest.NewServer(f.amapi)
-	t.Cleanup(vs.Close)
-	t.Cleanup(as.Close)
-	f.config = filepath.Join(t.TempDir(), "services.yaml")
-	yaml := lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: vs.URL, amapiHost: as.URL}, map[string]string{vaultHost: vaultExtra})
-	if err := os.WriteFile(f.config, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// pubsubSetup is a topic, a worker subscription and optionally a results
-// topic with a subscription to read the events back.
-type pubsubSetup struct {
-	project, topic, sub, results, resultsSub string
-}
-
-var nameSeq struct {
-	sync.Mutex
-	n int
-}
-
-// uniqueName returns a Pub/Sub-valid name unique within the test binary.
-func uniqueName(prefix string) string {
-	nameSeq.Lock()
-	defer nameSeq.Unlock()
-	nameSeq.n++
-	return fmt.Sprintf("%s-%d", prefix, nameSeq.n)
-}
-
-func newPubsub(t *testing.T, e *queuetest.Emulator, o queuetest.SubscriptionOptions, withResults bool) pubsubSetup {
-	t.Helper()
-	ctx := context.Background()
-	p := pubsubSetup{project: "proj-" + strings.ToLower(uniqueName("e2e"))}
-	var err error
-	if p.topic, p.sub, err = e.TopicAndSubscription(ctx, p.project, "requests", "worker", o); err != nil {
-		t.Fatal(err)
-	}
-	if withResults {
-		if p.results, p.resultsSub, err = e.TopicAndSubscription(ctx, p.project, "results", "results-reader", queuetest.SubscriptionOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
-
-// message is a request to publish.
-type message struct {
-	data  string
-	attrs map[string]string
-}
-
-// publish publishes messages to the topic and waits for the emulator's answers.
-func publish(t *testing.T, e *queuetest.Emulator, topic string, msgs ...message) {
-	t.Helper()
-	p := e.Client.Publisher(topic)
-	defer p.Stop()
-	var results []*pubsub.PublishResult
-	for _, m := range msgs {
-		results = append(results, p.Publish(context.Background(), &pubsub.Message{Data: []byte(m.data), Attributes: m.attrs}))
-	}
-	for _, r := range results {
-		if _, err := r.Get(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// getenvFrom makes a getenv from a map.
-func getenvFrom(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err = run(context.Background(), args, getenvFrom(env), strings.NewReader(""), &out, &errb)
-	return out.String(), errb.String(), exitCode(err), err
-}
-
-// events collects result events by operation name from a results subscription.
-type events struct {
-	mu     sync.Mutex
-	byName map[string][]map[string]any
-	total  int
-}
-
-func (ev *events) pull(t *testing.T, e *queuetest.Emulator, sub string) {
-	t.Helper()
-	msgs, err := e.Drain(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if ev.byName == nil {
-		ev.byName = map[string][]map[string]any{}
-	}
-	for _, m := range msgs {
-		var f map[string]any
-		if err := json.Unmarshal(m.Message.Data, &f); err != nil {
-			t.Fatalf("event %q: %v", m.Message.Data, err)
-		}
-		name, _ := f["name"].(string)
-		ev.byName[name] = append(ev.byName[name], f)
-		ev.total++
-	}
-}
-
-func (ev *events) names() int {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	return len(ev.byName)
 }

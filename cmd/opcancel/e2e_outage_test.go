@@ -186,7 +186,7 @@ func TestAPIDownForAMinute(t *testing.T) {
 		"--results-topic=" + ps.results, "--config=" + apis.config}, l.args()...)...)
 	publish(t, e, ps.topic, msgs...)
 	downAt := time.Now()
-	var ev events
+	var ev eventsByName
 	for time.Since(downAt) < downFor {
 		select {
 		case err := <-p.done:
@@ -261,7 +261,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("no exit %v after SIGTERM (shutdown timeout %v)\n%s", l.exit(), l.shutdownTimeout, p.logs)
 	}
 	startBinary(t, env, args...)
-	var ev events
+	var ev eventsByName
 	waitProgress(t, "an acked outcome for every operation", l.job(), n, func() int {
 		ev.pull(t, e, ps.resultsSub)
 		return ev.names()

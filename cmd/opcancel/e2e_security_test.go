@@ -160,7 +160,7 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 	p := startBinary(t, env, append([]string{"--auth=adc", "--log-level=debug", "--subscription=" + ps.sub, "--results-topic=" + ps.results,
 		"--config=" + config}, e2eLimits.args()...)...)
 	publish(t, e, ps.topic, append(good, hostile...)...)
-	var ev events
+	var ev eventsByName
 	waitFor(t, "every outcome", e2eLimits.job(), func() bool {
 		ev.pull(t, e, ps.resultsSub)
 		return ev.total >= len(good)+len(hostile)
@@ -259,7 +259,7 @@ func TestCredentialFailuresAreNackedNeverAcked(t *testing.T) {
 			if v := value(m, "opcancel_retries_total", map[string]string{"code": tc.wantCode}); v < 1 {
 				t.Errorf("retries{code=%s} = %v", tc.wantCode, v)
 			}
-			var ev events
+			var ev eventsByName
 			ev.pull(t, e, ps.resultsSub)
 			if ev.total != 0 {
 				t.Errorf("%d result events for nacked deliveries", ev.total)
