@@ -40,27 +40,6 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// configFlags are the flags that set the fields of worker.Config.
-var configFlags = map[string]string{
-	"Concurrency":     "--concurrency",
-	"MaxOutstanding":  "--max-outstanding",
-	"VerifyTimeout":   "--verify-timeout",
-	"RetryBudget":     "--retry-budget",
-	"ShutdownTimeout": "--shutdown-timeout",
-}
-
-// configError is the usage error for an invalid worker.Config: it names the
-// flag that set the bad field.
-func configError(err error) error {
-	var ce *worker.ConfigError
-	if errors.As(err, &ce) {
-		if flag, ok := configFlags[ce.Field]; ok {
-			return usagef("%s %v: %s", flag, ce.Value, ce.Problem)
-		}
-	}
-	return usageError{err}
-}
-
 // servicesFileError is the usage error for a --config that does not load:
 // an endpoint refused for want of https names --auth, and a host that is
 // not in the catalog the command that lists it.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -42,9 +41,7 @@ func (c *servicesCmd) Run(_ context.Context, e *env) error {
 	}
 	rows := c.rows(table)
 	if c.JSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rows)
+		err = writeJSON(e.stdout, rows)
 	} else {
 		err = printServices(e.stdout, rows)
 	}
