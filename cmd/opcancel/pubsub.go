@@ -60,7 +60,7 @@ func projectOf(name string) string {
 // startTracing starts the tracing e asks for (see tracing.go), which the
 // client of connect then uses. The caller shuts it down.
 func (b *pubsubBase) startTracing(ctx context.Context, e *env) (*tracing, error) {
-	tr, err := startTracing(ctx, e)
+	tr, err := newTracing(ctx, e)
 	if err != nil {
 		return nil, err
 	}
