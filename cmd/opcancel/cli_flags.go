@@ -40,6 +40,17 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
+// loadServicesFile loads the services file of --config (none: the built-in
+// services). An endpoint must be https when the command sends credentials
+// (--auth=adc); the commands that send none (demo, services) pass "".
+func loadServicesFile(path, auth string) (*lro.Table, error) {
+	table, err := lro.LoadTable(path, lro.FileOptions{RequireHTTPS: auth == lro.AuthADC})
+	if err != nil {
+		return nil, servicesFileError(err)
+	}
+	return table, nil
+}
+
 // servicesFileError is the usage error for a --config that does not load:
 // an endpoint refused for want of https names --auth, and a host that is
 // not in the catalog the command that lists it.

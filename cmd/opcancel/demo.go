@@ -30,9 +30,9 @@ func (c *demoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	table, err := lro.LoadTable(c.Config, lro.FileOptions{})
+	table, err := loadServicesFile(c.Config, "")
 	if err != nil {
-		return servicesFileError(err)
+		return err
 	}
 	world, err := newDemoWorld(ctx, c.Latency, table)
 	if err != nil {

@@ -35,9 +35,9 @@ type serviceRow struct {
 }
 
 func (c *servicesCmd) Run(_ context.Context, e *env) error {
-	table, err := lro.LoadTable(c.Config, lro.FileOptions{})
+	table, err := loadServicesFile(c.Config, "")
 	if err != nil {
-		return servicesFileError(err)
+		return err
 	}
 	rows := c.rows(table)
 	if c.JSON {

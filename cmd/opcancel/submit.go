@@ -173,8 +173,8 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	if c.Rate < 0 {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
 	}
-	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, servicesFileError(err)
+	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
+		return nil, err
 	}
 	if c.Service != "" {
 		if _, err := s.table.Enabled(c.Service); err != nil {

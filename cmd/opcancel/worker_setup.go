@@ -46,8 +46,8 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	if c.DebugListen != "" && c.DebugListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		return nil, usagef("--debug-listen %s: must differ from --listen: the admin port never serves profiles", c.DebugListen)
 	}
-	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, servicesFileError(err)
+	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
+		return nil, err
 	}
 	if s.log, err = newLogger(c.LogLevel, e.stderr); err != nil {
 		return nil, err
