@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"bytes"
@@ -28,8 +28,6 @@ import (
 	"opcancel/queue"
 	"opcancel/worker"
 )
-
-const deployDir = "../../deploy"
 
 // rendered is one kustomization, rendered and decoded strictly.
 type rendered struct {
@@ -72,7 +70,7 @@ func kustomize(t *testing.T, dir string) []byte {
 		t.Skip("kubectl is not installed: cannot render the kustomizations")
 	}
 	f, _ := kustomized.LoadOrStore(dir, sync.OnceValues(func() ([]byte, error) {
-		return exec.Command(kubectl, "kustomize", filepath.Join(deployDir, dir)).CombinedOutput()
+		return exec.Command(kubectl, "kustomize", dir).CombinedOutput()
 	}))
 	out, err := f.(func() ([]byte, error))()
 	if err != nil {
@@ -132,13 +130,13 @@ func render(t *testing.T, dir string) *rendered {
 // workerFlags returns the flags `opcancel worker --help` documents.
 func workerFlags(t *testing.T) map[string]bool {
 	t.Helper()
-	out, _, code, err := runCLI(t, nil, "worker", "--help")
-	if code != 0 {
-		t.Fatalf("worker --help: %v", err)
+	out, err := exec.Command(binary(t), "worker", "--help").Output()
+	if err != nil {
+		t.Fatalf("opcancel worker --help: %v", err)
 	}
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllStringSubmatch(out, -1) {
-		flags[m[1]] = true
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllSubmatch(out, -1) {
+		flags[string(m[1])] = true
 	}
 	return flags
 }
@@ -309,7 +307,7 @@ func checkPodSecurity(t *testing.T, name string, spec *corev1.PodSpec) {
 // does (deploy/build.sh) and checks it is static and stamped.
 func TestBuildScriptStampsTheVersion(t *testing.T) {
 	t.Parallel()
-	dockerfile, err := os.ReadFile("../../Dockerfile")
+	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +318,7 @@ func TestBuildScriptStampsTheVersion(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "opcancel")
 	build := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
-	build.Dir = "../.."
+	build.Dir = repoRoot
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("deploy/build.sh: %v\n%s", err, b)
 	}

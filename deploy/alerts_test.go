@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"os"
@@ -57,7 +57,7 @@ func writeRuleFile(t *testing.T, dir string, groups []monitoringv1.RuleGroup) st
 // runbookBase is the runbook_url base of deploy/base/runbooks.env.
 func runbookBase(t *testing.T) string {
 	t.Helper()
-	env, err := os.ReadFile(filepath.Join(deployDir, "base", "runbooks.env"))
+	env, err := os.ReadFile(filepath.Join("base", "runbooks.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func runbookBase(t *testing.T) string {
 // makes them.
 func runbookAnchors(t *testing.T) map[string]bool {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/operations.md")
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

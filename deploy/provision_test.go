@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func provision(t *testing.T, endpoint, project string, extra ...string) (string,
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		t.Skip("gcloud is not installed")
 	}
-	cmd := exec.Command("bash", filepath.Join(deployDir, "pubsub", "provision.sh"))
+	cmd := exec.Command("bash", filepath.Join("pubsub", "provision.sh"))
 	cmd.Env = append(os.Environ(),
 		"PROJECT="+project,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="+endpoint,
@@ -168,11 +168,11 @@ func TestProvisioningStopsOnErrorsOtherThanNotFound(t *testing.T) {
 // become every file name in the directory).
 func TestScriptsQuoteEveryExpansion(t *testing.T) {
 	t.Parallel()
-	scripts, err := filepath.Glob(filepath.Join(deployDir, "*", "*.sh"))
+	scripts, err := filepath.Glob(filepath.Join("*", "*.sh"))
 	if err != nil || len(scripts) == 0 {
-		t.Fatalf("no scripts under %s: %v", deployDir, err)
+		t.Fatalf("no scripts under deploy/: %v", err)
 	}
-	for _, s := range append(scripts, filepath.Join(deployDir, "build.sh")) {
+	for _, s := range append(scripts, "build.sh") {
 		src, err := os.ReadFile(s)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ var (
 // monitoring v3 AlertPolicy.
 func policyFiles(t *testing.T) map[string]*monitoringpb.AlertPolicy {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(deployDir, "monitoring", "policies", "*.json"))
+	files, err := filepath.Glob(filepath.Join("monitoring", "policies", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no policy files: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 	defer api.Close()
 	files := policyFiles(t)
 	for run := 1; run <= 2; run++ {
-		cmd := exec.Command("bash", filepath.Join(deployDir, "monitoring", "apply-policies.sh"))
+		cmd := exec.Command("bash", filepath.Join("monitoring", "apply-policies.sh"))
 		cmd.Env = append(os.Environ(), "PROJECT=p", "SUBSCRIPTION=their-worker",
 			"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+api.URL+"/",
 			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true", "CLOUDSDK_CORE_DISABLE_PROMPTS=1")

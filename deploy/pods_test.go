@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"bufio"
@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"opcancel/lro"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +22,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"opcancel/lro"
 )
 
 // overlays are the kustomizations a user applies (and the base they share).
@@ -277,7 +277,7 @@ var digestPinned = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 // is pinned by digest (a tag moves; a digest names exactly one image).
 func TestDockerfilePinsBaseImagesByDigest(t *testing.T) {
 	t.Parallel()
-	f, err := os.ReadFile("../../Dockerfile")
+	f, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,11 +308,12 @@ func TestDockerfilePinsBaseImagesByDigest(t *testing.T) {
 }
 
 // TestDockerignoreKeepsTheContextToTheSources: by Docker's own pattern
-// rules, the build context holds what the build needs and no .git, key
-// file or local output.
+// rules, the build context holds the daemon's module and deploy/build.sh,
+// which the build needs, and no .git, key file, local output or file of
+// another module.
 func TestDockerignoreKeepsTheContextToTheSources(t *testing.T) {
 	t.Parallel()
-	f, err := os.Open("../../.dockerignore")
+	f, err := os.Open(filepath.Join(repoRoot, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,22 +339,62 @@ func TestDockerignoreKeepsTheContextToTheSources(t *testing.T) {
 			t.Errorf("%s would be sent to the builder", secret)
 		}
 	}
-	needed := []string{"go.mod", "go.sum", "deploy/build.sh"}
-	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.Name() == ".git" {
+	needed, others := goSources(t)
+	needed = append(needed, "go.mod", "go.sum", "deploy/build.sh")
+	for _, n := range needed {
+		if excluded(n) {
+			t.Errorf("%s, which the build needs, is left out of the context", n)
+		}
+	}
+	for _, o := range others {
+		if !excluded(o) {
+			t.Errorf("%s, of another module than the daemon's, would be sent to the builder", o)
+		}
+	}
+}
+
+// goSources returns the repository's Go files (paths from its root): those
+// of the daemon's module, and the Go files, go.mod and go.sum of any module
+// below it (this one, deploy/go.mod), which the image never builds: they
+// must stay out of the context, or they would join the root module inside
+// the builder.
+func goSources(t *testing.T) (daemon, others []string) {
+	t.Helper()
+	var nested []string // the directories below the root that hold a go.mod
+	inNested := func(rel string) bool {
+		return slices.ContainsFunc(nested, func(dir string) bool { return strings.HasPrefix(rel, dir+"/") })
+	}
+	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(path, ".go") {
-			needed = append(needed, strings.TrimPrefix(filepath.ToSlash(path), "../../"))
+		rel, err := filepath.Rel(repoRoot, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && rel != "." {
+				nested = append(nested, rel)
+			}
+			return nil
+		}
+		switch {
+		case inNested(rel) && (strings.HasSuffix(rel, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum"):
+			others = append(others, rel)
+		case strings.HasSuffix(rel, ".go"):
+			daemon = append(daemon, rel)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range needed {
-		if excluded(n) {
-			t.Errorf("%s, which the build needs, is left out of the context", n)
-		}
+	if len(others) == 0 {
+		t.Fatal("no module below the root: the kit's tests are in deploy/go.mod's")
 	}
+	return daemon, others
 }
