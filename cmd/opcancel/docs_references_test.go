@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -22,21 +23,19 @@ import (
 const repoRoot = "../.."
 
 // repo is what the docs may refer to: the repository's files, its tests
-// and its packages' declarations.
+// and its packages.
 type repo struct {
-	files    map[string]bool // slash paths from the root, directories included
-	bases    []string        // base names of the Go files
-	testFns  []string        // Test, Benchmark, Fuzz and Example functions
-	packages map[string]string
-	// decls caches the top-level names declared in a package directory.
-	decls map[string]map[string]bool
+	files    map[string]bool   // slash paths from the root, directories included
+	bases    []string          // base names of the Go files
+	testFns  []string          // Test, Benchmark, Fuzz and Example functions
+	packages map[string]string // a package's name to its directory, where no other package has that name
 }
 
 var testFunc = regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz|Example)\w*)\(`)
 
-func readRepo(t *testing.T) *repo {
-	t.Helper()
-	r := &repo{files: map[string]bool{}, packages: map[string]string{}, decls: map[string]map[string]bool{}}
+// readRepo reads the repository once for the tests of this file.
+var readRepo = sync.OnceValues(func() (*repo, error) {
+	r := &repo{files: map[string]bool{}, packages: map[string]string{}}
 	dirsOf := map[string][]string{} // package base name → directories
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -67,23 +66,32 @@ func readRepo(t *testing.T) *repo {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, dirs := range dirsOf {
 		if len(dirs) == 1 { // a name two packages share says nothing
 			r.packages[name] = dirs[0]
 		}
 	}
+	return r, err
+})
+
+func mustReadRepo(t *testing.T) *repo {
+	t.Helper()
+	r, err := readRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
-// declares says whether the package in dir declares name at top level,
-// in its code or its tests.
-func (r *repo) declares(t *testing.T, dir, name string) bool {
+// declarations caches the top-level names each package directory declares,
+// in its code and its tests.
+type declarations map[string]map[string]bool
+
+// declares says whether the package in dir declares name.
+func (decls declarations) declares(t *testing.T, dir, name string) bool {
 	t.Helper()
-	if r.decls[dir] == nil {
-		r.decls[dir] = map[string]bool{}
+	if decls[dir] == nil {
+		decls[dir] = map[string]bool{}
 		paths, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
 		for _, p := range paths {
 			f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
@@ -94,16 +102,16 @@ func (r *repo) declares(t *testing.T, dir, name string) bool {
 				switch d := decl.(type) {
 				case *ast.FuncDecl:
 					if d.Recv == nil {
-						r.decls[dir][d.Name.Name] = true
+						decls[dir][d.Name.Name] = true
 					}
 				case *ast.GenDecl:
 					for _, spec := range d.Specs {
 						switch s := spec.(type) {
 						case *ast.TypeSpec:
-							r.decls[dir][s.Name.Name] = true
+							decls[dir][s.Name.Name] = true
 						case *ast.ValueSpec:
 							for _, n := range s.Names {
-								r.decls[dir][n.Name] = true
+								decls[dir][n.Name] = true
 							}
 						}
 					}
@@ -111,7 +119,7 @@ func (r *repo) declares(t *testing.T, dir, name string) bool {
 			}
 		}
 	}
-	return r.decls[dir][name]
+	return decls[dir][name]
 }
 
 // docPages returns the README and every page under docs/, as slash paths
@@ -141,7 +149,7 @@ var (
 // exists, and every go test -run pattern they give matches a test.
 func TestDocsNameWhatExists(t *testing.T) {
 	t.Parallel()
-	r := readRepo(t)
+	r := mustReadRepo(t)
 	// A path the docs give: one that starts with a top-level directory.
 	var tops []string
 	for p := range r.files {
@@ -149,6 +157,7 @@ func TestDocsNameWhatExists(t *testing.T) {
 			tops = append(tops, regexp.QuoteMeta(p))
 		}
 	}
+	decls := declarations{}
 	repoPath := regexp.MustCompile(`(?:^|[\s(\x60"'=])(?:\./)?((?:` + strings.Join(tops, "|") + `)/[\w./-]*\w)`)
 	for _, page := range docPages(r) {
 		b, err := os.ReadFile(filepath.Join(repoRoot, page))
@@ -188,7 +197,7 @@ func TestDocsNameWhatExists(t *testing.T) {
 			}
 		}
 		for _, m := range qualified.FindAllStringSubmatch(text, -1) {
-			if dir, ok := r.packages[m[1]]; ok && !r.declares(t, dir, m[2]) {
+			if dir, ok := r.packages[m[1]]; ok && !decls.declares(t, dir, m[2]) {
 				t.Errorf("%s names %s, which package %s (%s) does not declare", page, m[0], m[1], dir)
 			}
 		}
@@ -205,7 +214,7 @@ var (
 // and, with a fragment, to a heading of that page.
 func TestDocLinksResolve(t *testing.T) {
 	t.Parallel()
-	r := readRepo(t)
+	r := mustReadRepo(t)
 	anchors := map[string]map[string]bool{}
 	check := func(where, target string) {
 		file, frag, _ := strings.Cut(target, "#")
