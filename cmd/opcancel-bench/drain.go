@@ -45,7 +45,7 @@ func backlogDrain(ctx context.Context) (*result, error) {
 	// Once every name has ended, a void ack shows as a delivery of its
 	// message within a lease: the copy leased in its place comes back when
 	// that lapses. Two leases without a delivery mean the backlog drained.
-	quiet := 2 * queue.DefaultMaxExtensionPeriod
+	quiet := 2 * queue.DefaultLeaseExtension
 	elapsed, runErr := runUntil(ctx, r.w, t.source(src), limit, func() bool { return t.drained(names, quiet) })
 	s := t.summary()
 	perName := float64(s.outcomes) / float64(max(s.names, 1))
@@ -60,7 +60,7 @@ func backlogDrain(ctx context.Context) (*result, error) {
 	res.add("api_requests_per_name", float64(st.Cancels+st.Gets)/float64(max(s.names, 1)))
 	res.add("last_first_outcome_seconds", s.lastFirst.Seconds())
 	res.add("drained", runErr == nil)
-	res.add("lease_extension_seconds", queue.DefaultMaxExtensionPeriod.Seconds())
+	res.add("lease_extension_seconds", queue.DefaultLeaseExtension.Seconds())
 	res.add("run_seconds", elapsed.Seconds())
 	res.add("note", fmt.Sprintf("default worker settings and leases; subscription ack deadline 20 s; API latency %v; drained: every name ended and no delivery came for two lease extensions after, within %v; last_first_outcome_seconds: when the last name ended for the first time", latency, limit))
 	return res, nil
