@@ -21,12 +21,24 @@ var errBudget = errors.New("retry budget spent")
 // end when the server's hint reaches past it. The budget is kept by
 // spend.
 func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) error) error {
+	var last error
 	for retry := 0; ; retry++ {
 		queued := time.Now()
-		err := w.call(ctx, j.svc, func(ctx context.Context) error {
+		giveUp := j.budgetEnd
+		if giveUp.IsZero() {
+			giveUp = queued.Add(w.cfg.RetryBudget)
+		}
+		err := w.call(ctx, j, giveUp, func(ctx context.Context) error {
 			w.spend(j, time.Since(queued)) // as the request leaves
 			return fn(ctx)
 		})
+		if errors.Is(err, errWaitedOut) {
+			if last == nil { // nothing sent: no answer, as the code says
+				return fmt.Errorf("%w: %w", errBudget, &lro.Error{Code: lro.Transport, Message: err.Error(), Err: err})
+			}
+			return fmt.Errorf("%w after %d attempts, then %w: %w", errBudget, j.attempts, err, last)
+		}
+		last = err
 		j.attempts++
 		if err == nil || ctx.Err() != nil || lro.Classify(err) == lro.Permanent {
 			return err
@@ -56,12 +68,12 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 // sent, and the time a request waits for its service's pace, its share of
 // the pool or the pool does not count: a job in a paced backlog never runs
 // out of budget for having waited its turn. Waiting counts only while the
-// API is failing (see throttle.failing): the line of a service that
+// endpoint is failing (see Worker.failing): the line of an endpoint that
 // answers nothing in time is part of retrying it, and a job ends
 // retry_exhausted after the budget as it would have without the line.
 func (w *Worker) spend(j *job, waited time.Duration) {
 	now := time.Now()
-	failing := w.services[j.svc.Host].throttle.failing(now)
+	failing := w.failing(j.ep, now)
 	switch {
 	case j.budgetEnd.IsZero() && failing:
 		j.budgetEnd = now.Add(w.cfg.RetryBudget - waited)

@@ -84,7 +84,7 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 		if goodput < 85 {
 			t.Errorf("goodput %.1f requests/s, want at least 85 %% of the 100/s quota", goodput)
 		}
-		if d := testutilCounter(h.m.ThrottleDelayed.WithLabelValues(vault)); d == 0 {
+		if d := testutilCounter(h.m.ThrottleDelayed.WithLabelValues(vault, vaultAt)); d == 0 {
 			t.Error("no request counted as delayed by throttling")
 		}
 	})
@@ -109,7 +109,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 				return nil
 			},
 		}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "rate: 40"}))
-		th := h.w.services[amapi].throttle
+		th := h.bulkhead(amapi, amapiAt).throttle
 		var wg sync.WaitGroup
 		for i := range 200 {
 			wg.Go(func() {
@@ -124,7 +124,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 		if !throttling || allowed > 15 {
 			t.Errorf("after 30s of 503s: throttling %v at %.1f/s, want a few per second at most", throttling, allowed)
 		}
-		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi)); got != allowed {
+		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi, amapiAt)); got != allowed {
 			t.Errorf("opcancel_throttle_allowed_rate = %v, want %v", got, allowed)
 		}
 		down.Store(false)
@@ -237,7 +237,7 @@ func TestThrottleIgnoresRandomFailures(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if throttling, _ := h.w.services[vault].throttle.state(); throttling {
+		if throttling, _ := h.bulkhead(vault, vaultAt).throttle.state(); throttling {
 			t.Error("throttled by random failures")
 		}
 		if h.jobs(vault, Cancelled) != 1000 {

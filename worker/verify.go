@@ -29,7 +29,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 			return interrupted(err)
 		}
 		var op *lro.Operation
-		err := w.call(ctx, j.svc, func(ctx context.Context) error {
+		err := w.call(ctx, j, time.Time{}, func(ctx context.Context) error {
 			var err error
 			op, err = w.ops.Get(ctx, j.svc, j.req.Name)
 			return err

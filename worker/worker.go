@@ -68,8 +68,9 @@ type Worker struct {
 	tracer   trace.Tracer
 	traceLog func(trace.SpanContext) []zap.Field
 
-	// slots are the pool: API requests in flight (Concurrency); runners run them.
-	slots   *semaphore.Weighted
+	// pool is the slots of API requests in flight (Concurrency), shared by
+	// the services' endpoints; runners run the requests.
+	pool    *pool
 	runners *requestRunners
 	// held bounds deliveries held (MaxOutstanding).
 	held     *semaphore.Weighted
@@ -116,7 +117,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		metrics:  deps.Metrics,
 		tracer:   deps.Tracer,
 		traceLog: deps.TraceLog,
-		slots:    semaphore.NewWeighted(int64(cfg.Concurrency)),
+		pool:     newPool(cfg.Concurrency),
 		runners:  newRequestRunners(cfg.Concurrency),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
@@ -138,9 +139,12 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	return w, nil
 }
 
-// Close releases the worker's idle request goroutines. Call it once no
-// delivery is being handled any more (after Run has returned).
-func (w *Worker) Close() { w.runners.close() }
+// Close releases the worker's idle request goroutines and timers. Call it
+// once no delivery is being handled any more (after Run has returned).
+func (w *Worker) Close() {
+	w.runners.close()
+	w.stopTimers()
+}
 
 // Run receives from src until ctx is done. When it is, receiving stops, held
 // jobs get until the shutdown timeout to reach an outcome, and the rest end
@@ -186,7 +190,8 @@ type job struct {
 	d        Delivery
 	req      request.Request
 	svc      *lro.Service
-	service  string // the metrics label: a configured host or "unknown"
+	ep       *endpoint // the bulkhead of the endpoint svc's requests for the name go to
+	service  string    // the metrics label: a configured host or "unknown"
 	received time.Time
 	attempts int
 	polls    int
@@ -249,7 +254,7 @@ func (w *Worker) process(ctx context.Context, j *job) result {
 	if err != nil {
 		return invalid(err)
 	}
-	j.svc, j.service = svc, svc.Host
+	j.svc, j.service, j.ep = svc, svc.Host, w.endpointOf(svc, req.Name)
 	key := svc.Host + "/" + req.Name
 	if !w.claim(key) {
 		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}

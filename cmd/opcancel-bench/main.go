@@ -114,6 +114,7 @@ var scenarios = []scenario{
 	{"quota_storm", one(quotaStorm)},
 	{"emulator_e2e", one(emulatorE2E)},
 	{"isolation", one(isolation)},
+	{"region_isolation", one(regionIsolation)},
 	{"backlog", one(backlog)},
 	{"backlog_drain", one(backlogDrain)},
 	{"fleet", fleets},

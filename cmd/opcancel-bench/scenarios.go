@@ -23,10 +23,12 @@ func doneAtFirstPoll(string) *lrotest.Script { return &lrotest.Script{} }
 
 // socketRun is one run of jobs against a fake API on a loopback socket.
 type socketRun struct {
-	fake    *lrotest.Server
-	rig     *rig
-	done    completions
-	elapsed time.Duration
+	fake *lrotest.Server
+	// endpoint is the fake's host, the endpoint label of its series.
+	endpoint string
+	rig      *rig
+	done     completions
+	elapsed  time.Duration
 	// accepted samples the API's count of accepted requests every 100 ms.
 	accepted []sample
 }
@@ -66,6 +68,7 @@ func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, job
 	run := &socketRun{fake: lrotest.New(opts)}
 	srv := httptest.NewServer(run.fake)
 	defer srv.Close()
+	run.endpoint = srv.Listener.Addr().String()
 	var err error
 	if run.rig, err = newRig(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{vaultHost: extra}), nil); err != nil {
 		return nil, err
@@ -77,8 +80,9 @@ func onSockets(ctx context.Context, opts lrotest.Options, cfg worker.Config, job
 	return run, nil
 }
 
-// latencyBound: 50 ms per call, --concurrency 64, two calls per job: the
-// bound is 64 / 0.05 / 2 = 640 jobs/s.
+// latencyBound: 50 ms per call, --concurrency 64, two calls per job, one
+// busy service with the default settings: the bound is the pool's,
+// 64 / 0.05 / 2 = 640 jobs/s.
 func latencyBound(ctx context.Context) (*result, error) {
 	const (
 		latency     = 50 * time.Millisecond
@@ -92,22 +96,16 @@ func latencyBound(ctx context.Context) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The same with the one busy service allowed the whole pool.
-	whole, err := onSockets(ctx, opts, cfg, jobs, fmt.Sprintf("maxConcurrency: %d", concurrency))
-	if err != nil {
-		return nil, err
-	}
 	r, c, elapsed := run.rig, &run.done, run.elapsed
 	bound := float64(concurrency) / latency.Seconds() / 2
 	rate := c.steadyRate()
-	res := &result{Value: rate, Unit: "jobs/s", Bound: bound, Ratio: rate / bound, Target: 0.90}
+	res := &result{Value: rate, Unit: "jobs/s", Bound: bound, Ratio: rate / bound, Target: 0.95}
 	res.Pass = res.Ratio >= res.Target
 	res.add("jobs", jobs)
 	res.add("overall_jobs_per_s", float64(jobs)/elapsed.Seconds())
 	res.add("cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")))
-	res.add("share", testutil.ToFloat64(r.m.ServiceMaxConcurrency.WithLabelValues(vaultHost)))
-	res.add("jobs_per_s_with_max_concurrency_64", whole.done.steadyRate())
-	res.add("note", "steady rate between the 10th and 90th percentile completions, with the default share of the pool (half of --concurrency); then the same with maxConcurrency: 64 for the service; each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
+	res.add("reclaimed", testutil.ToFloat64(r.m.RequestsReclaimed.WithLabelValues(vaultHost, run.endpoint)))
+	res.add("note", "steady rate between the 10th and 90th percentile completions, default settings (no maxConcurrency); each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
 	return res, nil
 }
 
