@@ -2,6 +2,7 @@ package worker
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,9 +18,11 @@ import (
 type serviceState struct {
 	host string
 	// rate is the configured rate, +Inf when unlimited; turn serialises the
-	// pacing of the service's sends at it, whichever endpoint they go to.
+	// pacing of the service's sends at it, whichever endpoint they go to,
+	// and mu guards pace, which a request leaving updates.
 	rate float64
 	turn chan struct{}
+	mu   sync.Mutex
 	pace pacer
 	// limit caps the service's requests in flight: its maxConcurrency, or
 	// the pool (docs/design.md#sharing-the-pool). inFlight is guarded by

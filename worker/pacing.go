@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http/httptrace"
 	"sync"
 	"time"
 
@@ -82,13 +83,20 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*fli
 	if err != nil {
 		return nil, nil, err
 	}
-	paced, err = w.pace(ctx, ep)
+	var sent uint64
+	paced, sent, err = w.pace(ctx, ep)
 	if err != nil {
 		w.pool.finish(f, false, false, 0)
 		return nil, nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	f.cancel = cancel
+	if sent != 0 {
+		// The pace's log keeps when the request leaves the process.
+		rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { ep.svc.wired(sent, time.Now()) },
+		})
+	}
 	now := time.Now()
 	ep.throttle.sending(now)
 	w.pool.mu.Lock()
@@ -122,12 +130,13 @@ func apiAnswered(err error) (answered bool, kind answerKind) {
 
 // pace waits for the endpoint's adaptive rate, then for the service's
 // configured rate, and counts each delay where it belongs: adaptive
-// throttling, or the rate limit. It reports whether the request waited.
-func (w *Worker) pace(ctx context.Context, ep *endpoint) (bool, error) {
+// throttling, or the rate limit. It reports whether the request waited,
+// and its id in the service's log of sends (0 when unlimited).
+func (w *Worker) pace(ctx context.Context, ep *endpoint) (paced bool, sent uint64, err error) {
 	delay := ep.throttle.wait(time.Now())
 	st := ep.svc
 	if delay == 0 && math.IsInf(st.rate, 1) {
-		return false, nil
+		return false, 0, nil
 	}
 	w.pool.pacing(ep, true)
 	defer w.pool.pacing(ep, false)
@@ -135,28 +144,53 @@ func (w *Worker) pace(ctx context.Context, ep *endpoint) (bool, error) {
 		ep.throttleDelayed.Inc()
 		ep.throttleWaitSeconds.Add(delay.Seconds())
 		if err := sleep(ctx, delay); err != nil {
-			return true, err
+			return true, 0, err
 		}
 	}
 	if math.IsInf(st.rate, 1) {
-		return true, nil
+		return true, 0, nil
 	}
 	select {
 	case st.turn <- struct{}{}:
 	case <-ctx.Done():
-		return true, ctx.Err()
+		return true, 0, ctx.Err()
 	}
 	defer func() { <-st.turn }()
-	limited := st.pace.wait(time.Now(), st.rate)
-	if limited > 0 {
-		st.rateDelayed.Inc()
-		st.rateWait.Add(limited.Seconds())
-		if err := sleep(ctx, limited); err != nil {
-			return true, err
+	var limited time.Duration
+	for {
+		// Again after each wait: a send logged meanwhile may have left the
+		// process later than it was logged.
+		d, id := st.ready(time.Now())
+		if d == 0 {
+			if limited > 0 {
+				st.rateDelayed.Inc()
+				st.rateWait.Add(limited.Seconds())
+			}
+			return delay > 0 || limited > 0, id, nil
+		}
+		limited += d
+		if err := sleep(ctx, d); err != nil {
+			return true, 0, err
 		}
 	}
-	st.pace.sent(time.Now(), st.rate)
-	return delay > 0 || limited > 0, nil
+}
+
+// ready returns how long a send at now must wait for the service's rate,
+// or, when it need not, logs it and returns its id.
+func (st *serviceState) ready(now time.Time) (time.Duration, uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if d := st.pace.wait(now, st.rate); d > 0 {
+		return d, 0
+	}
+	return 0, st.pace.sent(now, st.rate)
+}
+
+// wired records when the send id left the process.
+func (st *serviceState) wired(id uint64, at time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.pace.wired(id, at)
 }
 
 // line counts an endpoint's requests waiting to be sent, and whether they

@@ -66,7 +66,6 @@ const (
 	throttleLift        = 2 * time.Minute
 	throttleMinRate     = 1.0 // requests per second
 	bucketSize          = 100 * time.Millisecond
-	windowSlack         = 10 * time.Millisecond
 )
 
 // answerKind is what an API answer says about load.
