@@ -3,6 +3,7 @@ package worker
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,9 +63,11 @@ type endpoint struct {
 	inFlight int
 	limit    limiter
 	flights  flightList
-	// waiter is the request at the pool; lined counts those in line before
-	// it, pacing says whether the one holding the turn waits for its pace.
+	// waiter is the request at the pool (asking, the turn holder's, which
+	// is the only one that asks), nil if none; lined counts those in line
+	// before it, pacing says whether the turn holder waits for its pace.
 	waiter *waiter
+	asking waiter
 	lined  int
 	pacing bool
 	// late counts the flights past the endpoint's overdue threshold,
@@ -79,8 +82,9 @@ type endpoint struct {
 	overdueTimer *time.Timer
 	timerArmed   bool
 	// lastAnswer is when the endpoint last answered a request; lastSilent
-	// when a request of its last became overdue, or ended unanswered.
-	lastAnswer, lastSilent time.Time
+	// when a request of its last became overdue, or ended unanswered; both
+	// in Unix nanoseconds, written under the pool's lock, read without.
+	lastAnswer, lastSilent atomic.Int64
 }
 
 // newServiceState returns svc's state, with a bulkhead per endpoint host,
@@ -154,7 +158,7 @@ func (w *Worker) endpointOf(svc *lro.Service, name string) *endpoint {
 // of its became overdue or ended unanswered. Waiting in line for such an
 // endpoint is part of retrying it (see docs/design.md#retries).
 func (w *Worker) failing(ep *endpoint, now time.Time) bool {
-	return ep.throttle.failing(now) || w.pool.stalled(ep)
+	return ep.throttle.failing(now) || ep.stalled()
 }
 
 // stopTimers stops the endpoints' overdue timers.

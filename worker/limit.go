@@ -121,10 +121,13 @@ func (l *flightList) remove(f *flight) {
 	f.prev, f.next = nil, nil
 }
 
-// sending records f leaving now, and arms its endpoint's overdue timer if
-// it is not armed; p.mu is held.
-func (p *pool) sending(f *flight, now time.Time) {
+// sending records f leaving its line now (paced: after waiting for its
+// pace), and arms its endpoint's overdue timer if it is not armed.
+func (p *pool) sending(f *flight, now time.Time, paced bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	ep := f.ep
+	ep.line.leave(paced)
 	f.sent = now
 	ep.flights.push(f)
 	if !ep.timerArmed {
@@ -172,7 +175,7 @@ func (p *pool) markLate(f *flight) {
 	ep.late++
 	ep.cuttable++
 	p.cuttable++
-	ep.lastSilent = time.Now()
+	ep.lastSilent.Store(time.Now().UnixNano())
 	ep.limit.silent(ep.flightsOnTime())
 	ep.limitGauge.Set(ep.limit.limit)
 }
@@ -201,14 +204,12 @@ func (ep *endpoint) quiet(now time.Time) bool {
 	if !ep.limit.known {
 		return true
 	}
-	since := later(ep.lastAnswer, f.sent)
+	since := later(time.Unix(0, ep.lastAnswer.Load()), f.sent)
 	return now.Sub(since) > quietFactor*ep.limit.typical()
 }
 
 // stalled reports whether ep answers nothing: a request of its became
 // overdue, or ended unanswered (timed out or cut), after its last answer.
-func (p *pool) stalled(ep *endpoint) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return ep.lastSilent.After(ep.lastAnswer)
+func (ep *endpoint) stalled() bool {
+	return ep.lastSilent.Load() > ep.lastAnswer.Load()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"net/http/httptrace"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,30 +62,31 @@ func (w *Worker) call(ctx context.Context, j *job, giveUp time.Time, fn func(con
 // requests: the one whose turn it is waits holding no slot, or exactly one,
 // so a slow, sick or throttled endpoint cannot starve the others.
 func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*flight, context.Context, error) {
-	ep.line.join()
-	paced := false
-	defer func() { ep.line.leave(paced) }()
 	w.pool.lineUp(ep)
-	spent := func() bool { return !time.Now().Before(giveUp) && w.failing(ep, time.Now()) }
 	select {
 	case ep.turn <- struct{}{}:
 	case <-ctx.Done():
-		w.pool.leaveLine(ep)
+		w.pool.leaveLine(ep, true, false)
 		return nil, nil, ctx.Err()
 	}
 	defer func() { <-ep.turn }()
-	if !giveUp.IsZero() && spent() {
-		w.pool.leaveLine(ep)
-		return nil, nil, errWaitedOut
+	var spent func() bool
+	if !giveUp.IsZero() {
+		spent = func() bool { return !time.Now().Before(giveUp) && w.failing(ep, time.Now()) }
+		if spent() {
+			w.pool.leaveLine(ep, true, false)
+			return nil, nil, errWaitedOut
+		}
 	}
 	f, err := w.pool.acquire(ctx, ep, giveUp, spent)
 	if err != nil {
+		w.pool.leaveLine(ep, false, false)
 		return nil, nil, err
 	}
-	var sent uint64
-	paced, sent, err = w.pace(ctx, ep)
+	paced, sent, err := w.pace(ctx, ep)
 	if err != nil {
 		w.pool.finish(f, false, false, 0)
+		w.pool.leaveLine(ep, false, paced)
 		return nil, nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -99,9 +99,7 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*fli
 	}
 	now := time.Now()
 	ep.throttle.sending(now)
-	w.pool.mu.Lock()
-	w.pool.sending(f, now)
-	w.pool.mu.Unlock()
+	w.pool.sending(f, now, paced)
 	return f, rctx, nil
 }
 
@@ -198,34 +196,29 @@ func (st *serviceState) wired(id uint64, at time.Time) {
 // lowered by the throttle): the last request to leave waited for its pace.
 // Waiting for the rate is what a quota looks like; waiting for a slot of
 // the pool, or for a turn behind it, is what more workers would shorten
-// (see docs/deploy.md#autoscaling).
+// (see docs/deploy.md#autoscaling). The pool's lock guards it.
 type line struct {
-	mu sync.Mutex
 	// n is the requests waiting; paced says whether the last to leave
 	// waited for the pace.
 	n     int
 	paced bool
-	// queued and forRate are the service's series of
+	// queued and forRate are the endpoint's series of
 	// opcancel_api_requests_queued and opcancel_api_requests_waiting_for_rate.
 	queued, forRate prometheus.Gauge
 }
 
 func (l *line) join() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n++
 	l.set()
 }
 
 func (l *line) leave(paced bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n--
 	l.paced = paced
 	l.set()
 }
 
-// set updates the gauges; l.mu is held, or l is new.
+// set updates the gauges.
 func (l *line) set() {
 	l.queued.Set(float64(l.n))
 	if l.paced {

@@ -41,24 +41,29 @@ type waiter struct {
 
 func newPool(size int) *pool { return &pool{size: size} }
 
-// lineUp counts a request to ep that will ask for a slot once it has ep's
-// turn: while ep's next request is on its way to the pool, the slot ep is
-// owed is kept for it (see dispatch).
+// lineUp counts a request to ep in its line: once it has ep's turn it
+// asks for a slot, and while ep's next request is on its way to the pool
+// the slot ep is owed is kept for it (see dispatch).
 func (p *pool) lineUp(ep *endpoint) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	ep.line.join()
 	ep.lined++
 	p.activate(ep)
 }
 
-// leaveLine uncounts a request of ep that leaves its line without a slot
-// (its context ended).
-func (p *pool) leaveLine(ep *endpoint) {
+// leaveLine uncounts a request of ep that leaves its line without being
+// sent; lined says whether it had not asked for a slot yet, paced whether
+// it waited for its pace.
+func (p *pool) leaveLine(ep *endpoint, lined, paced bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ep.lined--
-	p.deactivate(ep)
-	p.dispatch()
+	ep.line.leave(paced)
+	if lined {
+		ep.lined--
+		p.deactivate(ep)
+		p.dispatch()
+	}
 }
 
 // acquire waits for a slot for a request to ep, and returns it: it is the
@@ -68,7 +73,8 @@ func (p *pool) leaveLine(ep *endpoint) {
 func (p *pool) acquire(ctx context.Context, ep *endpoint, giveUp time.Time, spent func() bool) (*flight, error) {
 	p.mu.Lock()
 	ep.lined--
-	w := &waiter{ep: ep}
+	w := &ep.asking // free: the turn holder before this one has its answer
+	*w = waiter{ep: ep}
 	ep.waiter = w
 	p.waiting = append(p.waiting, w)
 	p.dispatch()
@@ -236,10 +242,10 @@ func (p *pool) finish(f *flight, answered, timedOut bool, latency time.Duration)
 		}
 		switch {
 		case answered:
-			ep.lastAnswer = time.Now()
+			ep.lastAnswer.Store(time.Now().UnixNano())
 			ep.limit.answered(latency, !f.late && latency < ep.limit.overdueAfter(), ep.inFlight)
 		case (timedOut || f.cut) && !f.late:
-			ep.lastSilent = time.Now()
+			ep.lastSilent.Store(time.Now().UnixNano())
 			ep.limit.silent(ep.flightsOnTime())
 		}
 		ep.limitGauge.Set(ep.limit.limit)

@@ -110,7 +110,7 @@ var scenarios = []scenario{
 	{"latency_bound", one(latencyBound)},
 	{"cpu_cost", one(cpuCost)},
 	{"held_jobs", one(heldJobs)},
-	{"rate_limit", one(rateLimit)},
+	{"rate_limit", rateLimits},
 	{"quota_storm", one(quotaStorm)},
 	{"emulator_e2e", one(emulatorE2E)},
 	{"isolation", one(isolation)},

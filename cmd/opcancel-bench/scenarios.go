@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/oauth2"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 	"opcancel/worker"
 )
@@ -161,12 +165,12 @@ func heldJobs(ctx context.Context) (*result, error) {
 	perJob := float64(rss1-rss0) / held / 1024
 	res := &result{Value: perJob, Unit: "KiB/job", Bound: 16, Ratio: perJob / 16, Target: 1}
 	flowRatio := during.steadyRate() / before.steadyRate()
-	res.Pass = res.Ratio <= res.Target && flowRatio >= 0.8
+	res.Pass = res.Ratio <= res.Target && flowRatio >= 0.9
 	res.add("held_jobs", inFlight)
 	res.add("new_jobs_per_s_before", before.steadyRate())
 	res.add("new_jobs_per_s_while_held", during.steadyRate())
 	res.add("flow_ratio", flowRatio)
-	res.add("flow_target", 0.8)
+	res.add("flow_target", 0.9)
 	res.add("note", "resident set growth after GC while 10,000 jobs wait between polls; the held jobs keep polling (every 1 s doubling to 30 s) while the new ones flow")
 	return res, nil
 }
@@ -188,35 +192,98 @@ func settledResidentBytes() (int64, error) {
 	return residentBytes()
 }
 
+// rateLimits: rate 200/s against an unlimited API, then against one that
+// answers every request 401: the rate the API sees, and its busiest second.
+func rateLimits(ctx context.Context) ([]*result, error) {
+	r, err := rateLimit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unauth, err := rateLimitUnauthenticated(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("every answer 401: %w", err)
+	}
+	return []*result{r, unauth}, nil
+}
+
+// rateLimitRate is the rate of the rate_limit scenarios' service.
+const rateLimitRate = 200.0
+
 // rateLimit: rate 200/s, unlimited API: the observed request rate.
 func rateLimit(ctx context.Context) (*result, error) {
-	const want = 200.0
+	start := time.Now()
 	fake := lrotest.New(lrotest.Options{Default: doneAtFirstPoll})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	cfg := worker.DefaultConfig()
 	var sends sendLog
-	r, err := newRigObserved(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{"vault.googleapis.com": "rate: 200"}), nil, &sends)
+	r, err := newRigObserved(worker.DefaultConfig(), lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{vaultHost: fmt.Sprintf("rate: %g", rateLimitRate)}), nil, &sends, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer r.w.Close()
 	var c completions
 	r.feed(ctx, 1200, 1000, vaultName, &c)
+	res := paceResult(fake, sends.times)
+	res.Pass = res.Pass && res.Ratio >= 0.95
+	res.add("note", "pass: the rate the API saw within 5 % below the limit, and no one-second window above it, counted at the client's sends and at the API's arrivals")
+	res.add("seconds", time.Since(start).Seconds())
+	return res, nil
+}
+
+// rateLimitUnauthenticated: the same service over TLS with bearer tokens,
+// its API answering every request 401; the jobs retry (retry budget 20 s,
+// so that the run ends) and the token is renewed: every retry goes through
+// the service's gate.
+func rateLimitUnauthenticated(ctx context.Context) (*result, error) {
+	begin := time.Now()
+	unauthenticated := lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")
+	fake := lrotest.New(lrotest.Options{Fault: func(*http.Request) *lrotest.Answer { return &unauthenticated }})
+	srv := httptest.NewTLSServer(fake)
+	defer srv.Close()
+	cfg := worker.DefaultConfig()
+	cfg.RetryBudget = 20 * time.Second
+	transport := srv.Client().Transport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = cfg.Concurrency
+	var made atomic.Int64
+	tokens := func(context.Context, []string, string) (oauth2.TokenSource, error) {
+		n := made.Add(1)
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fmt.Sprintf("t%d", n), TokenType: "Bearer"}), nil
+	}
+	var sends sendLog
+	r, err := newRigObserved(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{vaultHost: fmt.Sprintf("rate: %g", rateLimitRate)}), transport, &sends, tokens)
+	if err != nil {
+		return nil, err
+	}
+	defer r.w.Close()
+	start := made.Load()
+	var c completions
+	r.feed(ctx, 1000, 1000, vaultName, &c)
+	res := paceResult(fake, sends.times)
+	res.Target = 0
+	res.add("variant", "every answer 401")
+	res.add("jobs_retry_exhausted", testutil.ToFloat64(r.m.Jobs.WithLabelValues(vaultHost, "retry_exhausted")))
+	res.add("token_sources_made", made.Load()-start)
+	res.add("note", "every answer 401 UNAUTHENTICATED, auth adc over TLS, --retry-budget 20s: pass: no one-second window above the rate, at the client's sends and at the API's arrivals (the rate itself is the jobs' retries', not a target)")
+	res.add("seconds", time.Since(begin).Seconds())
+	return res, nil
+}
+
+// paceResult is the rate fake saw from its first request to its last,
+// against rateLimitRate, and whether no second, at the client's sends or
+// at the API's arrivals, held more.
+func paceResult(fake *lrotest.Server, sent []time.Time) *result {
 	var received []time.Time
 	for _, q := range fake.Requests() {
 		received = append(received, q.Time)
 	}
-	sent := sends.times
 	observed := float64(len(received)-1) / received[len(received)-1].Sub(received[0]).Seconds()
 	maxSent, maxReceived := maxInWindow(sent, time.Second), maxInWindow(received, time.Second)
-	res := &result{Value: observed, Unit: "requests/s", Bound: want, Ratio: observed / want, Target: 0.95}
-	res.Pass = res.Ratio >= 0.95 && res.Ratio <= 1.0 && maxSent <= int(want) && maxReceived <= int(want)
+	res := &result{Value: observed, Unit: "requests/s", Bound: rateLimitRate, Ratio: observed / rateLimitRate, Target: 0.95}
+	res.Pass = res.Ratio <= 1.0 && maxSent <= int(rateLimitRate) && maxReceived <= int(rateLimitRate)
 	res.add("requests", len(received))
 	res.add("max_sent_in_any_1s", maxSent)
 	res.add("max_received_in_any_1s", maxReceived)
-	res.add("note", "pass: the rate the API saw within 5 % below the limit, and no one-second window above it, counted at the client's sends and at the API's arrivals")
-	return res, nil
+	return res
 }
 
 // maxInWindow is the most events in any half-open window of length w.
