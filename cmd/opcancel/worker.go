@@ -91,7 +91,7 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 // startFields are the fields of the start-up log line: what runs, and the
 // addresses it serves (see docs/contract.md#logs).
 func (c *workerCmd) startFields(s *workerSetup, d *daemon) []zap.Field {
-	fields := []zap.Field{zap.String("version", version), zap.String("subscription", s.subscription),
+	fields := []zap.Field{zap.String("version", build().version), zap.String("subscription", s.subscription),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
 		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
 		zap.String("admin", d.admin.Addr().String())}
