@@ -14,19 +14,14 @@ import (
 
 // workerCmd is `opcancel worker`: the daemon.
 type workerCmd struct {
-	pubsubBase      `kong:"set='project_of=the subscription and results topic',set='full_name=subscription name'"`
-	Subscription    string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
-	Config          string        `help:"YAML services file; the built-in services apply without it." type:"path"`
+	workerTarget
 	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
 	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
 	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
 	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
-	ResultsTopic    string        `help:"Topic ID or full name for result events; none if empty."`
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
-	Auth            string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
-	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
 	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address: use a loopback one (127.0.0.1:6060) and kubectl port-forward."`
 }
 
