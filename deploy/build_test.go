@@ -100,13 +100,13 @@ func TestGoInstallPrintsTheModuleVersionAndRevision(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	git("init", "-q")
-	git("add", "-A")
+	git("add", "-A", "-f")
 	git("commit", "-q", "-m", "a commit")
 	rev := git("rev-parse", "HEAD")
 	bin := t.TempDir()
 	install := exec.Command("go", "install", "-buildvcs=true", "-trimpath", "./cmd/opcancel")
 	install.Dir = src
-	install.Env = append(os.Environ(), "GOBIN="+bin, "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	install.Env = append(os.Environ(), "GOBIN="+bin, "CGO_ENABLED=0")
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("go install: %v\n%s", err, out)
 	}
@@ -116,6 +116,6 @@ func TestGoInstallPrintsTheModuleVersionAndRevision(t *testing.T) {
 	}
 	want := "opcancel v0.0.0-"
 	if !strings.HasPrefix(string(out), want) || !strings.Contains(string(out), "-"+rev[:12]+" (commit "+rev+", go1.") {
-		t.Errorf("version = %q, want the pseudo-version and commit %s", out, rev)
+		t.Errorf("version = %q, want the pseudo-version and commit %s (git status: %s)", out, rev, git("status", "--porcelain"))
 	}
 }

@@ -216,8 +216,9 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 	api := httptest.NewServer(fake)
 	defer api.Close()
 	files := policyFiles(t)
-	for name, p := range generatedPolicies(t) {
-		files["alerts/"+name] = p
+	generated := generatedPolicies(t)
+	for _, name := range slices.Sorted(maps.Keys(generated))[:kitAlerts] {
+		files["alerts/"+name] = generated[name]
 	}
 	const runbooks = "https://git.example.com/you/opcancel/blob/v0.1.0/docs/runbooks"
 	script := policiesKit(t, runbooks)
@@ -275,6 +276,9 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 	}
 }
 
+// kitAlerts is how many generated policies policiesKit copies.
+const kitAlerts = 2
+
 // policiesKit copies apply-policies.sh and the policies into a directory
 // laid out as deploy/ is, beside a base/runbooks.env that sets RUNBOOKS to
 // runbooks, and returns the copied script.
@@ -291,9 +295,13 @@ func policiesKit(t *testing.T, runbooks string) string {
 		t.Fatal(err)
 	}
 	alerts, err := filepath.Glob(filepath.Join(generatedAlertsDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(alerts) < kitAlerts {
+		t.Fatalf("generated policies %v: %v", alerts, err)
 	}
+	// Two of the generated policies stand for all: the script treats every
+	// file alike, gcloud takes seconds a call, and their contents are
+	// checked by TestCloudMonitoringPoliciesMirrorTheRules.
+	alerts = alerts[:kitAlerts]
 	for _, f := range append(append(files, alerts...), generatedDashboard, filepath.Join("monitoring", "apply-policies.sh")) {
 		b, err := os.ReadFile(f)
 		if err != nil {
