@@ -25,8 +25,8 @@ func (l limits) args() []string {
 }
 
 // job bounds the time from publication to one delivery's outcome: delivered
-// within a lease (the queue extends leases by at most
-// queue.DefaultLeaseExtension at a time), retries within the retry
+// within a lease (queue.DefaultLeaseExtension, the lease a message gets on
+// its way and while it is held), retries within the retry
 // budget and verification within the verify timeout, each phase ended by a
 // request that may take the request timeout, then the result event's
 // publication.
