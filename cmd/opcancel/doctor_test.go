@@ -223,7 +223,8 @@ func (r *doctorRun) check(t *testing.T, name string) check {
 func (w *doctorWorld) run(t *testing.T, env []string, args ...string) *doctorRun {
 	t.Helper()
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	yaml := lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: w.vaultURL, amapiHost: w.amapiURL}, w.serviceExtra)
+	endpoints := lrotest.Endpoints{vaultHost: w.vaultURL, amapiHost: w.amapiURL}
+	yaml := lrotest.ServicesYAML(endpoints, lrotest.TokensToFakes(endpoints, w.serviceExtra))
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
