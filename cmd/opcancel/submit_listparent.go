@@ -22,7 +22,7 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 		return nil, err
 	}
 	pages, err := listAll(func(token string) (*lro.ListPage, error) {
-		return client.List(ctx, svc, c.ListParent, token, 0)
+		return client.List(ctx, svc, c.ListParent, lro.ListQuery{PageToken: token})
 	}, maxListPages)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", c.ListParent, err)
