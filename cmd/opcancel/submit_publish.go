@@ -100,7 +100,7 @@ func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 		req, data, msgAttrs, rerr := s.message(n, attrs)
 		if rerr != nil {
 			sum.invalid++
-			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", n.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
+			fmt.Fprintf(s.stderr, "%s: invalid: %s\n", escape(n.where), escape(strings.TrimPrefix(rerr.Error(), "invalid: ")))
 			bar.add()
 			continue
 		}
@@ -168,7 +168,7 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		if err != nil {
 			failed++
 			if failed <= 10 {
-				fmt.Fprintf(s.stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(s.stderr, "publish failed: %s\n", escape(err.Error()))
 			}
 		} else {
 			published++
