@@ -117,7 +117,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		tracer:   deps.Tracer,
 		traceLog: deps.TraceLog,
 		slots:    semaphore.NewWeighted(int64(cfg.Concurrency)),
-		runners:  newRequestRunners(),
+		runners:  newRequestRunners(cfg.Concurrency),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},

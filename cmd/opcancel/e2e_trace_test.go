@@ -42,9 +42,11 @@ func TestOneTraceFromSubmitToTheAPI(t *testing.T) {
 		t.Fatalf("submit: %v\n%s", err, errb)
 	}
 	const resultPublish = "results create" // the Pub/Sub client's span: topic ID and operation
-	waitFor(t, "the result event's publish span", untilPublished, func() bool {
-		_, ok := findSpan(spans, resultPublish)
-		return ok
+	// The job's span ends after the result's publish span: wait for both.
+	waitFor(t, "the result event's publish span and the job's", untilPublished, func() bool {
+		_, published := findSpan(spans, resultPublish)
+		_, ended := findSpan(spans, "opcancel.job")
+		return published && ended
 	})
 	submit, _ := findSpan(spans, "opcancel.submit")
 	job, _ := findSpan(spans, "opcancel.job")
