@@ -9,17 +9,12 @@ import (
 	"time"
 )
 
-// LeaseDeadline is how long each extension of a held message's lease
-// lasts; Leases renews them every third of it. Long steps: the emulator
-// redelivers acked messages whose leases were extended in 20 s steps, and
-// not with 60 s steps (docs/performance.md); a holder that dies lets its
-// messages go within a minute.
-const LeaseDeadline = 60 * time.Second
-
 // Leases holds the leases of messages pulled from one subscription (Pull):
-// Hold extends their leases at once, Run renews every held lease every
-// LeaseDeadline/3 until Release, so that no one else is given a message
-// while it is held, however long its handling takes.
+// Hold extends their leases at once to DefaultLeaseExtension, the lease
+// the worker's messages get too (docs/design.md#leases), and Run renews
+// every held lease every third of it until Release, so that no one else is
+// given a message while it is held, however long its handling takes; a
+// holder that dies lets its messages go within one lease.
 type Leases struct {
 	sub      string
 	deadline time.Duration
@@ -36,7 +31,7 @@ type Leases struct {
 // Leases returns the lease holder of the messages pulled from sub (a full
 // name).
 func (c *Client) Leases(sub string) *Leases {
-	return newLeases(sub, LeaseDeadline, func(ctx context.Context, ackIDs []string, d time.Duration) error {
+	return newLeases(sub, DefaultLeaseExtension, func(ctx context.Context, ackIDs []string, d time.Duration) error {
 		return c.modifyAckDeadline(ctx, sub, ackIDs, d)
 	})
 }

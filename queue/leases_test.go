@@ -23,7 +23,7 @@ type extensions struct {
 func (x *extensions) extend(_ context.Context, ids []string, d time.Duration) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if d != LeaseDeadline {
+	if d != DefaultLeaseExtension {
 		return errors.New("wrong deadline")
 	}
 	ids = slices.Sorted(slices.Values(ids))
@@ -50,7 +50,7 @@ func TestLeasesAreRenewedUntilReleased(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		x := &extensions{}
-		l := newLeases("projects/p/subscriptions/s", LeaseDeadline, x.extend)
+		l := newLeases("projects/p/subscriptions/s", DefaultLeaseExtension, x.extend)
 		ctx := context.Background()
 		if err := l.Hold(ctx, []string{"a", "b"}); err != nil {
 			t.Fatal(err)
@@ -60,7 +60,7 @@ func TestLeasesAreRenewedUntilReleased(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- l.Run(ctx) }()
-		step := LeaseDeadline / 3
+		step := DefaultLeaseExtension / 3
 
 		time.Sleep(step - time.Second)
 		synctest.Wait()
@@ -114,11 +114,11 @@ func TestLeasesRunEndsWithItsContext(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		x := &extensions{}
-		l := newLeases("projects/p/subscriptions/s", LeaseDeadline, x.extend)
+		l := newLeases("projects/p/subscriptions/s", DefaultLeaseExtension, x.extend)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- l.Run(ctx) }()
-		time.Sleep(LeaseDeadline)
+		time.Sleep(DefaultLeaseExtension)
 		synctest.Wait()
 		if got := x.take(); len(got) != 0 {
 			t.Errorf("extensions with nothing held: %v", got)
