@@ -35,6 +35,13 @@ func (x *extensions) extend(_ context.Context, ids []string, d time.Duration) er
 	return nil
 }
 
+// failNext makes the next n extensions fail.
+func (x *extensions) failNext(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.fail = n
+}
+
 func (x *extensions) take() [][]string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -82,7 +89,7 @@ func TestLeasesAreRenewedUntilReleased(t *testing.T) {
 			t.Errorf("after a release (-want +got):\n%s", diff)
 		}
 
-		x.fail = 1
+		x.failNext(1)
 		time.Sleep(2 * step)
 		synctest.Wait()
 		if got := len(x.take()); got != 2 {
@@ -94,7 +101,7 @@ func TestLeasesAreRenewedUntilReleased(t *testing.T) {
 		default:
 		}
 
-		x.fail = 2
+		x.failNext(2)
 		time.Sleep(2 * step)
 		synctest.Wait()
 		select {
