@@ -34,7 +34,7 @@ func TestReplayRefusesLoopsAndNonDeadLetters(t *testing.T) {
 	publish(t, e, topic, message{data: "operations/looped", attrs: deadLetter})
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 
-	_, _, code, err := runCLI(t, env, "replay", "--yes", "--idle=1s", "--from-subscription="+sub, "--topic="+topic)
+	_, _, code, err := runCLI(t, env, "replay", "--yes", "--idle="+replayIdle.String(), "--from-subscription="+sub, "--topic="+topic)
 	if want := "is a subscription of --topic " + topic; code != 2 || err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("from a subscription of the target topic: exit %d, %v; want 2 and %q", code, err, want)
 	}
@@ -50,7 +50,7 @@ func TestReplayRefusesLoopsAndNonDeadLetters(t *testing.T) {
 		message{data: "operations/a", attrs: deadLetter},
 		message{data: `{"name":"operations/b","outcome":"cancelled"}`, attrs: map[string]string{"outcome": "cancelled", "service": vaultHost}})
 	for _, args := range [][]string{{"--yes"}, {"--dry-run"}} {
-		_, _, code, err = runCLI(t, env, append([]string{"replay", "--idle=1s", "--from-subscription=" + resultsSub, "--topic=" + topic}, args...)...)
+		_, _, code, err = runCLI(t, env, append([]string{"replay", "--idle=" + replayIdle.String(), "--from-subscription=" + resultsSub, "--topic=" + topic}, args...)...)
 		if want := "has no " + queue.DeadLetterSourceSubscription + " attribute"; code != 2 || err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("replay %v from a subscription with a message that is not a dead letter: exit %d, %v; want 2 and %q", args, code, err, want)
 		}
@@ -110,7 +110,7 @@ func TestReplayHoldsLeasesWhileRepublishing(t *testing.T) {
 	ctx := context.Background()
 	out := &syncBuffer{}
 	env := &env{getenv: getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), stdin: strings.NewReader(""), stdout: out, stderr: out}
-	c := &replayCmd{FromSubscription: deadSub, Topic: topic, Idle: time.Second, confirmation: confirmation{Yes: true}}
+	c := &replayCmd{FromSubscription: deadSub, Topic: topic, Idle: replayIdle, confirmation: confirmation{Yes: true}}
 	s, err := c.setup(env)
 	if err != nil {
 		t.Fatal(err)

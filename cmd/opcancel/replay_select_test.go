@@ -35,7 +35,7 @@ func TestReplaySelectsByBatchAndService(t *testing.T) {
 	topic, deadSub, reader := deadLetters(t, e, project, 0, all...)
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	replay := func(args ...string) (string, string, int) {
-		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=1s", "--from-subscription=" + deadSub, "--topic=" + topic}, args...)...)
+		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=" + replayIdle.String(), "--from-subscription=" + deadSub, "--topic=" + topic}, args...)...)
 		if err != nil {
 			errb += "opcancel: " + err.Error()
 		}

@@ -14,6 +14,13 @@ import (
 	"opcancel/queue/queuetest"
 )
 
+// replayIdle is the --idle of the tests' replays: long enough for the
+// emulator on a busy machine to answer a pull. A pull that --idle cuts
+// short just as the emulator hands it messages leaves them leased to no
+// one until their ack deadline, and that replay does not see them
+// (docs/contract.md#opcancel-replay).
+const replayIdle = 5 * time.Second
+
 // deadLetters publishes msgs to a topic whose subscription has a real
 // dead-letter policy (5 deliveries) and nacks every delivery until all of
 // them are in the dead-letter topic; it returns the topic, the dead-letter
@@ -58,7 +65,7 @@ func deadLetters(t *testing.T, e *queuetest.Emulator, project string, deadAck ti
 	// The emulator moves a message when it would deliver it a sixth time:
 	// the receiver keeps nacking until a dry run counts them all.
 	waitFor(t, "the dead letters", untilPublished, func() bool {
-		out, _, _, _ := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}, "replay", "--dry-run", "--idle=1s",
+		out, _, _, _ := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}, "replay", "--dry-run", "--idle="+replayIdle.String(),
 			"--from-subscription="+deadSub, "--topic="+topic)
 		return strings.HasPrefix(out, fmt.Sprintf("dead letters: %d ", len(msgs)))
 	})
@@ -87,7 +94,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	// replay returns stdout, and stderr with the error main would print.
 	replay := func(args ...string) (string, string, int) {
-		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=1s", "--from-subscription=" + deadSub}, args...)...)
+		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=" + replayIdle.String(), "--from-subscription=" + deadSub}, args...)...)
 		if err != nil {
 			errb += "opcancel: " + err.Error()
 		}
