@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -120,6 +119,9 @@ func New(ctx context.Context, table *Table, cfg Config) (*Client, error) {
 			if s.Endpoint.Scheme != "https" {
 				return nil, fmt.Errorf("service %s: endpoint %s is plain http; a bearer token is only sent over https", s.Host, s.Endpoint)
 			}
+			if foreign := s.foreignHosts(); len(foreign) > 0 && !s.TokenOutsideGoogle {
+				return nil, fmt.Errorf("service %s: endpoint %s is outside Google's domain; a bearer token goes there only when the services file says so (allowTokenOutsideGoogle)", s.Host, foreign[0])
+			}
 			ts, err := tokens.get(ctx, s.Scopes, s.Subject)
 			if err != nil {
 				return nil, fmt.Errorf("service %s: credentials: %w", s.Host, err)
@@ -186,43 +188,18 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 	return op, nil
 }
 
-// List sends operations.list for the collection parent: GET
-// {endpoint}/{prefix}{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
-// size to the server.
-func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken string, pageSize int) (*ListPage, error) {
-	if err := c.own(svc); err != nil {
-		return nil, err
-	}
-	r, err := svc.listRoute(parent)
-	if err != nil {
-		return nil, err
-	}
-	q := url.Values{}
-	if pageToken != "" {
-		q.Set("pageToken", pageToken)
-	}
-	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(pageSize))
-	}
-	body, err := c.do(ctx, svc, methodList, http.MethodGet, c.url(svc, r, parent+"/x", parent, q))
-	if err != nil {
-		return nil, err
-	}
-	page, err := svc.Dialect.decodeListPage(body, parent)
-	if err != nil {
-		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operations list in answer: " + err.Error()}
-	}
-	return page, nil
-}
-
-// check refuses any request for a service outside the table or a name that
-// is not one of the service's operations, whatever the caller validated,
-// and returns the name's route.
+// check refuses any request for a service outside the table, a name that
+// is not one of the service's operations, or one its allow list forbids,
+// whatever the caller validated, and returns the name's route.
 func (c *Client) check(svc *Service, name string) (*Route, error) {
 	if err := c.own(svc); err != nil {
 		return nil, err
 	}
-	return svc.route(name)
+	r, err := svc.route(name)
+	if err != nil {
+		return nil, err
+	}
+	return r, svc.Allowed(name)
 }
 
 // own refuses a service that is not the very one in the client's table.

@@ -27,6 +27,8 @@ type fileEntry struct {
 	MaxConcurrency            *float64          `yaml:"maxConcurrency"`
 	VerifyTimeout             string            `yaml:"verifyTimeout"`
 	AllowNonOperationPatterns bool              `yaml:"allowNonOperationPatterns"`
+	Allow                     []string          `yaml:"allow"`
+	AllowTokenOutsideGoogle   bool              `yaml:"allowTokenOutsideGoogle"`
 }
 
 // minRate is the lowest rate a service may have, other than 0 (unlimited):
@@ -49,7 +51,7 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 		// One endpoint for every request, regional ones included: an
 		// emulator, a fake or a private endpoint.
 		s.Regional = nil
-		if s.Endpoint, err = parseEndpoint(fe.Endpoint, opts.RequireHTTPS); err != nil {
+		if s.Endpoint, err = parseEndpoint(fe.Endpoint, opts.SendsTokens); err != nil {
 			return nil, fmt.Errorf("endpoint: %w", err)
 		}
 	}
@@ -61,6 +63,11 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 			return nil, err
 		}
 	}
+	if fe.Allow != nil {
+		if s.Allow, err = parseAllow(fe.Allow, s); err != nil {
+			return nil, err
+		}
+	}
 	if len(fe.Scopes) > 0 {
 		for j, sc := range fe.Scopes {
 			if u, err := url.Parse(sc); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -68,6 +75,12 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 			}
 		}
 		s.Scopes = fe.Scopes
+	}
+	s.TokenOutsideGoogle = fe.AllowTokenOutsideGoogle
+	if opts.SendsTokens {
+		if err := fe.checkTokenDestination(s); err != nil {
+			return nil, err
+		}
 	}
 	if fe.Subject != "" {
 		s.Subject = fe.Subject
@@ -152,6 +165,9 @@ func (fe fileEntry) applyPatterns(s *Service) error {
 	routes := make([]Route, 0, len(fe.Patterns))
 	for j, p := range fe.Patterns {
 		t, err := parseTemplate(p)
+		if err == nil {
+			err = literalFirst(t)
+		}
 		if err != nil {
 			return fmt.Errorf("patterns[%d]: %w", j, err)
 		}
@@ -192,7 +208,7 @@ func (fe fileEntry) regional(s *Service, opts FileOptions) (map[string]*url.URL,
 		if !locationRE.MatchString(loc) || loc == globalLocation {
 			return nil, fmt.Errorf("regionalEndpoints: %q is not a location such as \"us-central1\" or \"eu\" (lowercase letters, digits and '-'; the global endpoint is endpoint)", truncate(loc, 80))
 		}
-		u, err := parseEndpoint(fe.RegionalEndpoints[loc], opts.RequireHTTPS)
+		u, err := parseEndpoint(fe.RegionalEndpoints[loc], opts.SendsTokens)
 		if err != nil {
 			return nil, fmt.Errorf("regionalEndpoints: %s: %w", loc, err)
 		}

@@ -212,7 +212,8 @@ func TestRejectedTokensAreRetriedWithinTheRate(t *testing.T) {
 		cfg.RetryBudget = 20 * time.Second
 		h := newHarnessClient(t, cfg, lrotest.Options{
 			Fault: func(*http.Request) *lrotest.Answer { return &unauthenticated },
-		}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: fmt.Sprintf("rate: %d", rate)}),
+		}, lrotest.ServicesYAML(lrotest.Endpoints{amapi: fakeEndpoints[amapi]}, map[string]string{amapi: fmt.Sprintf(
+			"rate: %d\nallowTokenOutsideGoogle: true\nscopes: [\"https://www.googleapis.com/auth/androidmanagement\"]", rate)}),
 			lro.Config{Auth: lro.AuthADC, TokenSource: source})
 		made := tokens
 		var wg sync.WaitGroup

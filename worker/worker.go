@@ -254,7 +254,11 @@ func (w *Worker) process(ctx context.Context, j *job) result {
 	if err != nil {
 		return invalid(err)
 	}
-	j.svc, j.service, j.ep = svc, svc.Host, w.endpointOf(svc, req.Name)
+	j.svc, j.service = svc, svc.Host
+	if err := svc.Allowed(req.Name); err != nil {
+		return forbidden(err)
+	}
+	j.ep = w.endpointOf(svc, req.Name)
 	key := svc.Host + "/" + req.Name
 	if !w.claim(key) {
 		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}

@@ -250,7 +250,9 @@ func rateLimitUnauthenticated(ctx context.Context) (*result, error) {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fmt.Sprintf("t%d", n), TokenType: "Bearer"}), nil
 	}
 	var sends sendLog
-	r, err := newRigObserved(cfg, lrotest.ServicesYAML(lrotest.AllAt(srv.URL), map[string]string{vaultHost: fmt.Sprintf("rate: %g", rateLimitRate)}), transport, &sends, tokens)
+	yaml := lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: srv.URL}, map[string]string{vaultHost: fmt.Sprintf(
+		"rate: %g\nallowTokenOutsideGoogle: true\nscopes: [\"https://www.googleapis.com/auth/ediscovery\"]", rateLimitRate)})
+	r, err := newRigObserved(cfg, yaml, transport, &sends, tokens)
 	if err != nil {
 		return nil, err
 	}
