@@ -170,77 +170,93 @@ func TestAServiceThatStartsHangingStallsNoOtherForLong(t *testing.T) {
 // TestOneLocationHangingSlowsNoOther: one API in two locations, each with
 // its endpoint. Every request to one location hangs; the throttle, the
 // concurrency limit and the failing judgement are the endpoint's, so the
-// other location's jobs flow at the API's rate and none of them ends
+// other location's jobs flow (at the API's rate, or on the rest of the
+// pool, or of the service's maxConcurrency) and none of them ends
 // retry_exhausted.
 func TestOneLocationHangingSlowsNoOther(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		const (
-			api  = "aiplatform.googleapis.com"
-			rate = 50
-		)
-		cfg := DefaultConfig()
-		cfg.Concurrency = 8
-		yaml := fmt.Sprintf("services:\n  - host: %s\n    endpoint: https://global.fake\n    rate: %d\n    regionalEndpoints: {us-east1: \"https://east.fake\", europe-west4: \"https://eu.fake\"}\n", api, rate)
-		h := newHarness(t, cfg, lrotest.Options{
-			Latency: 50 * time.Millisecond,
-			Default: func(string) *lrotest.Script { return &lrotest.Script{} },
-			Fault: func(r *http.Request) *lrotest.Answer {
-				if r.Host == "eu.fake" {
-					return &lrotest.Answer{Hang: true}
+	const (
+		api     = "aiplatform.googleapis.com"
+		latency = 50 * time.Millisecond
+	)
+	for _, tt := range []struct {
+		name  string
+		extra string
+		// slots is what us-east1 may use once europe-west4's requests are
+		// cut: the pool, or the service's cap, less europe-west4's one.
+		slots int
+		rate  float64
+	}{
+		{name: "the API's rate", extra: "rate: 50", slots: 7, rate: 50},
+		{name: "the pool", slots: 7},
+		{name: "maxConcurrency", extra: "maxConcurrency: 6", slots: 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.Concurrency = 8
+				yaml := fmt.Sprintf("services:\n  - host: %s\n    endpoint: https://global.fake\n    regionalEndpoints: {us-east1: \"https://east.fake\", europe-west4: \"https://eu.fake\"}\n    %s\n", api, tt.extra)
+				h := newHarness(t, cfg, lrotest.Options{
+					Latency: latency,
+					Default: func(string) *lrotest.Script { return &lrotest.Script{} },
+					Fault: func(r *http.Request) *lrotest.Answer {
+						if r.Host == "eu.fake" {
+							return &lrotest.Answer{Hang: true}
+						}
+						return nil
+					},
+				}, yaml)
+				name := func(loc string, i int) string {
+					return fmt.Sprintf("//%s/projects/p/locations/%s/operations/o%d", api, loc, i)
 				}
-				return nil
-			},
-		}, yaml)
-		name := func(loc string, i int) string {
-			return fmt.Sprintf("//%s/projects/p/locations/%s/operations/o%d", api, loc, i)
-		}
-		var wg sync.WaitGroup
-		for i := range 20 {
-			wg.Go(func() { h.w.Handle(context.Background(), h.delivery(name("eu", i), name("europe-west4", i), nil)) })
-		}
-		synctest.Wait()
-		start := time.Now()
-		var east sync.WaitGroup
-		for i := range 100 {
-			east.Go(func() { h.w.Handle(context.Background(), h.delivery(name("east", i), name("us-east1", i), nil)) })
-		}
-		east.Wait()
-		// 200 requests at the rate, after the hung ones are overdue, and
-		// the wait before each poll.
-		if d, want := time.Since(start), overdueFloor+200*time.Second/rate+2*time.Second; d > want {
-			t.Errorf("100 jobs in us-east1 took %v while europe-west4 hung, want at most %v", d, want)
-		}
-		if got := h.jobs(api, Cancelled); got != 100 {
-			t.Errorf("cancelled = %v, want the 100 of us-east1", got)
-		}
-		if h.w.failing(h.bulkhead(api, "east.fake"), time.Now()) {
-			t.Error("us-east1 judged failing")
-		}
-		if !h.w.failing(h.bulkhead(api, "eu.fake"), time.Now()) {
-			t.Error("europe-west4 not judged failing")
-		}
-		if throttling, _ := h.bulkhead(api, "east.fake").throttle.state(); throttling {
-			t.Error("us-east1 throttled for europe-west4's timeouts")
-		}
-		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(api, "east.fake")); got != rate {
-			t.Errorf("opcancel_throttle_allowed_rate of us-east1 = %v, want the configured %d", got, rate)
-		}
-		wg.Wait()
-		// The waits in line for an endpoint that answers nothing spend the
-		// retry budget: the jobs end at its end, not after a request
-		// timeout each in turn.
-		if d, want := time.Since(start), cfg.RetryBudget+2*lro.DefaultRequestTimeout; d > want {
-			t.Errorf("the jobs of europe-west4 ended %v after us-east1's began, want within %v", d, want)
-		}
-		if got := h.jobs(api, RetryExhausted); got != 20 {
-			t.Errorf("retry_exhausted = %v, want the 20 of europe-west4 only", got)
-		}
-		if got := testutilCounter(h.m.EndpointConcurrencyLimit.WithLabelValues(api, "eu.fake")); got != 1 {
-			t.Errorf("opcancel_endpoint_concurrency_limit of europe-west4 = %v, want 1", got)
-		}
-		if got := testutilCounter(h.m.EndpointConcurrencyLimit.WithLabelValues(api, "east.fake")); got != float64(cfg.Concurrency) {
-			t.Errorf("opcancel_endpoint_concurrency_limit of us-east1 = %v, want the pool, %d", got, cfg.Concurrency)
-		}
-	})
+				var wg sync.WaitGroup
+				for i := range 20 {
+					wg.Go(func() { h.w.Handle(context.Background(), h.delivery(name("eu", i), name("europe-west4", i), nil)) })
+				}
+				synctest.Wait()
+				start := time.Now()
+				var east sync.WaitGroup
+				for i := range 100 {
+					east.Go(func() { h.w.Handle(context.Background(), h.delivery(name("east", i), name("us-east1", i), nil)) })
+				}
+				east.Wait()
+				// Once europe-west4's requests are overdue and cut: 200
+				// requests at the rate, or on the slots left, and the wait
+				// before each poll.
+				work := 200 * latency / time.Duration(tt.slots)
+				if tt.rate > 0 {
+					work = max(work, time.Duration(200/tt.rate*float64(time.Second)))
+				}
+				if d, want := time.Since(start), overdueFloor+work+2*time.Second; d > want {
+					t.Errorf("100 jobs in us-east1 took %v while europe-west4 hung, want at most %v", d, want)
+				}
+				if got := h.jobs(api, Cancelled); got != 100 {
+					t.Errorf("cancelled = %v, want the 100 of us-east1", got)
+				}
+				if h.w.failing(h.bulkhead(api, "east.fake"), time.Now()) {
+					t.Error("us-east1 judged failing")
+				}
+				if !h.w.failing(h.bulkhead(api, "eu.fake"), time.Now()) {
+					t.Error("europe-west4 not judged failing")
+				}
+				if throttling, _ := h.bulkhead(api, "east.fake").throttle.state(); throttling {
+					t.Error("us-east1 throttled for europe-west4's timeouts")
+				}
+				wg.Wait()
+				// The waits in line for an endpoint that answers nothing spend
+				// the retry budget: the jobs end at its end, not after a
+				// request timeout each in turn.
+				if d, want := time.Since(start), cfg.RetryBudget+2*lro.DefaultRequestTimeout; d > want {
+					t.Errorf("the jobs of europe-west4 ended %v after us-east1's began, want within %v", d, want)
+				}
+				if got := h.jobs(api, RetryExhausted); got != 20 {
+					t.Errorf("retry_exhausted = %v, want the 20 of europe-west4 only", got)
+				}
+				if got := testutilCounter(h.m.EndpointConcurrencyLimit.WithLabelValues(api, "eu.fake")); got != 1 {
+					t.Errorf("opcancel_endpoint_concurrency_limit of europe-west4 = %v, want 1", got)
+				}
+			})
+		})
+	}
 }

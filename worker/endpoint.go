@@ -25,11 +25,13 @@ type serviceState struct {
 	turn chan struct{}
 	mu   sync.Mutex
 	pace pacer
-	// limit caps the service's requests in flight: its maxConcurrency, or
-	// the pool (docs/design.md#sharing-the-pool). inFlight is guarded by
-	// the pool's lock.
-	limit    int
-	inFlight int
+	// limit caps the service's requests in flight: its maxConcurrency
+	// (capped), or the pool (docs/design.md#sharing-the-pool). inFlight,
+	// and cutting, the requests cut to make room under the cap and not
+	// ended yet, are guarded by the pool's lock.
+	limit             int
+	capped            bool
+	inFlight, cutting int
 	// rateDelayed and rateWait are the service's series of
 	// opcancel_rate_limit_delayed_requests_total and
 	// opcancel_rate_limit_wait_seconds_total.
@@ -104,8 +106,8 @@ func newServiceState(svc *lro.Service, concurrency int, m *metrics.Metrics) *ser
 	if svc.Rate > 0 {
 		st.rate = svc.Rate
 	}
-	if svc.MaxConcurrency > 0 {
-		st.limit = min(svc.MaxConcurrency, concurrency)
+	if svc.MaxConcurrency > 0 && svc.MaxConcurrency < concurrency {
+		st.limit, st.capped = svc.MaxConcurrency, true
 	}
 	m.ServiceMaxConcurrency.WithLabelValues(svc.Host).Set(float64(st.limit))
 	m.MisdirectedRequests.WithLabelValues(svc.Host)

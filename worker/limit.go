@@ -89,8 +89,9 @@ type flight struct {
 	sent time.Time
 	// cancel ends the request's context: how a cut is made.
 	cancel context.CancelFunc
-	// late: the request became overdue; cut: its slot was reclaimed.
-	late, cut  bool
+	// late: the request became overdue; cut: its slot was reclaimed,
+	// underCap: for another endpoint of its service at the service's cap.
+	late, cut, underCap bool
 	prev, next *flight
 }
 

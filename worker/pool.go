@@ -158,7 +158,7 @@ func (p *pool) pacing(ep *endpoint, waiting bool) {
 // have gone unanswered for a while (quiet) borrows nothing beyond its
 // equal part. p.mu is held.
 func (p *pool) admits(ep *endpoint) bool {
-	if !ep.limit.admits(ep.inFlight) || ep.svc.inFlight >= ep.svc.limit {
+	if !ep.limit.admits(ep.inFlight) || ep.svc.full() {
 		return false
 	}
 	return ep.inFlight*len(p.active) < p.size || !ep.quiet(time.Now())
@@ -236,6 +236,9 @@ func (p *pool) finish(f *flight, answered, timedOut bool, latency time.Duration)
 		switch {
 		case f.cut:
 			p.cutting--
+			if f.underCap {
+				ep.svc.cutting--
+			}
 		case f.late:
 			ep.cuttable--
 			p.cuttable--

@@ -28,8 +28,11 @@ const (
 	isolationAfter   = 60 * time.Second // measured after the hang began
 	isolationSteady  = 20 * time.Second // the steady rate is from here to the end
 	isolationWindow  = 5 * time.Second
-	healthyWindow    = 600 // healthy jobs held at once
-	sickWindow       = 300 // sick jobs held at once
+	// Jobs held at once, within --max-outstanding (1,000): each healthy job
+	// holds its message about 1.1 s (its poll waits a second), so 900 let
+	// it reach the pool's bound; the sick jobs wait on the hung endpoint.
+	healthyWindow = 900
+	sickWindow    = 100
 )
 
 // isolation: one service (Vault) starts hanging every request beside

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -88,6 +89,9 @@ func (r result) MarshalJSON() ([]byte, error) {
 func round(f float64) float64 {
 	if f != f {
 		return 0
+	}
+	if math.IsInf(f, 0) {
+		return f // marshalled as "+Inf"
 	}
 	return float64(int64(f*1000+0.5)) / 1000
 }
