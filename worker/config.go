@@ -31,7 +31,9 @@ type Config struct {
 	// doubling, capped at PollMax, each ±20 % jitter.
 	PollInitial time.Duration
 	PollMax     time.Duration
-	// PublishTimeout bounds the publication of one result event.
+	// PublishTimeout bounds the publication of one result event. The sink
+	// keeps the bound (queue.PublishConfig.Timeout): only it can give up
+	// on an event for good.
 	PublishTimeout time.Duration
 }
 

@@ -125,10 +125,10 @@ func (w *Worker) publish(ctx context.Context, j *job, r result, name string, fin
 	if j.req.Batch != "" {
 		attrs["batch"] = j.req.Batch
 	}
-	// The event must go out even when shutdown has begun.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.PublishTimeout)
-	defer cancel()
-	return w.sink.Publish(pctx, data, attrs)
+	// The event must go out even when shutdown has begun, and the sink
+	// bounds its own wait: only it can give up on an event for good, so
+	// that a nacked delivery has none (see Sink).
+	return w.sink.Publish(context.WithoutCancel(ctx), data, attrs)
 }
 
 // settle acks or nacks; a failure (exactly-once subscriptions report it)

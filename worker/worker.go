@@ -43,7 +43,10 @@ type Source interface {
 }
 
 // Sink receives result events: JSON data and attributes (see
-// docs/contract.md#result-events).
+// docs/contract.md#result-events). Publish returns once the event is
+// published or never will be: an event for a delivery that is then nacked
+// must not reach consumers later. It bounds its own wait (about
+// Config.PublishTimeout); ctx carries no deadline.
 type Sink interface {
 	Publish(ctx context.Context, data []byte, attrs map[string]string) error
 }
