@@ -211,7 +211,7 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	ctx = w.startSpan(ctx, j)
 	if err := w.held.Acquire(ctx, 1); err != nil {
-		j.req, _ = request.Decode(d.Data, d.Attributes) // for the log line
+		_ = w.route(j) // for the log line and the service's count
 		w.finish(ctx, j, interrupted(err))
 		return Interrupted
 	}
@@ -240,25 +240,36 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 // process decodes and routes the delivery, claims its operation against
 // duplicates, and decides its outcome.
 func (w *Worker) process(ctx context.Context, j *job) result {
+	if err := w.route(j); err != nil {
+		return invalid(err)
+	}
+	key := j.svc.Host + "/" + j.req.Name
+	if !w.claim(key) {
+		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}
+	}
+	defer w.release(key)
+	return w.cancel(ctx, j)
+}
+
+// route decodes the delivery into j.req and picks its service, j.svc, whose
+// host becomes j.service. When that fails, j.service is the enabled service
+// the message names, if any: its outcome (invalid, or interrupted before it
+// was worked on) is counted there rather than under "unknown".
+func (w *Worker) route(j *job) error {
 	req, err := request.Decode(j.d.Data, j.d.Attributes)
 	j.req = req
 	if err != nil {
-		return invalid(err)
+		return err
 	}
 	if w.table.Lookup(req.Service) != nil {
 		j.service = req.Service
 	}
 	svc, err := w.table.Route(req.Service, req.Name)
 	if err != nil {
-		return invalid(err)
+		return err
 	}
 	j.svc, j.service = svc, svc.Host
-	key := svc.Host + "/" + req.Name
-	if !w.claim(key) {
-		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}
-	}
-	defer w.release(key)
-	return w.cancel(ctx, j)
+	return nil
 }
 
 // claim marks key in flight; false if it already was.
