@@ -44,7 +44,7 @@ const extendWhileHeld = time.Duration(math.MaxInt64)
 
 // DefaultLeaseExtension is the default ReceiveConfig.LeaseExtension: a
 // message held by a crashed process comes back within it
-// (docs/operations.md#failure-semantics), and the emulator does not deliver
+// (docs/failure-semantics.md#when-things-fail), and the emulator does not deliver
 // a backlog's messages again when the worker reads them within it of their
 // push (docs/design.md#leases).
 const DefaultLeaseExtension = 60 * time.Second

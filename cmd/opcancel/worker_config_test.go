@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"opcancel/worker"
+)
+
+// TestConfigErrorsNameTheFlag: an invalid value of every flag that sets a
+// worker.Config field is reported under the flag's name, with exit status 2.
+func TestConfigErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	for field := range workerConfigFlags {
+		if _, ok := reflect.TypeFor[worker.Config]().FieldByName(field); !ok {
+			t.Errorf("workerConfigFlags maps %s, which is not a field of worker.Config", field)
+		}
+	}
+	bad := map[string]string{
+		"--concurrency":      "0",
+		"--max-outstanding":  "-1",
+		"--verify-timeout":   "0s",
+		"--retry-budget":     "-1s",
+		"--shutdown-timeout": "-2s",
+	}
+	if len(bad) != len(workerConfigFlags) {
+		t.Fatalf("%d flags tried, want one per entry of workerConfigFlags (%d)", len(bad), len(workerConfigFlags))
+	}
+	for flag, value := range bad {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), []string{"worker", "--project=p", "--subscription=abc", flag + "=" + value},
+			func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+		if code := exitCode(err); code != 2 || !strings.HasPrefix(err.Error(), flag+" "+value+": ") {
+			t.Errorf("%s=%s: exit %d, %v; want exit 2 and an error that begins %q", flag, value, code, err, flag+" "+value+": ")
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// The queue-health policies watch these metrics of Pub/Sub (Cloud
+// Monitoring's pubsub.googleapis.com/subscription/...) on the subscriptions
+// deploy/pubsub/provision.sh creates.
+var (
+	policyMetrics = map[string]bool{
+		"pubsub.googleapis.com/subscription/oldest_unacked_message_age": true,
+		"pubsub.googleapis.com/subscription/num_undelivered_messages":   true,
+	}
+	policyFilter = regexp.MustCompile(`^resource\.type = "pubsub_subscription" AND resource\.labels\.subscription_id = "([^"]+)" AND metric\.type = "([^"]+)"$`)
+)
+
+// policyFiles decodes deploy/monitoring/policies/*.json strictly into the
+// monitoring v3 AlertPolicy.
+func policyFiles(t *testing.T) map[string]*monitoringpb.AlertPolicy {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("monitoring", "policies", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no policy files: %v", err)
+	}
+	out := map[string]*monitoringpb.AlertPolicy{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &monitoringpb.AlertPolicy{}
+		if err := protojson.Unmarshal(b, p); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(f)] = p
+	}
+	return out
+}
+
+// TestAlertPoliciesAreWellFormed: each policy is a valid AlertPolicy on a
+// Pub/Sub metric of a provisioned subscription, with an alert's name and a
+// severity; together they watch the request backlog's age and size and any
+// dead letter. That each links its runbook page is
+// TestEveryAlertHasItsRunbookPage's.
+func TestAlertPoliciesAreWellFormed(t *testing.T) {
+	t.Parallel()
+	watched := map[string]bool{}
+	for file, p := range policyFiles(t) {
+		if name := p.GetDisplayName(); !alertName.MatchString(name) {
+			t.Errorf("%s: display name %q is not an alert's name (Opcancel, then words in CamelCase)", file, name)
+		}
+		sev := p.GetSeverity()
+		if (sev != monitoringpb.AlertPolicy_WARNING && sev != monitoringpb.AlertPolicy_CRITICAL) || p.GetUserLabels()["severity"] != strings.ToLower(sev.String()) {
+			t.Errorf("%s: severity %v, label %q", file, sev, p.GetUserLabels()["severity"])
+		}
+		if len(p.GetConditions()) == 0 {
+			t.Errorf("%s: no condition", file)
+		}
+		for _, c := range p.GetConditions() {
+			th := c.GetConditionThreshold()
+			m := policyFilter.FindStringSubmatch(th.GetFilter())
+			if th == nil || m == nil || !policyMetrics[m[2]] {
+				t.Errorf("%s: condition %q is not a threshold on a Pub/Sub subscription metric: %q", file, c.GetDisplayName(), th.GetFilter())
+				continue
+			}
+			if th.GetComparison() != monitoringpb.ComparisonType_COMPARISON_GT || len(th.GetAggregations()) == 0 {
+				t.Errorf("%s: condition %q: comparison %v, aggregations %v", file, c.GetDisplayName(), th.GetComparison(), th.GetAggregations())
+			}
+			watched[m[1]+" "+strings.TrimPrefix(m[2], "pubsub.googleapis.com/subscription/")] = true
+		}
+	}
+	for _, want := range []string{"opcancel-worker oldest_unacked_message_age", "opcancel-worker num_undelivered_messages", "opcancel-dead-letter num_undelivered_messages"} {
+		if !watched[want] {
+			t.Errorf("no policy watches %s", want)
+		}
+	}
+}
+
+// fakeMonitoring serves the alertPolicies methods of the Cloud Monitoring
+// v3 REST API that gcloud calls, from memory, and decodes every policy it is
+// sent strictly.
+type fakeMonitoring struct {
+	t        *testing.T
+	mu       sync.Mutex
+	policies map[string]*monitoringpb.AlertPolicy // by name
+	calls    []string
+}
+
+func (f *fakeMonitoring) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.Method)
+	const collection = "/v3/projects/p/alertPolicies"
+	var out []byte
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == collection:
+		list := &monitoringpb.ListAlertPoliciesResponse{}
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range f.policies {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			list.AlertPolicies = append(list.AlertPolicies, f.policies[k])
+		}
+		out, _ = protojson.Marshal(list)
+	case r.Method == http.MethodGet && f.policies[strings.TrimPrefix(r.URL.Path, "/v3/")] != nil:
+		out, _ = protojson.Marshal(f.policies[strings.TrimPrefix(r.URL.Path, "/v3/")])
+	case r.Method == http.MethodPost && r.URL.Path == collection, r.Method == http.MethodPatch:
+		p := &monitoringpb.AlertPolicy{}
+		b, _ := io.ReadAll(r.Body)
+		if err := protojson.Unmarshal(b, p); err != nil {
+			f.t.Errorf("%s %s: not an AlertPolicy: %v\n%s", r.Method, r.URL.Path, err, b)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p.Name = strings.TrimPrefix(r.URL.Path, "/v3/")
+		if r.Method == http.MethodPost {
+			p.Name = fmt.Sprintf("projects/p/alertPolicies/%d", len(f.policies)+1)
+		}
+		f.policies[p.Name] = p
+		out, _ = protojson.Marshal(p)
+	default:
+		http.Error(w, `{"error": {"code": 404, "status": "NOT_FOUND", "message": "no such method"}}`, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
+// TestApplyPoliciesIsIdempotent runs deploy/monitoring/apply-policies.sh
+// twice against a fake Cloud Monitoring: the first run creates each policy,
+// the second updates each in place; nothing is duplicated and another
+// team's policy is left alone. The policies watch SUBSCRIPTION and link
+// their runbook pages under RUNBOOKS of runbooks.env (the script runs from
+// a copy of the kit whose runbooks.env names a Git host).
+func TestApplyPoliciesIsIdempotent(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	theirs := &monitoringpb.AlertPolicy{Name: "projects/p/alertPolicies/theirs", DisplayName: "SomeoneElses"}
+	fake := &fakeMonitoring{t: t, policies: map[string]*monitoringpb.AlertPolicy{theirs.Name: theirs}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	files := policyFiles(t)
+	const runbooks = "https://git.example.com/you/opcancel/blob/v0.1.0/docs/runbooks"
+	script := policiesKit(t, runbooks)
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command("bash", script)
+		cmd.Env = append(os.Environ(), "PROJECT=p", "SUBSCRIPTION=their-worker",
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+api.URL+"/",
+			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true", "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, out)
+		}
+		fake.mu.Lock()
+		byName := map[string]int{}
+		for _, p := range fake.policies {
+			byName[p.GetDisplayName()]++
+		}
+		held := len(fake.policies)
+		calls := slices.Clone(fake.calls)
+		fake.calls = nil
+		fake.mu.Unlock()
+		if held != len(files)+1 || byName["SomeoneElses"] != 1 {
+			t.Errorf("run %d: the project holds %v", run, byName)
+		}
+		for _, p := range files {
+			if byName[p.GetDisplayName()] != 1 {
+				t.Errorf("run %d: %d policies named %s, want 1", run, byName[p.GetDisplayName()], p.GetDisplayName())
+			}
+		}
+		want := map[int]string{1: http.MethodPost, 2: http.MethodPatch}[run]
+		if n := strings.Count(strings.Join(calls, " "), want); n != len(files) || slices.Contains(calls, map[int]string{1: http.MethodPatch, 2: http.MethodPost}[run]) {
+			t.Errorf("run %d: calls %v, want one %s a policy", run, calls, want)
+		}
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, p := range fake.policies {
+		if p.GetName() == theirs.GetName() {
+			continue
+		}
+		if f := p.GetConditions(); len(f) > 0 && strings.Contains(f[0].GetConditionThreshold().GetFilter(), `"opcancel-worker"`) {
+			t.Errorf("%s still watches opcancel-worker, not SUBSCRIPTION=their-worker", p.GetDisplayName())
+		}
+		if doc, want := p.GetDocumentation().GetContent(), runbooks+"/"+p.GetDisplayName()+".md"; !strings.HasSuffix(doc, "Runbook: "+want) {
+			t.Errorf("%s: the documentation does not end linking %s:\n%s", p.GetDisplayName(), want, doc)
+		}
+	}
+}
+
+// policiesKit copies apply-policies.sh and the policies into a directory
+// laid out as deploy/ is, beside a base/runbooks.env that sets RUNBOOKS to
+// runbooks, and returns the copied script.
+func policiesKit(t *testing.T, runbooks string) string {
+	t.Helper()
+	kit := t.TempDir()
+	for _, dir := range []string{"base", "monitoring/policies"} {
+		if err := os.MkdirAll(filepath.Join(kit, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join("monitoring", "policies", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, filepath.Join("monitoring", "apply-policies.sh")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(kit, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(kit, "base", "runbooks.env"), []byte("RUNBOOKS="+runbooks+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(kit, "monitoring", "apply-policies.sh")
+}
