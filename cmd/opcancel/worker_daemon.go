@@ -90,10 +90,7 @@ func (d *daemon) makeWorker(c *workerCmd, s *workerSetup, deps worker.Deps) erro
 	if d.w, err = worker.New(s.cfg, deps); err != nil {
 		return err
 	}
-	d.sub = d.ps.Subscriber(queue.ReceiveConfig{
-		Subscription:   s.subscription,
-		MaxOutstanding: s.cfg.MaxOutstanding,
-	})
+	d.sub = d.ps.Subscriber(s.receive)
 	return nil
 }
 
