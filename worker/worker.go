@@ -78,6 +78,9 @@ type Worker struct {
 	held     *semaphore.Weighted
 	services map[string]*serviceState
 
+	// memory holds the outcomes settled for good, for repeats.
+	memory *memory
+
 	mu sync.Mutex
 	// inFlight holds the service/name of the operations in flight.
 	inFlight map[string]struct{}
@@ -125,6 +128,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
+		memory:   newMemory(cfg.MemoryEntries, cfg.MemoryAge),
 	}
 	if w.tracer != nil {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
@@ -204,9 +208,10 @@ type job struct {
 // Handle processes d to exactly one outcome, records it and settles d. ctx
 // ending before an outcome means interrupted. Handle blocks while the worker
 // already holds MaxOutstanding deliveries. A delivery of a message whose
-// first copy is still in flight ends as that copy does (see follow). A
-// panic while handling d is contained: d is nacked and Handle returns ""
-// (see contain).
+// first copy is still in flight ends as that copy does (see follow); one of
+// a message acked before, or for an operation found done before, is
+// settled from memory without a request (see memory). A panic while
+// handling d is contained: d is nacked and Handle returns "" (see contain).
 func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	ctx = w.startSpan(ctx, j)
@@ -228,8 +233,16 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	if following != nil {
 		return w.follow(ctx, j, following)
 	}
-	r := w.process(ctx, j)
+	r, ok := w.rememberedMessage(j)
+	if ok {
+		_ = w.route(j) // for the log line and the event
+	} else {
+		r = w.process(ctx, j)
+	}
 	acked := w.finish(ctx, j, r)
+	if acked {
+		w.rememberMessage(j, r)
+	}
 	if first != nil {
 		w.untrack(d.ID, first, j, r, acked)
 		first = nil // released: a later panic has no copies to end
@@ -248,7 +261,14 @@ func (w *Worker) process(ctx context.Context, j *job) result {
 		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}
 	}
 	defer w.release(key)
-	return w.cancel(ctx, j)
+	// Under the claim: a delivery that ended the operation remembers it
+	// before its claim is released.
+	if r, ok := w.rememberedOperation(j); ok {
+		return r
+	}
+	r := w.cancel(ctx, j)
+	w.rememberOperation(j, r)
+	return r
 }
 
 // route decodes the delivery into j.req and picks its service, j.svc, whose
