@@ -25,10 +25,11 @@ func (l limits) args() []string {
 }
 
 // job bounds the time from publication to one delivery's outcome: delivered
-// within a lease (queue.DefaultLeaseExtension, the worker's default),
-// retries within the retry budget and verification within the verify
-// timeout, each phase ended by a request that may take the request timeout,
-// then the result event's publication.
+// within a lease (queue.DefaultLeaseExtension, the lease a message gets on
+// its way and while it is held), retries within the retry
+// budget and verification within the verify timeout, each phase ended by a
+// request that may take the request timeout, then the result event's
+// publication.
 func (l limits) job() time.Duration {
 	return queue.DefaultLeaseExtension + l.retryBudget + l.verifyTimeout + 2*l.requestTimeout + worker.DefaultConfig().PublishTimeout
 }

@@ -250,11 +250,15 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	return r.outcome
 }
 
-// process decodes and routes the delivery, claims its operation against
-// duplicates, and decides its outcome.
+// process decodes and routes the delivery, checks that the deployment may
+// cancel it, claims its operation against duplicates, and decides its
+// outcome.
 func (w *Worker) process(ctx context.Context, j *job) result {
 	if err := w.route(j); err != nil {
 		return invalid(err)
+	}
+	if err := j.svc.Allowed(j.req.Name); err != nil {
+		return forbidden(err)
 	}
 	key := j.svc.Host + "/" + j.req.Name
 	if !w.claim(key) {
