@@ -101,7 +101,7 @@ func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 		req, data, msgAttrs, rerr := s.message(n, attrs)
 		if rerr != nil {
 			sum.invalid++
-			fmt.Fprintf(s.stderr, "%s: %s\n", n.where, refusal(rerr))
+			fmt.Fprintf(s.stderr, "%s: %s\n", escape(n.where), escape(refusal(rerr)))
 			bar.add()
 			continue
 		}
@@ -181,7 +181,7 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		if err != nil {
 			failed++
 			if failed <= 10 {
-				fmt.Fprintf(s.stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(s.stderr, "publish failed: %s\n", escape(err.Error()))
 			}
 		} else {
 			published++
