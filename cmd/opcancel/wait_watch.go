@@ -11,7 +11,9 @@ import (
 // ID) and the outcome of each. An event counts when its batch and message
 // ID are the batch's: an event of another batch, or for a message the batch
 // did not publish, is ignored, and a message's second event (a
-// redelivery's) changes nothing. See docs/contract.md#opcancel-submit.
+// redelivery's) replaces its outcome only when it finished later: the later
+// finishedAt is the last word (docs/contract.md#result-events). See
+// docs/contract.md#opcancel-submit.
 type watch struct {
 	batch string
 	// changed has a value when something changed since the last receive.
@@ -81,11 +83,18 @@ func (w *watch) record(ev worker.Event) {
 	m, ok := w.msgs[ev.MessageID]
 	switch {
 	case !ok && w.publishing:
-		if _, seen := w.early[ev.MessageID]; !seen {
+		if prev, seen := w.early[ev.MessageID]; !seen || ev.FinishedAt.After(prev.FinishedAt) {
 			w.early[ev.MessageID] = ev
 		}
 	case ok && m.event == nil:
 		w.apply(m, ev)
+		w.signal()
+	case ok && ev.FinishedAt.After(m.event.FinishedAt):
+		if w.counts[m.event.Outcome]--; w.counts[m.event.Outcome] == 0 {
+			delete(w.counts, m.event.Outcome)
+		}
+		m.event = &ev
+		w.counts[ev.Outcome]++
 		w.signal()
 	}
 }

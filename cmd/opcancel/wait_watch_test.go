@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"opcancel/worker"
 )
@@ -43,5 +44,32 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 	}
 	if _, _, counts := w.status(); counts[worker.Denied] != 0 || counts[worker.Unverified] != 1 {
 		t.Errorf("counts = %v", counts)
+	}
+}
+
+// TestWatchKeepsTheLastWord: of two events for one message, the one that
+// finished later is its outcome, whichever comes first: an event published
+// for a delivery that was then nacked (Pub/Sub stored it, but its answer
+// was lost) can arrive after the redelivery's.
+func TestWatchKeepsTheLastWord(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	first := testEvent("b1", "1", "operations/a", worker.Unverified)
+	first.FinishedAt = at
+	second := testEvent("b1", "1", "operations/a", worker.Cancelled)
+	second.FinishedAt = at.Add(30 * time.Second)
+	for _, order := range [][]worker.Event{{first, second}, {second, first}} {
+		w := newWatch("b1")
+		w.expect("1", vaultHost, "operations/a")
+		for _, ev := range order {
+			w.record(ev)
+		}
+		w.published()
+		if _, _, counts := w.status(); counts[worker.Cancelled] != 1 || len(counts) != 1 {
+			t.Errorf("events %s then %s: counts %v, want the later one, cancelled, alone", order[0].Outcome, order[1].Outcome, counts)
+		}
+		if got := w.results()[0].event.Outcome; got != worker.Cancelled {
+			t.Errorf("events %s then %s: outcome %s, want cancelled", order[0].Outcome, order[1].Outcome, got)
+		}
 	}
 }
