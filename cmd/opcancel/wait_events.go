@@ -5,19 +5,23 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"opcancel/queue"
 	"opcancel/worker"
 )
 
-// batchEvents brings a batch's result events into a watch: a temporary
-// subscription on the results topic, created before anything is published
-// (so that no event can be missed), filtered on the batch where Pub/Sub can
-// apply the filter, and deleted by close, whatever ended the run.
+// batchEvents brings a batch's result events and manifest into a watch: a
+// temporary subscription on the results topic, created before anything is
+// published (so that no event can be missed) or sought back to the batch's
+// start (the topic keeps its messages for its retention), filtered on the
+// batch where Pub/Sub can apply the filter, and deleted by close, whatever
+// ended the run.
 type batchEvents struct {
 	qc         *queue.Client
 	sub, topic string
@@ -33,8 +37,9 @@ type batchEvents struct {
 const deleteTimeout = 10 * time.Second
 
 // openBatchEvents creates the temporary subscription to topic (a full
-// name) in project and receives the batch's events into w until close.
-func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic string, w *watch, stderr io.Writer) (*batchEvents, error) {
+// name) in project, seeks it to since unless it is zero, and receives the
+// batch's events and manifest into w until close.
+func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic string, since time.Time, w *watch, stderr io.Writer) (*batchEvents, error) {
 	sub := "projects/" + project + "/subscriptions/" + waitSubscriptionID(w.batch)
 	filter, ok := queue.EqualsFilter("batch", w.batch)
 	if !ok {
@@ -45,15 +50,18 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic strin
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	b := &batchEvents{qc: qc, sub: sub, topic: topic, cancel: cancel, failed: make(chan error, 1), stopped: make(chan struct{})}
+	if !since.IsZero() {
+		if err := qc.SeekToTime(ctx, sub, since); err != nil {
+			close(b.stopped)
+			return nil, errors.Join(fmt.Errorf("--wait: %w", err), b.close())
+		}
+	}
 	s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000})
+	refused := &refusedRecords{stderr: stderr}
 	go func() {
 		defer close(b.stopped)
 		err := s.Receive(rctx, func(_ context.Context, d worker.Delivery) {
-			// The emulator does not apply filters: record checks the batch.
-			var ev worker.Event
-			if json.Unmarshal(d.Data, &ev) == nil {
-				w.record(ev)
-			}
+			takeResult(d, w, refused)
 			d.Ack()
 		})
 		if err != nil {
@@ -61,6 +69,46 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic strin
 		}
 	}()
 	return b, nil
+}
+
+// takeResult gives w one message of the results topic: a manifest record
+// (it has the manifest attribute) or a result event. The emulator does not
+// apply filters: the watch checks the batch.
+func takeResult(d worker.Delivery, w *watch, refused *refusedRecords) {
+	if _, ok := d.Attributes[manifestAttribute]; ok {
+		rec, err := decodeManifestRecord(d.Data)
+		if err != nil {
+			if d.Attributes["batch"] == w.batch {
+				refused.report(err)
+			}
+			return
+		}
+		w.manifest(rec)
+		return
+	}
+	var ev worker.Event
+	if json.Unmarshal(d.Data, &ev) == nil {
+		w.record(ev)
+	}
+}
+
+// refusedRecords reports the batch's manifest records that are not valid:
+// the first few, then how many in all once in a while.
+type refusedRecords struct {
+	stderr io.Writer
+	mu     sync.Mutex
+	n      int
+}
+
+func (r *refusedRecords) report(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n <= 3 {
+		fmt.Fprintf(r.stderr, "ignored: %v\n", err)
+	} else if r.n&(r.n-1) == 0 {
+		fmt.Fprintf(r.stderr, "ignored %d manifest records that are not valid\n", r.n)
+	}
 }
 
 // waitSubscriptionID is the ID of the temporary subscription: the batch,
