@@ -26,7 +26,7 @@ type misdirection struct {
 // misdirected counts a misdirected answer of svc, and logs the likely
 // misconfiguration when the last such line is old enough. The request is
 // transient (lro.Classify): retried, then nacked, never acked as
-// unimplemented; see docs/operations.md#opcancelmisdirectedrequests.
+// unimplemented; see docs/runbooks/OpcancelMisdirectedRequests.md.
 func (w *Worker) misdirected(svc *lro.Service, st *serviceState, err error) {
 	w.metrics.MisdirectedRequests.WithLabelValues(svc.Host).Inc()
 	m := &st.misdirection

@@ -55,7 +55,7 @@ func (c *submitCmd) Help() string {
 		"1 when a publish failed, or on another runtime error or an interrupt; " +
 		"2 on a usage error, a journal of another batch, topic or list of names, or --list-parent without confirmation; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
-		"invalid, duplicate: the operation may still run); " +
+		"invalid, forbidden, duplicate: the operation may still run); " +
 		"4 with --wait when some name had no outcome at --wait-timeout."
 }
 

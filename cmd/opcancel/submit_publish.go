@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -107,15 +108,15 @@ type pending struct {
 }
 
 // prepare validates every name exactly as the worker will and makes the
-// valid ones into messages in the JSON form. Invalid names are reported
-// with where they were given, counted, and never published.
+// valid ones into messages in the JSON form. Invalid and forbidden names
+// are reported with where they were given, counted, and never published.
 func (s submission) prepare() (out []outgoing, invalid int) {
 	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
 	for _, n := range s.names {
 		req, data, msgAttrs, err := s.message(n, attrs)
 		if err != nil {
 			invalid++
-			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", n.where, strings.TrimPrefix(err.Error(), "invalid: "))
+			fmt.Fprintf(s.stderr, "%s: %s\n", n.where, refusal(err))
 			continue
 		}
 		out = append(out, outgoing{n: len(out) + 1, where: n.where, req: req, data: data, attrs: msgAttrs})
@@ -164,9 +165,9 @@ func (s submission) publishAll(ctx context.Context, out []outgoing, invalid int)
 	return sum, context.Cause(qctx)
 }
 
-// message decodes and routes a name exactly as the worker will, and returns
-// the request, its service set to the routed host, and the message that
-// publishes it (package publisher's).
+// message decodes, routes and checks against the allow lists a name
+// exactly as the worker will, and returns the request, its service set to
+// the routed host, and the message that publishes it (package publisher's).
 func (s submission) message(n givenName, attrs map[string]string) (req request.Request, data []byte, msgAttrs map[string]string, err error) {
 	req, err = request.Decode([]byte(n.text), attrs)
 	if err != nil {
@@ -176,12 +177,24 @@ func (s submission) message(n givenName, attrs map[string]string) (req request.R
 	if err != nil {
 		return req, nil, nil, err
 	}
+	if err := svc.Allowed(req.Name); err != nil {
+		return req, nil, nil, err
+	}
 	req.Service = svc.Host
 	m, err := publisher.Message(req)
 	if err != nil {
 		return req, nil, nil, err
 	}
 	return req, m.Data, m.Attributes, nil
+}
+
+// refusal is the line that says why a name was not published: "invalid:
+// …", or "forbidden: …" with the allow list that refused it.
+func refusal(err error) string {
+	if errors.Is(err, lro.ErrForbidden) {
+		return err.Error()
+	}
+	return "invalid: " + strings.TrimPrefix(err.Error(), "invalid: ")
 }
 
 // send queues one message, in a span of its own when tracing is on: the

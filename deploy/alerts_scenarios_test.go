@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -46,11 +46,13 @@ func (s seriesSet) sorted() [][2]string {
 	return out
 }
 
-// The namespace and the worker pod of the scenarios; the services are
-// e2e_test.go's vaultHost and amapiHost.
+// The namespace, the worker pod and the services of the scenarios (the
+// services are the two built-in ones, as the running worker's are).
 const (
 	alertNS   = "opcancel"
 	workerPod = "opcancel-5d8f7c9b4-x7k2p"
+	vaultHost = "vault.googleapis.com"
+	amapiHost = "androidmanagement.googleapis.com"
 )
 
 // own is a series of the worker's scrape job; pairs are label, value.
@@ -154,6 +156,16 @@ func alertScenarios() []alertScenario {
 				jobsOf(amapiHost, "rejected"): "0+20x90",
 			}),
 			fires: []firing{svc("OpcancelPublisherErrorsHigh", "unknown"), svc("OpcancelPublisherErrorsHigh", amapiHost)},
+		},
+		{
+			// One name outside an allow list, at minute 30.
+			name: "a forbidden name opens a ticket", at: "40m",
+			series: healthy().with(seriesSet{jobsOf(vaultHost, "forbidden"): "0x30 1x60"}),
+			fires:  []firing{svc("OpcancelForbidden", vaultHost)},
+		},
+		{
+			name: "and the ticket closes 15 minutes after the last one", at: "50m",
+			series: healthy().with(seriesSet{jobsOf(vaultHost, "forbidden"): "0x30 1x60"}),
 		},
 		{
 			name: "unverified", at: "60m",
