@@ -29,18 +29,19 @@ type submitCmd struct {
 	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
 	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list request."`
 	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
-	ResultsTopic   string        `default:"opcancel-results" help:"With --wait or --journal: topic ID or projects/P/topics/T of the worker's result events (its --results-topic), where the batch's manifest is published for opcancel wait."`
+	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
 	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
 	Verbose        bool          `help:"With --wait: list every name that did not end cancelled or completed, not only the first 20."`
 	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
 	// Resuming a batch, and following it later with `opcancel wait`.
-	Journal string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
+	Journal      string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
+	BatchesTopic string `default:"opcancel-batches" help:"With --wait or --journal: topic ID or projects/P/topics/T where the batch's manifest (which messages it has) is published, for --wait and opcancel wait."`
 }
 
 // Help is submit's --help below its one-line summary: what --wait and
 // --journal do and the exit statuses (docs/contract.md#opcancel-submit).
 func (c *submitCmd) Help() string {
-	return "With --wait, submit first creates a temporary subscription to --results-topic, filtered to the batch, " +
+	return "With --wait, submit first creates temporary subscriptions to --results-topic and --batches-topic, filtered to the batch, " +
 		"deleted on exit (Ctrl-C too) and expiring by itself a day after a killed run; it then publishes, shows the " +
 		"outcomes as they come (a bar on a terminal, a line every 5s otherwise) and ends with a table of the outcomes " +
 		"and of the names that did not end cancelled or completed (the first 20; all with --verbose or --output json). " +
@@ -48,7 +49,7 @@ func (c *submitCmd) Help() string {
 		"With --journal FILE, submit records the batch's names and each message the server has in FILE; run again with " +
 		"the same FILE (and the same names, or none), it publishes only what is missing, under the same batch. Ctrl-C " +
 		"stops publishing and waits for the answers to what was sent, so that FILE resumes exactly.\n\n" +
-		"With --wait or --journal, submit also publishes the batch's manifest (which messages it has) to --results-topic: " +
+		"With --wait or --journal, submit also publishes the batch's manifest (which messages it has) to --batches-topic: " +
 		"opcancel wait --batch ID follows the batch from anywhere, at any time, as --wait does.\n\n" +
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
@@ -105,16 +106,16 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	sub.pub = p
 	if !c.Wait {
 		if j != nil {
-			b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.resultsTopic, c.Batch)}
+			b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
 		}
 		return c.publish(ctx, e, sub, b)
 	}
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, s.resultsTopic, b.since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []string{s.resultsTopic, s.batchesTopic}, b.since, w, e.stderr)
 	if err != nil {
 		return err
 	}
-	b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.resultsTopic, c.Batch)}
+	b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
 	err = c.publishAndWait(ctx, e, sub, b, w, events)
 	if cerr := events.close(); cerr != nil {
 		fmt.Fprintf(e.stderr, "--wait: %v\n", cerr)
@@ -141,7 +142,7 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batc
 // and returns the exit error: a publish that failed (1) before what the
 // outcomes say (3, 4).
 func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
-	fmt.Fprintf(e.stderr, "batch %s: outcomes from %s\n", c.Batch, events.topic)
+	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
 	sum, err := c.publishBatch(ctx, e, sub, b)
 	merr := c.endManifest(ctx, e, b, sum)
 	if c.Output != "json" {
@@ -160,7 +161,8 @@ func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, 
 // submitSetup is submit's validated configuration.
 type submitSetup struct {
 	topic        string
-	resultsTopic string // with --wait or --journal
+	resultsTopic string // with --wait
+	batchesTopic string // with --wait or --journal
 	table        *lro.Table
 }
 
@@ -179,11 +181,14 @@ func (c *submitCmd) setup(e *env, j *journal) (*submitSetup, error) {
 		}
 	}
 	if c.Wait || c.Journal != "" {
-		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
+		if s.batchesTopic, err = c.resolve(e, "topics", "--batches-topic", c.BatchesTopic); err != nil {
 			return nil, err
 		}
 	}
 	if c.Wait {
+		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
+			return nil, err
+		}
 		if c.WaitTimeout <= 0 {
 			return nil, usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
 		}

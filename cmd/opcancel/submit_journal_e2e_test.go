@@ -41,7 +41,8 @@ func TestSubmitJournalResumesAnInterruptedSubmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
-	common := []string{"--topic=" + ps.topic, "--results-topic=" + ps.results, "--config=" + apis.config, "--auth=none", "--journal=" + journal}
+	common := []string{"--topic=" + ps.topic, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches, "--config=" + apis.config,
+		"--auth=none", "--journal=" + journal}
 
 	// The first run, at 50 messages a second, is interrupted once the
 	// journal has 20.
@@ -100,7 +101,7 @@ func TestSubmitJournalResumesAnInterruptedSubmit(t *testing.T) {
 	}
 
 	attached, errb, code := runCLIChecked(t, e, ps.project, env, "wait", "--batch="+batchOf(t, out), "--results-topic="+ps.results,
-		"--wait-timeout="+untilPublished.String())
+		"--batches-topic="+ps.batches, "--wait-timeout="+untilPublished.String())
 	if code != 0 || attached != out {
 		t.Errorf("wait --batch: exit %d, want 0 and the resumed submit's output\n%s\n%s", code, attached, errb)
 	}

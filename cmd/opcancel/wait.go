@@ -16,7 +16,8 @@ type waitCmd struct {
 	pubsubBase   `kong:"set='project_of=the results topic',set='full_name=topic name'"`
 	Batch        string        `required:"" help:"The batch to follow: the ID submit printed (its --batch)."`
 	Since        string        `help:"Read the results topic from this time on: RFC 3339 (2026-11-22T07:00:00Z) or how long ago (90m) (default: the time of a generated batch ID less 5m, else as far back as the topic keeps messages)."`
-	ResultsTopic string        `default:"opcancel-results" help:"Topic ID or projects/P/topics/T of the worker's result events (its --results-topic), where submit publishes the batch's manifest."`
+	ResultsTopic string        `default:"opcancel-results" help:"Topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
+	BatchesTopic string        `default:"opcancel-batches" help:"Topic ID or projects/P/topics/T where submit published the batch's manifest (its --batches-topic)."`
 	WaitTimeout  time.Duration `default:"15m" help:"Give up this long after the batch's publishing ended, or while it goes on, after its last news (exit 4)."`
 	Verbose      bool          `help:"List every name that did not end cancelled or completed, not only the first 20."`
 	Output       string        `default:"text" enum:"text,json" help:"The report on stdout: text, or one JSON object with every name that did not end cancelled or completed."`
@@ -24,10 +25,10 @@ type waitCmd struct {
 
 // Help is wait's --help below its one-line summary.
 func (c *waitCmd) Help() string {
-	return "wait creates a temporary subscription to --results-topic, filtered to the batch and deleted on exit, " +
-		"seeks it back to the batch's start (the topic keeps its messages for its retention, 7 days as " +
-		"deploy/pubsub/provision.sh sets it), and rebuilds the batch's table from the beginning: the batch's messages " +
-		"from the manifest that submit --wait and submit --journal publish there, their outcomes from the worker's " +
+	return "wait creates temporary subscriptions to --results-topic and --batches-topic, filtered to the batch and " +
+		"deleted on exit, seeks them back to the batch's start (the topics keep their messages for their retention, " +
+		"7 days as deploy/pubsub/provision.sh sets it), and rebuilds the batch's table from the beginning: the batch's " +
+		"messages from the manifest that submit --wait and submit --journal publish, their outcomes from the worker's " +
 		"result events. It shows the same progress, table and JSON as submit --wait, and ends when every message " +
 		"has an outcome, at once for a batch that is over.\n\n" +
 		"Exit status: 0 when every name ended in an outcome meaning its operation no longer runs (cancelled, " +
@@ -46,7 +47,11 @@ const batchStartSkew = 5 * time.Minute
 const maxTopicRetention = 31 * 24 * time.Hour
 
 func (c *waitCmd) Run(ctx context.Context, e *env) error {
-	topic, err := c.resolve(e, "topics", "--results-topic", c.ResultsTopic)
+	results, err := c.resolve(e, "topics", "--results-topic", c.ResultsTopic)
+	if err != nil {
+		return err
+	}
+	batches, err := c.resolve(e, "topics", "--batches-topic", c.BatchesTopic)
 	if err != nil {
 		return err
 	}
@@ -66,11 +71,11 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer stop()
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, topic, since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []string{results, batches}, since, w, e.stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, topic, since.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, events, since.UTC().Format(time.RFC3339))
 	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, nil, nil)
 	if cerr := events.close(); cerr != nil {
 		fmt.Fprintf(e.stderr, "wait: %v\n", cerr)

@@ -34,7 +34,7 @@ func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o f
 		if !ok && st.total == 0 {
 			return exitError{4, fmt.Errorf("batch %s: no manifest and no message on %s by --wait-timeout: "+
 				"submit publishes a batch's manifest with --wait or --journal; check the batch ID, --since, and "+
-				"that the topic keeps messages (its message retention)", w.batch, events.topic)}
+				"that the topics keep messages (their message retention)", w.batch, events)}
 		}
 		sum, pubErr = &s, s.exitError(nil)
 		if !o.json {

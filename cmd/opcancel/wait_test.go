@@ -14,20 +14,23 @@ import (
 	"opcancel/queue/queuetest"
 )
 
-// newPubsubKeepingResults is newPubsub with a results topic that keeps its
-// messages for 10 minutes, as deploy/pubsub/provision.sh makes it keep
-// them for 7 days: a subscription created later can seek back to what was
-// published before it. (The emulator keeps a topic's messages only when it
-// is created with a retention, not when one is set later.)
+// newPubsubKeepingResults is newPubsub with results and batches topics
+// that keep their messages for 10 minutes, as deploy/pubsub/provision.sh
+// makes them keep them for 7 days: a subscription created later can seek
+// back to what was published before it. (The emulator keeps a topic's
+// messages only when it is created with a retention, not when one is set
+// later.)
 func newPubsubKeepingResults(t *testing.T, e *queuetest.Emulator) pubsubResources {
 	t.Helper()
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
-	ps.results = "projects/" + ps.project + "/topics/results"
-	_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
-		Name: ps.results, MessageRetentionDuration: durationpb.New(10 * time.Minute),
-	})
-	if err != nil {
-		t.Fatal(err)
+	ps.results, ps.batches = "projects/"+ps.project+"/topics/results", "projects/"+ps.project+"/topics/batches"
+	for _, topic := range []string{ps.results, ps.batches} {
+		_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
+			Name: topic, MessageRetentionDuration: durationpb.New(10 * time.Minute),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ps
 }
@@ -58,13 +61,14 @@ func TestWaitRebuildsTheTableOfAFinishedBatch(t *testing.T) {
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	names := []string{"operations/w-1", "operations/w-2", devOps + "w-3", "operations/w-completed", "operations/w-missing", "operations/w-refused"}
 	watched, errb, code := runCLIChecked(t, e, ps.project, env, append([]string{"submit", "--wait", "--topic=" + ps.topic,
-		"--results-topic=" + ps.results, "--config=" + apis.config, "--auth=none"}, names...)...)
+		"--results-topic=" + ps.results, "--batches-topic=" + ps.batches, "--config=" + apis.config, "--auth=none"}, names...)...)
 	if code != 3 || !strings.Contains(watched, "not_cancellable  1") {
 		t.Fatalf("submit --wait: exit %d, want 3 (w-refused is not cancellable)\n%s\n%s\n%s", code, watched, errb, logs)
 	}
 	batch := batchOf(t, watched)
 	// The batch is over: reading it back is bounded as publishing it is.
-	wait := []string{"wait", "--batch=" + batch, "--results-topic=" + ps.results, "--wait-timeout=" + untilPublished.String()}
+	wait := []string{"wait", "--batch=" + batch, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches,
+		"--wait-timeout=" + untilPublished.String()}
 	attached, errb, code := runCLIChecked(t, e, ps.project, env, wait...)
 	if code != 3 || attached != watched {
 		t.Errorf("wait --batch after the batch ended: exit %d, want 3, and the same output as submit --wait\n"+
