@@ -82,6 +82,17 @@ func TestSubmitJournalResumesAnInterruptedSubmit(t *testing.T) {
 		t.Errorf("after the interrupt: %d names on the topic, %d in the journal", len(onTopic), len(first))
 	}
 
+	// Meanwhile wait says that the batch's publishing has not ended, at
+	// its timeout, with what it has.
+	var header journalHeader
+	if b, err := os.ReadFile(journal); err != nil || json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &header) != nil {
+		t.Fatalf("the journal's header: %v", err)
+	}
+	_, _, code, err := runCLI(t, env, "wait", "--batch="+header.Batch, "--results-topic="+ps.results, "--batches-topic="+ps.batches, "--wait-timeout=2s")
+	if code != 4 || !strings.Contains(err.Error(), fmt.Sprintf("batch %s: its publishing had not ended by --wait-timeout", header.Batch)) {
+		t.Errorf("wait on the interrupted batch: exit %d (%v), want 4 saying that its publishing had not ended", code, err)
+	}
+
 	// The second run: the journal alone.
 	out, errb, code := runCLIChecked(t, e, ps.project, env, append([]string{"submit", "--wait", "--wait-timeout=" + e2eLimits.job().String()}, common...)...)
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("published: %d (%d earlier), invalid: 0, failed: 0", n-len(first), len(first))) {

@@ -41,7 +41,7 @@ func awaitOutcomes(ctx context.Context, w *watch, failed <-chan error, timeout t
 		case <-deadline.C:
 			return errWaitTimeout
 		case err := <-failed:
-			return fmt.Errorf("--wait: result events: %w", err)
+			return fmt.Errorf("following the batch: %w", err)
 		case <-w.changed:
 			st := w.status()
 			if last.publishing && st.records != last.records {
@@ -60,13 +60,17 @@ func awaitOutcomes(ctx context.Context, w *watch, failed <-chan error, timeout t
 }
 
 // progressLine is "outcomes: 120 of 200 (cancelled 110, …)", with "so far"
-// while publishing goes on.
+// while publishing goes on, and a word when no manifest has come at all.
 func progressLine(st watchStatus) string {
 	of := fmt.Sprint(st.total)
 	if st.publishing {
 		of += " published so far"
 	}
-	return fmt.Sprintf("outcomes: %d of %s (%s)", st.ended, of, countsLine(st.counts))
+	line := fmt.Sprintf("outcomes: %d of %s (%s)", st.ended, of, countsLine(st.counts))
+	if st.publishing && st.records == 0 {
+		line += "; no manifest of the batch yet (submit publishes one with --wait or --journal)"
+	}
+	return line
 }
 
 // countsLine is "cancelled 120, not_found 2", in the order of the outcomes.

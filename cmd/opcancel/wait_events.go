@@ -57,7 +57,7 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topi
 			}
 		}
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("--wait: %w", err), b.close())
+			return nil, errors.Join(fmt.Errorf("following the batch: %w", err), b.close())
 		}
 	}
 	refused := &refusedRecords{stderr: stderr}

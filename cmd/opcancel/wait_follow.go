@@ -24,7 +24,7 @@ func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o f
 	werr := awaitOutcomes(ctx, w, events.failed, o.timeout, e.stderr, isTerminal(e.stderr))
 	st := w.status()
 	if ctx.Err() != nil {
-		return fmt.Errorf("--wait: interrupted with %d of %d outcomes in: %w", st.ended, st.total, ctx.Err())
+		return fmt.Errorf("interrupted while waiting, with %d of %d outcomes in: %w", st.ended, st.total, ctx.Err())
 	}
 	if werr != nil && !errors.Is(werr, errWaitTimeout) {
 		return werr

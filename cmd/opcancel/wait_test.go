@@ -98,3 +98,20 @@ func runCLIChecked(t *testing.T, e *queuetest.Emulator, project string, env map[
 	}
 	return stdout, stderr, code
 }
+
+// TestWaitForABatchWithoutManifest: a batch submitted without --wait or
+// --journal has no manifest; wait says so at its timeout and exits 4.
+func TestWaitForABatchWithoutManifest(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	ps := newPubsubKeepingResults(t, e)
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
+	out, errb, code, _ := runCLI(t, env, "submit", "--topic="+ps.topic, "operations/plain")
+	if code != 0 {
+		t.Fatalf("submit: exit %d\n%s", code, errb)
+	}
+	_, _, code, err := runCLI(t, env, "wait", "--batch="+batchOf(t, out), "--results-topic="+ps.results, "--batches-topic="+ps.batches, "--wait-timeout=2s")
+	if code != 4 || !strings.Contains(err.Error(), "no manifest and no message on") {
+		t.Errorf("wait: exit %d (%v), want 4 saying there is no manifest", code, err)
+	}
+}
