@@ -38,7 +38,7 @@ func printDemoTable(w io.Writer, got, expected map[string]float64) bool {
 			exp = strconv.FormatFloat(expected[k], 'f', 0, 64)
 			ok = ok && got[k] == expected[k]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t\n", service, outcome, got[k], exp)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t\n", escape(service), escape(outcome), got[k], exp)
 		total += got[k]
 		totalExp += expected[k]
 	}

@@ -25,9 +25,13 @@ type submitCmd struct {
 	DryRun         bool          `help:"Validate and count; publish nothing."`
 	Config         string        `help:"YAML services file, so names are validated exactly as the worker will." type:"path"`
 	ListParent     string        `help:"List the operations of this collection with operations.list (needs --service) and submit those not done."`
-	Yes            bool          `help:"Do not ask for confirmation of --list-parent's operations."`
-	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
-	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list request."`
+	Filter         string        `help:"With --list-parent: the API's own operations.list filter (AIP-160, e.g. 'metadata.@type=\"…\"'), passed as it is."`
+	OlderThan      time.Duration `help:"With --list-parent: only operations created longer ago than this (e.g. 2h), by the creation time the API reports."`
+	NewerThan      time.Duration `help:"With --list-parent: only operations created within this (e.g. 30m), by the creation time the API reports."`
+	Show           bool          `help:"With --dry-run: read each valid name's operation (one operations.get, at its service's rate) and print whether it is done, and its type."`
+	confirmation   `kong:""`
+	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent and --show: adc or none."`
+	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list or operations.get request."`
 	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
 	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
 	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
@@ -54,7 +58,7 @@ func (c *submitCmd) Help() string {
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
 		"1 when a publish failed, or on another runtime error or an interrupt; " +
-		"2 on a usage error, a journal of another batch, topic or list of names, or --list-parent without confirmation; " +
+		"2 on a usage error, a journal of another batch, topic or list of names, or more than --confirm-above names without confirmation; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
 		"invalid, forbidden, duplicate: the operation may still run); " +
 		"4 with --wait when some name had no outcome at --wait-timeout."
@@ -94,7 +98,13 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 		return err
 	}
 	if c.DryRun {
-		return c.publish(ctx, e, sub, b)
+		return c.dryRun(ctx, e, sub, b)
+	}
+	if err := c.confirmPublish(e, sub, b); err != nil {
+		return err
+	}
+	if err := c.startJournal(sub, j, b); err != nil {
+		return err
 	}
 	ps, err := c.connect(ctx, e)
 	if err != nil {
@@ -118,7 +128,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
 	err = c.publishAndWait(ctx, e, sub, b, w, events)
 	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "--wait: %v\n", cerr)
+		fmt.Fprintf(e.stderr, "--wait: %s\n", escape(cerr.Error()))
 	}
 	return err
 }
@@ -127,7 +137,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batchPlan) error {
 	sum, err := c.publishBatch(ctx, e, sub, b)
 	if merr := c.endManifest(ctx, e, b, sum); merr != nil {
-		fmt.Fprintf(e.stderr, "%v: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", merr)
+		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", escape(merr.Error()))
 	}
 	if c.Output == "json" {
 		writeJSON(e.stdout, sum.fields())
@@ -198,6 +208,9 @@ func (c *submitCmd) setup(e *env, j *journal) (*submitSetup, error) {
 	}
 	if c.Rate < 0 {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
+	}
+	if err := c.validateSelection(); err != nil {
+		return nil, err
 	}
 	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
 		return nil, err

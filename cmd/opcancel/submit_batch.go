@@ -33,28 +33,29 @@ type batchPlan struct {
 	record *batchRecorder
 }
 
-// plan validates the names and, with a journal, keeps those it does not
-// say were published; a new journal is written first, its list the valid
-// names (not in a dry run).
+// plan validates the names and, with a journal that exists, keeps those
+// it does not say were published, once the names are found to be its list.
 func (c *submitCmd) plan(sub submission, j *journal) (*batchPlan, error) {
 	out, invalid := sub.prepare()
 	b := &batchPlan{todo: out, invalid: invalid}
-	switch {
-	case j == nil:
-	case j.exists:
+	if j != nil && j.exists {
 		var err error
-		if b.todo, err = j.reconcile(journalHeader{}, out); err != nil {
+		if b.todo, err = j.reconcile(out); err != nil {
 			return nil, err
 		}
 		b.earlier = len(out) - len(b.todo)
 		b.since = j.header.StartedAt.Add(-batchStartSkew)
-	case !c.DryRun:
-		h := journalHeader{Batch: c.Batch, Topic: sub.topic, Reason: c.Reason, StartedAt: time.Now().UTC()}
-		if _, err := j.reconcile(h, out); err != nil {
-			return nil, err
-		}
 	}
 	return b, nil
+}
+
+// startJournal writes a new journal, its list the valid names, before
+// anything is published.
+func (c *submitCmd) startJournal(sub submission, j *journal, b *batchPlan) error {
+	if j == nil || j.exists {
+		return nil
+	}
+	return j.create(journalHeader{Batch: c.Batch, Topic: sub.topic, Reason: c.Reason, StartedAt: time.Now().UTC()}, b.todo)
 }
 
 // publishBatch publishes what b has left to publish, telling b.record.

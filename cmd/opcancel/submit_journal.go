@@ -82,13 +82,10 @@ func (j *journal) planNames() []givenName {
 	return names
 }
 
-// reconcile compares the run's valid names with the journal's list, or
-// writes the list when the journal is new, and returns what is left to
-// publish: the names with no published line.
-func (j *journal) reconcile(h journalHeader, out []outgoing) ([]outgoing, error) {
-	if !j.exists {
-		return out, j.create(h, out)
-	}
+// reconcile compares the run's valid names with the list of the journal
+// (one that exists) and returns what is left to publish: the names with
+// no published line.
+func (j *journal) reconcile(out []outgoing) ([]outgoing, error) {
 	if err := j.sameList(out); err != nil {
 		return nil, err
 	}

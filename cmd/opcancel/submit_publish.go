@@ -116,7 +116,7 @@ func (s submission) prepare() (out []outgoing, invalid int) {
 		req, data, msgAttrs, err := s.message(n, attrs)
 		if err != nil {
 			invalid++
-			fmt.Fprintf(s.stderr, "%s: %s\n", n.where, refusal(err))
+			fmt.Fprintf(s.stderr, "%s: %s\n", escape(n.where), escape(refusal(err)))
 			continue
 		}
 		out = append(out, outgoing{n: len(out) + 1, where: n.where, req: req, data: data, attrs: msgAttrs})
@@ -230,7 +230,7 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		if err != nil {
 			failed++
 			if failed <= 10 {
-				fmt.Fprintf(s.stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(s.stderr, "publish failed: %s\n", escape(err.Error()))
 			}
 		} else {
 			published++

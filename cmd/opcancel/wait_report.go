@@ -137,7 +137,7 @@ func (r *batchReport) writeText(w io.Writer, verbose bool) {
 		if !verbose {
 			msg = lro.Clip(msg, 120)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", n.Service, n.Name, orNone(n.Outcome), n.Code, msg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", escape(n.Service), escape(n.Name), escape(orNone(n.Outcome)), escape(n.Code), escape(msg))
 	}
 	tw.Flush()
 }
