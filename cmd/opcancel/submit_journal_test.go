@@ -128,3 +128,24 @@ func TestSubmitJournalInUseOrDryRun(t *testing.T) {
 		t.Errorf("a journal in use: exit %d (%v), want 1 saying so", code, err)
 	}
 }
+
+// TestSubmitJournalConfirmsWhatIsLeft: the confirmation counts the names
+// the run publishes, not those the journal says were published before;
+// a new journal is not written when the run is not confirmed.
+func TestSubmitJournalConfirmsWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j")
+	if err := os.WriteFile(path, []byte(strings.Join(journalLines(), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, code, err := runCLI(t, nil, "submit", "--project=p", "--topic=requests", "--journal="+path, "--confirm-above=0")
+	if code != 2 || !strings.Contains(err.Error(), "1 cancel requests (vault.googleapis.com 1) would be published") {
+		t.Errorf("resumed, not confirmed: exit %d (%v), want 2 counting the 1 name left", code, err)
+	}
+	fresh := filepath.Join(dir, "new")
+	_, _, code, _ = runCLI(t, nil, "submit", "--project=p", "--topic=requests", "--journal="+fresh, "--confirm-above=0", "operations/a")
+	if _, serr := os.Stat(fresh); code != 2 || serr == nil {
+		t.Errorf("a new journal, not confirmed: exit %d, the file exists: %v; want 2 and no file", code, serr == nil)
+	}
+}
