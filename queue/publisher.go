@@ -78,6 +78,9 @@ func (r Result) Get(ctx context.Context) (string, error) {
 	return id, nil
 }
 
+// Ready is closed once Get can answer without waiting.
+func (r Result) Ready() <-chan struct{} { return r.r.Ready() }
+
 // PublishAsync queues one message in the current batch, its attributes
 // fitted to Pub/Sub's limits (fitAttributes).
 func (p *Publisher) PublishAsync(ctx context.Context, data []byte, attrs map[string]string) Result {

@@ -26,9 +26,9 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 	w.record(testEvent("b2", "2", "operations/b", worker.Cancelled)) // another batch
 	w.record(testEvent("b1", "9", "operations/z", worker.Denied))    // not published by the batch
 	w.published()
-	ended, total, counts := w.status()
-	if ended != 2 || total != 3 || counts[worker.Cancelled] != 2 || len(counts) != 1 {
-		t.Errorf("status = %d of %d, %v; want 2 of 3, 2 cancelled", ended, total, counts)
+	st := w.status()
+	if st.ended != 2 || st.total != 3 || st.counts[worker.Cancelled] != 2 || len(st.counts) != 1 {
+		t.Errorf("status = %d of %d, %v; want 2 of 3, 2 cancelled", st.ended, st.total, st.counts)
 	}
 	select {
 	case <-w.done:
@@ -42,7 +42,7 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 	default:
 		t.Fatal("not done with every outcome in")
 	}
-	if _, _, counts := w.status(); counts[worker.Denied] != 0 || counts[worker.Unverified] != 1 {
+	if counts := w.status().counts; counts[worker.Denied] != 0 || counts[worker.Unverified] != 1 {
 		t.Errorf("counts = %v", counts)
 	}
 }
@@ -65,7 +65,7 @@ func TestWatchKeepsTheLastWord(t *testing.T) {
 			w.record(ev)
 		}
 		w.published()
-		if _, _, counts := w.status(); counts[worker.Cancelled] != 1 || len(counts) != 1 {
+		if counts := w.status().counts; counts[worker.Cancelled] != 1 || len(counts) != 1 {
 			t.Errorf("events %s then %s: counts %v, want the later one, cancelled, alone", order[0].Outcome, order[1].Outcome, counts)
 		}
 		if got := w.results()[0].event.Outcome; got != worker.Cancelled {
