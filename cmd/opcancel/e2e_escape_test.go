@@ -62,7 +62,7 @@ func TestHostileAPITextReachesTheTerminalEscaped(t *testing.T) {
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	submit := func(args ...string) (string, string) {
 		out, errb, code, _ := runCLI(t, env, append([]string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results,
-			"--config=" + apis.config, "--auth=none", "operations/hostile"}, args...)...)
+			"--batches-topic=" + ps.batches, "--config=" + apis.config, "--auth=none", "operations/hostile"}, args...)...)
 		if code != 3 {
 			t.Errorf("submit %v: exit %d, want 3 (denied)\n%s\n%s\n%s", args, code, out, errb, logs)
 		}

@@ -42,25 +42,27 @@ const (
 	stateError      = "error"
 )
 
-// dryRun validates and counts the names, publishing nothing; with --show
-// it first reads each valid name's operation and prints what it found.
-func (c *submitCmd) dryRun(ctx context.Context, e *env, sub submission) error {
+// dryRun validates and counts the names b would publish, publishing
+// nothing; with --show it first reads each one's operation and prints
+// what it found.
+func (c *submitCmd) dryRun(ctx context.Context, e *env, sub submission, b *batchPlan) error {
 	if !c.Show {
-		return c.publish(ctx, e, sub)
+		return c.publish(ctx, e, sub, b)
 	}
 	client, err := c.apiClient(ctx, sub.table)
 	if err != nil {
 		return err
 	}
-	reqs, _ := sub.routed()
+	reqs, _ := b.routed()
 	shown, err := showOperations(ctx, client, reqs, newProgress(isTerminal(e.stderr), e.stderr, len(reqs), "reading"))
 	if err != nil {
 		return err
 	}
-	sum, err := sub.publishAll(ctx)
+	sum, err := sub.publishAll(ctx, b.todo, b.invalid)
 	if err != nil {
 		return err
 	}
+	sum.earlier = b.earlier
 	if c.Output == "json" {
 		fields := sum.fields()
 		fields["operations"] = shown
@@ -71,17 +73,14 @@ func (c *submitCmd) dryRun(ctx context.Context, e *env, sub submission) error {
 	return nil
 }
 
-// routed decodes and routes every name as publishAll will, and returns the
-// valid requests, their service set, and their count per service.
-func (s submission) routed() ([]request.Request, serviceCounts) {
-	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
-	var reqs []request.Request
+// routed returns the requests b publishes (with a journal, those it lacks),
+// decoded and routed as the worker will, and their count per service.
+func (b *batchPlan) routed() ([]request.Request, serviceCounts) {
+	reqs := make([]request.Request, len(b.todo))
 	counts := serviceCounts{}
-	for _, n := range s.names {
-		if req, _, _, err := s.message(n, attrs); err == nil {
-			reqs = append(reqs, req)
-			counts[req.Service]++
-		}
+	for i, o := range b.todo {
+		reqs[i] = o.req
+		counts[o.req.Service]++
 	}
 	return reqs, counts
 }
