@@ -234,10 +234,10 @@ func TestOneLocationHangingSlowsNoOther(t *testing.T) {
 				if got := h.jobs(api, Cancelled); got != 100 {
 					t.Errorf("cancelled = %v, want the 100 of us-east1", got)
 				}
-				if h.w.failing(h.bulkhead(api, "east.fake"), time.Now()) {
+				if h.bulkhead(api, "east.fake").failing(time.Now()) {
 					t.Error("us-east1 judged failing")
 				}
-				if !h.w.failing(h.bulkhead(api, "eu.fake"), time.Now()) {
+				if !h.bulkhead(api, "eu.fake").failing(time.Now()) {
 					t.Error("europe-west4 not judged failing")
 				}
 				if throttling, _ := h.bulkhead(api, "east.fake").throttle.state(); throttling {

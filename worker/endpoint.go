@@ -159,8 +159,16 @@ func (w *Worker) endpointOf(svc *lro.Service, name string) *endpoint {
 // the last seconds UNAVAILABLE or timed out, or no answer since a request
 // of its became overdue or ended unanswered. Waiting in line for such an
 // endpoint is part of retrying it (see docs/design.md#retries).
-func (w *Worker) failing(ep *endpoint, now time.Time) bool {
+func (ep *endpoint) failing(now time.Time) bool {
 	return ep.throttle.failing(now) || ep.stalled()
+}
+
+// spent reports whether a request that waits in line for ep with a retry
+// budget ending at giveUp has spent it: giveUp has passed and ep is
+// failing.
+func (ep *endpoint) spent(giveUp time.Time) bool {
+	now := time.Now()
+	return !now.Before(giveUp) && ep.failing(now)
 }
 
 // stopTimers stops the endpoints' overdue timers.

@@ -92,7 +92,7 @@ type flight struct {
 	// late: the request became overdue; cut: its slot was reclaimed,
 	// underCap: for another endpoint of its service at the service's cap.
 	late, cut, underCap bool
-	prev, next *flight
+	prev, next          *flight
 }
 
 // flightList is an endpoint's sent requests, oldest first.

@@ -22,23 +22,37 @@ import (
 // its endpoint is failing, with errWaitedOut: its job's retry budget is
 // spent (see Worker.spend).
 func (w *Worker) call(ctx context.Context, j *job, giveUp time.Time, fn func(context.Context) error) error {
-	ep := j.ep
-	f, rctx, err := w.take(ctx, ep, giveUp)
+	f, rctx, err := w.take(ctx, j.ep, giveUp)
 	if err != nil {
 		return err
 	}
-	finished := false
+	defer f.cancel()
+	err = w.run(f, rctx, fn)
+	return w.answered(ctx, j, f, err)
+}
+
+// run runs fn on a runner as f's request; a panic in fn gives f's slot
+// back before it goes on.
+func (w *Worker) run(f *flight, rctx context.Context, fn func(context.Context) error) (err error) {
+	done := false
 	defer func() {
-		f.cancel()
-		if !finished { // fn panicked: the slot goes back all the same
+		if !done {
 			w.pool.finish(f, false, false, 0)
 		}
 	}()
 	w.runners.do(func() { err = fn(rctx) })
+	done = true
+	return err
+}
+
+// answered ends f, whose request ended with err, and tells j's endpoint's
+// throttle and concurrency limit how the API answered. A request cut to
+// give its slot to another endpoint fails with reclaimedError.
+func (w *Worker) answered(ctx context.Context, j *job, f *flight, err error) error {
+	ep := j.ep
 	latency := time.Since(f.sent)
 	answered, kind := apiAnswered(err)
 	timedOut := lro.TimedOut(err)
-	finished = true
 	if w.pool.finish(f, answered && !timedOut, timedOut, latency) && !answered && ctx.Err() == nil {
 		// Cut, not answered: like a timeout, for the throttle as well.
 		err, answered, kind = reclaimedError(latency), true, answerUnavailable
@@ -70,15 +84,11 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*fli
 		return nil, nil, ctx.Err()
 	}
 	defer func() { <-ep.turn }()
-	var spent func() bool
-	if !giveUp.IsZero() {
-		spent = func() bool { return !time.Now().Before(giveUp) && w.failing(ep, time.Now()) }
-		if spent() {
-			w.pool.leaveLine(ep, true, false)
-			return nil, nil, errWaitedOut
-		}
+	if !giveUp.IsZero() && ep.spent(giveUp) {
+		w.pool.leaveLine(ep, true, false)
+		return nil, nil, errWaitedOut
 	}
-	f, err := w.pool.acquire(ctx, ep, giveUp, spent)
+	f, err := w.pool.acquire(ctx, ep, giveUp)
 	if err != nil {
 		w.pool.leaveLine(ep, false, false)
 		return nil, nil, err
@@ -89,14 +99,7 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*fli
 		w.pool.leaveLine(ep, false, paced)
 		return nil, nil, err
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	f.cancel = cancel
-	if sent != 0 {
-		// The pace's log keeps when the request leaves the process.
-		rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { ep.svc.wired(sent, time.Now()) },
-		})
-	}
+	rctx := f.context(ctx, sent)
 	now := time.Now()
 	ep.throttle.sending(now)
 	w.pool.sending(f, now, paced)
@@ -124,6 +127,21 @@ func apiAnswered(err error) (answered bool, kind answerKind) {
 		return true, answerUnavailable
 	}
 	return true, answerOK
+}
+
+// context returns the context of f's request, which a reclaim cancels,
+// and which reports to f's service when the request leaves the process,
+// for its log of sends (sent is the send's id there, 0 if none).
+func (f *flight) context(ctx context.Context, sent uint64) context.Context {
+	rctx, cancel := context.WithCancel(ctx)
+	f.cancel = cancel
+	if sent == 0 {
+		return rctx
+	}
+	st := f.ep.svc
+	return httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { st.wired(sent, time.Now()) },
+	})
 }
 
 // pace waits for the endpoint's adaptive rate, then for the service's

@@ -68,9 +68,12 @@ func (p *pool) leaveLine(ep *endpoint, lined, paced bool) {
 
 // acquire waits for a slot for a request to ep, and returns it: it is the
 // caller's until finish. Only the request whose turn it is at ep calls it,
-// after lineUp. From giveUp on (none if zero), it gives up with
-// errWaitedOut as soon as spent reports so.
-func (p *pool) acquire(ctx context.Context, ep *endpoint, giveUp time.Time, spent func() bool) (*flight, error) {
+// after lineUp. From giveUp on (never if zero), it gives up with
+// errWaitedOut once ep is failing (see endpoint.spent). The waiting is
+// written out here rather than in helpers: every frame of a job's deepest
+// path counts, since a job goroutine whose stack outgrows 4 KiB once keeps
+// 8 KiB while it waits between polls.
+func (p *pool) acquire(ctx context.Context, ep *endpoint, giveUp time.Time) (*flight, error) {
 	p.mu.Lock()
 	ep.lined--
 	w := &ep.asking // free: the turn holder before this one has its answer
@@ -87,10 +90,28 @@ func (p *pool) acquire(ctx context.Context, ep *endpoint, giveUp time.Time, spen
 	p.mu.Unlock()
 	cut(cuts)
 	start := time.Now()
-	err := waitFor(ctx, w.granted, giveUp, spent)
-	if err == nil {
-		ep.slotWait.Add(time.Since(start).Seconds())
-		return w.flight, nil
+	var check *time.Timer
+	var checks <-chan time.Time
+	if !giveUp.IsZero() {
+		check = time.NewTimer(time.Until(giveUp))
+		defer check.Stop()
+		checks = check.C
+	}
+	var err error
+	for err == nil {
+		select {
+		case <-w.granted:
+			ep.slotWait.Add(time.Since(start).Seconds())
+			return w.flight, nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-checks:
+			if ep.spent(giveUp) {
+				err = errWaitedOut
+			} else {
+				check.Reset(failingFor)
+			}
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -108,38 +129,6 @@ func (p *pool) acquire(ctx context.Context, ep *endpoint, giveUp time.Time, spen
 // budget ran out while its endpoint answered nothing (see
 // docs/design.md#retries).
 var errWaitedOut = errors.New("waited in line while the endpoint answered nothing")
-
-// waitFor waits until ready is closed (nil), ctx ends (its error), or,
-// from giveUp on, spent reports true (errWaitedOut), which it asks at
-// giveUp and every failingFor after.
-func waitFor(ctx context.Context, ready <-chan struct{}, giveUp time.Time, spent func() bool) error {
-	var check <-chan time.Time
-	if !giveUp.IsZero() {
-		t := time.NewTimer(time.Until(giveUp))
-		defer t.Stop()
-		check = t.C
-		defer func() { check = nil }()
-		for {
-			select {
-			case <-ready:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-check:
-				if spent() {
-					return errWaitedOut
-				}
-				t.Reset(failingFor)
-			}
-		}
-	}
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // pacing records whether the request holding ep's turn waits for its pace:
 // no other request of ep comes for a slot meanwhile, so none is kept for it.

@@ -24,19 +24,12 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 	var last error
 	for retry := 0; ; retry++ {
 		queued := time.Now()
-		giveUp := j.budgetEnd
-		if giveUp.IsZero() {
-			giveUp = queued.Add(w.cfg.RetryBudget)
-		}
-		err := w.call(ctx, j, giveUp, func(ctx context.Context) error {
+		err := w.call(ctx, j, w.giveUp(j, queued), func(ctx context.Context) error {
 			w.spend(j, time.Since(queued)) // as the request leaves
 			return fn(ctx)
 		})
 		if errors.Is(err, errWaitedOut) {
-			if last == nil { // nothing sent: no answer, as the code says
-				return fmt.Errorf("%w: %w", errBudget, &lro.Error{Code: lro.Transport, Message: err.Error(), Err: err})
-			}
-			return fmt.Errorf("%w after %d attempts, then %w: %w", errBudget, j.attempts, err, last)
+			return waitedOut(j, last)
 		}
 		last = err
 		j.attempts++
@@ -63,6 +56,26 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 	}
 }
 
+// giveUp is when a request of j queued at queued stops waiting in line, if
+// its endpoint is failing then: the end of j's retry budget, or, before its
+// first request, the budget from queued (see spend).
+func (w *Worker) giveUp(j *job, queued time.Time) time.Time {
+	if j.budgetEnd.IsZero() {
+		return queued.Add(w.cfg.RetryBudget)
+	}
+	return j.budgetEnd
+}
+
+// waitedOut is the failure of j, which spent its retry budget waiting in
+// line for an endpoint that answers nothing, after last (nil if j sent
+// nothing).
+func waitedOut(j *job, last error) error {
+	if last == nil { // nothing sent: no answer, as the code says
+		return fmt.Errorf("%w: %w", errBudget, &lro.Error{Code: lro.Transport, Message: errWaitedOut.Error(), Err: errWaitedOut})
+	}
+	return fmt.Errorf("%w after %d attempts, then %w: %w", errBudget, j.attempts, errWaitedOut, last)
+}
+
 // spend keeps j's retry budget as one of its requests leaves, after
 // waiting in line for waited. The budget starts with the first request
 // sent, and the time a request waits for its service's pace, its share of
@@ -73,7 +86,7 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 // retry_exhausted after the budget as it would have without the line.
 func (w *Worker) spend(j *job, waited time.Duration) {
 	now := time.Now()
-	failing := w.failing(j.ep, now)
+	failing := j.ep.failing(now)
 	switch {
 	case j.budgetEnd.IsZero() && failing:
 		j.budgetEnd = now.Add(w.cfg.RetryBudget - waited)
