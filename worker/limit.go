@@ -123,12 +123,19 @@ func (l *flightList) remove(f *flight) {
 }
 
 // sending records f leaving its line now (paced: after waiting for its
-// pace), and arms its endpoint's overdue timer if it is not armed.
+// pace), and arms its endpoint's overdue timer if it is not armed (see
+// send).
 func (p *pool) sending(f *flight, now time.Time, paced bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	f.ep.line.leave(paced)
+	p.send(f, now)
+}
+
+// send records f leaving now, and arms its endpoint's overdue timer if it
+// is not armed; p.mu is held.
+func (p *pool) send(f *flight, now time.Time) {
 	ep := f.ep
-	ep.line.leave(paced)
 	f.sent = now
 	ep.flights.push(f)
 	if !ep.timerArmed {

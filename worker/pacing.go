@@ -69,13 +69,20 @@ func (w *Worker) answered(ctx context.Context, j *job, f *flight, err error) err
 // take readies a request to ep to leave: it waits for the endpoint's turn
 // (one request at a time per endpoint, in order), a slot of the pool, the
 // endpoint's pace and the service's, and gives the turn back as the
-// request leaves. It returns the slot, which the caller finishes once
-// answered, and the request's context, which a reclaim cuts.
+// request leaves; or, when none of these would make it wait, it leaves at
+// once (see pool.tryTake). It returns the slot, which the caller finishes
+// once answered, and the request's context, which a reclaim cuts.
 //
 // An endpoint that waits for a slot or for its pace holds up only its own
 // requests: the one whose turn it is waits holding no slot, or exactly one,
 // so a slow, sick or throttled endpoint cannot starve the others.
 func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*flight, context.Context, error) {
+	if !giveUp.IsZero() && ep.spent(giveUp) {
+		return nil, nil, errWaitedOut
+	}
+	if f := w.pool.tryTake(ep); f != nil {
+		return f, f.context(ctx, 0), nil
+	}
 	w.pool.lineUp(ep)
 	select {
 	case ep.turn <- struct{}{}:

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 )
@@ -64,6 +65,33 @@ func (p *pool) leaveLine(ep *endpoint, lined, paced bool) {
 		p.deactivate(ep)
 		p.dispatch()
 	}
+}
+
+// tryTake gives a request to ep a slot at once, without its turn, and
+// sends it, when nothing would make it wait or go later: ep is paced by
+// no rate, none of its requests is in line, the pool has a slot its limits
+// admit, and no other endpoint's request is on its way to that slot. A busy
+// endpoint that the pool is not short for then has no line at all: its
+// requests do not pass one by one through its turn (see take). It returns
+// nil when the request must line up.
+func (p *pool) tryTake(ep *endpoint) *flight {
+	if !math.IsInf(ep.svc.rate, 1) || ep.throttle.holding.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ep.waiter != nil || ep.lined > 0 || ep.pacing || p.used >= p.size || !p.admits(ep) {
+		return nil
+	}
+	for _, other := range p.active {
+		if other != ep && other.waiter == nil && other.wants() && p.admits(other) {
+			return nil // its slot is kept for it
+		}
+	}
+	f := p.grant(ep)
+	p.activate(ep)
+	p.send(f, time.Now())
+	return f
 }
 
 // acquire waits for a slot for a request to ep, and returns it: it is the

@@ -3,6 +3,7 @@ package worker
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type throttle struct {
 	// down; rate is the rate it was last asked for.
 	pace pacer
 	rate float64
+	// holding says, without the lock, whether the adaptive limit holds
+	// the rate below the configured one (as of the last answer).
+	holding atomic.Bool
 }
 
 type answerCounts struct{ answers, exhausted, unavailable int }
@@ -118,6 +122,7 @@ func (t *throttle) answered(kind answerKind, now time.Time) float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.record(kind, now)
+	t.holding.Store(t.adaptive < t.configured)
 	return math.Min(t.adaptive, t.configured)
 }
 
