@@ -56,6 +56,7 @@ func (c *answerCounts) add(o answerCounts) {
 
 const (
 	overloadExhausted   = 0.05 // share of RESOURCE_EXHAUSTED answers
+	exhaustedMinAnswers = 3    // RESOURCE_EXHAUSTED answers, at least, that the share must count
 	overloadUnavailable = 0.50 // share of UNAVAILABLE answers
 	overloadMinAnswers  = 20   // answers needed in the window to judge shares
 	outageMinAnswers    = 5    // answers, all overloads, that mean an outage
@@ -145,7 +146,7 @@ func (t *throttle) record(kind answerKind, now time.Time) {
 	overloads := sum.exhausted + sum.unavailable
 	outage := sum.answers >= outageMinAnswers && overloads == sum.answers
 	overloaded := sum.answers >= overloadMinAnswers &&
-		(float64(sum.exhausted) > overloadExhausted*float64(sum.answers) ||
+		(sum.exhausted >= exhaustedMinAnswers && float64(sum.exhausted) > overloadExhausted*float64(sum.answers) ||
 			float64(sum.unavailable) > overloadUnavailable*float64(sum.answers))
 	if sum.answers >= outageMinAnswers && float64(sum.unavailable) > overloadUnavailable*float64(sum.answers) {
 		t.lastFailing = now

@@ -167,6 +167,24 @@ func TestThrottleUnit(t *testing.T) {
 	if throttling, _ := th.state(); throttling {
 		t.Error("throttling on random transient failures")
 	}
+	// Two of the first 21 answers at once RESOURCE_EXHAUSTED, as random
+	// quota answers among a burst can be: more than 5 %, but two answers
+	// are not a quota; a third is.
+	burst := newThrottle(0)
+	for i := range 21 {
+		kind := answerOK
+		if i == 7 || i == 19 {
+			kind = answerExhausted
+		}
+		burst.answered(kind, now)
+	}
+	if throttling, _ := burst.state(); throttling {
+		t.Error("throttling on two RESOURCE_EXHAUSTED among 21 answers")
+	}
+	burst.answered(answerExhausted, now)
+	if throttling, _ := burst.state(); !throttling {
+		t.Error("not throttling on three RESOURCE_EXHAUSTED among 22 answers")
+	}
 	// A quota: 300 accepted per second, the rest RESOURCE_EXHAUSTED.
 	now = now.Add(10 * time.Second)
 	for i := range 1000 {
