@@ -172,6 +172,7 @@ func TestRateLimitIsNeverExceeded(t *testing.T) {
 		}
 		// Midway, the requests waiting to be sent wait for the rate.
 		time.Sleep(5 * time.Second)
+		synctest.Wait() // the gauges as the line stands, not mid-change
 		queued := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(amapi, amapiAt))
 		if forRate := testutilCounter(h.m.APIRequestsWaitingForRate.WithLabelValues(amapi, amapiAt)); queued < 50 || forRate != queued {
 			t.Errorf("after 5s: %v requests queued, %v of them waiting for the rate; want most jobs queued, all for the rate", queued, forRate)
