@@ -132,7 +132,9 @@ func heldJobs(ctx context.Context) (*result, error) {
 	defer r.w.Close()
 	// New cancels without held jobs, which also warms up every path.
 	var before completions
-	r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/before-%d", i) }, &before)
+	beforeUse := r.measure(fake, func() {
+		r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/before-%d", i) }, &before)
+	})
 
 	rss0, err := settledResidentBytes()
 	if err != nil {
@@ -158,7 +160,9 @@ func heldJobs(ctx context.Context) (*result, error) {
 	inFlight := testutil.ToFloat64(r.m.JobsInFlight)
 
 	var during completions
-	r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/during-%d", i) }, &during)
+	duringUse := r.measure(fake, func() {
+		r.feed(ctx, flow, 2000, func(i int) string { return fmt.Sprintf("operations/during-%d", i) }, &during)
+	})
 	stopHeld()
 	<-heldDone
 
@@ -171,8 +175,44 @@ func heldJobs(ctx context.Context) (*result, error) {
 	res.add("new_jobs_per_s_while_held", during.steadyRate())
 	res.add("flow_ratio", flowRatio)
 	res.add("flow_target", 0.9)
-	res.add("note", "resident set growth after GC while 10,000 jobs wait between polls; the held jobs keep polling (every 1 s doubling to 30 s) while the new ones flow")
+	beforeUse.add(res, "before")
+	duringUse.add(res, "while_held")
+	res.add("note", "resident set growth after GC while 10,000 jobs wait between polls; the held jobs keep polling (every 1 s doubling to 30 s) while the new ones flow; per phase: the process's CPU (cores), the API's gets per second, and the seconds requests waited for a slot of the pool")
 	return res, nil
+}
+
+// phaseUse is what one phase of a scenario used.
+type phaseUse struct {
+	cores, getsPerS, slotWait float64
+}
+
+// measure runs f and returns what it used: the process's CPU, the fake
+// API's gets and the time requests waited for a slot of the pool.
+func (r *rig) measure(fake *lrotest.Server, f func()) phaseUse {
+	slotWait := func() float64 {
+		total := 0.0
+		for _, s := range r.table.Services() {
+			for _, h := range s.EndpointHosts() {
+				total += testutil.ToFloat64(r.m.ServiceConcurrencyWait.WithLabelValues(s.Host, h))
+			}
+		}
+		return total
+	}
+	cpu, start, gets, wait := cpuTime(), time.Now(), fake.Stats().Gets, slotWait()
+	f()
+	elapsed := time.Since(start).Seconds()
+	return phaseUse{
+		cores:    (cpuTime() - cpu).Seconds() / elapsed,
+		getsPerS: float64(fake.Stats().Gets-gets) / elapsed,
+		slotWait: slotWait() - wait,
+	}
+}
+
+// add adds u's figures to res, their keys prefixed by phase.
+func (u phaseUse) add(res *result, phase string) {
+	res.add(phase+"_cpu_cores", u.cores)
+	res.add(phase+"_gets_per_s", u.getsPerS)
+	res.add(phase+"_slot_wait_s", u.slotWait)
 }
 
 // heldUnlessNew scripts heldJobs' operations: operations/held-N never
