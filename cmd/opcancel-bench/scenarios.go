@@ -368,7 +368,7 @@ func quotaStorm(ctx context.Context) (*result, error) {
 	res.add("rejected", st.Throttled)
 	res.add("jobs_cancelled", cancelled)
 	res.add("jobs_lost", jobs-int(cancelled))
-	res.add("throttle_delayed_requests", testutil.ToFloat64(r.m.ThrottleDelayed.WithLabelValues("vault.googleapis.com")))
+	res.add("throttle_delayed_requests", testutil.ToFloat64(r.m.ThrottleDelayed.WithLabelValues(vaultHost, run.endpoint)))
 	res.add("note", "goodput: accepted requests/s between 10 % and 90 % of the run's accepted requests (overall_accepted_per_s includes the ramp and the tail of jobs waiting out RetryInfo); rejected_share over the whole run")
 	return res, nil
 }
