@@ -4,7 +4,7 @@
 //	{"scenario": NAME, "value": X, "unit": U, "bound": B, "ratio": X/B,
 //	 "target": T, "pass": BOOL, ...other figures}
 //
-// go run ./cmd/opcancel-bench runs them all (about sixteen minutes on two
+// go run ./cmd/opcancel-bench runs them all (about twenty minutes on two
 // cores); -scenario NAME runs one. The scenarios drive the real worker
 // against lro/lrotest fakes; emulator_e2e, backlog and backlog_drain also
 // need the official Pub/Sub emulator.
