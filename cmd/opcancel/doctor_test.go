@@ -53,6 +53,9 @@ type fakeIAM struct {
 	// show them, as to a caller without getIamPolicy.
 	policies     map[string]*iampb.Policy
 	denyPolicies bool
+	// refuse, when set, sees every forwarded call (its method and request
+	// bytes) first; an error is the answer instead of the emulator's.
+	refuse func(method string, request []byte) error
 }
 
 func (f *fakeIAM) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
@@ -125,6 +128,11 @@ func startIAMProxy(t *testing.T, upstream string, iam *fakeIAM) string {
 		var in, out rawFrame
 		if err := stream.RecvMsg(&in); err != nil {
 			return err
+		}
+		if iam.refuse != nil {
+			if err := iam.refuse(method, in.b); err != nil {
+				return err
+			}
 		}
 		md, _ := metadata.FromIncomingContext(stream.Context())
 		if err := up.Invoke(metadata.NewOutgoingContext(stream.Context(), md), method, &in, &out, grpc.ForceCodec(iamProxyCodec{})); err != nil {

@@ -33,7 +33,7 @@ func (c *waitCmd) Help() string {
 		"has an outcome, at once for a batch that is over.\n\n" +
 		"Exit status: 0 when every name ended in an outcome meaning its operation no longer runs (cancelled, " +
 		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when some of the " +
-		"batch's messages failed to publish; 2 on a usage error; 3 when some name ended otherwise (the operation may " +
+		"batch's messages failed to publish; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
 		"still run); 4 when some name had no outcome at --wait-timeout, or the batch's publishing never ended."
 }
 
@@ -71,7 +71,7 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer stop()
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []string{results, batches}, since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", results}, {"--batches-topic", batches}}, since, w, e.stderr)
 	if err != nil {
 		return err
 	}
