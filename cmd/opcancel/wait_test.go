@@ -23,16 +23,23 @@ import (
 func newPubsubKeepingResults(t *testing.T, e *queuetest.Emulator) pubsubResources {
 	t.Helper()
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
-	ps.results, ps.batches = "projects/"+ps.project+"/topics/results", "projects/"+ps.project+"/topics/batches"
-	for _, topic := range []string{ps.results, ps.batches} {
-		_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
-			Name: topic, MessageRetentionDuration: durationpb.New(10 * time.Minute),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	ps.results = keptTopic(t, e, ps.project, "results", 10*time.Minute)
+	ps.batches = keptTopic(t, e, ps.project, "batches", 10*time.Minute)
 	return ps
+}
+
+// keptTopic creates projects/project/topics/id keeping its messages for
+// retention, and returns its full name.
+func keptTopic(t *testing.T, e *queuetest.Emulator, project, id string, retention time.Duration) string {
+	t.Helper()
+	topic := "projects/" + project + "/topics/" + id
+	_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
+		Name: topic, MessageRetentionDuration: durationpb.New(retention),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic
 }
 
 var summaryBatch = regexp.MustCompile(`batch: (\S+)`)

@@ -39,8 +39,8 @@ func batchTopicError(flag, topic, use string, err error) error {
 	switch code := grpcstatus.Code(err); {
 	case code == codes.NotFound:
 		return usagef("%s %s: the topic does not exist (deploy/pubsub/provision.sh makes it; a deployment provisioned before it did has none): "+
-			"run PROJECT=%s %s=%s deploy/pubsub/provision.sh, or gcloud pubsub topics create %s --project=%s --message-retention-duration=%s",
-			flag, topic, project, variable, id, id, project, topicRetention)
+			"run PROJECT=%s %s=%s deploy/pubsub/provision.sh, or %s",
+			flag, topic, project, variable, id, createTopicFix(topic))
 	case code == codes.PermissionDenied && use == usePublish:
 		return usagef("%s %s: permission denied: publishing the batch's manifest needs pubsub.topics.publish on it, which deploy/pubsub/provision.sh "+
 			"grants its WAIT_USERS: gcloud pubsub topics add-iam-policy-binding %s --project=%s --member=MEMBER --role=roles/pubsub.publisher",
