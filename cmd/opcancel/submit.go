@@ -14,7 +14,7 @@ import (
 
 // submitCmd is `opcancel submit`: bulk cancel requests.
 type submitCmd struct {
-	pubsubBase     `kong:"set='project_of=the topic',set='full_name=topic name'"`
+	pubsubBase     `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions of --wait',set='full_name=topic name'"`
 	Names          []string      `arg:"" optional:"" help:"Operation names (bare, or //host/name); \"-\" reads them from standard input."`
 	Topic          string        `required:"" help:"Topic ID or projects/P/topics/T the worker's subscription reads."`
 	File           string        `help:"Read names from this file, one per line (\"-\": standard input); blank lines and # comments are skipped." type:"path"`

@@ -13,7 +13,7 @@ import (
 // as `submit --wait` does while it publishes, through the same code
 // (followBatch). See docs/contract.md#opcancel-wait.
 type waitCmd struct {
-	pubsubBase   `kong:"set='project_of=the results topic',set='full_name=topic name'"`
+	pubsubBase   `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions',set='full_name=topic name'"`
 	Batch        string        `required:"" help:"The batch to follow: the ID submit printed (its --batch)."`
 	Since        string        `help:"Read the results topic from this time on: RFC 3339 (2026-11-22T07:00:00Z) or how long ago (90m) (default: the time of a generated batch ID less 5m, else as far back as the topic keeps messages)."`
 	ResultsTopic string        `default:"opcancel-results" help:"Topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
@@ -64,6 +64,11 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	since, err := waitSince(c.Since, c.Batch, time.Now())
 	if err != nil {
 		return err
+	}
+	if c.Since == "" && !generatedBatchID.MatchString(c.Batch) {
+		fmt.Fprintf(e.stderr, "batch %s is not a generated ID, which carries its start time: wait reads the topics from as far back as they keep "+
+			"messages, and counts an earlier batch of the same ID in them as part of it; --since (2h, or the time submit started) reads from then on\n",
+			escape(c.Batch))
 	}
 	ps, stop, err := c.start(ctx, e)
 	if err != nil {
