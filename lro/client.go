@@ -3,6 +3,7 @@ package lro
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -289,10 +290,16 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		code = OK
-		if readErr != nil && method != methodCancel {
+		switch {
+		case readErr != nil && method != methodCancel:
 			// A cancel's answer is Empty: its body is not needed.
 			code = Unknown
 			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: fmt.Sprintf("answer body is larger than %d bytes", MaxBodyBytes)}
+		case readErr == nil && !jsonOrEmpty(data):
+			// A page instead of JSON: a proxy's, not the API's answer, and
+			// no sign that the request reached the API (see Misdirected).
+			code = Unknown
+			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: "answer is not JSON", NotGoogle: true}
 		}
 		return data, nil
 	}
@@ -308,6 +315,12 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 }
 
 var errTooLarge = errors.New("body too large")
+
+// jsonOrEmpty reports whether a 2xx body can be a Google API's: JSON, or
+// nothing at all.
+func jsonOrEmpty(body []byte) bool {
+	return len(bytes.TrimSpace(body)) == 0 || json.Valid(body)
+}
 
 // readCapped reads at most limit bytes; a longer body yields errTooLarge.
 func readCapped(r io.Reader, limit int64) ([]byte, error) {
