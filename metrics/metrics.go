@@ -1,6 +1,7 @@
 // Package metrics holds opcancel's Prometheus collectors, as one struct on a
 // registry the program creates, the admin HTTP server that exposes them
-// with /healthz and /readyz, and the opt-in debug server of Go's profiles.
+// with /healthz and /readyz, the opt-in server of Go's profiles, and Serve,
+// the serve-then-shut-down of every HTTP server of the binary.
 //
 // This package is internal to opcancel and is not a public API; the module is v0.
 package metrics

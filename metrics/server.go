@@ -13,7 +13,7 @@ import (
 )
 
 // Server is the admin HTTP server (/metrics, /healthz and /readyz), or the
-// opt-in debug server (NewDebugServer).
+// opt-in server of Go's profiles (NewProfileServer).
 type Server struct {
 	ln    net.Listener
 	srv   *http.Server
@@ -40,11 +40,11 @@ func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Serve
 	return s
 }
 
-// NewDebugServer serves Go's profiles (net/http/pprof under /debug/pprof/)
+// NewProfileServer serves Go's profiles (net/http/pprof under /debug/pprof/)
 // on ln, and nothing else. It is a server of its own, never the admin one:
 // profiles show the program's internals and cost CPU, so they are reached
 // only where the operator opened them (see docs/operations.md#opcancelstalled).
-func NewDebugServer(ln net.Listener) *Server {
+func NewProfileServer(ln net.Listener) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -57,18 +57,29 @@ func NewDebugServer(ln net.Listener) *Server {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// shutdownGrace bounds the shutdown of the admin and profile servers.
+const shutdownGrace = 3 * time.Second
+
 // Run serves until ctx is done, then shuts down within a few seconds.
 func (s *Server) Run(ctx context.Context) error {
+	return Serve(ctx, s.srv, s.ln, shutdownGrace)
+}
+
+// Serve serves srv on ln until ctx is done, then shuts srv down, waiting
+// at most grace for the requests in progress. It returns once srv has
+// stopped serving: nil after a clean shutdown, else why serving ended or
+// the shutdown failed. Every HTTP server of the binary runs through it.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
-	err := s.srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

@@ -101,7 +101,7 @@ func TestChaos(t *testing.T) {
 	args := append([]string{"--auth=none", "--subscription=" + ps.sub, "--results-topic=" + ps.results, "--config=" + apis.config,
 		"--concurrency=32", "--max-outstanding=300"}, l.args()...)
 
-	var ev events
+	var ev eventsByName
 	outcomes := func() int { ev.pull(t, e, ps.resultsSub); return ev.names() }
 	p := startBinary(t, env, args...)
 	publish(t, e, ps.topic, msgs...)
@@ -138,10 +138,10 @@ func TestChaos(t *testing.T) {
 
 // chaosPubsub is a worker subscription with a dead-letter policy (so that
 // deliveries carry their attempt) and a results topic.
-func chaosPubsub(t *testing.T, e *queuetest.Emulator) pubsubSetup {
+func chaosPubsub(t *testing.T, e *queuetest.Emulator) pubsubResources {
 	t.Helper()
 	ctx := context.Background()
-	ps := pubsubSetup{project: "chaos-" + uniqueName("p")}
+	ps := pubsubResources{project: "chaos-" + uniqueName("p")}
 	dead, err := e.Topic(ctx, ps.project, "dead-letters")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func chaosPubsub(t *testing.T, e *queuetest.Emulator) pubsubSetup {
 
 // checkChaos checks that every operation received a cancel and has only
 // acked outcomes, and reports what the faults and kills cost.
-func checkChaos(t *testing.T, vault *lrotest.Server, ev *events, n int) {
+func checkChaos(t *testing.T, vault *lrotest.Server, ev *eventsByName, n int) {
 	t.Helper()
 	acked := map[string]bool{"cancelled": true, "completed": true, "failed": true, "done_no_result": true, "unverified": true,
 		"not_cancellable": true, "unimplemented": true, "not_found": true, "denied": true, "rejected": true, "invalid": true, "duplicate": true}

@@ -185,20 +185,8 @@ func TestAPIDownForAMinute(t *testing.T) {
 	p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub,
 		"--results-topic=" + ps.results, "--config=" + apis.config}, l.args()...)...)
 	publish(t, e, ps.topic, msgs...)
-	downAt := time.Now()
-	var ev events
-	for time.Since(downAt) < downFor {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("worker exited during the outage: %v", err)
-		case <-time.After(time.Second):
-		}
-		ev.pull(t, e, ps.resultsSub)
-		if ev.total > 0 {
-			t.Fatalf("%d acked outcomes while the API was down", ev.total)
-		}
-	}
+	var ev eventsByName
+	sitOutOutage(t, e, p, ps.resultsSub, &ev, downFor)
 	m := scrape(t, p.admin)
 	exhausted := value(m, "opcancel_jobs_total", map[string]string{"outcome": "retry_exhausted"})
 	if exhausted < n {
@@ -220,6 +208,26 @@ func TestAPIDownForAMinute(t *testing.T) {
 			if f["outcome"] != "cancelled" {
 				t.Errorf("%s: %v", name, f["outcome"])
 			}
+		}
+	}
+}
+
+// sitOutOutage watches the worker p for downFor while the API is down,
+// reading the result events into ev: the worker must not exit, nor ack an
+// outcome.
+func sitOutOutage(t *testing.T, e *queuetest.Emulator, p *process, resultsSub string, ev *eventsByName, downFor time.Duration) {
+	t.Helper()
+	downAt := time.Now()
+	for time.Since(downAt) < downFor {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("worker exited during the outage: %v", err)
+		case <-time.After(time.Second):
+		}
+		ev.pull(t, e, resultsSub)
+		if ev.total > 0 {
+			t.Fatalf("%d acked outcomes while the API was down", ev.total)
 		}
 	}
 }
@@ -261,7 +269,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("no exit %v after SIGTERM (shutdown timeout %v)\n%s", l.exit(), l.shutdownTimeout, p.logs)
 	}
 	startBinary(t, env, args...)
-	var ev events
+	var ev eventsByName
 	waitProgress(t, "an acked outcome for every operation", l.job(), n, func() int {
 		ev.pull(t, e, ps.resultsSub)
 		return ev.names()

@@ -160,7 +160,7 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 	p := startBinary(t, env, append([]string{"--auth=adc", "--log-level=debug", "--subscription=" + ps.sub, "--results-topic=" + ps.results,
 		"--config=" + config}, e2eLimits.args()...)...)
 	publish(t, e, ps.topic, append(good, hostile...)...)
-	var ev events
+	var ev eventsByName
 	waitFor(t, "every outcome", e2eLimits.job(), func() bool {
 		ev.pull(t, e, ps.resultsSub)
 		return ev.total >= len(good)+len(hostile)
@@ -175,7 +175,26 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 	if atk.conns.Load() != 0 {
 		t.Errorf("the attacker's listener received %d connections", atk.conns.Load())
 	}
-	for _, f := range []*lrotest.Server{vault, amapi} {
+	checkTokenOnlyToTheAPIs(t, vault, amapi)
+	if creds.fetches.Load() == 0 {
+		t.Error("no token was fetched")
+	}
+	checkNoLeak(t, p.logs.String(), &ev, knownToken, secret)
+	select {
+	case err := <-p.done:
+		t.Fatalf("the worker exited: %v", err)
+	default:
+	}
+	if status(p.admin, "/healthz") != 200 {
+		t.Error("the worker is not healthy after the hostile messages")
+	}
+}
+
+// checkTokenOnlyToTheAPIs: every request the fakes got carries the token,
+// and none is one a hostile message asked for.
+func checkTokenOnlyToTheAPIs(t *testing.T, fakes ...*lrotest.Server) {
+	t.Helper()
+	for _, f := range fakes {
 		for _, r := range f.Requests() {
 			if r.Header.Get("Authorization") != "Bearer "+knownToken {
 				t.Errorf("%s %s without the token", r.Method, r.Path)
@@ -185,11 +204,12 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 			}
 		}
 	}
-	if creds.fetches.Load() == 0 {
-		t.Error("no token was fetched")
-	}
-	logs := p.logs.String()
-	for _, leak := range []string{knownToken, secret} {
+}
+
+// checkNoLeak: none of leaks is in the logs or in a result event.
+func checkNoLeak(t *testing.T, logs string, ev *eventsByName, leaks ...string) {
+	t.Helper()
+	for _, leak := range leaks {
 		if strings.Contains(logs, leak) {
 			t.Errorf("%q appears in the logs", leak)
 		}
@@ -200,14 +220,6 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 				}
 			}
 		}
-	}
-	select {
-	case err := <-p.done:
-		t.Fatalf("the worker exited: %v", err)
-	default:
-	}
-	if status(p.admin, "/healthz") != 200 {
-		t.Error("the worker is not healthy after the hostile messages")
 	}
 }
 
@@ -259,7 +271,7 @@ func TestCredentialFailuresAreNackedNeverAcked(t *testing.T) {
 			if v := value(m, "opcancel_retries_total", map[string]string{"code": tc.wantCode}); v < 1 {
 				t.Errorf("retries{code=%s} = %v", tc.wantCode, v)
 			}
-			var ev events
+			var ev eventsByName
 			ev.pull(t, e, ps.resultsSub)
 			if ev.total != 0 {
 				t.Errorf("%d result events for nacked deliveries", ev.total)

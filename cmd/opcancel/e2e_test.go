@@ -22,24 +22,19 @@ const (
 	devOps    = "enterprises/e1/devices/d1/operations/"
 )
 
-// TestWorkerEndToEnd publishes messages of all three forms for both built-in
-// services, served by two separate fake hosts, covering every outcome that a
-// running worker can reach, and checks them through /metrics, the result
-// events and the fakes' request logs.
-func TestWorkerEndToEnd(t *testing.T) {
-	t.Parallel()
-	e := emulator(t)
-	l := e2eLimits
-	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: 3s")
-	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
+// e2eOp is an operation of TestWorkerEndToEnd: the fake host that serves
+// it, how it plays, the message that names it, and its outcome.
+type e2eOp struct {
+	host, name string
+	script     *lrotest.Script
+	msg        message
+	want       worker.Outcome
+}
 
-	type op struct {
-		host, name string
-		script     *lrotest.Script
-		msg        message
-		want       worker.Outcome
-	}
-	ops := []op{
+// e2eOps are TestWorkerEndToEnd's operations: every outcome a running
+// worker can reach, in the three forms of a message, on both services.
+func e2eOps() []e2eOp {
+	return []e2eOp{
 		{vaultHost, "operations/cancel-json", &lrotest.Script{}, message{data: `{"name":"operations/cancel-json","reason":"incident 4711","batch":"b1"}`}, worker.Cancelled},
 		{amapiHost, devOps + "cancel-full", &lrotest.Script{}, message{data: "//" + amapiHost + "/" + devOps + "cancel-full"}, worker.Cancelled},
 		{amapiHost, devOps + "cancel-bare", &lrotest.Script{}, message{data: devOps + "cancel-bare", attrs: map[string]string{"service": amapiHost, "batch": "b2"}}, worker.Cancelled},
@@ -57,6 +52,19 @@ func TestWorkerEndToEnd(t *testing.T) {
 		{"unknown", "", nil, message{data: "operations/../../admin"}, worker.Invalid},
 		{"unknown", "", nil, message{data: "//127.0.0.1:1/operations/x"}, worker.Invalid},
 	}
+}
+
+// TestWorkerEndToEnd publishes messages of all three forms for both built-in
+// services, served by two separate fake hosts, covering every outcome that a
+// running worker can reach, and checks them through /metrics, the result
+// events and the fakes' request logs.
+func TestWorkerEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	l := e2eLimits
+	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: 3s")
+	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
+	ops := e2eOps()
 	for _, o := range ops {
 		if o.script == nil {
 			continue
@@ -98,8 +106,15 @@ func TestWorkerEndToEnd(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("worker: %v\n%s", err, logs)
 	}
+	checkE2EMetrics(t, m, ops, logs)
+	checkE2ERequests(t, apis)
+	checkE2EEvents(t, e, ps.resultsSub, acked)
+	checkE2ELeft(t, e, ps.sub)
+}
 
-	// Metrics: each outcome counted on the right service.
+// checkE2EMetrics: each outcome counted on the right service.
+func checkE2EMetrics(t *testing.T, m metricFamilies, ops []e2eOp, logs *syncBuffer) {
+	t.Helper()
 	want := map[string]float64{}
 	for _, o := range ops {
 		if o.want != worker.RetryExhausted {
@@ -123,9 +138,13 @@ func TestWorkerEndToEnd(t *testing.T) {
 	if v := value(m, "opcancel_retries_total", map[string]string{"service": vaultHost, "code": "RESOURCE_EXHAUSTED"}); v < 1 {
 		t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want at least 1", v)
 	}
+}
 
-	// Request logs: no request for invalid messages or the duplicate; no get
-	// for UNIMPLEMENTED; the unverified one polled until its 3s timeout.
+// checkE2ERequests reads the fakes' request logs: no request for invalid
+// messages or the duplicate; no get for UNIMPLEMENTED; the unverified one
+// polled until its 3s timeout.
+func checkE2ERequests(t *testing.T, apis *fakeAPIs) {
+	t.Helper()
 	if st := apis.amapi.Op(devOps + "twice"); st.Cancels != 1 {
 		t.Errorf("%stwice got %d cancels, want 1", devOps, st.Cancels)
 	}
@@ -142,9 +161,13 @@ func TestWorkerEndToEnd(t *testing.T) {
 			}
 		}
 	}
+}
 
-	// Result events: one per acked delivery, with the fields of the contract.
-	events, err := e.Drain(context.Background(), ps.resultsSub)
+// checkE2EEvents: one result event per acked delivery, with the fields of
+// the contract.
+func checkE2EEvents(t *testing.T, e *queuetest.Emulator, resultsSub string, acked int) {
+	t.Helper()
+	events, err := e.Drain(context.Background(), resultsSub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +194,16 @@ func TestWorkerEndToEnd(t *testing.T) {
 	if ev["batch"] != "b1" || ev["reason"] != "incident 4711" || ev["code"] != "OK" {
 		t.Errorf("event = %v", ev)
 	}
+}
 
-	// Nothing left unacked but the nacked retry_exhausted message, which is
-	// deliverable again at once after the worker's nack, or within a lease
-	// had the nack been lost.
+// checkE2ELeft: nothing left unacked but the nacked retry_exhausted
+// message, which is deliverable again at once after the worker's nack, or
+// within a lease had the nack been lost.
+func checkE2ELeft(t *testing.T, e *queuetest.Emulator, sub string) {
+	t.Helper()
 	var leftData []string
 	waitFor(t, "the nacked message", lease, func() bool {
-		left, err := e.Pull(context.Background(), ps.sub, 100)
+		left, err := e.Pull(context.Background(), sub, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +212,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 		}
 		return len(leftData) > 0
 	})
-	rest, err := e.Drain(context.Background(), ps.sub)
+	rest, err := e.Drain(context.Background(), sub)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"opcancel/lro/lrotest"
+	"opcancel/metrics"
 )
 
 // fakeAPICmd is `opcancel fake-api`: the demo's fake operations API as a
@@ -28,7 +28,7 @@ func (c *fakeAPICmd) Run(ctx context.Context, e *env) error {
 	}
 	// kinds[i] is the kind of names hashing to bucket i.
 	var kinds []string
-	for _, k := range demoKinds {
+	for _, k := range mixKinds {
 		for range counts[k.name] {
 			kinds = append(kinds, k.name)
 		}
@@ -39,7 +39,7 @@ func (c *fakeAPICmd) Run(ctx context.Context, e *env) error {
 		Default: func(name string) *lrotest.Script {
 			h := fnv.New32a()
 			h.Write([]byte(name))
-			return demoScript(kinds[h.Sum32()%buckets])
+			return kindScript(kinds[h.Sum32()%buckets])
 		},
 	})
 	ln, err := net.Listen("tcp", c.Listen)
@@ -48,20 +48,5 @@ func (c *fakeAPICmd) Run(ctx context.Context, e *env) error {
 	}
 	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stderr, "fake operations API on %s (mix %s)\n", ln.Addr(), c.Mix)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return metrics.Serve(ctx, srv, ln, 5*time.Second)
 }

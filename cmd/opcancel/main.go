@@ -1,10 +1,17 @@
 // Command opcancel cancels Google API long-running operations named in
-// Pub/Sub messages. See the README for the subcommands and their flags.
+// Pub/Sub messages. Its subcommands and their flags are in `opcancel --help`
+// and docs/contract.md#the-binary.
+//
+// Each subcommand's files carry its name (worker*.go, submit*.go,
+// replay*.go, demo*.go, fakeapi*.go, services*.go, version*.go; wait_*.go
+// follow a batch to its outcomes, for submit --wait and the demo); what
+// several share is named for what it provides: main.go (run and the
+// parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the base of
+// the Pub/Sub commands), confirm.go, progress.go, output.go, mix.go.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,47 +42,6 @@ type env struct {
 	// traces, if set, takes every span, whatever the environment says:
 	// tests read the spans back from it (see tracing.go).
 	traces *sdktrace.TracerProvider
-}
-
-// usageError is a usage or configuration error: exit status 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
-
-// exitError is an error with an exit status of its own: `submit --wait`'s
-// 3 and 4 (see docs/contract.md#exit-status).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-// exitCode maps run's error to the exit status: 0 on a clean stop, 2 on a
-// usage or configuration error, an exitError's own, 1 on anything else.
-func exitCode(err error) int {
-	var ue usageError
-	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		return 2
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		return 1
-	}
-}
-
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
 // cli is the command line: one subcommand.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -36,15 +35,13 @@ type serviceRow struct {
 }
 
 func (c *servicesCmd) Run(_ context.Context, e *env) error {
-	table, err := lro.LoadTable(c.Config, lro.FileOptions{})
+	table, err := loadServicesFile(c.Config, "")
 	if err != nil {
-		return servicesFileError(err)
+		return err
 	}
 	rows := c.rows(table)
 	if c.JSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rows)
+		err = writeJSON(e.stdout, rows)
 	} else {
 		err = printServices(e.stdout, rows)
 	}

@@ -6,10 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"time"
-
-	"golang.org/x/term"
 
 	"opcancel/lro"
 	"opcancel/queue"
@@ -18,8 +15,8 @@ import (
 
 // submitCmd is `opcancel submit`: bulk cancel requests.
 type submitCmd struct {
+	pubsubBase     `kong:"set='project_of=the topic',set='full_name=topic name'"`
 	Names          []string      `arg:"" optional:"" help:"Operation names (bare, or //host/name); \"-\" reads them from standard input."`
-	Project        string        `help:"Project of the topic (default: $GOOGLE_CLOUD_PROJECT, or the project of a full topic name)."`
 	Topic          string        `required:"" help:"Topic ID or projects/P/topics/T the worker's subscription reads."`
 	File           string        `help:"Read names from this file, one per line (\"-\": standard input); blank lines and # comments are skipped." type:"path"`
 	Service        string        `help:"Service host of every name (default: routed by the names' patterns, as the worker does)."`
@@ -61,23 +58,23 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	lines, err := c.collect(ctx, e, s.table)
+	names, err := c.collect(ctx, e, s.table)
 	if err != nil {
 		return err
 	}
-	tr, err := startTracing(ctx, e)
+	tr, err := c.startTracing(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer tr.shutdownTo(e.stderr)
 	sub := submission{
-		table: s.table, topic: s.topic, lines: lines, rate: c.Rate, service: c.Service, reason: c.Reason, batch: c.Batch,
+		table: s.table, topic: s.topic, names: names, rate: c.Rate, service: c.Service, reason: c.Reason, batch: c.Batch,
 		stderr: e.stderr, progress: isTerminal(e.stderr), tracer: tr.tracer(),
 	}
 	if c.DryRun {
 		return c.publish(ctx, e, sub)
 	}
-	ps, err := queue.NewClient(ctx, queue.ClientConfig{Project: s.project, EmulatorHost: e.getenv("PUBSUB_EMULATOR_HOST"), Tracing: tr.on()})
+	ps, err := c.connect(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -89,7 +86,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 		return c.publish(ctx, e, sub)
 	}
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, s.project, s.resultsTopic, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, s.resultsTopic, w, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -102,8 +99,8 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 
 // publish publishes, prints the summary and returns the exit error.
 func (c *submitCmd) publish(ctx context.Context, e *env, sub submission) error {
-	fmt.Fprintf(e.stderr, "batch %s: %d names to %s\n", c.Batch, len(sub.lines), sub.topic)
-	sum, err := submit(ctx, sub)
+	fmt.Fprintf(e.stderr, "batch %s: %d names to %s\n", c.Batch, len(sub.names), sub.topic)
+	sum, err := sub.publishAll(ctx)
 	if c.Output == "json" {
 		writeJSON(e.stdout, sum.fields())
 	} else {
@@ -116,9 +113,9 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission) error {
 // report and returns the exit error: a publish that failed (1) before what
 // the outcomes say (3, 4).
 func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, w *watch, events *batchEvents) error {
-	fmt.Fprintf(e.stderr, "batch %s: %d names to %s; their outcomes from %s\n", c.Batch, len(sub.lines), sub.topic, events.topic)
+	fmt.Fprintf(e.stderr, "batch %s: %d names to %s; their outcomes from %s\n", c.Batch, len(sub.names), sub.topic, events.topic)
 	sub.sent = func(id string, req request.Request) { w.expect(id, req.Service, req.Name) }
-	sum, err := submit(ctx, sub)
+	sum, err := sub.publishAll(ctx)
 	w.published()
 	if c.Output != "json" {
 		fmt.Fprintln(e.stdout, sum)
@@ -127,7 +124,7 @@ func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, 
 	if ctx.Err() != nil {
 		return pubErr
 	}
-	werr := await(ctx, w, events.failed, c.WaitTimeout, e.stderr, isTerminal(e.stderr))
+	werr := awaitOutcomes(ctx, w, events.failed, c.WaitTimeout, e.stderr, isTerminal(e.stderr))
 	if ctx.Err() != nil {
 		n, total, _ := w.status()
 		return fmt.Errorf("--wait: interrupted with %d of %d outcomes in: %w", n, total, ctx.Err())
@@ -149,9 +146,9 @@ func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, 
 
 // submitSetup is submit's validated configuration.
 type submitSetup struct {
-	project, topic string
-	resultsTopic   string // with --wait
-	table          *lro.Table
+	topic        string
+	resultsTopic string // with --wait
+	table        *lro.Table
 }
 
 // setup validates the flags; every error is a usage error naming the bad
@@ -159,12 +156,12 @@ type submitSetup struct {
 func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	s := &submitSetup{}
 	var err error
-	if s.topic, s.project, err = resolveResource(e, c.Project, "topics", "--topic", c.Topic); err != nil {
+	if s.topic, err = c.resolve(e, "topics", "--topic", c.Topic); err != nil {
 		return nil, err
 	}
 	if c.Wait {
-		if s.resultsTopic, err = queue.ResourceName(s.project, "topics", c.ResultsTopic); err != nil {
-			return nil, usagef("--results-topic %w", err)
+		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
+			return nil, err
 		}
 		if c.WaitTimeout <= 0 {
 			return nil, usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
@@ -176,8 +173,8 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	if c.Rate < 0 {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
 	}
-	if s.table, err = lro.LoadTable(c.Config, lro.FileOptions{RequireHTTPS: c.Auth == lro.AuthADC}); err != nil {
-		return nil, servicesFileError(err)
+	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
+		return nil, err
 	}
 	if c.Service != "" {
 		if _, err := s.table.Enabled(c.Service); err != nil {
@@ -198,10 +195,4 @@ func newBatchID(now time.Time) string {
 	var b [3]byte
 	rand.Read(b[:])
 	return now.UTC().Format("2006-01-02T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// isTerminal reports whether f is an *os.File on a terminal.
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	return ok && term.IsTerminal(int(file.Fd()))
 }

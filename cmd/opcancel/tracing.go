@@ -41,9 +41,9 @@ func tracingEnabled(getenv func(string) string) bool {
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// startTracing starts the tracing e asks for. When it is on, the provider
+// newTracing starts the tracing e asks for. When it is on, the provider
 // is also the process's global one: the Pub/Sub client traces through it.
-func startTracing(ctx context.Context, e *env) (*tracing, error) {
+func newTracing(ctx context.Context, e *env) (*tracing, error) {
 	if e.traces != nil {
 		otel.SetTracerProvider(e.traces)
 		return &tracing{provider: e.traces}, nil

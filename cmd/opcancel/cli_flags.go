@@ -40,25 +40,15 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// configFlags are the flags that set the fields of worker.Config.
-var configFlags = map[string]string{
-	"Concurrency":     "--concurrency",
-	"MaxOutstanding":  "--max-outstanding",
-	"VerifyTimeout":   "--verify-timeout",
-	"RetryBudget":     "--retry-budget",
-	"ShutdownTimeout": "--shutdown-timeout",
-}
-
-// configError is the usage error for an invalid worker.Config: it names the
-// flag that set the bad field.
-func configError(err error) error {
-	var ce *worker.ConfigError
-	if errors.As(err, &ce) {
-		if flag, ok := configFlags[ce.Field]; ok {
-			return usagef("%s %v: %s", flag, ce.Value, ce.Problem)
-		}
+// loadServicesFile loads the services file of --config (none: the built-in
+// services). An endpoint must be https when the command sends credentials
+// (--auth=adc); the commands that send none (demo, services) pass "".
+func loadServicesFile(path, auth string) (*lro.Table, error) {
+	table, err := lro.LoadTable(path, lro.FileOptions{RequireHTTPS: auth == lro.AuthADC})
+	if err != nil {
+		return nil, servicesFileError(err)
 	}
-	return usageError{err}
+	return table, nil
 }
 
 // servicesFileError is the usage error for a --config that does not load:

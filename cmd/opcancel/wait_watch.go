@@ -21,16 +21,16 @@ type watch struct {
 	done chan struct{}
 
 	mu         sync.Mutex
-	msgs       map[string]*watched
-	order      []*watched // in the order published
+	msgs       map[string]*publishedMessage
+	order      []*publishedMessage // in the order published
 	early      map[string]worker.Event
 	publishing bool
 	ended      int
 	counts     map[worker.Outcome]int
 }
 
-// watched is a published message and its outcome.
-type watched struct {
+// publishedMessage is a published message and its outcome.
+type publishedMessage struct {
 	service, name string
 	event         *worker.Event // nil: no outcome yet
 }
@@ -38,7 +38,7 @@ type watched struct {
 func newWatch(batch string) *watch {
 	return &watch{
 		batch: batch, changed: make(chan struct{}, 1), done: make(chan struct{}),
-		msgs: map[string]*watched{}, early: map[string]worker.Event{}, publishing: true,
+		msgs: map[string]*publishedMessage{}, early: map[string]worker.Event{}, publishing: true,
 		counts: map[worker.Outcome]int{},
 	}
 }
@@ -50,7 +50,7 @@ func (w *watch) expect(id, service, name string) {
 	if _, ok := w.msgs[id]; ok {
 		return
 	}
-	m := &watched{service: service, name: name}
+	m := &publishedMessage{service: service, name: name}
 	w.msgs[id] = m
 	w.order = append(w.order, m)
 	// The event can come first: the worker may be quicker than the answer
@@ -91,7 +91,7 @@ func (w *watch) record(ev worker.Event) {
 }
 
 // apply records ev as m's outcome.
-func (w *watch) apply(m *watched, ev worker.Event) {
+func (w *watch) apply(m *publishedMessage, ev worker.Event) {
 	m.event = &ev
 	w.ended++
 	w.counts[ev.Outcome]++
@@ -129,10 +129,10 @@ func (w *watch) status() (ended, total int, counts map[worker.Outcome]int) {
 
 // results returns the messages in the order published, with their
 // outcomes so far.
-func (w *watch) results() []watched {
+func (w *watch) results() []publishedMessage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]watched, len(w.order))
+	out := make([]publishedMessage, len(w.order))
 	for i, m := range w.order {
 		out[i] = *m
 	}

@@ -14,9 +14,9 @@ import (
 // worker.Config field is reported under the flag's name, with exit status 2.
 func TestConfigErrorsNameTheFlag(t *testing.T) {
 	t.Parallel()
-	for field := range configFlags {
+	for field := range workerConfigFlags {
 		if _, ok := reflect.TypeFor[worker.Config]().FieldByName(field); !ok {
-			t.Errorf("configFlags maps %s, which is not a field of worker.Config", field)
+			t.Errorf("workerConfigFlags maps %s, which is not a field of worker.Config", field)
 		}
 	}
 	bad := map[string]string{
@@ -26,8 +26,8 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		"--retry-budget":     "-1s",
 		"--shutdown-timeout": "-2s",
 	}
-	if len(bad) != len(configFlags) {
-		t.Fatalf("%d flags tried, want one per entry of configFlags (%d)", len(bad), len(configFlags))
+	if len(bad) != len(workerConfigFlags) {
+		t.Fatalf("%d flags tried, want one per entry of workerConfigFlags (%d)", len(bad), len(workerConfigFlags))
 	}
 	for flag, value := range bad {
 		var out, errb bytes.Buffer

@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// printTable prints the outcomes per service, with the expected counts when
-// given, and reports whether they match.
-func printTable(w io.Writer, got, expected map[string]float64) bool {
+// printDemoTable prints the outcomes per service, with the expected counts
+// when given, and reports whether they match.
+func printDemoTable(w io.Writer, got, expected map[string]float64) bool {
 	keys := map[string]bool{}
 	for k := range got {
 		keys[k] = true
@@ -57,7 +57,7 @@ func printTable(w io.Writer, got, expected map[string]float64) bool {
 // outcomes publishes the names and the malformed messages and returns
 // their outcomes by "service outcome", as submit --wait follows them: from
 // the result events.
-func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names []line, invalid []string) (map[string]float64, error) {
+func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names []givenName, invalid []string) (map[string]float64, error) {
 	watch := newWatch(newBatchID(time.Now()))
 	events, err := openBatchEvents(ctx, world.qc, demoProject, world.results, watch, e.stderr)
 	if err != nil {
@@ -67,10 +67,10 @@ func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names 
 	if err := world.publish(ctx, e, names, invalid, watch); err != nil {
 		return nil, err
 	}
-	err = await(ctx, watch, events.failed, c.Timeout, e.stderr, isTerminal(e.stderr))
+	err = awaitOutcomes(ctx, watch, events.failed, c.Timeout, e.stderr, isTerminal(e.stderr))
 	got := outcomesByService(watch)
 	if errors.Is(err, errWaitTimeout) {
-		printTable(e.stdout, got, nil)
+		printDemoTable(e.stdout, got, nil)
 		n, total, _ := watch.status()
 		err = fmt.Errorf("demo: only %d of %d outcomes after %s", n, total, c.Timeout)
 	}

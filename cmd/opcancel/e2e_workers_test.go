@@ -114,11 +114,11 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 	return p
 }
 
-// metric is what scrape returns: each family's samples.
-type metric = map[string]model.Vector
+// metricFamilies is what scrape returns: the samples of each family, by name.
+type metricFamilies = map[string]model.Vector
 
 // scrape reads the metrics at addr.
-func scrape(t *testing.T, addr string) metric {
+func scrape(t *testing.T, addr string) metricFamilies {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -130,7 +130,7 @@ func scrape(t *testing.T, addr string) metric {
 	if err != nil {
 		t.Fatalf("parse metrics: %v", err)
 	}
-	out := metric{}
+	out := metricFamilies{}
 	for name, f := range fams {
 		if out[name], err = expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, f); err != nil {
 			t.Fatal(err)
@@ -140,7 +140,7 @@ func scrape(t *testing.T, addr string) metric {
 }
 
 // value sums the samples of family name whose labels include want; -1 when none.
-func value(m metric, name string, want map[string]string) float64 {
+func value(m metricFamilies, name string, want map[string]string) float64 {
 	total, found := 0.0, false
 	for _, s := range m[name] {
 		match := true

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -50,13 +49,6 @@ func (s submitSummary) exitError(err error) error {
 	return nil
 }
 
-// writeJSON writes v on w as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // asyncPublisher is what submit publishes to; *queue.Publisher satisfies it.
 type asyncPublisher interface {
 	PublishAsync(ctx context.Context, data []byte, attrs map[string]string) queue.Result
@@ -67,7 +59,7 @@ type submission struct {
 	table                  *lro.Table
 	topic                  string         // full name, for messages
 	pub                    asyncPublisher // nil: dry run
-	lines                  []line
+	names                  []givenName
 	rate                   float64
 	service, reason, batch string
 	stderr                 io.Writer
@@ -85,36 +77,36 @@ type pending struct {
 	span trace.Span // nil when tracing is off
 }
 
-// submit validates every line exactly as the worker will and publishes the
-// valid ones in the JSON form, batched. Invalid lines are reported with
-// where they came from and never published.
-func submit(ctx context.Context, s submission) (submitSummary, error) {
+// publishAll validates every name exactly as the worker will and publishes
+// the valid ones in the JSON form, batched. Invalid names are reported with
+// where they were given and never published.
+func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil}
 	var limiter *rate.Limiter
 	if s.rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(s.rate), 1)
 	}
-	tick := newProgress(s.progress, s.stderr, len(s.lines), "publishing")
-	defer tick.finish()
+	bar := newProgress(s.progress, s.stderr, len(s.names), "publishing")
+	defer bar.finish()
 	// Results are awaited in order by one goroutine while later messages are
 	// still being queued; the buffer holds several publish batches in flight.
 	results := make(chan pending, 4096)
 	var published, failed int
 	var wg sync.WaitGroup
-	wg.Go(func() { published, failed = s.await(ctx, results, tick) })
+	wg.Go(func() { published, failed = s.awaitPublished(ctx, results, bar) })
 	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
 	var err error
-	for _, l := range s.lines {
-		req, data, msgAttrs, rerr := s.message(l, attrs)
+	for _, n := range s.names {
+		req, data, msgAttrs, rerr := s.message(n, attrs)
 		if rerr != nil {
 			sum.invalid++
-			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", l.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
-			tick.add()
+			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", n.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
+			bar.add()
 			continue
 		}
 		if s.pub == nil {
 			sum.published++
-			tick.add()
+			bar.add()
 			continue
 		}
 		if limiter != nil {
@@ -135,11 +127,11 @@ func submit(ctx context.Context, s submission) (submitSummary, error) {
 	return sum, ctx.Err()
 }
 
-// message decodes and routes a line exactly as the worker will, and returns
+// message decodes and routes a name exactly as the worker will, and returns
 // the request, its service set to the routed host, and the message that
 // publishes it (package publisher's).
-func (s submission) message(l line, attrs map[string]string) (req request.Request, data []byte, msgAttrs map[string]string, err error) {
-	req, err = request.Decode([]byte(l.text), attrs)
+func (s submission) message(n givenName, attrs map[string]string) (req request.Request, data []byte, msgAttrs map[string]string, err error) {
+	req, err = request.Decode([]byte(n.text), attrs)
 	if err != nil {
 		return req, nil, nil, err
 	}
@@ -168,9 +160,9 @@ func (s submission) send(ctx context.Context, req request.Request, data []byte, 
 	return p
 }
 
-// await waits for each publication in order, reports the first failures,
-// tells s.sent of the messages the server has and counts them.
-func (s submission) await(ctx context.Context, results <-chan pending, tick progress) (published, failed int) {
+// awaitPublished waits for each publication in order, reports the first
+// failures, tells s.sent of the messages the server has and counts them.
+func (s submission) awaitPublished(ctx context.Context, results <-chan pending, bar progress) (published, failed int) {
 	for p := range results {
 		id, err := p.res.Get(ctx)
 		if err != nil {
@@ -191,7 +183,7 @@ func (s submission) await(ctx context.Context, results <-chan pending, tick prog
 			}
 			p.span.End()
 		}
-		tick.add()
+		bar.add()
 	}
 	return published, failed
 }

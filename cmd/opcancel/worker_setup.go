@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"opcancel/lro"
+	"opcancel/worker"
+)
+
+// workerSetup is the worker's validated configuration.
+type workerSetup struct {
+	subscription, resultsTopic string
+	cfg                        worker.Config
+	table                      *lro.Table
+	log                        *zap.Logger
+}
+
+// setup validates the flags; every error is a usage error naming the bad value.
+func (c *workerCmd) setup(e *env) (*workerSetup, error) {
+	s := &workerSetup{}
+	var err error
+	if s.subscription, err = c.resolve(e, "subscriptions", "--subscription", c.Subscription); err != nil {
+		return nil, err
+	}
+	if c.ResultsTopic != "" {
+		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
+			return nil, err
+		}
+	}
+	s.cfg = worker.DefaultConfig()
+	s.cfg.Concurrency = c.Concurrency
+	s.cfg.MaxOutstanding = c.MaxOutstanding
+	s.cfg.VerifyTimeout = c.VerifyTimeout
+	s.cfg.RetryBudget = c.RetryBudget
+	s.cfg.ShutdownTimeout = c.ShutdownTimeout
+	if err := s.cfg.Validate(); err != nil {
+		return nil, workerConfigError(err)
+	}
+	if c.RequestTimeout <= 0 {
+		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)
+	}
+	// Port 0 picks a free port each time: two such addresses never clash.
+	if c.DebugListen != "" && c.DebugListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		return nil, usagef("--debug-listen %s: must differ from --listen: the admin port never serves profiles", c.DebugListen)
+	}
+	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
+		return nil, err
+	}
+	if s.log, err = newLogger(c.LogLevel, e.stderr); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// workerConfigFlags are the flags that set the fields of worker.Config.
+var workerConfigFlags = map[string]string{
+	"Concurrency":     "--concurrency",
+	"MaxOutstanding":  "--max-outstanding",
+	"VerifyTimeout":   "--verify-timeout",
+	"RetryBudget":     "--retry-budget",
+	"ShutdownTimeout": "--shutdown-timeout",
+}
+
+// workerConfigError is the usage error for an invalid worker.Config: it
+// names the flag that set the bad field.
+func workerConfigError(err error) error {
+	var ce *worker.ConfigError
+	if errors.As(err, &ce) {
+		if flag, ok := workerConfigFlags[ce.Field]; ok {
+			return usagef("%s %v: %s", flag, ce.Value, ce.Problem)
+		}
+	}
+	return usageError{err}
+}
