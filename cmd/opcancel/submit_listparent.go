@@ -17,7 +17,8 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	if err := svc.ValidateParent(c.ListParent); err != nil {
 		return nil, usagef("--list-parent %w", err)
 	}
-	client, err := lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent()})
+	client, err := lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent(),
+		QuotaProject: e.getenv(quotaProjectEnv)})
 	if err != nil {
 		return nil, err
 	}
