@@ -43,7 +43,7 @@ func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Serve
 // NewProfileServer serves Go's profiles (net/http/pprof under /debug/pprof/)
 // on ln, and nothing else. It is a server of its own, never the admin one:
 // profiles show the program's internals and cost CPU, so they are reached
-// only where the operator opened them (see docs/operations.md#opcancelstalled).
+// only where the operator opened them (see docs/runbooks/OpcancelStalled.md).
 func NewProfileServer(ln net.Listener) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

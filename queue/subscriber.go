@@ -39,7 +39,7 @@ type ReceiveConfig struct {
 const extendWhileHeld = time.Duration(math.MaxInt64)
 
 // DefaultMaxExtensionPeriod caps each lease extension: a message held by a
-// crashed process comes back within it (docs/operations.md#failure-semantics).
+// crashed process comes back within it (docs/failure-semantics.md#when-things-fail).
 const DefaultMaxExtensionPeriod = 20 * time.Second
 
 // AckConfirmTimeout bounds the wait for the server's confirmation of an ack

@@ -29,7 +29,7 @@ type misdirection struct {
 // whatever its status, and logs the likely misconfiguration when the last
 // such line is old enough. Such an answer says nothing about the operation
 // (lro.Classify: transient): the request is retried, then its delivery
-// nacked, never acked on it; see docs/operations.md#opcancelmisdirectedrequests.
+// nacked, never acked on it; see docs/runbooks/OpcancelMisdirectedRequests.md.
 func (w *Worker) misdirected(svc *lro.Service, st *serviceState, err error) {
 	w.metrics.MisdirectedRequests.WithLabelValues(svc.Host).Inc()
 	m := &st.misdirection

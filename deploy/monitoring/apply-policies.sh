@@ -9,10 +9,11 @@
 #   deploy/monitoring/apply-policies.sh
 #
 # The policies watch the subscriptions deploy/pubsub/provision.sh creates;
-# SUBSCRIPTION and DEAD_LETTER_SUBSCRIPTION name others. Their runbook links
-# start with RUNBOOKS of deploy/base/runbooks.env, where the alerts' base is
-# set. An update replaces the whole policy, notification channels included:
-# give NOTIFICATION_CHANNELS (comma-separated) on every run.
+# SUBSCRIPTION and DEAD_LETTER_SUBSCRIPTION name others. Each links its
+# runbook page, docs/runbooks/<Alert>.md, under RUNBOOKS of
+# deploy/base/runbooks.env, where all the alerts' links are set. An update
+# replaces the whole policy, notification channels included: give
+# NOTIFICATION_CHANNELS (comma-separated) on every run.
 set -euo pipefail
 
 PROJECT="${PROJECT:?set PROJECT to the Google Cloud project}"
@@ -42,7 +43,7 @@ existing="$(g alpha monitoring policies list --format='value(displayName,name)')
 
 for file in "${here}"/policies/*.json; do
   policy="${tmp}/$(basename "${file}")"
-  sed -e "s|docs/operations.md#|$(literal "${runbooks}")#|g" \
+  sed -e "s|docs/runbooks/|$(literal "${runbooks}")/|g" \
     -e "s|subscription_id = \\\\\"opcancel-worker\\\\\"|subscription_id = \\\\\"$(literal "${SUBSCRIPTION}")\\\\\"|g" \
     -e "s|subscription_id = \\\\\"opcancel-dead-letter\\\\\"|subscription_id = \\\\\"$(literal "${DEAD_LETTER_SUBSCRIPTION}")\\\\\"|g" \
     "${file}" >"${policy}"

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"os"
@@ -54,68 +54,22 @@ func writeRuleFile(t *testing.T, dir string, groups []monitoringv1.RuleGroup) st
 	return file
 }
 
-// runbookBase is the runbook_url base of deploy/base/runbooks.env.
-func runbookBase(t *testing.T) string {
-	t.Helper()
-	env, err := os.ReadFile(filepath.Join(deployDir, "base", "runbooks.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(env), "\n") {
-		if v, ok := strings.CutPrefix(l, "RUNBOOKS="); ok {
-			return v
-		}
-	}
-	t.Fatal("runbooks.env sets no RUNBOOKS")
-	return ""
-}
-
-// runbookAnchors returns the anchors of docs/operations.md's runbook
-// sections (### headings after "## Runbooks"), as a Markdown renderer
-// makes them.
-func runbookAnchors(t *testing.T) map[string]bool {
-	t.Helper()
-	doc, err := os.ReadFile("../../docs/operations.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, runbooks, ok := strings.Cut(string(doc), "\n## Runbooks\n")
-	if !ok {
-		t.Fatal("docs/operations.md has no Runbooks section")
-	}
-	anchors := map[string]bool{}
-	for _, l := range strings.Split(runbooks, "\n") {
-		if h, ok := strings.CutPrefix(l, "### "); ok {
-			anchors[strings.ToLower(strings.ReplaceAll(strings.TrimSpace(h), " ", "-"))] = true
-		}
-	}
-	return anchors
-}
-
 var (
 	ownSelector = regexp.MustCompile(`\b(opcancel_[a-z_]+|up)\{([^}]*)\}`)
 	bareOwn     = regexp.MustCompile(`\b(opcancel_[a-z_]+|up)\b[^{_a-z]`)
 )
 
 // TestAlertHygiene: every alert is critical (pages) or warning (a ticket),
-// links its runbook section, reads only the worker's own scrape job, and
-// publisher mistakes never page.
+// reads only the worker's own scrape job, and publisher mistakes never
+// page. That each links its runbook page is TestEveryAlertHasItsRunbookPage's.
 func TestAlertHygiene(t *testing.T) {
 	t.Parallel()
 	groups := ruleGroups(t)
-	base, anchors := runbookBase(t), runbookAnchors(t)
 	alerts := alertRules(groups)
 	for name, r := range alerts {
 		sev := r.Labels["severity"]
 		if sev != "critical" && sev != "warning" {
 			t.Errorf("%s: severity %q, want critical or warning", name, sev)
-		}
-		anchor := strings.ToLower(name)
-		if got, want := r.Annotations["runbook_url"], base+"#"+anchor; got != want {
-			t.Errorf("%s: runbook_url %q, want %q", name, got, want)
-		}
-		if !anchors[anchor] {
-			t.Errorf("%s: docs/operations.md has no runbook section ### %s", name, name)
 		}
 		expr := r.Expr.String()
 		for _, m := range ownSelector.FindAllStringSubmatch(expr, -1) {

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"context"
@@ -20,12 +20,14 @@ import (
 )
 
 // The real Prometheus check's settings: Prometheus scrapes and evaluates
-// every second, and the worker gives up on a request after a second.
+// every second, and the worker gives up on a request after a second; its
+// other limits suit an API that answers at once.
 const (
 	e2eScrapeInterval = time.Second
 	e2eEvalInterval   = time.Second
-	e2eRetryBudget    = time.Second
 )
+
+var e2eLimits = limits{retryBudget: time.Second, verifyTimeout: 20 * time.Second, requestTimeout: 5 * time.Second, shutdownTimeout: 3 * time.Second}
 
 // retryExhausted selects the worker's retry_exhausted outcomes.
 const retryExhausted = `sum(opcancel_jobs_total{outcome="retry_exhausted"})`
@@ -55,7 +57,6 @@ func TestPrometheusSeesAFailingAPI(t *testing.T) {
 	defer api.Close()
 	world := newPstestWorld(t, api.URL)
 	l := e2eLimits
-	l.retryBudget = e2eRetryBudget
 	admin, logs := world.start(t, l.args()...)
 
 	dir := t.TempDir()

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -46,11 +46,13 @@ func (s seriesSet) sorted() [][2]string {
 	return out
 }
 
-// The namespace and the worker pod of the scenarios; the services are
-// e2e_test.go's vaultHost and amapiHost.
+// The namespace, the worker pod and the services of the scenarios (the
+// services are the two built-in ones, as the running worker's are).
 const (
 	alertNS   = "opcancel"
 	workerPod = "opcancel-5d8f7c9b4-x7k2p"
+	vaultHost = "vault.googleapis.com"
+	amapiHost = "androidmanagement.googleapis.com"
 )
 
 // own is a series of the worker's scrape job; pairs are label, value.

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"encoding/json"
@@ -45,7 +45,7 @@ var selectorOf = regexp.MustCompile(`\b([a-z_]+)\{([^}]*)\}`)
 // outcomes stacked by kind, and the pods' restarts and memory.
 func TestDashboardFollowsTheServiceVariable(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join(deployDir, "dashboards", "opcancel.json"))
+	b, err := os.ReadFile(filepath.Join("dashboards", "opcancel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

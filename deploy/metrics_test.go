@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"context"
@@ -113,7 +113,7 @@ func TestAlertsDashboardAndAdapterUseExportedMetrics(t *testing.T) {
 		}
 	}
 
-	dash, err := os.ReadFile(filepath.Join(deployDir, "dashboards", "opcancel.json"))
+	dash, err := os.ReadFile(filepath.Join("dashboards", "opcancel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestAlertsDashboardAndAdapterUseExportedMetrics(t *testing.T) {
 		}
 	}
 
-	adapter, err := os.ReadFile(filepath.Join(deployDir, "prometheus-adapter", "rules.yaml"))
+	adapter, err := os.ReadFile(filepath.Join("prometheus-adapter", "rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
