@@ -158,6 +158,16 @@ func alertScenarios() []alertScenario {
 			fires: []firing{svc("OpcancelPublisherErrorsHigh", "unknown"), svc("OpcancelPublisherErrorsHigh", amapiHost)},
 		},
 		{
+			// One name outside an allow list, at minute 30.
+			name: "a forbidden name opens a ticket", at: "40m",
+			series: healthy().with(seriesSet{jobsOf(vaultHost, "forbidden"): "0x30 1x60"}),
+			fires:  []firing{svc("OpcancelForbidden", vaultHost)},
+		},
+		{
+			name: "and the ticket closes 15 minutes after the last one", at: "50m",
+			series: healthy().with(seriesSet{jobsOf(vaultHost, "forbidden"): "0x30 1x60"}),
+		},
+		{
 			name: "unverified", at: "60m",
 			series: healthy().with(seriesSet{jobsOf(amapiHost, "unverified"): "0+30x90"}),
 			fires:  []firing{svc("OpcancelUnverifiedHigh", amapiHost)},

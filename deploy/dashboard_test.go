@@ -77,7 +77,8 @@ func TestDashboardFollowsTheServiceVariable(t *testing.T) {
 			t.Errorf("panel %q does not stack the outcomes by kind", p.Title)
 		}
 	}
-	for _, want := range []string{"Outcomes by kind (stacked)", "Success ratio per service", "Adaptive throttling", "Rate-limit waits", "Pod restarts", "Pod memory"} {
+	for _, want := range []string{"Outcomes by kind (stacked)", "Success ratio per service", "Adaptive throttling", "Rate-limit waits", "Pod restarts", "Pod memory",
+		"Refused before sending: invalid and forbidden"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)
 		}

@@ -31,6 +31,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Run as the provisioning tests' fake gcloud (fakegcloud_test.go).
+	if state := os.Getenv(fakeGcloudEnv); state != "" {
+		os.Exit(fakeGcloud(state, os.Args[1:], os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if emu != nil {
 		emu.Stop()

@@ -246,7 +246,7 @@ func TestManifests(t *testing.T) {
 			cm := r.configMaps["opcancel-services"]
 			if cm == nil || filepath.Dir(env["OPCANCEL_CONFIG"]) != mountOf(c, "services") {
 				t.Errorf("--config %s is not the mounted services ConfigMap", env["OPCANCEL_CONFIG"])
-			} else if _, err := lro.ParseTable("services.yaml", []byte(cm.Data[filepath.Base(env["OPCANCEL_CONFIG"])]), lro.FileOptions{RequireHTTPS: env["OPCANCEL_AUTH"] != "none"}); err != nil {
+			} else if _, err := lro.ParseTable("services.yaml", []byte(cm.Data[filepath.Base(env["OPCANCEL_CONFIG"])]), lro.FileOptions{SendsTokens: env["OPCANCEL_AUTH"] != "none"}); err != nil {
 				t.Errorf("services file: %v", err)
 			}
 

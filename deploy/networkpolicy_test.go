@@ -3,6 +3,10 @@ package deploy
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,26 +19,24 @@ import (
 	"opcancel/lro"
 )
 
+// Addresses outside the cluster the worker must reach on 443: a public
+// address of the Google APIs and private.googleapis.com (Private Google
+// Access).
+var googleAPIs = []string{"142.250.4.95", "199.36.153.8"}
+
 // TestNetworkPolicy: the worker accepts connections on its admin port only,
-// only from the scraper's namespace; it may resolve names, reach HTTPS and
-// the GKE metadata server, and, in dev, the emulator and the fake API.
+// only from the scraper's namespace; it may resolve names, reach HTTPS
+// outside the cluster and the GKE metadata server (both of its addresses:
+// Workload Identity tokens) and, in dev, the emulator and the fake API; it
+// reaches no pod or Service of the cluster on 443, and nothing on OTLP's
+// ports unless the tracing component opens them.
 func TestNetworkPolicy(t *testing.T) {
 	t.Parallel()
 	for _, dir := range overlays {
 		r := render(t, dir)
-		d, c := r.worker(t)
-		var np *networkingv1.NetworkPolicy
-		for _, p := range r.netpols {
-			sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-				np = p
-			}
-		}
+		_, c := r.worker(t)
+		np := workerPolicy(t, r)
 		if np == nil {
-			t.Errorf("%s: no NetworkPolicy selects the worker", dir)
 			continue
 		}
 		types := fmt.Sprint(np.Spec.PolicyTypes)
@@ -42,16 +44,172 @@ func TestNetworkPolicy(t *testing.T) {
 			t.Errorf("%s: policy types %s, want Ingress and Egress", dir, types)
 		}
 		checkIngress(t, dir, np, c)
-		wanted := []egressWant{{"UDP", 53, ""}, {"TCP", 443, ""}, {"TCP", 80, "169.254.169.254"}}
+		wanted := []egressWant{{"UDP", 53, dest{ip: "10.96.0.10"}}, {"TCP", 53, dest{ip: "10.96.0.10"}},
+			{"TCP", 80, dest{ip: "169.254.169.254"}}, {"TCP", 988, dest{ip: "169.254.169.252"}}}
+		for _, ip := range googleAPIs {
+			wanted = append(wanted, egressWant{"TCP", 443, dest{ip: ip}})
+		}
 		if dir == "overlays/dev" {
 			wanted = append(wanted, devEgress(t, r, c)...)
 		}
 		for _, w := range wanted {
 			if !egressAllows(np, w) {
-				t.Errorf("%s: the NetworkPolicy does not let the worker reach %s port %d %s", dir, w.protocol, w.port, w.ip)
+				t.Errorf("%s: the NetworkPolicy does not let the worker reach %s", dir, w)
+			}
+		}
+		for _, w := range clusterOn443(t, dir) {
+			if egressAllows(np, w) {
+				t.Errorf("%s: the NetworkPolicy lets the worker reach %s, inside the cluster", dir, w)
+			}
+		}
+		for _, port := range []int{4317, 4318} {
+			for _, w := range []egressWant{{"TCP", port, dest{ip: googleAPIs[0]}}, {"TCP", port, collector("observability")}} {
+				if egressAllows(np, w) {
+					t.Errorf("%s: OTLP is open without the tracing component: %s", dir, w)
+				}
 			}
 		}
 	}
+}
+
+// TestTracingComponent: with deploy/components/tracing, the worker sends
+// OTLP to the collector it names, and the NetworkPolicy lets it reach that
+// collector's pods on OTLP's ports, and no other pod or address.
+func TestTracingComponent(t *testing.T) {
+	t.Parallel()
+	for _, overlay := range []string{"overlays/dev", "overlays/prod", "overlays/gke"} {
+		r := render(t, withComponent(t, overlay, "components/tracing"))
+		_, c := r.worker(t)
+		np := workerPolicy(t, r)
+		if np == nil {
+			continue
+		}
+		endpoint, err := url.Parse(r.workerEnv(t, c)["OTEL_EXPORTER_OTLP_ENDPOINT"])
+		if err != nil || endpoint.Host == "" {
+			t.Fatalf("%s with tracing: OTEL_EXPORTER_OTLP_ENDPOINT %v", overlay, err)
+		}
+		// service.namespace.svc[.cluster.local]
+		parts := strings.Split(endpoint.Hostname(), ".")
+		if len(parts) < 3 || parts[2] != "svc" {
+			t.Fatalf("%s with tracing: the endpoint %s is not a Service's name in the cluster", overlay, endpoint)
+		}
+		port, _ := strconv.Atoi(endpoint.Port())
+		if port != 4317 && port != 4318 {
+			t.Errorf("%s with tracing: the endpoint's port %d is not OTLP's", overlay, port)
+		}
+		for _, p := range []int{4317, 4318} {
+			if w := (egressWant{"TCP", p, collector(parts[1])}); !egressAllows(np, w) {
+				t.Errorf("%s with tracing: the worker cannot reach %s", overlay, w)
+			}
+			for _, w := range []egressWant{
+				{"TCP", p, dest{ns: map[string]string{"kubernetes.io/metadata.name": parts[1]}, pod: map[string]string{"app": "other"}}},
+				{"TCP", p, dest{ip: googleAPIs[0]}},
+			} {
+				if egressAllows(np, w) {
+					t.Errorf("%s with tracing: OTLP reaches %s, which is not the collector", overlay, w)
+				}
+			}
+		}
+	}
+}
+
+// withComponent writes a kustomization that adds the kit's component to
+// the kit's overlay, as an operator adds it, and returns its directory.
+func withComponent(t *testing.T, overlay, component string) string {
+	t.Helper()
+	dir := t.TempDir()
+	rel := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := filepath.Rel(dir, abs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	k := fmt.Sprintf("resources:\n  - %s\ncomponents:\n  - %s\n", rel(overlay), rel(component))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// collector is a pod of the tracing component's collector in namespace ns.
+func collector(ns string) dest {
+	return dest{ns: map[string]string{"kubernetes.io/metadata.name": ns}, pod: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}}
+}
+
+// workerPolicy is the NetworkPolicy that selects the worker's pods.
+func workerPolicy(t *testing.T, r *rendered) *networkingv1.NetworkPolicy {
+	t.Helper()
+	w, _ := r.worker(t)
+	for _, p := range r.netpols {
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.Matches(labels.Set(w.Spec.Template.Labels)) {
+			return p
+		}
+	}
+	t.Errorf("%s: no NetworkPolicy selects the worker", r.name)
+	return nil
+}
+
+// clusterRanges are the pod and Service ranges of the clusters an overlay
+// is for: kind's and minikube's defaults for the base and dev, and for the
+// production overlays what deploy/components/production/cluster-ranges.env
+// sets.
+func clusterRanges(t *testing.T, dir string) []netip.Prefix {
+	t.Helper()
+	ranges := []string{"10.244.0.0/16", "10.96.0.0/12"}
+	if dir == "overlays/prod" || dir == "overlays/gke" {
+		env, err := os.ReadFile(filepath.Join("components", "production", "cluster-ranges.env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranges = nil
+		for _, line := range strings.Split(string(env), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+				ranges = append(ranges, v)
+			}
+		}
+		if len(ranges) != 2 {
+			t.Fatalf("cluster-ranges.env sets %v, want POD_CIDR and SERVICE_CIDR", ranges)
+		}
+	}
+	var out []netip.Prefix
+	for _, r := range ranges {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			t.Fatalf("%s: cluster range %q: %v", dir, r, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return append(out, netip.MustParsePrefix("169.254.0.0/16"))
+}
+
+// clusterOn443 are destinations inside the cluster on 443: the first and
+// last address of each of its ranges (a pod of another namespace, a
+// Service, the metadata server's link-local addresses), and, by labels,
+// any pod.
+func clusterOn443(t *testing.T, dir string) []egressWant {
+	t.Helper()
+	anyPod := func(ip string) dest {
+		return dest{ip: ip, ns: map[string]string{"kubernetes.io/metadata.name": "other"}, pod: map[string]string{"app": "other"}}
+	}
+	var out []egressWant
+	for _, p := range clusterRanges(t, dir) {
+		a := p.Addr().As4()
+		n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | (1<<(32-p.Bits()) - 1)
+		last := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+		for _, a := range []netip.Addr{p.Addr().Next(), last} {
+			out = append(out, egressWant{"TCP", 443, anyPod(a.String())})
+		}
+	}
+	return out
 }
 
 // checkIngress: every ingress rule names the admin port only, and peers by
@@ -90,13 +248,27 @@ func adminPort(c *corev1.Container) int32 {
 	return -1
 }
 
-// egressWant is a destination the worker must reach; ip empty means any.
+// dest is where a connection goes: an address, and for a pod its labels
+// and its namespace's labels (nil outside the cluster). A pod of the
+// policy's own namespace has ns nil and ip "".
+type dest struct {
+	ip      string
+	ns, pod map[string]string
+}
+
+// egressWant is a connection the worker makes.
 type egressWant struct {
 	protocol string
 	port     int
-	ip       string
+	to       dest
 }
 
+func (w egressWant) String() string {
+	return fmt.Sprintf("%s port %d at %s (namespace %v, pod %v)", w.protocol, w.port, w.to.ip, w.to.ns, w.to.pod)
+}
+
+// egressAllows: some egress rule admits the protocol and port, and one of
+// its peers the destination.
 func egressAllows(np *networkingv1.NetworkPolicy, w egressWant) bool {
 	for _, rule := range np.Spec.Egress {
 		portOK := len(rule.Ports) == 0
@@ -109,51 +281,86 @@ func egressAllows(np *networkingv1.NetworkPolicy, w egressWant) bool {
 				portOK = true
 			}
 		}
-		if portOK && peersAllow(rule.To, w.ip) {
+		if portOK && peersAllow(rule.To, w.to) {
 			return true
 		}
 	}
 	return false
 }
 
-// peersAllow: no peers means anywhere; a pod peer stands for in-cluster
-// destinations (ip "cluster"); an ipBlock must contain the address.
-func peersAllow(peers []networkingv1.NetworkPolicyPeer, ip string) bool {
+// peersAllow: no peers means anywhere; an ipBlock admits an address in its
+// CIDR and outside its exceptions; selectors admit a pod by its labels (a
+// pod selector alone, the policy's own namespace; a namespace selector
+// alone, every pod of the namespaces it selects).
+func peersAllow(peers []networkingv1.NetworkPolicyPeer, d dest) bool {
 	if len(peers) == 0 {
 		return true
 	}
 	for _, p := range peers {
 		switch {
-		case p.IPBlock != nil && ip != "" && ip != "cluster":
-			if _, n, err := net.ParseCIDR(p.IPBlock.CIDR); err == nil && n.Contains(net.ParseIP(ip)) {
+		case p.IPBlock != nil:
+			if d.ip != "" && inBlock(p.IPBlock, d.ip) {
 				return true
 			}
-		case p.PodSelector != nil && ip == "cluster":
-			return true
+		case d.pod != nil:
+			nsOK := p.NamespaceSelector == nil && d.ns == nil || p.NamespaceSelector != nil && d.ns != nil && selects(p.NamespaceSelector, d.ns)
+			if nsOK && (p.PodSelector == nil || selects(p.PodSelector, d.pod)) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+func inBlock(b *networkingv1.IPBlock, ip string) bool {
+	contains := func(cidr string) bool {
+		_, n, err := net.ParseCIDR(cidr)
+		return err == nil && n.Contains(net.ParseIP(ip))
+	}
+	if !contains(b.CIDR) {
+		return false
+	}
+	for _, e := range b.Except {
+		if contains(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func selects(s *metav1.LabelSelector, l map[string]string) bool {
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	return err == nil && sel.Matches(labels.Set(l))
+}
+
 // devEgress: the dev worker reaches the emulator and every endpoint of its
-// services file, in the cluster, over plain ports.
+// services file, pods of its own namespace, over plain ports.
 func devEgress(t *testing.T, r *rendered, c *corev1.Container) []egressWant {
 	t.Helper()
 	env := r.workerEnv(t, c)
-	var out []egressWant
-	_, port, err := net.SplitHostPort(env["PUBSUB_EMULATOR_HOST"])
-	if err != nil {
-		t.Fatalf("PUBSUB_EMULATOR_HOST: %v", err)
+	byService := map[string]map[string]string{} // Service name → its pods' labels
+	for _, s := range r.services {
+		byService[s.Name] = s.Spec.Selector
 	}
-	n, _ := strconv.Atoi(port)
-	out = append(out, egressWant{"TCP", n, "cluster"})
+	pod := func(hostport string) egressWant {
+		host, port, err := net.SplitHostPort(hostport)
+		if err != nil {
+			t.Fatalf("%s: %v", hostport, err)
+		}
+		n, _ := strconv.Atoi(port)
+		l, ok := byService[host]
+		if !ok {
+			t.Fatalf("%s: no Service %s in the dev overlay", hostport, host)
+		}
+		return egressWant{"TCP", n, dest{pod: l}}
+	}
+	out := []egressWant{pod(env["PUBSUB_EMULATOR_HOST"])}
 	table, err := lro.ParseTable("services.yaml", []byte(r.configMaps["opcancel-services"].Data["services.yaml"]), lro.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range table.Services() {
-		n, _ := strconv.Atoi(s.Endpoint.Port())
-		out = append(out, egressWant{"TCP", n, "cluster"})
+		out = append(out, pod(s.Endpoint.Host))
 	}
 	return out
 }

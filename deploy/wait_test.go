@@ -25,13 +25,13 @@ func (l limits) args() []string {
 }
 
 // job bounds the time from publication to one delivery's outcome: delivered
-// within a lease (the queue extends leases by at most
-// queue.DefaultMaxExtensionPeriod at a time), retries within the retry
+// within a lease (queue.DefaultLeaseExtension, the lease a message gets on
+// its way and while it is held), retries within the retry
 // budget and verification within the verify timeout, each phase ended by a
 // request that may take the request timeout, then the result event's
 // publication.
 func (l limits) job() time.Duration {
-	return queue.DefaultMaxExtensionPeriod + l.retryBudget + l.verifyTimeout + 2*l.requestTimeout + worker.DefaultConfig().PublishTimeout
+	return queue.DefaultLeaseExtension + l.retryBudget + l.verifyTimeout + 2*l.requestTimeout + worker.DefaultConfig().PublishTimeout
 }
 
 // untilDeadline is the wait for what has no bound of its own (a process

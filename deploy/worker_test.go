@@ -34,10 +34,10 @@ type pstestWorld struct {
 	topic, sub, config string
 }
 
-func newPstestWorld(t *testing.T, apiURL string) *pstestWorld {
+func newPstestWorld(t *testing.T, apiURL string, opts ...pstest.ServerReactorOption) *pstestWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &pstestWorld{ps: pstest.NewServer(), topic: "projects/p/topics/requests", sub: "projects/p/subscriptions/worker"}
+	w := &pstestWorld{ps: pstest.NewServer(opts...), topic: "projects/p/topics/requests", sub: "projects/p/subscriptions/worker"}
 	t.Cleanup(func() { w.ps.Close() })
 	var err error
 	if w.qc, err = queue.NewClient(ctx, queue.ClientConfig{Project: "p", EmulatorHost: w.ps.Addr}); err != nil {

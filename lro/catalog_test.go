@@ -28,6 +28,10 @@ func TestCatalogEntriesMakeServices(t *testing.T) {
 		if err := validateHost(a.Host); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
+		// Every endpoint of the catalog gets tokens without an opt-in.
+		if foreign := s.foreignHosts(); len(foreign) > 0 {
+			t.Errorf("%s: endpoints outside Google's domain: %v", id, foreign)
+		}
 	}
 }
 

@@ -126,6 +126,9 @@ func New(ctx context.Context, table *Table, cfg Config) (*Client, error) {
 			if s.Endpoint.Scheme != "https" {
 				return nil, fmt.Errorf("service %s: endpoint %s is plain http; a bearer token is only sent over https", s.Host, s.Endpoint)
 			}
+			if foreign := s.foreignHosts(); len(foreign) > 0 && !s.TokenOutsideGoogle {
+				return nil, fmt.Errorf("service %s: endpoint %s is outside Google's domain; a bearer token goes there only when the services file says so (allowTokenOutsideGoogle)", s.Host, foreign[0])
+			}
 			ts, err := tokens.get(ctx, s.Scopes, s.Subject)
 			if err != nil {
 				return nil, fmt.Errorf("service %s: credentials: %w", s.Host, err)
@@ -221,14 +224,18 @@ func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken strin
 	return page, nil
 }
 
-// check refuses any request for a service outside the table or a name that
-// is not one of the service's operations, whatever the caller validated,
-// and returns the name's route.
+// check refuses any request for a service outside the table, a name that
+// is not one of the service's operations, or one its allow list forbids,
+// whatever the caller validated, and returns the name's route.
 func (c *Client) check(svc *Service, name string) (*Route, error) {
 	if err := c.own(svc); err != nil {
 		return nil, err
 	}
-	return svc.route(name)
+	r, err := svc.route(name)
+	if err != nil {
+		return nil, err
+	}
+	return r, svc.Allowed(name)
 }
 
 // own refuses a service that is not the very one in the client's table.

@@ -52,7 +52,7 @@ services:
     patterns: ["c/*/operations/*"]
     scopes: ["https://s/1", "https://s/2"]
     subject: admin@example.com
-`), lro.FileOptions{RequireHTTPS: true})
+`), lro.FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,10 +90,7 @@ func TestUserCredentialsSendTheirQuotaProject(t *testing.T) {
 			tokens := newTokenEndpoint(t)
 			userADC(t, tokens, tt.file)
 			fake := lrotest.New(lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }})
-			table, err := lro.ParseTable("test.yaml", []byte(lrotest.ServicesYAML(lrotest.AllAt("https://fake.test"), nil)), lro.FileOptions{RequireHTTPS: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			table := newTable(t, "https://fake.test", lro.AuthADC)
 			c, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthADC, QuotaProject: tt.override, Transport: fake.Transport()})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

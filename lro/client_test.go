@@ -25,16 +25,28 @@ const secretToken = "ya29.secret-test-token"
 // newClient returns a client whose services all point at endpoint.
 func newClient(t *testing.T, endpoint string, cfg lro.Config) (*lro.Client, *lro.Table) {
 	t.Helper()
-	yaml := lrotest.ServicesYAML(lrotest.AllAt(endpoint), nil)
-	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{RequireHTTPS: cfg.Auth == lro.AuthADC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, endpoint, cfg.Auth)
 	c, err := lro.New(context.Background(), table, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, table
+}
+
+// newTable returns a table whose services all point at endpoint, allowed
+// to receive tokens with auth adc.
+func newTable(t *testing.T, endpoint, auth string) *lro.Table {
+	t.Helper()
+	var extra map[string]string
+	if auth == lro.AuthADC {
+		extra = lrotest.TokensToFakes(lrotest.AllAt(endpoint), nil)
+	}
+	yaml := lrotest.ServicesYAML(lrotest.AllAt(endpoint), extra)
+	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{SendsTokens: auth == lro.AuthADC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
 }
 
 func staticTokens(_ context.Context, _ []string, _ string) (oauth2.TokenSource, error) {
@@ -115,6 +127,63 @@ func TestInvalidNamesSendNothing(t *testing.T) {
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Errorf("%d requests sent for invalid input, want 0", n)
+	}
+}
+
+// TestForbiddenNamesSendNothing: the client itself refuses a name its
+// service's allow list forbids, whatever its caller checked.
+func TestForbiddenNamesSendNothing(t *testing.T) {
+	t.Parallel()
+	fake := lrotest.New(lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }})
+	yaml := lrotest.ServicesYAML(lrotest.AllAt("https://fake.test"), map[string]string{"vault.googleapis.com": `allow: ["operations/team-a/**"]`})
+	table, err := lro.ParseTable("t.yaml", []byte(yaml), lro.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, ctx := table.Lookup("vault.googleapis.com"), context.Background()
+	if err := c.Cancel(ctx, vault, "operations/team-b/x"); !errors.Is(err, lro.ErrForbidden) {
+		t.Errorf("Cancel(outside the allow list) = %v, want ErrForbidden", err)
+	}
+	if _, err := c.Get(ctx, vault, "operations/team-b/x"); !errors.Is(err, lro.ErrForbidden) {
+		t.Errorf("Get(outside the allow list) = %v, want ErrForbidden", err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests sent for forbidden names, want 0", n)
+	}
+	if err := c.Cancel(ctx, vault, "operations/team-a/x"); err != nil || len(fake.Requests()) != 1 {
+		t.Errorf("Cancel(inside the allow list) = %v, %d requests", err, len(fake.Requests()))
+	}
+}
+
+// TestTokensOnlyToGoogleUnlessTheFileSaysSo: with auth adc, a client for a
+// service whose endpoint is outside Google's domain is refused unless its
+// entry opted in, even for a table loaded without the file's checks.
+func TestTokensOnlyToGoogleUnlessTheFileSaysSo(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n", false},
+		{"services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n    allowTokenOutsideGoogle: true\n    scopes: [\"https://www.googleapis.com/auth/ediscovery\"]\n", true},
+		{"services:\n  - host: vault.googleapis.com\n    endpoint: https://private.googleapis.com\n", true},
+		{"services:\n  - host: aiplatform.googleapis.com\n", true},
+	} {
+		table, err := lro.ParseTable("t.yaml", []byte(tt.yaml), lro.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lro.New(context.Background(), table, lro.Config{Auth: lro.AuthADC, TokenSource: staticTokens})
+		if ok := err == nil; ok != tt.ok {
+			t.Errorf("New(adc) for %q = %v, want ok %v", tt.yaml, err, tt.ok)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "allowTokenOutsideGoogle")) {
+			t.Errorf("the error does not name the key to set: %v", err)
+		}
 	}
 }
 

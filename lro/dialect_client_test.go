@@ -22,7 +22,7 @@ func catalogClient(t *testing.T, hosts ...string) (*lro.Client, *lro.Table, *lro
 	for _, h := range hosts {
 		yaml += "  - host: " + h + "\n"
 	}
-	table, err := lro.ParseTable("t.yaml", []byte(yaml), lro.FileOptions{RequireHTTPS: true})
+	table, err := lro.ParseTable("t.yaml", []byte(yaml), lro.FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

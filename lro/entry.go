@@ -22,6 +22,8 @@ type fileEntry struct {
 	MaxConcurrency            *float64 `yaml:"maxConcurrency"`
 	VerifyTimeout             string   `yaml:"verifyTimeout"`
 	AllowNonOperationPatterns bool     `yaml:"allowNonOperationPatterns"`
+	Allow                     []string `yaml:"allow"`
+	AllowTokenOutsideGoogle   bool     `yaml:"allowTokenOutsideGoogle"`
 }
 
 // minRate is the lowest rate a service may have, other than 0 (unlimited):
@@ -44,12 +46,17 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 		// One endpoint for every request, regional ones included: an
 		// emulator, a fake or a private endpoint.
 		s.Regional = nil
-		if s.Endpoint, err = parseEndpoint(fe.Endpoint, opts.RequireHTTPS); err != nil {
+		if s.Endpoint, err = parseEndpoint(fe.Endpoint, opts.SendsTokens); err != nil {
 			return nil, fmt.Errorf("endpoint: %w", err)
 		}
 	}
 	if err := fe.applyPatterns(s); err != nil {
 		return nil, err
+	}
+	if fe.Allow != nil {
+		if s.Allow, err = parseAllow(fe.Allow, s); err != nil {
+			return nil, err
+		}
 	}
 	if len(fe.Scopes) > 0 {
 		for j, sc := range fe.Scopes {
@@ -58,6 +65,12 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 			}
 		}
 		s.Scopes = fe.Scopes
+	}
+	s.TokenOutsideGoogle = fe.AllowTokenOutsideGoogle
+	if opts.SendsTokens {
+		if err := fe.checkTokenDestination(s); err != nil {
+			return nil, err
+		}
 	}
 	if fe.Subject != "" {
 		s.Subject = fe.Subject
@@ -142,6 +155,9 @@ func (fe fileEntry) applyPatterns(s *Service) error {
 	routes := make([]Route, 0, len(fe.Patterns))
 	for j, p := range fe.Patterns {
 		t, err := parseTemplate(p)
+		if err == nil {
+			err = literalFirst(t)
+		}
 		if err != nil {
 			return fmt.Errorf("patterns[%d]: %w", j, err)
 		}

@@ -28,6 +28,12 @@ type Service struct {
 	Scopes []string
 	// Subject is the user to impersonate through domain-wide delegation, if any.
 	Subject string
+	// Allow, when not empty, are the templates of the operation names this
+	// deployment may cancel; a name outside them is forbidden (see Allowed).
+	Allow []Template
+	// TokenOutsideGoogle lets a token go to endpoints outside Google's
+	// domain: the services file said so (allowTokenOutsideGoogle).
+	TokenOutsideGoogle bool
 	// Rate caps requests per second to the service (cancel, get and list
 	// together); 0 means unlimited.
 	Rate float64

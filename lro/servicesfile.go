@@ -14,9 +14,11 @@ import (
 
 // FileOptions are the settings that decide what a services file may contain.
 type FileOptions struct {
-	// RequireHTTPS rejects plain-http endpoints with a *PlainHTTPError; set it
-	// whenever requests carry tokens (auth adc).
-	RequireHTTPS bool
+	// SendsTokens says that requests carry bearer tokens (auth adc): a
+	// plain-http endpoint is refused with a *PlainHTTPError, and an endpoint
+	// outside Google's domain unless its entry sets allowTokenOutsideGoogle
+	// and scopes.
+	SendsTokens bool
 }
 
 // LoadTable reads the services file at path and returns the resulting
@@ -34,12 +36,15 @@ func LoadTable(path string, opts FileOptions) (*Table, error) {
 }
 
 type fileDoc struct {
+	// Builtins false leaves the built-in services out: only the entries
+	// are enabled. Absent means true.
+	Builtins *bool       `yaml:"builtins"`
 	Services []fileEntry `yaml:"services"`
 }
 
 // ParseTable parses services-file content; source names it in errors.
-// Unknown keys, malformed durations, invalid templates, bad endpoints and
-// duplicate hosts are errors.
+// Unknown keys, malformed durations, invalid templates, bad endpoints,
+// duplicate hosts and a file that enables nothing are errors.
 func ParseTable(source string, data []byte, opts FileOptions) (*Table, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -71,7 +76,11 @@ func ParseTable(source string, data []byte, opts FileOptions) (*Table, error) {
 		seen[s.Host] = i
 		entries = append(entries, s)
 	}
-	return NewTable(entries), nil
+	builtins := doc.Builtins == nil || *doc.Builtins
+	if !builtins && len(entries) == 0 {
+		return nil, fmt.Errorf("services file %s: builtins: false and no services: nothing would be enabled; list the services to enable", source)
+	}
+	return newTable(builtins, entries), nil
 }
 
 // fieldNotFound and cannotUnmarshal match the YAML decoder's messages, which
@@ -92,7 +101,7 @@ func yamlMessage(err error) string {
 		m = fieldNotFound.ReplaceAllString(m, "unknown key \"$1\"")
 		m = cannotUnmarshal.ReplaceAllStringFunc(m, func(s string) string {
 			sub := cannotUnmarshal.FindStringSubmatch(s)
-			want := map[string]string{"float64": "a number", "string": "a string", "[]string": "a list of strings"}[sub[2]]
+			want := map[string]string{"float64": "a number", "string": "a string", "[]string": "a list of strings", "bool": "true or false"}[sub[2]]
 			if want == "" {
 				want = "of the right type"
 			}
@@ -104,7 +113,7 @@ func yamlMessage(err error) string {
 }
 
 // PlainHTTPError is an endpoint refused because it is plain http while
-// requests carry bearer tokens (FileOptions.RequireHTTPS).
+// requests carry bearer tokens (FileOptions.SendsTokens).
 type PlainHTTPError struct {
 	Endpoint string
 }

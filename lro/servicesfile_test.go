@@ -116,7 +116,67 @@ func TestParseTableErrors(t *testing.T) {
 		{
 			name: "pattern of any name",
 			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"**\"]\n",
-			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns[0]: "**" is not the shape of an operation name: a pattern must end in "operations/*" or "operations/**" (set allowNonOperationPatterns: true for an API whose operations are named otherwise)`,
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns[0]: "**" begins with "**"; a template begins with a literal segment ("operations", "projects", …)`,
+		},
+		{
+			// A publisher would choose any path prefix under the version.
+			name: "pattern beginning with **",
+			yaml: "services:\n  - host: a.googleapis.com\n    patterns: [\"**/operations/*\"]\n",
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns[0]: "**/operations/*" begins with "**"; a template begins with a literal segment ("operations", "projects", …)`,
+		},
+		{
+			name: "pattern beginning with *, even of another shape",
+			yaml: "services:\n  - host: a.googleapis.com\n    allowNonOperationPatterns: true\n    patterns: [\"*/x/operations/*\"]\n",
+			want: `services file s.yaml: services[0] (host "a.googleapis.com"): patterns[0]: "*/x/operations/*" begins with "*"; a template begins with a literal segment ("operations", "projects", …)`,
+		},
+		{
+			name: "builtins off and nothing else",
+			yaml: "builtins: false\nservices: []\n",
+			want: `services file s.yaml: builtins: false and no services: nothing would be enabled; list the services to enable`,
+		},
+		{
+			name: "builtins not a boolean",
+			yaml: "builtins: no-thanks\nservices:\n  - host: aiplatform.googleapis.com\n",
+			want: `services file s.yaml: line 1: "no-thanks" is not true or false`,
+		},
+		{
+			name: "empty allow list",
+			yaml: "services:\n  - host: vault.googleapis.com\n    allow: []\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): allow: an empty list would forbid every name; leave the key out to allow them all`,
+		},
+		{
+			name: "allow list of another API's names",
+			yaml: "services:\n  - host: androidmanagement.googleapis.com\n    allow: [\"enterprises/LC01234/**\", \"enterprise/LC01234/**\"]\n",
+			want: `services file s.yaml: services[0] (host "androidmanagement.googleapis.com"): allow[1]: "enterprise/LC01234/**" matches no name of androidmanagement.googleapis.com's patterns [enterprises/*/devices/*/operations/*]`,
+		},
+		{
+			name: "allow template beginning with a wildcard",
+			yaml: "services:\n  - host: vault.googleapis.com\n    allow: [\"**\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): allow[0]: "**" begins with "**"; a template begins with a literal segment ("operations", "projects", …)`,
+		},
+		{
+			name: "allow template that is no template",
+			yaml: "services:\n  - host: vault.googleapis.com\n    allow: [\"operations/a b\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): allow[0]: invalid: template "operations/a b": segment "a b" has ' '; only literal segments, "*" and "**" are allowed`,
+		},
+		{
+			// A typo of the host: not in the catalog, not Google's.
+			name: "token to a host outside Google",
+			adc:  true,
+			yaml: "services:\n  - host: vault.googleapi.co\n    patterns: [\"operations/**\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapi.co"): endpoint: vault.googleapi.co is outside Google's domain (*.googleapis.com), and auth adc would send it a bearer token: if it should get one (a private gateway or proxy), set allowTokenOutsideGoogle: true and the token's scopes in this entry; for an emulator or a fake, use auth none`,
+		},
+		{
+			name: "token to an endpoint outside Google",
+			adc:  true,
+			yaml: "services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): endpoint: gateway.example.com is outside Google's domain (*.googleapis.com), and auth adc would send it a bearer token: if it should get one (a private gateway or proxy), set allowTokenOutsideGoogle: true and the token's scopes in this entry; for an emulator or a fake, use auth none`,
+		},
+		{
+			name: "token outside Google without its scopes",
+			adc:  true,
+			yaml: "services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n    allowTokenOutsideGoogle: true\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): scopes: required with allowTokenOutsideGoogle: name the scopes of the token gateway.example.com may receive`,
 		},
 		{
 			name: "pattern of any project resource",
@@ -147,7 +207,7 @@ func TestParseTableErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseTable("s.yaml", []byte(tt.yaml), FileOptions{RequireHTTPS: tt.adc})
+			_, err := ParseTable("s.yaml", []byte(tt.yaml), FileOptions{SendsTokens: tt.adc})
 			if err == nil {
 				t.Fatalf("ParseTable = nil error, want %q", tt.want)
 			}
@@ -192,7 +252,7 @@ services:
 
 func TestLoadTable(t *testing.T) {
 	t.Parallel()
-	table, err := LoadTable("", FileOptions{RequireHTTPS: true})
+	table, err := LoadTable("", FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +281,13 @@ func FuzzParseTable(f *testing.F) {
 	f.Add([]byte("services: [{host: x, patterns: ['**']}]"))
 	f.Add([]byte("{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		table, err := ParseTable("fuzz.yaml", data, FileOptions{RequireHTTPS: true})
+		table, err := ParseTable("fuzz.yaml", data, FileOptions{SendsTokens: true})
 		if err != nil {
 			return
 		}
 		for _, s := range table.Services() {
 			if s.Endpoint.Scheme != "https" {
-				t.Fatalf("accepted %s with RequireHTTPS", s.Endpoint)
+				t.Fatalf("accepted %s with SendsTokens", s.Endpoint)
 			}
 			if s.Endpoint.User != nil || (s.Endpoint.Path != "" && s.Endpoint.Path != "/") {
 				t.Fatalf("accepted endpoint %s", s.Endpoint)

@@ -11,6 +11,9 @@ import (
 // docs/contract.md#the-services-file).
 type Table struct {
 	services []*Service
+	// noBuiltins records that the services file turned the built-ins off,
+	// for the errors about their names.
+	noBuiltins bool
 }
 
 // Services returns the services in routing order.
@@ -58,7 +61,7 @@ func (t *Table) Route(host, name string) (*Service, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, invalidf("name %q matches no enabled service%s", truncate(name, 200), knownHint(name))
+		return nil, invalidf("name %q matches no enabled service%s", truncate(name, 200), t.knownHint(name))
 	case 1:
 		return found[0], found[0].Match(name)
 	}
@@ -97,14 +100,14 @@ func (t *Table) Enabled(host string) (*Service, error) {
 		return s, nil
 	}
 	if knownHost(host) {
-		return nil, invalidf("service %q is known but not enabled; the services file line \"- host: %s\" enables it", host, host)
+		return nil, invalidf("service %q is known but not enabled%s; the services file line \"- host: %s\" enables it", host, t.builtinsOff(host), host)
 	}
 	return nil, invalidf("service %q is not configured (enabled: %s)", truncate(host, 80), strings.Join(t.Hosts(), ", "))
 }
 
 // knownHint names catalog APIs whose patterns a name matches, for a name
 // that matches no enabled service.
-func knownHint(name string) string {
+func (t *Table) knownHint(name string) string {
 	var hosts []string
 	for _, p := range catalogPatterns() {
 		if p.Match(name) && !slices.Contains(hosts, p.host) {
@@ -115,13 +118,22 @@ func knownHint(name string) string {
 	case 0:
 		return ""
 	case 1:
-		return fmt.Sprintf("; it matches the patterns of %s: enable it in the services file (\"- host: %s\")", hosts[0], hosts[0])
+		return fmt.Sprintf("; it matches the patterns of %s%s: enable it in the services file (\"- host: %s\")", hosts[0], t.builtinsOff(hosts[0]), hosts[0])
 	}
 	some := strings.Join(hosts[:min(3, len(hosts))], ", ")
 	if len(hosts) > 3 {
 		some += ", …"
 	}
 	return fmt.Sprintf("; it matches the patterns of %d known APIs (%s): enable one in the services file and name it (//host/name)", len(hosts), some)
+}
+
+// builtinsOff says, of a built-in's host, that the services file turned
+// the built-ins off; "" otherwise.
+func (t *Table) builtinsOff(host string) string {
+	if t.noBuiltins && slices.Contains(seedHosts, host) {
+		return " (a built-in, but the services file sets builtins: false)"
+	}
+	return ""
 }
 
 // truncate shortens s for error messages about hostile input.
@@ -136,7 +148,16 @@ func truncate(s string, n int) string {
 // entry with the host of a built-in replaces it in place, other entries follow
 // in their order.
 func NewTable(entries []*Service) *Table {
-	t := &Table{services: Builtin()}
+	return newTable(true, entries)
+}
+
+// newTable builds a table from the entries and, when builtins is set, the
+// built-in services, as NewTable does.
+func newTable(builtins bool, entries []*Service) *Table {
+	t := &Table{noBuiltins: !builtins}
+	if builtins {
+		t.services = Builtin()
+	}
 	for _, e := range entries {
 		replaced := false
 		for i, s := range t.services {

@@ -14,7 +14,7 @@ func TestRoute(t *testing.T) {
 services:
   - host: example.googleapis.com
     patterns: ["operations/**", "projects/*/operations/*"]
-`), FileOptions{RequireHTTPS: true})
+`), FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestRouteMessages(t *testing.T) {
 services:
   - host: aiplatform.googleapis.com
   - host: documentai.googleapis.com
-`), FileOptions{RequireHTTPS: true})
+`), FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

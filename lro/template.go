@@ -154,3 +154,57 @@ func nthSlashFromEnd(s string, n int) int {
 	}
 	return -1
 }
+
+// Overlaps reports whether some name matches both t and u: the templates
+// are matched against each other segment by segment, "*" taking any one
+// segment and "**" one or more.
+func (t Template) Overlaps(u Template) bool {
+	a, b := expandMulti(t.segments), expandMulti(u.segments)
+	// seen[i][j] marks (a[i:], b[j:]) as tried, and found not to overlap.
+	seen := make([][]bool, len(a)+1)
+	for i := range seen {
+		seen[i] = make([]bool, len(b)+1)
+	}
+	var overlap func(i, j int) bool
+	overlap = func(i, j int) bool {
+		if seen[i][j] {
+			return false
+		}
+		seen[i][j] = true
+		switch {
+		case i == len(a) && j == len(b):
+			return true
+		case i < len(a) && a[i] == anySegments && overlap(i+1, j):
+			return true
+		case j < len(b) && b[j] == anySegments && overlap(i, j+1):
+			return true
+		case i == len(a) || j == len(b):
+			return false
+		case a[i] == anySegments:
+			return b[j] != anySegments && overlap(i, j+1)
+		case b[j] == anySegments:
+			return overlap(i+1, j)
+		case a[i] == "*" || b[j] == "*" || a[i] == b[j]:
+			return overlap(i+1, j+1)
+		}
+		return false
+	}
+	return overlap(0, 0)
+}
+
+// anySegments stands for zero or more segments in expandMulti's form.
+const anySegments = "\x00"
+
+// expandMulti writes "**" (one or more segments) as "*" followed by
+// anySegments (zero or more).
+func expandMulti(segs []string) []string {
+	out := make([]string, 0, len(segs)+1)
+	for _, s := range segs {
+		if s == "**" {
+			out = append(out, "*", anySegments)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

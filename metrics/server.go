@@ -20,9 +20,47 @@ type Server struct {
 	ready func() bool
 }
 
+// Timeouts bound what one client may hold of a server: a connection that
+// sends its request slowly, reads its answer slowly or stays idle is
+// closed, so that neither server can be filled with connections that do
+// nothing (docs/contract.md#opcancel-worker).
+type Timeouts struct {
+	// ReadHeader bounds the reading of a request's headers.
+	ReadHeader time.Duration
+	// Read bounds the reading of a whole request, headers and body.
+	Read time.Duration
+	// Write bounds the time from the end of a request's headers to the end
+	// of its answer: the handler's work and the client's reading.
+	Write time.Duration
+	// Idle bounds the wait for the next request on a kept-alive connection.
+	Idle time.Duration
+}
+
+// adminTimeouts are the admin server's. Probes and scrapes send no body and
+// get small answers; Write leaves a scrape 30 s to gather and read, at
+// least the scrape timeouts Prometheus is usually given; Idle outlasts the
+// usual scrape intervals, so that a scraper keeps its connection.
+var adminTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second, Idle: 2 * time.Minute}
+
+// profileTimeouts are the profile server's. A CPU profile (30 s by default)
+// or an execution trace runs for its seconds parameter on top of Write:
+// net/http/pprof moves the write deadline by that much (the
+// TestProfileOutlastsTheWriteTimeout test holds it), so Write bounds only
+// the sending of a profile or a goroutine dump, through a port-forward.
+var profileTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute}
+
+// newHTTPServer is the http.Server of h with the timeouts t.
+func newHTTPServer(h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
+}
+
 // NewServer serves the admin endpoints on ln with the metrics of g; /readyz
 // answers 200 while ready returns true, 503 otherwise.
 func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Server {
+	return newServer(ln, g, ready, adminTimeouts)
+}
+
+func newServer(ln net.Listener, g prometheus.Gatherer, ready func() bool, t Timeouts) *Server {
 	s := &Server{ln: ln, ready: ready}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -36,7 +74,7 @@ func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Serve
 		}
 		w.Write([]byte("ready\n"))
 	})
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = newHTTPServer(mux, t)
 	return s
 }
 
@@ -45,13 +83,17 @@ func NewServer(ln net.Listener, g prometheus.Gatherer, ready func() bool) *Serve
 // profiles show the program's internals and cost CPU, so they are reached
 // only where the operator opened them (see docs/runbooks/OpcancelStalled.md).
 func NewProfileServer(ln net.Listener) *Server {
+	return newProfileServer(ln, profileTimeouts)
+}
+
+func newProfileServer(ln net.Listener, t Timeouts) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	return &Server{ln: ln, srv: newHTTPServer(mux, t)}
 }
 
 // Addr is the address the server listens on.

@@ -24,9 +24,13 @@ type ReceiveConfig struct {
 	// MaxOutstandingBytes limits the bytes held; 0 means MaxOutstanding × 16 KiB
 	// (a message is at most 4 KiB of data plus attributes), at least 16 MiB.
 	MaxOutstandingBytes int
-	// MaxExtensionPeriod caps each lease extension, which bounds how long a
-	// message held by a crashed process waits before redelivery.
-	MaxExtensionPeriod time.Duration
+	// LeaseExtension is the lease every held message gets, renewed 5 s
+	// before it runs out while the message is held; 0 means
+	// DefaultLeaseExtension. A message held by a process that dies comes
+	// back within it. It is also the lease of a message on its way on the
+	// stream, which the emulator starts when it pushes the message
+	// (docs/design.md#leases).
+	LeaseExtension time.Duration
 }
 
 // The lease of a held message is extended for as long as the handler holds
@@ -35,12 +39,31 @@ type ReceiveConfig struct {
 // in line behind its service's rate, which a backlog can make as long as it
 // likes, and a lease must not lapse while a live worker still holds the job
 // (see docs/design.md#leases). A crashed worker extends nothing: its
-// messages come back within MaxExtensionPeriod.
+// messages come back within LeaseExtension.
 const extendWhileHeld = time.Duration(math.MaxInt64)
 
-// DefaultMaxExtensionPeriod caps each lease extension: a message held by a
-// crashed process comes back within it (docs/failure-semantics.md#when-things-fail).
-const DefaultMaxExtensionPeriod = 20 * time.Second
+// DefaultLeaseExtension is the default ReceiveConfig.LeaseExtension: a
+// message held by a crashed process comes back within it
+// (docs/failure-semantics.md#when-things-fail), and the emulator does not deliver
+// a backlog's messages again when the worker reads them within it of their
+// push (docs/design.md#leases).
+const DefaultLeaseExtension = 60 * time.Second
+
+// Pub/Sub's limits on a lease: an ack deadline is 10 s to 600 s.
+const (
+	MinLeaseExtension = 10 * time.Second
+	MaxLeaseExtension = 600 * time.Second
+)
+
+// Validate reports an invalid field as a *worker.ConfigError, the one type
+// of an invalid setting that commands turn into the flag's name.
+func (c ReceiveConfig) Validate() error {
+	if l := c.LeaseExtension; l != 0 && (l < MinLeaseExtension || l > MaxLeaseExtension || l%time.Second != 0) {
+		return &worker.ConfigError{Field: "LeaseExtension", Value: l,
+			Problem: fmt.Sprintf("must be whole seconds from %s to %s (Pub/Sub's limits on an ack deadline)", MinLeaseExtension, MaxLeaseExtension)}
+	}
+	return nil
+}
 
 // AckConfirmTimeout bounds the wait for the server's confirmation of an ack
 // or nack on an exactly-once subscription; the pod's termination grace
@@ -57,17 +80,29 @@ type Subscriber struct {
 // Subscriber returns a Subscriber for cfg.
 func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
 	sub := c.ps.Subscriber(cfg.Subscription)
+	sub.ReceiveSettings = receiveSettings(cfg)
+	return &Subscriber{client: c, sub: sub, name: cfg.Subscription}
+}
+
+// receiveSettings are the client library's settings for cfg.
+func receiveSettings(cfg ReceiveConfig) pubsub.ReceiveSettings {
 	bytes := cfg.MaxOutstandingBytes
 	if bytes <= 0 {
 		bytes = max(cfg.MaxOutstanding*16<<10, 16<<20)
 	}
-	period := cfg.MaxExtensionPeriod
-	if period <= 0 {
-		period = DefaultMaxExtensionPeriod
+	lease := cfg.LeaseExtension
+	if lease <= 0 {
+		lease = DefaultLeaseExtension
 	}
-	sub.ReceiveSettings = pubsub.ReceiveSettings{
-		MaxExtension:               extendWhileHeld,
-		MaxDurationPerAckExtension: period,
+	return pubsub.ReceiveSettings{
+		MaxExtension: extendWhileHeld,
+		// Every lease is exactly LeaseExtension. The library would size it
+		// from past processing times, between 10 s and the maximum, and
+		// raise it to at least 60 s on an exactly-once subscription unless
+		// a minimum is set; the maximum is also the lease of a message
+		// still on the stream.
+		MinDurationPerAckExtension: lease,
+		MaxDurationPerAckExtension: lease,
 		MaxOutstandingMessages:     cfg.MaxOutstanding,
 		MaxOutstandingBytes:        bytes,
 		// One stream: flow control is per client, so more streams would not
@@ -78,7 +113,6 @@ func (c *Client) Subscriber(cfg ReceiveConfig) *Subscriber {
 		// shutdown flushes the final acks before Receive returns.
 		ShutdownOptions: &pubsub.ShutdownOptions{Behavior: pubsub.ShutdownBehaviorWaitForProcessing, Timeout: -1},
 	}
-	return &Subscriber{client: c, sub: sub, name: cfg.Subscription}
 }
 
 // Healthy reports whether a streaming pull is open: the subscription is

@@ -26,7 +26,9 @@ type onPstest struct {
 	topic, sub string
 }
 
-func newOnPstest(t *testing.T) *onPstest {
+// newOnPstest starts the server; exactlyOnce turns exactly-once delivery
+// on for the subscription.
+func newOnPstest(t *testing.T, exactlyOnce bool) *onPstest {
 	t.Helper()
 	ctx := context.Background()
 	srv := pstest.NewServer()
@@ -43,7 +45,7 @@ func newOnPstest(t *testing.T) *onPstest {
 		}
 	}
 	if _, err := setup.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: p.sub, Topic: p.topic, AckDeadlineSeconds: 10,
+		Name: p.sub, Topic: p.topic, AckDeadlineSeconds: 10, EnableExactlyOnceDelivery: exactlyOnce,
 		DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: "projects/p/topics/dead", MaxDeliveryAttempts: 5},
 	}); err != nil {
 		t.Fatal(err)
@@ -62,7 +64,7 @@ func newOnPstest(t *testing.T) *onPstest {
 // bounds redelivery after a crash.
 func TestReceiveAndSettle(t *testing.T) {
 	t.Parallel()
-	p := newOnPstest(t)
+	p := newOnPstest(t, false)
 	id := p.srv.Publish(p.topic, []byte("operations/x"), map[string]string{"batch": "b"})
 	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: p.sub, MaxOutstanding: 10})
 	got, settleErrs := nackThenAck(t, s)
@@ -83,8 +85,8 @@ func TestReceiveAndSettle(t *testing.T) {
 		if ma.AckDeadline == 0 {
 			nacks++
 		}
-		if lease := time.Duration(ma.AckDeadline) * time.Second; lease > queue.DefaultMaxExtensionPeriod {
-			t.Errorf("lease of %v asked for, longer than the extension period %v", lease, queue.DefaultMaxExtensionPeriod)
+		if lease := time.Duration(ma.AckDeadline) * time.Second; lease > queue.DefaultLeaseExtension {
+			t.Errorf("lease of %v asked for, longer than the extension period %v", lease, queue.DefaultLeaseExtension)
 		}
 	}
 	if nacks != 1 {
@@ -95,7 +97,7 @@ func TestReceiveAndSettle(t *testing.T) {
 // TestReceiveFromAMissingSubscription: one clear error naming it.
 func TestReceiveFromAMissingSubscription(t *testing.T) {
 	t.Parallel()
-	p := newOnPstest(t)
+	p := newOnPstest(t, false)
 	s := p.client.Subscriber(queue.ReceiveConfig{Subscription: "projects/p/subscriptions/none", MaxOutstanding: 10})
 	err := s.Receive(context.Background(), func(context.Context, worker.Delivery) { t.Error("a delivery from a missing subscription") })
 	if err == nil || !strings.Contains(err.Error(), "subscription projects/p/subscriptions/none does not exist") {
@@ -138,7 +140,7 @@ func nackThenAck(t *testing.T, s *queue.Subscriber) ([]worker.Delivery, error) {
 	case <-acked:
 	case err := <-done:
 		t.Fatalf("Receive returned early: %v", err)
-	case <-time.After(2 * queue.DefaultMaxExtensionPeriod):
+	case <-time.After(2 * queue.DefaultLeaseExtension):
 		t.Fatal("no redelivery after the nack")
 	}
 	// The stream has delivered: it is open and has answered.

@@ -39,7 +39,7 @@ func (c *Client) CreateTemporarySubscription(ctx context.Context, sub, topic, fi
 	case codes.NotFound:
 		return fmt.Errorf("topic %s does not exist: %w", topic, err)
 	case codes.PermissionDenied:
-		return fmt.Errorf("permission denied creating a subscription to %s (roles/pubsub.editor in the project, or pubsub.subscriptions.create there and roles/pubsub.subscriber on the topic): %w", topic, err)
+		return fmt.Errorf("permission denied creating subscription %s on %s (it needs pubsub.subscriptions.create in its project and pubsub.topics.attachSubscription on the topic; see docs/operations.md#iam): %w", sub, topic, err)
 	}
 	return fmt.Errorf("create subscription %s: %w", sub, err)
 }

@@ -72,19 +72,62 @@ func decode(data []byte, attrs map[string]string) (Request, error) {
 		}
 		r.Name = string(text)
 	}
+	field := r.Service
 	r = r.withAttributes(attrs)
 	if host, name, ok := splitFullName(r.Name); ok {
-		if r.Service != "" && r.Service != host {
-			return r, fmt.Errorf("%w: service %q contradicts the full resource name's host %q", ErrUndecodable, r.Service, host)
+		r.Name = name
+		if err := agree(attrs["service"], field, host); err != nil {
+			return r, err
 		}
-		r.Service, r.Name = host, name
+		r.Service = host
 	} else if strings.HasPrefix(r.Name, "//") {
 		return r, fmt.Errorf("%w: %q is not a full resource name //host/name", ErrUndecodable, r.Name)
+	} else if err := agree(attrs["service"], field, ""); err != nil {
+		return r, err
 	}
 	if r.Name == "" {
 		return r, fmt.Errorf("%w: no operation name", ErrUndecodable)
 	}
 	return r, r.checkFields()
+}
+
+// agree checks that the three places a message may name its service, the
+// service attribute, the JSON service field and the host of a full
+// resource name, name the same one where they name one: a subscription
+// filtered on the attribute must never receive a cancel for another service
+// (see docs/contract.md#validation). The error names the two that
+// disagree, their values escaped and cut.
+func agree(attribute, field, host string) error {
+	named := []struct{ what, value string }{
+		{"the service attribute", attribute},
+		{"the JSON service field", field},
+		{"the host of the full resource name", host},
+	}
+	for i, a := range named {
+		for _, b := range named[i+1:] {
+			if a.value != "" && b.value != "" && a.value != b.value {
+				return fmt.Errorf("%w: %s %q and %s %q disagree; name the service once, or the same everywhere",
+					ErrUndecodable, a.what, clip(a.value), b.what, clip(b.value))
+			}
+		}
+	}
+	return nil
+}
+
+// maxQuoted bounds a value quoted in an error: what a message carries
+// reaches the log line's detail and the result event.
+const maxQuoted = 100
+
+// clip cuts s after maxQuoted bytes, on a character boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	i := maxQuoted
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // checkFields checks the fields that come from attributes as much as from

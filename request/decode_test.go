@@ -137,6 +137,57 @@ func TestDecodeNamesTheSmuggledKey(t *testing.T) {
 	}
 }
 
+// TestServiceNamedOnceOrTheSameEverywhere: the service attribute, the
+// JSON service field and the host of a full resource name may each name
+// the service, and must agree where they do (docs/contract.md#validation);
+// the error names the two that disagree, their values escaped and cut.
+func TestServiceNamedOnceOrTheSameEverywhere(t *testing.T) {
+	t.Parallel()
+	const vault, amapi = "vault.googleapis.com", "androidmanagement.googleapis.com"
+	attr := func(s string) map[string]string { return map[string]string{"service": s} }
+	agree := []struct {
+		data  string
+		attrs map[string]string
+	}{
+		{`{"name":"operations/a","service":"` + vault + `"}`, attr(vault)},
+		{`{"name":"//` + vault + `/operations/a","service":"` + vault + `"}`, attr(vault)},
+		{"//" + vault + "/operations/a", attr(vault)},
+		{`{"name":"operations/a","service":"` + vault + `"}`, attr("")},
+		{"operations/a", attr(vault)},
+	}
+	for _, tt := range agree {
+		if got, err := Decode([]byte(tt.data), tt.attrs); err != nil || got.Service != vault || got.Name != "operations/a" {
+			t.Errorf("Decode(%s, %v) = %+v, %v; want operations/a of %s", tt.data, tt.attrs, got, err, vault)
+		}
+	}
+	// An escape sequence and 2000 bytes: escaped, and cut after 100 bytes.
+	hostile := "\x1b[2J" + strings.Repeat("x", 2000)
+	disagree := []struct {
+		data  string
+		attrs map[string]string
+		want  string
+	}{
+		// The attribute a subscription filters on, and a field that
+		// would send the cancel elsewhere.
+		{`{"name":"operations/a","service":"` + vault + `"}`, attr(amapi),
+			`the service attribute "androidmanagement.googleapis.com" and the JSON service field "vault.googleapis.com" disagree`},
+		{"//" + vault + "/operations/a", attr(amapi),
+			`the service attribute "androidmanagement.googleapis.com" and the host of the full resource name "vault.googleapis.com" disagree`},
+		{`{"name":"//` + vault + `/operations/a","service":"` + amapi + `"}`, nil,
+			`the JSON service field "androidmanagement.googleapis.com" and the host of the full resource name "vault.googleapis.com" disagree`},
+		{`{"name":"//` + vault + `/operations/a","service":"` + vault + `"}`, attr(amapi),
+			`the service attribute "androidmanagement.googleapis.com" and the JSON service field "vault.googleapis.com" disagree`},
+		{`{"name":"operations/a","service":"` + vault + `"}`, attr(hostile),
+			`the service attribute "\x1b[2J` + strings.Repeat("x", 100-len("\x1b[2J")) + `…" and the JSON service field`},
+	}
+	for _, tt := range disagree {
+		_, err := Decode([]byte(tt.data), tt.attrs)
+		if !errors.Is(err, ErrUndecodable) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Decode(%.80s, %.80v) = %v; want an error with %q", tt.data, tt.attrs, err, tt.want)
+		}
+	}
+}
+
 // checkObjectKeys: for a valid JSON object, eachObjectKey finds the keys a
 // JSON decoder reads, in order.
 func checkObjectKeys(t *testing.T, data []byte) {

@@ -134,3 +134,9 @@ func interrupted(err error) result {
 func invalid(err error) result {
 	return result{outcome: Invalid, code: lro.InvalidArgument.String(), message: err.Error()}
 }
+
+// forbidden is the outcome of a name the service's allow list does not
+// admit: nothing was sent.
+func forbidden(err error) result {
+	return result{outcome: Forbidden, code: lro.PermissionDenied.String(), message: err.Error()}
+}

@@ -17,6 +17,7 @@ const (
 	Denied         Outcome = "denied"
 	Rejected       Outcome = "rejected"
 	Invalid        Outcome = "invalid"
+	Forbidden      Outcome = "forbidden"
 	Duplicate      Outcome = "duplicate"
 	RetryExhausted Outcome = "retry_exhausted"
 	Interrupted    Outcome = "interrupted"
@@ -26,7 +27,7 @@ const (
 func Outcomes() []Outcome {
 	return []Outcome{Cancelled, Completed, Failed, DoneNoResult, Unverified,
 		NotCancellable, Unimplemented, NotFound, Denied, Rejected, Invalid,
-		Duplicate, RetryExhausted, Interrupted}
+		Forbidden, Duplicate, RetryExhausted, Interrupted}
 }
 
 // Acks reports whether the outcome acks its delivery; retry_exhausted and
@@ -38,7 +39,7 @@ func (o Outcome) Acks() bool {
 // warns reports whether the outcome is logged at warn rather than info.
 func (o Outcome) warns() bool {
 	switch o {
-	case RetryExhausted, Invalid, Denied, Rejected:
+	case RetryExhausted, Invalid, Forbidden, Denied, Rejected:
 		return true
 	}
 	return false
@@ -48,7 +49,8 @@ func (o Outcome) warns() bool {
 // running: cancelled, finished anyway (completed, failed, done_no_result),
 // or not there (not_found). The others leave it running or unknown: the
 // cancel was refused (not_cancellable, unimplemented, denied, rejected),
-// sent but not confirmed (unverified), or not sent (invalid, duplicate).
+// sent but not confirmed (unverified), or not sent (invalid, forbidden,
+// duplicate).
 // `submit --wait` exits 0 only when every name ended so (see
 // docs/contract.md#opcancel-submit).
 func (o Outcome) Stopped() bool {

@@ -132,6 +132,17 @@ func TestEveryOutcome(t *testing.T) {
 			service: amapi, want: Invalid, code: "INVALID_ARGUMENT", settle: "ack", level: zapcore.WarnLevel,
 		},
 		{
+			// The attribute a subscription filters on names one service,
+			// the data another: nothing is sent to either.
+			name: "invalid: the service attribute and field disagree", data: `{"name":"operations/c15","service":"` + vault + `"}`,
+			attrs: map[string]string{"service": amapi}, script: &lrotest.Script{},
+			service: "unknown", want: Invalid, code: "INVALID_ARGUMENT", settle: "ack", level: zapcore.WarnLevel,
+		},
+		{
+			name: "forbidden", data: "//" + amapi + "/enterprises/e2/devices/d1/operations/c16", script: &lrotest.Script{},
+			service: amapi, want: Forbidden, code: "PERMISSION_DENIED", settle: "ack", level: zapcore.WarnLevel,
+		},
+		{
 			name: "retry_exhausted", data: "operations/c12",
 			script:  &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Unavailable(50 * time.Second)}},
 			service: vault, want: RetryExhausted, code: "UNAVAILABLE", settle: "nack", level: zapcore.WarnLevel,
@@ -156,7 +167,8 @@ func TestEveryOutcome(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+				// Android Management may cancel the operations of enterprise e1 only.
+				h := newHarness(t, DefaultConfig(), lrotest.Options{}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: `allow: ["enterprises/e1/**"]`}))
 				name := opName(tt.data)
 				if tt.script != nil {
 					h.fake.Set(name, *tt.script)
@@ -182,7 +194,7 @@ func TestEveryOutcome(t *testing.T) {
 					}
 					sent = append(sent, r.Method+" "+r.Path)
 				}
-				if tt.requests != nil || tt.want == Invalid {
+				if tt.requests != nil || tt.want == Invalid || tt.want == Forbidden {
 					if diff := cmp.Diff(tt.requests, sent); diff != "" {
 						t.Errorf("requests (-want +got):\n%s", diff)
 					}
@@ -218,6 +230,46 @@ func TestEveryOutcome(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRefusalsSayWhy: a forbidden name's log line and event name the rule
+// that refused it, and a message whose service attribute and field disagree
+// says which two; neither sends anything, and neither is a duplicate of a
+// later, good message for the same operation.
+func TestRefusalsSayWhy(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{vault: `allow: ["operations/team-a/**"]`}))
+		h.fake.Set("operations/team-a/x", lrotest.Script{})
+		for _, tt := range []struct {
+			id, data string
+			attrs    map[string]string
+			want     Outcome
+			detail   string
+		}{
+			{"forbidden", "operations/team-b/x", nil, Forbidden,
+				`forbidden: name "operations/team-b/x" is outside the allow list of vault.googleapis.com in the services file [operations/team-a/**]`},
+			{"disagree", `{"name":"operations/team-a/x","service":"` + vault + `"}`, map[string]string{"service": amapi}, Invalid,
+				`undecodable message: the service attribute "androidmanagement.googleapis.com" and the JSON service field "vault.googleapis.com" disagree; name the service once, or the same everywhere`},
+			{"allowed", "operations/team-a/x", map[string]string{"service": vault}, Cancelled, "Operation was cancelled."},
+		} {
+			if got := h.w.Handle(context.Background(), h.delivery(tt.id, tt.data, tt.attrs)); got != tt.want {
+				t.Errorf("%s: outcome %s, want %s", tt.id, got, tt.want)
+			}
+			e, _ := h.outcomeLog(tt.id)
+			ev, _, _ := h.sink.byID(tt.id)
+			if got := toString(e.ContextMap()["detail"]); got != tt.detail || ev.Message != tt.detail {
+				t.Errorf("%s: detail %q, event message %q; want %q", tt.id, got, ev.Message, tt.detail)
+			}
+		}
+		var sent []string
+		for _, r := range h.fake.Requests() {
+			sent = append(sent, r.Method+" "+r.Path)
+		}
+		if diff := cmp.Diff([]string{"POST /v1/operations/team-a/x:cancel", "GET /v1/operations/team-a/x"}, sent); diff != "" {
+			t.Errorf("requests (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // opName extracts the operation name a test message carries.

@@ -11,12 +11,15 @@ import (
 	"opcancel/lro"
 )
 
-// Tracing (see docs/operations.md#tracing): a span per job, continuing the
-// trace the delivery's context carries (the Pub/Sub client's, which
-// continues the publisher's), and a child span per API request. The result
-// event is published in the job's context, so its publish is part of the
-// same trace. None of this runs when the worker has no tracer: the hot path
-// then pays one nil check per job and per request.
+// Tracing (see docs/operations.md#tracing): a span per job and a child span
+// per API request. The job's span starts a trace of the worker's own,
+// linked to the span the delivery's context carries (the Pub/Sub client's,
+// in the trace the publisher's googclient_traceparent attribute named): a
+// publisher may not choose the worker's trace or force its sampling, which
+// is the worker's sampler's decision for a root span. The result event is
+// published in the job's context, so its publish is part of the job's
+// trace. None of this runs when the worker has no tracer: the hot path then
+// pays one nil check per job and per request.
 
 // withDeliveryTrace returns jobs, the context jobs run in, carrying the
 // span of rctx, the context the source handed the delivery in.
@@ -27,12 +30,13 @@ func (w *Worker) withDeliveryTrace(jobs, rctx context.Context) context.Context {
 	return trace.ContextWithSpan(jobs, trace.SpanFromContext(rctx))
 }
 
-// startSpan starts j's span.
+// startSpan starts j's span, a new root linked to the delivery's span.
 func (w *Worker) startSpan(ctx context.Context, j *job) context.Context {
 	if w.tracer == nil {
 		return ctx
 	}
 	ctx, j.span = w.tracer.Start(ctx, "opcancel.job", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithNewRoot(), trace.WithLinks(trace.LinkFromContext(ctx)),
 		trace.WithAttributes(attribute.String("messaging.message.id", j.d.ID)))
 	return ctx
 }

@@ -117,7 +117,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		tracer:   deps.Tracer,
 		traceLog: deps.TraceLog,
 		slots:    semaphore.NewWeighted(int64(cfg.Concurrency)),
-		runners:  newRequestRunners(),
+		runners:  newRequestRunners(cfg.Concurrency),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
@@ -250,6 +250,9 @@ func (w *Worker) process(ctx context.Context, j *job) result {
 		return invalid(err)
 	}
 	j.svc, j.service = svc, svc.Host
+	if err := svc.Allowed(req.Name); err != nil {
+		return forbidden(err)
+	}
 	key := svc.Host + "/" + req.Name
 	if !w.claim(key) {
 		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}

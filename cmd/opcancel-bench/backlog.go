@@ -29,7 +29,7 @@ func backlog(ctx context.Context) (*result, error) {
 		rate       = 50.0
 		retryDelay = 2 * time.Second
 	)
-	q, err := startBacklogQueue(ctx, jobs)
+	q, err := startBacklogQueue(ctx, jobs, queuetest.SubscriptionOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func backlog(ctx context.Context) (*result, error) {
 	// Two requests a job and a tenth more for the 503s, at the rate: about
 	// four minutes; twice that before giving up.
 	expected := time.Duration(jobs*20/9/int(rate)) * time.Second
-	elapsed, err := runUntil(ctx, r.w, leaseSource{src, held}, 2*expected, func() bool { return held.acked() >= jobs })
+	elapsed, err := runUntil(ctx, r.w, observedSource{src, func(d worker.Delivery) { held.delivered(d.ID) }, func(d worker.Delivery, ack bool) { held.settled(d.ID, ack) }}, 2*expected, func() bool { return held.acked() >= jobs })
 	if err != nil {
 		return nil, fmt.Errorf("%d of %d acked: %w", held.acked(), jobs, err)
 	}
@@ -92,14 +92,14 @@ func (q *backlogQueue) stop() {
 }
 
 // startBacklogQueue starts the emulator and publishes n names to a topic
-// with one subscription.
-func startBacklogQueue(ctx context.Context, n int) (*backlogQueue, error) {
+// with one subscription, shaped by o.
+func startBacklogQueue(ctx context.Context, n int, o queuetest.SubscriptionOptions) (*backlogQueue, error) {
 	const project = "bench"
 	emu, err := queuetest.Start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	topic, sub, err := emu.TopicAndSubscription(ctx, project, "requests", "worker", queuetest.SubscriptionOptions{})
+	topic, sub, err := emu.TopicAndSubscription(ctx, project, "requests", "worker", o)
 	if err == nil {
 		var client *queue.Client
 		if client, err = queue.NewClient(ctx, queue.ClientConfig{Project: project, EmulatorHost: emu.Host}); err == nil {
@@ -206,20 +206,4 @@ func (l *leases) summary() leaseSummary {
 		s.firstLapse, s.lastLapse = slices.Min(l.ages), slices.Max(l.ages)
 	}
 	return s
-}
-
-// leaseSource is a worker.Source that records deliveries in leases.
-type leaseSource struct {
-	worker.Source
-	held *leases
-}
-
-func (s leaseSource) Receive(ctx context.Context, h worker.Handler) error {
-	return s.Source.Receive(ctx, func(ctx context.Context, d worker.Delivery) {
-		s.held.delivered(d.ID)
-		ack, nack := d.Ack, d.Nack
-		d.Ack = func() error { err := ack(); s.held.settled(d.ID, true); return err }
-		d.Nack = func() error { err := nack(); s.held.settled(d.ID, false); return err }
-		h(ctx, d)
-	})
 }

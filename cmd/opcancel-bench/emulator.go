@@ -120,7 +120,7 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	wctx, stopWorker := context.WithCancel(ctx)
 	werr := make(chan error, 1)
 	go func() {
-		werr <- r.w.Run(wctx, countingSource{src, &done})
+		werr <- r.w.Run(wctx, observedSource{Source: src, settled: func(_ worker.Delivery, ack bool) { done.done(!ack) }})
 	}()
 	err = waitCount(ctx, &done, n, 5*time.Minute)
 	stopWorker()
@@ -130,18 +130,22 @@ func receiveWorker(ctx context.Context, client *queue.Client, sub string, n, max
 	return &done, err
 }
 
-// countingSource is a worker.Source that counts the settlements of the
-// deliveries it hands over.
-type countingSource struct {
+// observedSource is a worker.Source that reports each delivery before the
+// worker sees it, and each settlement after it was sent.
+type observedSource struct {
 	worker.Source
-	done *completions
+	delivered func(d worker.Delivery)
+	settled   func(d worker.Delivery, ack bool)
 }
 
-func (s countingSource) Receive(ctx context.Context, h worker.Handler) error {
+func (s observedSource) Receive(ctx context.Context, h worker.Handler) error {
 	return s.Source.Receive(ctx, func(ctx context.Context, d worker.Delivery) {
+		if s.delivered != nil {
+			s.delivered(d)
+		}
 		ack, nack := d.Ack, d.Nack
-		d.Ack = func() error { err := ack(); s.done.done(false); return err }
-		d.Nack = func() error { err := nack(); s.done.done(true); return err }
+		d.Ack = func() error { err := ack(); s.settled(d, true); return err }
+		d.Nack = func() error { err := nack(); s.settled(d, false); return err }
 		h(ctx, d)
 	})
 }

@@ -4,10 +4,10 @@
 //	{"scenario": NAME, "value": X, "unit": U, "bound": B, "ratio": X/B,
 //	 "target": T, "pass": BOOL, ...other figures}
 //
-// go run ./cmd/opcancel-bench runs them all (about twelve minutes on two
+// go run ./cmd/opcancel-bench runs them all (about sixteen minutes on two
 // cores); -scenario NAME runs one. The scenarios drive the real worker
-// against lro/lrotest fakes; emulator_e2e also needs the official Pub/Sub
-// emulator.
+// against lro/lrotest fakes; emulator_e2e, backlog and backlog_drain also
+// need the official Pub/Sub emulator.
 package main
 
 import (
@@ -115,6 +115,7 @@ var scenarios = []scenario{
 	{"emulator_e2e", one(emulatorE2E)},
 	{"isolation", one(isolation)},
 	{"backlog", one(backlog)},
+	{"backlog_drain", one(backlogDrain)},
 	{"fleet", fleets},
 }
 

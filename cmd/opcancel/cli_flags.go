@@ -44,7 +44,7 @@ func shortDuration(d time.Duration) string {
 // services). An endpoint must be https when the command sends credentials
 // (--auth=adc); the commands that send none (demo, services) pass "".
 func loadServicesFile(path, auth string) (*lro.Table, error) {
-	table, err := lro.LoadTable(path, lro.FileOptions{RequireHTTPS: auth == lro.AuthADC})
+	table, err := lro.LoadTable(path, lro.FileOptions{SendsTokens: auth == lro.AuthADC})
 	if err != nil {
 		return nil, servicesFileError(err)
 	}
@@ -56,9 +56,20 @@ func loadServicesFile(path, auth string) (*lro.Table, error) {
 // not in the catalog the command that lists it.
 func servicesFileError(err error) error {
 	var ph *lro.PlainHTTPError
-	if errors.As(err, &ph) {
-		inFlags := ph.Explain("--auth="+lro.AuthADC, "--auth="+lro.AuthNone)
-		return usagef("--config: %s", strings.Replace(err.Error(), ph.Error(), inFlags, 1))
+	var fh *lro.ForeignHostError
+	var explained interface {
+		error
+		Explain(adc, none string) string
+	}
+	switch {
+	case errors.As(err, &ph):
+		explained = ph
+	case errors.As(err, &fh):
+		explained = fh
+	}
+	if explained != nil {
+		inFlags := explained.Explain("--auth="+lro.AuthADC, "--auth="+lro.AuthNone)
+		return usagef("--config: %s", strings.Replace(err.Error(), explained.Error(), inFlags, 1))
 	}
 	if errors.Is(err, lro.ErrNotInCatalog) {
 		return usagef("--config: %w (opcancel services --all lists the catalog)", err)

@@ -15,6 +15,10 @@ func TestUsageErrorsExit2NamingTheBadValue(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: "http://127.0.0.1:1"}, nil)), 0o600)
+	gateway := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(gateway, []byte("services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n"), 0o600)
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("services:\n  - host: vault.googleapi.co\n    patterns: [\"operations/**\"]\n"), 0o600)
 	unknown := filepath.Join(dir, "unknown.yaml")
 	os.WriteFile(unknown, []byte("services:\n  - host: a.googleapis.com\n"), 0o600)
 	tests := []struct {
@@ -37,6 +41,10 @@ func TestUsageErrorsExit2NamingTheBadValue(t *testing.T) {
 		{"short subscription", nil, []string{"worker", "--project=p", "--subscription=ab"}, `--subscription "ab": an ID is 3-255 characters`},
 		{"bad results topic", nil, []string{"worker", "--project=p", "--subscription=abc", "--results-topic=projects/p/subscriptions/x"}, `--results-topic "projects/p/subscriptions/x": want an ID or projects/PROJECT/topics/ID`},
 		{"http endpoint with adc", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + bad}, `is plain http, but --auth=adc sends a bearer token`},
+		{"token to a gateway outside Google", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + gateway},
+			`services[0] (host "vault.googleapis.com"): endpoint: gateway.example.com is outside Google's domain (*.googleapis.com), and --auth=adc would send it a bearer token: if it should get one (a private gateway or proxy), set allowTokenOutsideGoogle: true and the token's scopes in this entry; for an emulator or a fake, use --auth=none`},
+		{"token to a typo of Google's domain", nil, []string{"submit", "--topic=projects/p/topics/top", "--config=" + typo, "operations/x"},
+			`services[0] (host "vault.googleapi.co"): endpoint: vault.googleapi.co is outside Google's domain`},
 		{"host not in the catalog", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + unknown}, `a.googleapis.com is not an API of the catalog (opcancel services --all lists the catalog)`},
 		{"missing config", nil, []string{"worker", "--project=p", "--subscription=abc", "--config=" + filepath.Join(dir, "none.yaml")}, "--config: services file: open"},
 		{"unknown flag", nil, []string{"worker", "--subscription=abc", "--concurency=3"}, "unknown flag --concurency"},

@@ -31,7 +31,7 @@ func (l limits) args() []string {
 // lease bounds how long a delivery lost in flight, or held by a worker that
 // died, stays away: the queue extends leases by at most this much at a time
 // (see TestRedeliveryAfterSIGKILL).
-const lease = queue.DefaultMaxExtensionPeriod
+const lease = queue.DefaultLeaseExtension
 
 // job bounds the time from publication to one delivery's outcome: delivered
 // within a lease, retries within the retry budget and verification within the

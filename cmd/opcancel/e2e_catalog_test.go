@@ -85,7 +85,7 @@ func TestCatalogAPIsEndToEnd(t *testing.T) {
 	if err := os.WriteFile(config, []byte(catalogServices), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	table, err := lro.LoadTable(config, lro.FileOptions{RequireHTTPS: true})
+	table, err := lro.LoadTable(config, lro.FileOptions{SendsTokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

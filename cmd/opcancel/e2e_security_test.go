@@ -143,7 +143,8 @@ func TestCredentialsAndHostileInput(t *testing.T) {
 	creds := newCredentials(t, certPEM)
 	atk := newAttacker(t)
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: vs.URL, amapiHost: as.URL}, nil)), 0o600)
+	fakes := lrotest.Endpoints{vaultHost: vs.URL, amapiHost: as.URL}
+	os.WriteFile(config, []byte(lrotest.ServicesYAML(fakes, lrotest.TokensToFakes(fakes, nil))), 0o600)
 
 	secret := "reset-password-" + knownToken[5:12]
 	vault.Set("operations/ok", lrotest.Script{Metadata: json.RawMessage(`{"password":"` + secret + `"}`)})
@@ -238,7 +239,8 @@ func TestCredentialFailuresAreNackedNeverAcked(t *testing.T) {
 	t.Cleanup(vs.Close)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vs.Certificate().Raw})
 	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte(lrotest.ServicesYAML(lrotest.Endpoints{vaultHost: vs.URL}, nil)), 0o600)
+	fakes := lrotest.Endpoints{vaultHost: vs.URL}
+	os.WriteFile(config, []byte(lrotest.ServicesYAML(fakes, lrotest.TokensToFakes(fakes, nil))), 0o600)
 
 	for _, tc := range []struct {
 		name      string

@@ -16,10 +16,11 @@ import (
 	"opcancel/queue/queuetest"
 )
 
-// TestOneTraceFromSubmitToTheAPI: with tracing on, one trace spans submit's
-// publish, the worker's job, its cancel and get, and the publish of the
-// result event; the job's log line is under that trace.
-func TestOneTraceFromSubmitToTheAPI(t *testing.T) {
+// TestTheJobsTraceIsLinkedToSubmits: with tracing on, the worker's job
+// starts a trace of its own, linked to the trace of submit's publish (which
+// any publisher could choose); the job's cancel and get and the publish of
+// its result event are in the job's trace, and its log line is under it.
+func TestTheJobsTraceIsLinkedToSubmits(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "")
@@ -42,21 +43,32 @@ func TestOneTraceFromSubmitToTheAPI(t *testing.T) {
 		t.Fatalf("submit: %v\n%s", err, errb)
 	}
 	const resultPublish = "results create" // the Pub/Sub client's span: topic ID and operation
-	waitFor(t, "the result event's publish span", untilPublished, func() bool {
-		_, ok := findSpan(spans, resultPublish)
-		return ok
+	// The job's span ends after the result's publish span: wait for both.
+	waitFor(t, "the result event's publish span and the job's", untilPublished, func() bool {
+		_, published := findSpan(spans, resultPublish)
+		_, ended := findSpan(spans, "opcancel.job")
+		return published && ended
 	})
 	submit, _ := findSpan(spans, "opcancel.submit")
-	job, _ := findSpan(spans, "opcancel.job")
-	trace := submit.SpanContext.TraceID()
-	for _, name := range []string{"opcancel.job", "opcancel.api cancel", "opcancel.api get", resultPublish} {
+	job, ok := findSpan(spans, "opcancel.job")
+	if !ok {
+		t.Fatal("no job span")
+	}
+	trace := job.SpanContext.TraceID()
+	switch {
+	case trace == submit.SpanContext.TraceID():
+		t.Errorf("the job's span is in submit's trace %s; want a trace of its own", trace)
+	case job.Parent.IsValid():
+		t.Errorf("the job's span has a parent (%s); want a root", job.Parent.SpanID())
+	case len(job.Links) != 1 || job.Links[0].SpanContext.TraceID() != submit.SpanContext.TraceID():
+		t.Errorf("the job's span links %v; want the delivery's span, in submit's trace %s", job.Links, submit.SpanContext.TraceID())
+	}
+	for _, name := range []string{"opcancel.api cancel", "opcancel.api get", resultPublish} {
 		s, ok := findSpan(spans, name)
 		switch {
 		case !ok:
 			t.Errorf("no span %q", name)
-		case s.SpanContext.TraceID() != trace:
-			t.Errorf("span %q is in trace %s, want submit's %s", name, s.SpanContext.TraceID(), trace)
-		case name != "opcancel.job" && s.Parent.SpanID() != job.SpanContext.SpanID():
+		case s.SpanContext.TraceID() != trace || s.Parent.SpanID() != job.SpanContext.SpanID():
 			t.Errorf("span %q is not a child of the job's", name)
 		}
 	}

@@ -32,6 +32,8 @@ type serviceRow struct {
 	Regional map[string]string `json:"regionalEndpoints"`
 	// Unverifiable are the patterns whose operations the API cannot read.
 	Unverifiable []string `json:"unverifiable"`
+	// Allow is the service's allow list; empty: every name of its patterns.
+	Allow []string `json:"allow"`
 }
 
 func (c *servicesCmd) Run(_ context.Context, e *env) error {
@@ -78,7 +80,10 @@ func rowOf(s *lro.Service, enabled bool) serviceRow {
 	r := serviceRow{
 		Host: s.Host, Version: s.Version, Enabled: enabled, Dialect: s.Dialect.String(),
 		Endpoint: s.Endpoint.String(), Patterns: s.Patterns(), Scopes: s.Scopes,
-		Regional: map[string]string{}, Unverifiable: []string{},
+		Regional: map[string]string{}, Unverifiable: []string{}, Allow: []string{},
+	}
+	for _, t := range s.Allow {
+		r.Allow = append(r.Allow, t.String())
 	}
 	for loc, u := range s.Regional {
 		r.Regional[loc] = u.String()

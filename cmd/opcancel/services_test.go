@@ -79,3 +79,19 @@ func TestServicesFilterAndEnabledFirst(t *testing.T) {
 		t.Errorf("services:\n%s", out)
 	}
 }
+
+// TestServicesShowWhatTheFileAllows: with builtins: false only the listed
+// services are enabled, and each row carries its allow list.
+func TestServicesShowWhatTheFileAllows(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "services.yaml")
+	os.WriteFile(config, []byte("builtins: false\nservices:\n  - host: androidmanagement.googleapis.com\n    allow: [\"enterprises/LC01234/**\"]\n  - host: aiplatform.googleapis.com\n"), 0o600)
+	var got [][]string
+	for _, r := range servicesJSON(t, "--config="+config) {
+		got = append(got, append([]string{r.Host}, r.Allow...))
+	}
+	want := [][]string{{"androidmanagement.googleapis.com", "enterprises/LC01234/**"}, {"aiplatform.googleapis.com"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("services --json: host and allow list (-want +got):\n%s", diff)
+	}
+}

@@ -49,7 +49,7 @@ func (c *submitCmd) Help() string {
 		"1 when a publish failed, or on another runtime error or an interrupt; " +
 		"2 on a usage error, or --list-parent without confirmation; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
-		"invalid, duplicate: the operation may still run); " +
+		"invalid, forbidden, duplicate: the operation may still run); " +
 		"4 with --wait when some name had no outcome at --wait-timeout."
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -78,8 +79,8 @@ type pending struct {
 }
 
 // publishAll validates every name exactly as the worker will and publishes
-// the valid ones in the JSON form, batched. Invalid names are reported with
-// where they were given and never published.
+// the valid ones in the JSON form, batched. Invalid and forbidden names are
+// reported with where they were given and never published.
 func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil}
 	var limiter *rate.Limiter
@@ -100,7 +101,7 @@ func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 		req, data, msgAttrs, rerr := s.message(n, attrs)
 		if rerr != nil {
 			sum.invalid++
-			fmt.Fprintf(s.stderr, "%s: invalid: %v\n", n.where, strings.TrimPrefix(rerr.Error(), "invalid: "))
+			fmt.Fprintf(s.stderr, "%s: %s\n", n.where, refusal(rerr))
 			bar.add()
 			continue
 		}
@@ -127,9 +128,9 @@ func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
 	return sum, ctx.Err()
 }
 
-// message decodes and routes a name exactly as the worker will, and returns
-// the request, its service set to the routed host, and the message that
-// publishes it (package publisher's).
+// message decodes, routes and checks against the allow lists a name
+// exactly as the worker will, and returns the request, its service set to
+// the routed host, and the message that publishes it (package publisher's).
 func (s submission) message(n givenName, attrs map[string]string) (req request.Request, data []byte, msgAttrs map[string]string, err error) {
 	req, err = request.Decode([]byte(n.text), attrs)
 	if err != nil {
@@ -139,12 +140,24 @@ func (s submission) message(n givenName, attrs map[string]string) (req request.R
 	if err != nil {
 		return req, nil, nil, err
 	}
+	if err := svc.Allowed(req.Name); err != nil {
+		return req, nil, nil, err
+	}
 	req.Service = svc.Host
 	m, err := publisher.Message(req)
 	if err != nil {
 		return req, nil, nil, err
 	}
 	return req, m.Data, m.Attributes, nil
+}
+
+// refusal is the line that says why a name was not published: "invalid:
+// …", or "forbidden: …" with the allow list that refused it.
+func refusal(err error) string {
+	if errors.Is(err, lro.ErrForbidden) {
+		return err.Error()
+	}
+	return "invalid: " + strings.TrimPrefix(err.Error(), "invalid: ")
 }
 
 // send queues one message, in a span of its own when tracing is on: the

@@ -57,7 +57,7 @@ func TestSubmitListParentWithUserCredentials(t *testing.T) {
 			files := map[string][]byte{
 				"adc.json":      js,
 				"ca.pem":        pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}),
-				"services.yaml": []byte(lrotest.ServicesYAML(lrotest.AllAt(srv.URL), nil)),
+				"services.yaml": []byte(lrotest.ServicesYAML(lrotest.AllAt(srv.URL), lrotest.TokensToFakes(lrotest.AllAt(srv.URL), nil))),
 			}
 			for name, data := range files {
 				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {

@@ -27,7 +27,8 @@ type workerCmd struct {
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
 	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
-	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address: use a loopback one (127.0.0.1:6060) and kubectl port-forward."`
+	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address; a loopback one (127.0.0.1:6060, reached with kubectl port-forward) unless --debug-listen-non-loopback."`
+	DebugNetwork    bool          `name:"debug-listen-non-loopback" help:"Let --debug-listen be an address other than loopback (every interface, the pod's): whoever reaches it reads the program's stacks and memory."`
 }
 
 // workerHooks let the demo and tests run the real wiring on embedded fakes

@@ -87,3 +87,35 @@ func TestDebugListenServesProfilesTheAdminPortNever(t *testing.T) {
 		t.Errorf("--debug-listen = --listen: exit %d, %v", code, err)
 	}
 }
+
+// TestDebugListenIsLoopbackUnlessOptedOut: profiles are served on loopback
+// only; any other address (every interface, the pod's) is a usage error
+// naming the flag that allows it, and with that flag it is accepted.
+func TestDebugListenIsLoopbackUnlessOptedOut(t *testing.T) {
+	t.Parallel()
+	for addr, loopback := range map[string]bool{
+		"127.0.0.1:6060": true, "127.0.0.2:0": true, "[::1]:6060": true, "localhost:6060": true,
+		":6060": false, "0.0.0.0:6060": false, "[::]:6060": false, "10.4.0.7:6060": false, "opcancel-0:6060": false, "[::ffff:10.0.0.1]:6060": false,
+	} {
+		if err := checkDebugListen(addr, false); (err == nil) != loopback {
+			t.Errorf("--debug-listen=%s: %v, want accepted %v", addr, err, loopback)
+		}
+		if err := checkDebugListen(addr, true); err != nil {
+			t.Errorf("--debug-listen=%s --debug-listen-non-loopback: %v", addr, err)
+		}
+	}
+	if err := checkDebugListen("6060", true); err == nil || exitCode(err) != 2 {
+		t.Errorf("--debug-listen=6060 (no host:port): %v, want a usage error", err)
+	}
+	args := []string{"worker", "--subscription=projects/p/subscriptions/sub", "--debug-listen=:6060"}
+	_, _, code, err := runCLI(t, nil, args...)
+	if code != 2 || err == nil || !strings.HasPrefix(err.Error(), "--debug-listen :6060: not a loopback address") || !strings.Contains(err.Error(), "--debug-listen-non-loopback") {
+		t.Errorf("--debug-listen=:6060: exit %d, %v; want exit 2 naming --debug-listen-non-loopback", code, err)
+	}
+	// With the opt-in, the check passes and the next one (the services
+	// file) speaks.
+	_, _, code, err = runCLI(t, map[string]string{"OPCANCEL_DEBUG_LISTEN_NON_LOOPBACK": "true"}, append(args, "--config=/nonexistent/services.yaml")...)
+	if code != 2 || err == nil || !strings.HasPrefix(err.Error(), "--config:") {
+		t.Errorf("--debug-listen=:6060 with OPCANCEL_DEBUG_LISTEN_NON_LOOPBACK=true: exit %d, %v; want the services file's error", code, err)
+	}
+}

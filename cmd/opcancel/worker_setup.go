@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 
 	"go.uber.org/zap"
@@ -46,6 +48,9 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	if c.DebugListen != "" && c.DebugListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		return nil, usagef("--debug-listen %s: must differ from --listen: the admin port never serves profiles", c.DebugListen)
 	}
+	if err := checkDebugListen(c.DebugListen, c.DebugNetwork); err != nil {
+		return nil, err
+	}
 	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
 		return nil, err
 	}
@@ -53,6 +58,23 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkDebugListen is the usage error of a --debug-listen that is not a
+// loopback address ("localhost" or a loopback IP; an empty host is every
+// interface), unless nonLoopback (--debug-listen-non-loopback) allows it.
+func checkDebugListen(addr string, nonLoopback bool) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--debug-listen %s: %v", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() || nonLoopback {
+		return nil
+	}
+	return usagef("--debug-listen %s: not a loopback address: profiles show the program's stacks and memory to whoever reaches them; listen on 127.0.0.1:PORT and use kubectl port-forward, or add --debug-listen-non-loopback", addr)
 }
 
 // workerConfigFlags are the flags that set the fields of worker.Config.

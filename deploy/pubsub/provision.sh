@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Creates opcancel's Pub/Sub resources and IAM bindings with gcloud. Safe to
 # run again: what exists is left as it is (the worker subscription's policies
-# are updated), and a subscription of the right name on the wrong topic, or
-# any error other than "not found", stops it. Against the emulator (when
-# CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB is set) the IAM steps are skipped, as
-# the emulator has no IAM.
+# and the custom role's permissions are updated), and a subscription of the
+# right name on the wrong topic, or any error other than "not found", stops
+# it. Against the emulator (when CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB is
+# set) the IAM steps are skipped, as the emulator has no IAM. Who gets which
+# role, and why: docs/operations.md#iam.
 #
 #   PROJECT=my-project WORKER_SA=opcancel@my-project.iam.gserviceaccount.com \
-#   PUBLISHERS="serviceAccount:ops-bot@my-project.iam.gserviceaccount.com group:sre@example.com" \
+#   PUBLISHERS="serviceAccount:ops-bot@my-project.iam.gserviceaccount.com" \
+#   WAIT_USERS="group:sre@example.com" WAIT_PROJECT=my-project-opcancel-wait \
+#   REPLAY_OPERATORS="group:sre-leads@example.com" \
 #   deploy/pubsub/provision.sh
 set -euo pipefail
 
@@ -26,22 +29,39 @@ MIN_RETRY_DELAY="${MIN_RETRY_DELAY:-10s}"                    # redelivery backof
 MAX_RETRY_DELAY="${MAX_RETRY_DELAY:-600s}"
 MAX_DELIVERY_ATTEMPTS="${MAX_DELIVERY_ATTEMPTS:-20}"         # then the message goes to the dead-letter topic
 RETENTION="${RETENTION:-7d}"
+# Who may do what (members as IAM writes them, user:, group:,
+# serviceAccount:, separated by spaces); nobody is granted anything when
+# empty.
 WORKER_SA="${WORKER_SA:-}"                                   # the worker's Google service account
-PUBLISHERS="${PUBLISHERS:-}"                                 # members allowed to publish cancel requests
+PUBLISHERS="${PUBLISHERS:-}"                                 # members that publish cancel requests (opcancel submit)
+WAIT_USERS="${WAIT_USERS:-}"                                 # members that run opcancel submit --wait (they publish too)
+# The project where submit --wait's temporary subscriptions live (its
+# --project): one that holds nothing else, never PROJECT, because Pub/Sub's
+# permissions to create, read and delete subscriptions cannot be limited to
+# some subscriptions of a project.
+WAIT_PROJECT="${WAIT_PROJECT:-}"
+WAIT_ROLE="${WAIT_ROLE:-opcancelWaiter}"                     # the custom role of WAIT_USERS in WAIT_PROJECT
+REPLAY_OPERATORS="${REPLAY_OPERATORS:-}"                     # members that run opcancel replay from the dead letters
+
+if [ -n "$WAIT_USERS" ] && { [ -z "$WAIT_PROJECT" ] || [ "$WAIT_PROJECT" = "$PROJECT" ]; }; then
+  printf 'WAIT_USERS needs WAIT_PROJECT, a project other than %s for their temporary subscriptions: in %s, the right to create, read and delete them would reach the worker subscription %s too\n' "$PROJECT" "$PROJECT" "$SUBSCRIPTION" >&2
+  exit 2
+fi
 
 emulator="${CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB:-}"
 g() { gcloud --project="$PROJECT" --quiet "$@"; }
 
-# lookup KIND NAME FIELD prints FIELD of the topic or subscription. Its
-# status is 1 when the resource does not exist and 2 on any other error
+# describe WHAT CMD... runs a gcloud describe command and prints its value.
+# Its status is 1 when the resource does not exist and 2 on any other error
 # (permission, network, quota), which is printed: such an error must stop
 # the script, never pass for "not found".
 # Only stdout is the value: gcloud also writes warnings to stderr when it
 # succeeds.
-lookup() {
-  local out err errfile
+describe() {
+  local what="$1" out err errfile
+  shift
   errfile="$(mktemp)"
-  if out="$(g pubsub "$1" describe "$2" --format="value($3)" 2>"$errfile")"; then
+  if out="$("$@" 2>"$errfile")"; then
     rm -f "$errfile"
     printf '%s\n' "$out"
     return 0
@@ -51,8 +71,14 @@ lookup() {
   if [[ "$err" == *NOT_FOUND* ]]; then
     return 1
   fi
-  printf 'cannot read %s %s: %s\n' "$1" "$2" "$err" >&2
+  printf 'cannot read %s: %s\n' "$what" "$err" >&2
   return 2
+}
+
+# lookup KIND NAME FIELD prints FIELD of the topic or subscription, as
+# describe does.
+lookup() {
+  describe "$1 $2" g pubsub "$1" describe "$2" --format="value($3)"
 }
 
 # missing KIND NAME [FIELD]: status 0 when the resource does not exist, 1
@@ -127,20 +153,116 @@ if [ -n "$emulator" ]; then
   exit 0
 fi
 
+# IAM: each party gets what its commands use, on the resources they use it
+# on, and nothing in PROJECT as a whole (docs/operations.md#iam).
+
+# grant KIND NAME MEMBER ROLE adds one binding to a topic's or a
+# subscription's policy (adding one that exists changes nothing).
+grant() {
+  g pubsub "$1" add-iam-policy-binding "$2" --member="$3" --role="$4" --format=none
+  echo "granted $4 on $1/$2 to $3"
+}
+
+# members LIST sets the array "list" to the members in LIST.
+members() {
+  read -r -a list <<<"$1"
+}
+
 # The Pub/Sub service agent forwards undeliverable messages: it must publish
 # to the dead-letter topic and subscribe to the source subscription.
-number="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
-agent="serviceAccount:service-${number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-g pubsub topics add-iam-policy-binding "$DEAD_LETTER_TOPIC" --member="$agent" --role=roles/pubsub.publisher
-g pubsub subscriptions add-iam-policy-binding "$SUBSCRIPTION" --member="$agent" --role=roles/pubsub.subscriber
+grant_service_agent() {
+  local number
+  number="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
+  local agent="serviceAccount:service-${number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  grant topics "$DEAD_LETTER_TOPIC" "$agent" roles/pubsub.publisher
+  grant subscriptions "$SUBSCRIPTION" "$agent" roles/pubsub.subscriber
+}
 
-if [ -n "$WORKER_SA" ]; then
-  g pubsub subscriptions add-iam-policy-binding "$SUBSCRIPTION" --member="serviceAccount:$WORKER_SA" --role=roles/pubsub.subscriber
-  g pubsub topics add-iam-policy-binding "$RESULTS_TOPIC" --member="serviceAccount:$WORKER_SA" --role=roles/pubsub.publisher
-else
-  echo "WORKER_SA not set: grant the worker roles/pubsub.subscriber on $SUBSCRIPTION and roles/pubsub.publisher on $RESULTS_TOPIC yourself"
-fi
-read -r -a publishers <<<"$PUBLISHERS"
-for member in "${publishers[@]}"; do
-  g pubsub topics add-iam-policy-binding "$TOPIC" --member="$member" --role=roles/pubsub.publisher
-done
+# The worker receives and settles requests, reads its subscription's
+# dead-letter policy at start, and publishes result events.
+grant_worker() {
+  if [ -z "$WORKER_SA" ]; then
+    echo "WORKER_SA not set: grant the worker roles/pubsub.subscriber and roles/pubsub.viewer on $SUBSCRIPTION and roles/pubsub.publisher on $RESULTS_TOPIC yourself"
+    return
+  fi
+  grant subscriptions "$SUBSCRIPTION" "serviceAccount:$WORKER_SA" roles/pubsub.subscriber
+  grant subscriptions "$SUBSCRIPTION" "serviceAccount:$WORKER_SA" roles/pubsub.viewer
+  grant topics "$RESULTS_TOPIC" "serviceAccount:$WORKER_SA" roles/pubsub.publisher
+}
+
+# Publishers publish requests to the request topic, and nothing else.
+grant_publishers() {
+  members "$PUBLISHERS"
+  for member in "${list[@]}"; do
+    grant topics "$TOPIC" "$member" roles/pubsub.publisher
+  done
+}
+
+# What submit --wait does with a temporary subscription in WAIT_PROJECT:
+# create it (checked on the project, with
+# pubsub.topics.attachSubscription on the results topic), receive from it
+# and ack (consume; a seek needs the same), delete it.
+WAIT_PERMISSIONS="pubsub.subscriptions.create,pubsub.subscriptions.consume,pubsub.subscriptions.delete"
+
+# gw runs gcloud on WAIT_PROJECT.
+gw() { gcloud --project="$WAIT_PROJECT" --quiet "$@"; }
+
+# wait_role creates the custom role WAIT_ROLE in WAIT_PROJECT with
+# WAIT_PERMISSIONS, or sets them on the role that exists (undeleting a
+# deleted one: a deleted role's ID cannot be taken again for weeks).
+wait_role() {
+  local deleted status=0
+  deleted="$(describe "role $WAIT_ROLE of $WAIT_PROJECT" gw iam roles describe "$WAIT_ROLE" --format='value(deleted)')" || status="$?"
+  case "$status" in
+    1)
+      gw iam roles create "$WAIT_ROLE" --title="opcancel submit --wait" --stage=GA --format=none \
+        --description="Create, read and delete the temporary subscriptions of opcancel submit --wait" \
+        --permissions="$WAIT_PERMISSIONS"
+      echo "role $WAIT_ROLE created in $WAIT_PROJECT"
+      return
+      ;;
+    0) ;;
+    *) exit 1 ;;
+  esac
+  if [ "$deleted" = "True" ]; then
+    gw iam roles undelete "$WAIT_ROLE" --format=none
+  fi
+  gw iam roles update "$WAIT_ROLE" --permissions="$WAIT_PERMISSIONS" --format=none
+  echo "role $WAIT_ROLE of $WAIT_PROJECT has $WAIT_PERMISSIONS"
+}
+
+# submit --wait users publish, attach their temporary subscriptions to the
+# results topic, and hold the custom role in WAIT_PROJECT only: nothing on
+# the worker's subscription or anything else of PROJECT.
+grant_wait_users() {
+  members "$WAIT_USERS"
+  if [ "${#list[@]}" -eq 0 ]; then
+    return
+  fi
+  wait_role
+  for member in "${list[@]}"; do
+    grant topics "$TOPIC" "$member" roles/pubsub.publisher
+    grant topics "$RESULTS_TOPIC" "$member" roles/pubsub.subscriber
+    gw projects add-iam-policy-binding "$WAIT_PROJECT" --member="$member" \
+      --role="projects/$WAIT_PROJECT/roles/$WAIT_ROLE" --condition=None --format=none
+    echo "granted projects/$WAIT_PROJECT/roles/$WAIT_ROLE on project $WAIT_PROJECT to $member"
+  done
+}
+
+# Replay operators pull and ack the dead letters, read the dead-letter
+# subscription (replay checks which topic it is attached to), and publish
+# to the request topic.
+grant_replay_operators() {
+  members "$REPLAY_OPERATORS"
+  for member in "${list[@]}"; do
+    grant subscriptions "$DEAD_LETTER_SUBSCRIPTION" "$member" roles/pubsub.subscriber
+    grant subscriptions "$DEAD_LETTER_SUBSCRIPTION" "$member" roles/pubsub.viewer
+    grant topics "$TOPIC" "$member" roles/pubsub.publisher
+  done
+}
+
+grant_service_agent
+grant_worker
+grant_publishers
+grant_wait_users
+grant_replay_operators

@@ -46,3 +46,23 @@ func ServicesYAML(endpoints Endpoints, extra map[string]string) string {
 	}
 	return b.String()
 }
+
+// TokensToFakes returns the extra keys (for ServicesYAML) with which the
+// entries of the built-in services named in endpoints let auth adc send
+// their tokens to fakes outside Google's domain: allowTokenOutsideGoogle
+// and the built-in's scopes, as the services file requires
+// (docs/contract.md#the-services-file). more[host] is added to them.
+func TokensToFakes(endpoints Endpoints, more map[string]string) map[string]string {
+	extra := map[string]string{}
+	for _, s := range lro.Builtin() {
+		if _, ok := endpoints[s.Host]; !ok {
+			continue
+		}
+		scopes := make([]string, len(s.Scopes))
+		for i, sc := range s.Scopes {
+			scopes[i] = fmt.Sprintf("%q", sc)
+		}
+		extra[s.Host] = fmt.Sprintf("allowTokenOutsideGoogle: true\nscopes: [%s]\n%s", strings.Join(scopes, ", "), more[s.Host])
+	}
+	return extra
+}

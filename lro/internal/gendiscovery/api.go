@@ -40,6 +40,9 @@ func buildAPI(d *doc) (*api, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "/" {
 		return nil, fmt.Errorf("%s: rootUrl %q is not https://host/", d.ID, d.RootURL)
 	}
+	if err := checkGoogleHost(d, "rootUrl", u.Host); err != nil {
+		return nil, err
+	}
 	a := &api{name: d.Name, version: d.Version, host: u.Host, rootURL: d.RootURL}
 	for _, r := range resources {
 		rt, dialect, err := buildRoute(d, r)
@@ -204,6 +207,9 @@ func endpoints(d *doc, host string) ([][2]string, error) {
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "/" || e.Location == "" {
 			return nil, fmt.Errorf("%s: endpoint %q for location %q is not https://host/", d.ID, e.EndpointURL, e.Location)
 		}
+		if err := checkGoogleHost(d, "endpoint of "+e.Location, u.Host); err != nil {
+			return nil, err
+		}
 		s := 0
 		switch first, _, _ := strings.Cut(u.Host, "."); {
 		case u.Host == e.Location+"-"+host:
@@ -225,4 +231,19 @@ func endpoints(d *doc, host string) ([][2]string, error) {
 	}
 	slices.SortFunc(eps, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	return eps, nil
+}
+
+// googleDomain is the domain every endpoint of the catalog is under. The
+// worker sends Application Default Credentials' tokens to a catalog API's
+// endpoints without asking (lro's googleHost holds the same rule): a
+// discovery document naming a host elsewhere must stop the generator, not
+// reach the catalog.
+const googleDomain = ".googleapis.com"
+
+// checkGoogleHost refuses a host of d's outside googleDomain; what names it.
+func checkGoogleHost(d *doc, what, host string) error {
+	if h := strings.ToLower(host); !strings.HasSuffix(h, googleDomain) || strings.ContainsAny(h, ":@[]") {
+		return fmt.Errorf("%s: %s %q is outside Google's domain (*%s): the catalog's endpoints receive tokens", d.ID, what, host, googleDomain)
+	}
+	return nil
 }

@@ -136,3 +136,36 @@ func TestBuildAPIRefusesTheUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildAPIRefusesHostsOutsideGoogle: the catalog's endpoints receive
+// tokens without an entry that says so, so a discovery document whose root
+// URL or locational endpoint is elsewhere stops the generator.
+func TestBuildAPIRefusesHostsOutsideGoogle(t *testing.T) {
+	t.Parallel()
+	cancel := `"operations": {"methods": {"cancel": {"id": "x.c", "path": "v1/{+name}:cancel", "httpMethod": "POST", "parameters": {"name": {"location": "path", "pattern": "^operations/[^/]+$"}}}}}`
+	tests := []struct{ rootURL, endpoints, want string }{
+		{"https://x.googleapi.co/", `[]`, `x:v1: rootUrl "x.googleapi.co" is outside Google's domain (*.googleapis.com)`},
+		{"https://x.googleapis.com.example.net/", `[]`, `rootUrl "x.googleapis.com.example.net" is outside Google's domain`},
+		{"https://x.googleapis.com:8443/", `[]`, `rootUrl "x.googleapis.com:8443" is outside Google's domain`},
+		{"https://x.googleapis.com/", `[{"location": "us", "endpointUrl": "https://us-x.example.com/"}]`,
+			`x:v1: endpoint of us "us-x.example.com" is outside Google's domain (*.googleapis.com)`},
+	}
+	for _, tt := range tests {
+		var d doc
+		js := `{"id": "x:v1", "name": "x", "version": "v1", "rootUrl": "` + tt.rootURL + `", "endpoints": ` + tt.endpoints + `, "resources": {` + cancel + `}}`
+		if err := json.Unmarshal([]byte(js), &d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := buildAPI(&d); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("buildAPI(rootUrl %s, endpoints %s) = %v, want an error with %q", tt.rootURL, tt.endpoints, err, tt.want)
+		}
+	}
+	// The real documents pass: the catalog generates (catalog_test.go).
+	var d doc
+	if err := json.Unmarshal([]byte(`{"id": "x:v1", "name": "x", "version": "v1", "rootUrl": "https://x.googleapis.com/", "resources": {`+cancel+`}}`), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buildAPI(&d); err != nil {
+		t.Errorf("buildAPI(a googleapis.com root) = %v", err)
+	}
+}

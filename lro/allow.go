@@ -1,0 +1,86 @@
+package lro
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrForbidden marks an operation name of an enabled service that the
+// service's allow list does not admit (see
+// docs/contract.md#the-services-file): it is never sent.
+var ErrForbidden = errors.New("forbidden")
+
+// Allowed reports whether the deployment may cancel the operation name,
+// which matches the service's patterns: nil when the service has no allow
+// list or one of its templates matches, else an error wrapping ErrForbidden
+// that names the rule, the service's allow list.
+func (s *Service) Allowed(name string) error {
+	if len(s.Allow) == 0 {
+		return nil
+	}
+	for _, t := range s.Allow {
+		if t.Match(name) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: name %q is outside the allow list of %s in the services file %s", ErrForbidden, truncate(name, 200), s.Host, templateList(s.Allow))
+}
+
+// templateList shows templates as a bounded list: at most eight, each as written.
+func templateList(ts []Template) string {
+	out := make([]string, 0, min(len(ts), 9))
+	for i, t := range ts {
+		if i == 8 {
+			out = append(out, fmt.Sprintf("… %d more", len(ts)-8))
+			break
+		}
+		out = append(out, t.String())
+	}
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+// parseAllow parses an entry's allow list: templates in the patterns'
+// syntax, each beginning with a literal segment and matching some name of
+// the service's patterns, so that a typo cannot silently forbid every name.
+// An empty list is refused: leave the key out to allow every name.
+func parseAllow(allow []string, s *Service) ([]Template, error) {
+	if len(allow) == 0 {
+		return nil, errors.New("allow: an empty list would forbid every name; leave the key out to allow them all")
+	}
+	ts := make([]Template, 0, len(allow))
+	for j, a := range allow {
+		t, err := parseTemplate(a)
+		if err == nil {
+			err = literalFirst(t)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("allow[%d]: %w", j, err)
+		}
+		if !overlapsAny(t, s.Routes) {
+			return nil, fmt.Errorf("allow[%d]: %q matches no name of %s's patterns %s", j, a, s.Host, s.patternList())
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// overlapsAny reports whether some name matches t and one of the routes' patterns.
+func overlapsAny(t Template, routes []Route) bool {
+	for _, r := range routes {
+		if t.Overlaps(r.Pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// literalFirst requires a template to begin with a literal segment: a
+// leading "*" or "**" would let a message choose any path prefix under the
+// version.
+func literalFirst(t Template) error {
+	if first := t.segments[0]; first == "*" || first == "**" {
+		return fmt.Errorf("%q begins with %q; a template begins with a literal segment (\"operations\", \"projects\", …)", t.raw, first)
+	}
+	return nil
+}
