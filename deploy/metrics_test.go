@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -51,6 +52,36 @@ func exportedMetrics(t *testing.T) map[string]bool {
 // label names.
 func exportedSeries(t *testing.T) map[string][]string {
 	t.Helper()
+	series := map[string][]string{}
+	for _, f := range workerFamilies(t) {
+		var labels []string
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels = append(labels, l.GetName())
+		}
+		series[f.GetName()] = labels
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				series[f.GetName()+s] = labels
+			}
+		}
+	}
+	return series
+}
+
+// exportedTypes returns the type of every metric family the worker exports.
+func exportedTypes(t *testing.T) map[string]dto.MetricType {
+	t.Helper()
+	types := map[string]dto.MetricType{}
+	for _, f := range workerFamilies(t) {
+		types[f.GetName()] = f.GetType()
+	}
+	return types
+}
+
+// workerFamilies gathers what a worker exports at start-up, with every
+// labelled family touched so that it is gathered.
+func workerFamilies(t *testing.T) []*dto.MetricFamily {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	table := lro.NewTable(nil)
 	m := metrics.New(reg)
@@ -62,7 +93,6 @@ func exportedSeries(t *testing.T) map[string][]string {
 	if _, err := worker.New(worker.DefaultConfig(), worker.Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m}); err != nil {
 		t.Fatal(err)
 	}
-	// Touch the vectors so that every family is gathered.
 	m.APIRequests.WithLabelValues("s", "cancel", "OK")
 	m.APIRequestDuration.WithLabelValues("s", "cancel").Observe(1)
 	m.Retries.WithLabelValues("s", "UNAVAILABLE")
@@ -71,20 +101,7 @@ func exportedSeries(t *testing.T) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := map[string][]string{}
-	for _, f := range fams {
-		var labels []string
-		for _, l := range f.GetMetric()[0].GetLabel() {
-			labels = append(labels, l.GetName())
-		}
-		series[f.GetName()] = labels
-		if f.GetType().String() == "HISTOGRAM" {
-			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				series[f.GetName()+s] = labels
-			}
-		}
-	}
-	return series
+	return fams
 }
 
 // External series the alerts use: Prometheus's own and kube-state-metrics'.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/monitoring/dashboard/apiv1/dashboardpb"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -95,15 +97,22 @@ func TestAlertPoliciesAreWellFormed(t *testing.T) {
 // v3 REST API that gcloud calls, from memory, and decodes every policy it is
 // sent strictly.
 type fakeMonitoring struct {
-	t        *testing.T
-	mu       sync.Mutex
-	policies map[string]*monitoringpb.AlertPolicy // by name
-	calls    []string
+	t          *testing.T
+	mu         sync.Mutex
+	policies   map[string]*monitoringpb.AlertPolicy // by name
+	dashboards map[string]*dashboardpb.Dashboard    // by name
+	calls      []string
+	// dashboardCalls are the dashboards' methods called.
+	dashboardCalls []string
 }
 
 func (f *fakeMonitoring) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/v1/projects/p/dashboards") {
+		f.serveDashboards(w, r)
+		return
+	}
 	f.calls = append(f.calls, r.Method)
 	const collection = "/v3/projects/p/alertPolicies"
 	var out []byte
@@ -144,10 +153,55 @@ func (f *fakeMonitoring) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
+// serveDashboards serves the dashboards methods of the Cloud Monitoring
+// v1 REST API that gcloud calls: list, create, and update, which must name
+// the current version by its etag.
+func (f *fakeMonitoring) serveDashboards(w http.ResponseWriter, r *http.Request) {
+	f.dashboardCalls = append(f.dashboardCalls, r.Method)
+	const collection = "/v1/projects/p/dashboards"
+	var out []byte
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == collection:
+		list := &dashboardpb.ListDashboardsResponse{}
+		for _, k := range slices.Sorted(maps.Keys(f.dashboards)) {
+			list.Dashboards = append(list.Dashboards, f.dashboards[k])
+		}
+		out, _ = protojson.Marshal(list)
+	case r.Method == http.MethodPost && r.URL.Path == collection, r.Method == http.MethodPatch:
+		d := &dashboardpb.Dashboard{}
+		b, _ := io.ReadAll(r.Body)
+		if err := protojson.Unmarshal(b, d); err != nil {
+			f.t.Errorf("%s %s: not a Dashboard: %v\n%s", r.Method, r.URL.Path, err, b)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		d.Name = strings.TrimPrefix(r.URL.Path, "/v1/")
+		if r.Method == http.MethodPost {
+			if d.GetEtag() != "" {
+				http.Error(w, `{"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "etag on create"}}`, http.StatusBadRequest)
+				return
+			}
+			d.Name = fmt.Sprintf("projects/p/dashboards/%d", len(f.dashboards)+1)
+		} else if old := f.dashboards[d.Name]; old == nil || d.GetEtag() != old.GetEtag() {
+			http.Error(w, `{"error": {"code": 409, "status": "ABORTED", "message": "etag mismatch"}}`, http.StatusConflict)
+			return
+		}
+		d.Etag = fmt.Sprintf("etag-%d", len(f.dashboardCalls))
+		f.dashboards[d.Name] = d
+		out, _ = protojson.Marshal(d)
+	default:
+		http.Error(w, `{"error": {"code": 404, "status": "NOT_FOUND", "message": "no such method"}}`, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
 // TestApplyPoliciesIsIdempotent runs deploy/monitoring/apply-policies.sh
-// twice against a fake Cloud Monitoring: the first run creates each policy,
-// the second updates each in place; nothing is duplicated and another
-// team's policy is left alone. The policies watch SUBSCRIPTION and link
+// twice against a fake Cloud Monitoring: the first run creates each policy
+// (queue health and the generated alerts) and the dashboard, the second
+// updates each in place (the dashboard by its etag); nothing is duplicated
+// and another team's policy and dashboard are left alone. The policies watch SUBSCRIPTION and link
 // their runbook pages under RUNBOOKS of runbooks.env (the script runs from
 // a copy of the kit whose runbooks.env names a Git host).
 func TestApplyPoliciesIsIdempotent(t *testing.T) {
@@ -156,10 +210,16 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 		t.Skip("gcloud is not installed")
 	}
 	theirs := &monitoringpb.AlertPolicy{Name: "projects/p/alertPolicies/theirs", DisplayName: "SomeoneElses"}
-	fake := &fakeMonitoring{t: t, policies: map[string]*monitoringpb.AlertPolicy{theirs.Name: theirs}}
+	theirBoard := &dashboardpb.Dashboard{Name: "projects/p/dashboards/theirs", DisplayName: "someone-elses", Etag: "t1"}
+	fake := &fakeMonitoring{t: t, policies: map[string]*monitoringpb.AlertPolicy{theirs.Name: theirs},
+		dashboards: map[string]*dashboardpb.Dashboard{theirBoard.Name: theirBoard}}
 	api := httptest.NewServer(fake)
 	defer api.Close()
 	files := policyFiles(t)
+	generated := generatedPolicies(t)
+	for _, name := range slices.Sorted(maps.Keys(generated))[:kitAlerts] {
+		files["alerts/"+name] = generated[name]
+	}
 	const runbooks = "https://git.example.com/you/opcancel/blob/v0.1.0/docs/runbooks"
 	script := policiesKit(t, runbooks)
 	for run := 1; run <= 2; run++ {
@@ -178,7 +238,16 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 		held := len(fake.policies)
 		calls := slices.Clone(fake.calls)
 		fake.calls = nil
+		boards := map[string]int{}
+		for _, d := range fake.dashboards {
+			boards[d.GetDisplayName()]++
+		}
+		boardCalls := strings.Join(fake.dashboardCalls, " ")
+		fake.dashboardCalls = nil
 		fake.mu.Unlock()
+		if wantCalls := map[int]string{1: "GET POST", 2: "GET PATCH"}[run]; boards["opcancel"] != 1 || boards["someone-elses"] != 1 || boardCalls != wantCalls {
+			t.Errorf("run %d: dashboards %v after the calls %q, want one opcancel after %q", run, boards, boardCalls, wantCalls)
+		}
 		if held != len(files)+1 || byName["SomeoneElses"] != 1 {
 			t.Errorf("run %d: the project holds %v", run, byName)
 		}
@@ -207,13 +276,16 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 	}
 }
 
+// kitAlerts is how many generated policies policiesKit copies.
+const kitAlerts = 2
+
 // policiesKit copies apply-policies.sh and the policies into a directory
 // laid out as deploy/ is, beside a base/runbooks.env that sets RUNBOOKS to
 // runbooks, and returns the copied script.
 func policiesKit(t *testing.T, runbooks string) string {
 	t.Helper()
 	kit := t.TempDir()
-	for _, dir := range []string{"base", "monitoring/policies"} {
+	for _, dir := range []string{"base", "monitoring/policies", "monitoring/alerts"} {
 		if err := os.MkdirAll(filepath.Join(kit, dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +294,15 @@ func policiesKit(t *testing.T, runbooks string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range append(files, filepath.Join("monitoring", "apply-policies.sh")) {
+	alerts, err := filepath.Glob(filepath.Join(generatedAlertsDir, "*.json"))
+	if err != nil || len(alerts) < kitAlerts {
+		t.Fatalf("generated policies %v: %v", alerts, err)
+	}
+	// Two of the generated policies stand for all: the script treats every
+	// file alike, gcloud takes seconds a call, and their contents are
+	// checked by TestCloudMonitoringPoliciesMirrorTheRules.
+	alerts = alerts[:kitAlerts]
+	for _, f := range append(append(files, alerts...), generatedDashboard, filepath.Join("monitoring", "apply-policies.sh")) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

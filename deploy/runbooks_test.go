@@ -42,7 +42,7 @@ func runbookBase(t *testing.T) string {
 
 // TestEveryAlertHasItsRunbookPage: every alert, of the PrometheusRule (so
 // also the gke overlay's Rules, checkSameRules) and of the Cloud Monitoring
-// policies, has its page docs/runbooks/<Alert>.md, titled with its name,
+// policies (queue health, and those generated from the rules), has its page docs/runbooks/<Alert>.md, titled with its name,
 // and links it: a rule's runbook_url is RUNBOOKS/<Alert>.md, a policy's
 // documentation ends with the page's path, which apply-policies.sh puts
 // under RUNBOOKS (TestApplyPoliciesIsIdempotent). Every page is an alert's,
@@ -57,7 +57,11 @@ func TestEveryAlertHasItsRunbookPage(t *testing.T) {
 	for name, r := range alertRules(ruleGroups(t)) {
 		links[name] = underRunbooks(r.Annotations["runbook_url"], base+"/")
 	}
-	for file, p := range policyFiles(t) {
+	policies := policyFiles(t)
+	for file, p := range generatedPolicies(t) {
+		policies["alerts/"+file] = p
+	}
+	for file, p := range policies {
 		m := policyRunbook.FindStringSubmatch(p.GetDocumentation().GetContent())
 		if m == nil {
 			t.Errorf("%s: the documentation does not end with \"Runbook: docs/runbooks/<Alert>.md\"", file)

@@ -78,6 +78,10 @@ type Metrics struct {
 	// dashboards and autoscalers can compare the in-flight gauges with them.
 	MaxOutstanding prometheus.Gauge
 	Concurrency    prometheus.Gauge
+	// UnpacedOutstanding is opcancel_unpaced_outstanding_ratio, computed
+	// from JobsInFlight, APIRequestsWaitingForRate and MaxOutstanding when
+	// scraped: the autoscaler's signal (see autoscaling.go).
+	UnpacedOutstanding prometheus.GaugeFunc
 	// BuildInfo is 1, labelled with the version, commit and Go version of
 	// the binary: opcancel_build_info.
 	BuildInfo *prometheus.GaugeVec
@@ -143,12 +147,13 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Always 1: the version, commit and Go version of the running binary.",
 		}, []string{"version", "commit", "goversion"}),
 	}
+	m.UnpacedOutstanding = newUnpacedOutstanding(m)
 	reg.MustRegister(
 		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
-		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.BuildInfo,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

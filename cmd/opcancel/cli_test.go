@@ -92,7 +92,7 @@ func TestFlagsReadTheEnvironmentAndTheCommandLineWins(t *testing.T) {
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	t.Parallel()
 	commands := map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "replay": replayCmd{}, "demo": demoCmd{},
-		"fake-api": fakeAPICmd{}, "services": servicesCmd{}}
+		"fake-api": fakeAPICmd{}, "services": servicesCmd{}, "doctor": doctorCmd{}}
 	for name, cmd := range commands {
 		out, _, code, err := runCLI(t, nil, name, "--help")
 		if code != 0 {

@@ -88,11 +88,11 @@ func (c *demoCmd) startWorker(ctx context.Context, e *env, world *demoWorld) (*d
 	}}
 	defaults := worker.DefaultConfig()
 	wc := workerCmd{
-		Subscription: world.sub, ResultsTopic: world.results, Auth: lro.AuthNone,
-		Concurrency: defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding,
+		workerTarget: workerTarget{Subscription: world.sub, ResultsTopic: world.results, Auth: lro.AuthNone, RequestTimeout: 10 * time.Second},
+		Concurrency:  defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding,
 		// Shorter than the worker's defaults: the demo is over in seconds.
 		VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
-		ShutdownTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, LogLevel: c.LogLevel,
+		ShutdownTimeout: 5 * time.Second, LogLevel: c.LogLevel,
 	}
 	started := make(chan net.Addr, 1)
 	wctx, cancel := context.WithCancel(ctx)

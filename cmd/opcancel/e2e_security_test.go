@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -31,6 +32,12 @@ type credentials struct {
 	env     []string
 	fetches atomic.Int64
 	fail    atomic.Bool
+	// refuseDelegation refuses the assertions that name a subject, as
+	// Google's token endpoint does where domain-wide delegation is not
+	// granted.
+	refuseDelegation atomic.Bool
+	// tokenURL is the token endpoint, for other credential files.
+	tokenURL string
 }
 
 func newCredentials(t *testing.T, certPEM []byte) *credentials {
@@ -42,10 +49,17 @@ func newCredentials(t *testing.T, certPEM []byte) *credentials {
 			http.Error(w, `{"error":"internal_failure"}`, http.StatusInternalServerError)
 			return
 		}
+		if c.refuseDelegation.Load() && assertsSubject(r) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}`)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, knownToken)
 	}))
 	t.Cleanup(tokens.Close)
+	c.tokenURL = tokens.URL + "/token"
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +77,23 @@ func newCredentials(t *testing.T, certPEM []byte) *credentials {
 	os.WriteFile(caFile, certPEM, 0o600)
 	c.env = []string{"GOOGLE_APPLICATION_CREDENTIALS=" + saFile, "SSL_CERT_FILE=" + caFile, "HOME=" + dir}
 	return c
+}
+
+// assertsSubject reports whether the JWT assertion of a token request
+// names a subject (domain-wide delegation).
+func assertsSubject(r *http.Request) bool {
+	parts := strings.Split(r.PostFormValue("assertion"), ".")
+	if len(parts) != 3 {
+		return false
+	}
+	claims, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	return json.Unmarshal(claims, &c) == nil && c.Sub != ""
 }
 
 // attacker stands in for a host a message might try to send the token to.

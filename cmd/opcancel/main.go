@@ -3,7 +3,7 @@
 // and docs/contract.md#the-binary.
 //
 // Each subcommand's files carry its name (worker*.go, submit*.go,
-// replay*.go, demo*.go, fakeapi*.go, services*.go, version*.go; wait_*.go
+// replay*.go, demo*.go, fakeapi*.go, services*.go, doctor*.go, version*.go; wait_*.go
 // follow a batch to its outcomes, for submit --wait and the demo); what
 // several share is named for what it provides: main.go (run and the
 // parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the base of
@@ -56,6 +56,7 @@ type cli struct {
 	Demo     demoCmd     `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
 	FakeAPI  fakeAPICmd  `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
 	Services servicesCmd `cmd:"" help:"List the enabled services and, with --all, every API the catalog knows."`
+	Doctor   doctorCmd   `cmd:"" help:"Check, before traffic, what a worker with the same flags needs: Pub/Sub resources and IAM, dead-lettering, tokens, endpoints; one line per check with its fix."`
 	Version  versionCmd  `cmd:"" help:"Print the version, commit and Go version."`
 }
 
@@ -109,7 +110,7 @@ func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
 			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
 			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
 			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error; "+
-			"submit --wait also exits 3 when some operations may still run, and 4 when outcomes are missing at --wait-timeout."),
+			"submit --wait also exits 3 when some operations may still run, and 4 when outcomes are missing at --wait-timeout; doctor exits 1 when a check fails."),
 		kong.Writers(e.stdout, e.stderr),
 		kong.Exit(exit),
 		kong.Resolvers(envResolver),

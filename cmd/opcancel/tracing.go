@@ -58,7 +58,7 @@ func newTracing(ctx context.Context, e *env) (*tracing, error) {
 	// The variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) win over
 	// the defaults: detectors that come later override earlier ones.
 	res, err := resource.New(ctx,
-		resource.WithAttributes(semconv.ServiceName("opcancel"), semconv.ServiceVersion(version)),
+		resource.WithAttributes(semconv.ServiceName("opcancel"), semconv.ServiceVersion(build().version)),
 		resource.WithTelemetrySDK(), resource.WithFromEnv())
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, usagef("OTEL_RESOURCE_ATTRIBUTES: %w", err)
@@ -76,7 +76,7 @@ func (t *tracing) tracer() trace.Tracer {
 	if t.provider == nil {
 		return nil
 	}
-	return t.provider.Tracer("opcancel", trace.WithInstrumentationVersion(version))
+	return t.provider.Tracer("opcancel", trace.WithInstrumentationVersion(build().version))
 }
 
 // tracingShutdownTimeout bounds the export of the last spans at exit.

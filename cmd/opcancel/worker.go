@@ -14,19 +14,14 @@ import (
 
 // workerCmd is `opcancel worker`: the daemon.
 type workerCmd struct {
-	pubsubBase      `kong:"set='project_of=the subscription and results topic',set='full_name=subscription name'"`
-	Subscription    string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
-	Config          string        `help:"YAML services file; the built-in services apply without it." type:"path"`
+	workerTarget
 	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
 	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
 	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
 	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
-	ResultsTopic    string        `help:"Topic ID or full name for result events; none if empty."`
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
-	Auth            string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
-	RequestTimeout  time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
 	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address; a loopback one (127.0.0.1:6060, reached with kubectl port-forward) unless --debug-listen-non-loopback."`
 	DebugNetwork    bool          `name:"debug-listen-non-loopback" help:"Let --debug-listen be an address other than loopback (every interface, the pod's): whoever reaches it reads the program's stacks and memory."`
 }
@@ -92,7 +87,7 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 // startFields are the fields of the start-up log line: what runs, and the
 // addresses it serves (see docs/contract.md#logs).
 func (c *workerCmd) startFields(s *workerSetup, d *daemon) []zap.Field {
-	fields := []zap.Field{zap.String("version", version), zap.String("subscription", s.subscription),
+	fields := []zap.Field{zap.String("version", build().version), zap.String("subscription", s.subscription),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
 		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
 		zap.String("admin", d.admin.Addr().String())}

@@ -34,7 +34,7 @@ type daemon struct {
 func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks workerHooks) (*daemon, error) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	m.BuildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	m.BuildInfo.WithLabelValues(build().version, build().commit, runtime.Version()).Set(1)
 	ops, err := lro.New(ctx, s.table, lro.Config{
 		Auth:            c.Auth,
 		RequestTimeout:  c.RequestTimeout,

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"opcancel/lro"
+	"opcancel/queue"
+)
+
+// doctorCmd is `opcancel doctor`: it checks, before traffic, what a worker
+// with the same flags needs (docs/contract.md#opcancel-doctor), one line
+// per check with the command that fixes a failure.
+type doctorCmd struct {
+	workerTarget
+	Output string `default:"text" enum:"text,json" help:"text: one line per check; json: one JSON object with every check."`
+}
+
+// Check statuses: a failure fails the doctor; a warning is a check that
+// could not be made, or an answer worth a look; a skip does not apply.
+const (
+	checkOK   = "ok"
+	checkFail = "fail"
+	checkWarn = "warn"
+	checkSkip = "skip"
+)
+
+// check is one line of the doctor's report.
+type check struct {
+	Name   string `json:"check"`
+	Status string `json:"status"`
+	// Detail says what was found; text from an API is escaped (printable).
+	Detail string `json:"detail"`
+	// Fix is the command that fixes a failure, or lets a warning's check be made.
+	Fix string `json:"fix,omitempty"`
+}
+
+// doctor holds what the checks share.
+type doctor struct {
+	cmd          *doctorCmd
+	e            *env
+	ps           *queue.Client
+	table        *lro.Table
+	subscription string
+	resultsTopic string
+	// emulator is PUBSUB_EMULATOR_HOST: Pub/Sub without IAM.
+	emulator string
+	// id is the identity the checks run as, found on first use.
+	id *identity
+}
+
+func (c *doctorCmd) Run(ctx context.Context, e *env) error {
+	d := &doctor{cmd: c, e: e, emulator: e.getenv("PUBSUB_EMULATOR_HOST")}
+	var err error
+	if d.subscription, err = c.resolve(e, "subscriptions", "--subscription", c.Subscription); err != nil {
+		return err
+	}
+	if c.ResultsTopic != "" {
+		if d.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
+			return err
+		}
+	}
+	if c.RequestTimeout <= 0 {
+		return usagef("--request-timeout %s: must be positive", c.RequestTimeout)
+	}
+	if d.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
+		return err
+	}
+	if d.ps, err = c.connect(ctx, e); err != nil {
+		return err
+	}
+	defer d.ps.Close()
+	checks := d.pubsubChecks(ctx)
+	checks = append(checks, d.credentialChecks(ctx)...)
+	checks = append(checks, d.serviceChecks(ctx)...)
+	return report(e.stdout, c.Output, checks)
+}
+
+// report writes the checks and returns an exitError (status 1) when one failed.
+func report(w io.Writer, output string, checks []check) error {
+	failed := 0
+	for _, c := range checks {
+		if c.Status == checkFail {
+			failed++
+		}
+	}
+	var err error
+	if output == "json" {
+		err = writeJSON(w, struct {
+			OK     bool    `json:"ok"`
+			Checks []check `json:"checks"`
+		}{failed == 0, checks})
+	} else {
+		for _, c := range checks {
+			line := fmt.Sprintf("%-4s  %s: %s", textStatus(c.Status), c.Name, c.Detail)
+			if c.Fix != "" {
+				line += "; fix: " + c.Fix
+			}
+			if _, err = fmt.Fprintln(w, line); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return exitError{1, fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))}
+	}
+	return nil
+}
+
+func textStatus(s string) string {
+	if s == checkFail {
+		return "FAIL"
+	}
+	return s
+}
+
+// maxAPIText bounds an API's text in a line of the report.
+const maxAPIText = 512
+
+// printable is s from an API, fit for a terminal: control and formatting
+// characters (bidirectional overrides included) and bytes that are not
+// UTF-8 are escaped as Go escapes them, and what is longer than
+// maxAPIText bytes then is cut (lro.Clip).
+func printable(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			q := fmt.Sprintf("%+q", string(r))
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return lro.Clip(b.String(), maxAPIText)
+}
+
+// errText is err's text, fit for a terminal.
+func errText(err error) string { return printable(err.Error()) }

@@ -1,0 +1,17 @@
+package main
+
+import "time"
+
+// workerTarget is what a worker works on: its subscription and results
+// topic (and their project), its services file, and how it reaches the
+// APIs. `worker` and `doctor` share it, so that the doctor, run as the
+// worker's init container, reads the worker's own flags and OPCANCEL_*
+// variables and checks exactly what the worker will use.
+type workerTarget struct {
+	pubsubBase     `kong:"set='project_of=the subscription and results topic',set='full_name=subscription name'"`
+	Subscription   string        `required:"" help:"Subscription ID or projects/P/subscriptions/S."`
+	Config         string        `help:"YAML services file; the built-in services apply without it." type:"path"`
+	ResultsTopic   string        `help:"Topic ID or full name for result events; none if empty."`
+	Auth           string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
+	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one API request, from sending to the last byte of the answer."`
+}

@@ -1,0 +1,121 @@
+package deploy
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImageBuildsForAmd64AndArm64: the Dockerfile's Go stage runs on the
+// build machine's platform and hands BuildKit's target platform to
+// deploy/build.sh, which cross-compiles for it: the script's output for
+// linux/amd64 and linux/arm64 is a static ELF binary of that machine.
+// (There is no Docker engine to build the image itself.)
+func TestImageBuildsForAmd64AndArm64(t *testing.T) {
+	t.Parallel()
+	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"FROM --platform=$BUILDPLATFORM golang:", "ARG TARGETOS TARGETARCH",
+		`RUN GOOS="$TARGETOS" GOARCH="$TARGETARCH" deploy/build.sh /out/opcancel`} {
+		if !bytes.Contains(dockerfile, []byte(want)) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
+		t.Run(arch, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "opcancel")
+			build := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
+			build.Dir = repoRoot
+			build.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch)
+			if b, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("GOARCH=%s deploy/build.sh: %v\n%s", arch, err, b)
+			}
+			f, err := elf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if f.Machine != machine {
+				t.Errorf("GOARCH=%s built a binary for %v, want %v", arch, f.Machine, machine)
+			}
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Errorf("GOARCH=%s: the binary asks for a dynamic loader: not static", arch)
+				}
+			}
+		})
+	}
+}
+
+// TestGoInstallPrintsTheModuleVersionAndRevision: a binary built without
+// deploy/build.sh's stamps (go install in a checkout) reports the version
+// and the VCS revision the Go toolchain recorded, not dev and unknown. The
+// daemon's module is copied into a repository of its own (a linked work
+// tree's .git is a file, which the toolchain does not read as a
+// repository), and -buildvcs=true is explicit because a machine's go env
+// may turn stamping off.
+func TestGoInstallPrintsTheModuleVersionAndRevision(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	src := t.TempDir()
+	files, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
+		if strings.HasPrefix(f, "deploy/") {
+			continue // a module of its own
+		}
+		b, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if os.IsNotExist(err) {
+			continue // deleted in the work tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = src
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A", "-f")
+	git("commit", "-q", "-m", "a commit")
+	rev := git("rev-parse", "HEAD")
+	bin := t.TempDir()
+	install := exec.Command("go", "install", "-buildvcs=true", "-trimpath", "./cmd/opcancel")
+	install.Dir = src
+	install.Env = append(os.Environ(), "GOBIN="+bin, "CGO_ENABLED=0")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("go install: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(bin, "opcancel"), "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "opcancel v0.0.0-"
+	if !strings.HasPrefix(string(out), want) || !strings.Contains(string(out), "-"+rev[:12]+" (commit "+rev+", go1.") {
+		t.Errorf("version = %q, want the pseudo-version and commit %s (git status: %s)", out, rev, git("status", "--porcelain"))
+	}
+}

@@ -1,0 +1,59 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+)
+
+// TestDoctorComponentChecksTheWorkerBeforeItStarts renders the gke overlay
+// with the doctor component: the worker pod gets an init container that
+// runs `opcancel doctor` from the worker's image, with the worker's
+// variables and services file, locked down like the worker, and every flag
+// of the doctor is one of the worker's (so the worker's variables mean the
+// same to it).
+func TestDoctorComponentChecksTheWorkerBeforeItStarts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	abs, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gke, _ := filepath.Rel(dir, filepath.Join(abs, "overlays", "gke"))
+	doctor, _ := filepath.Rel(dir, filepath.Join(abs, "components", "doctor"))
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + gke + "\ncomponents:\n  - " + doctor + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, dir)
+	d, worker := r.worker(t)
+	inits := d.Spec.Template.Spec.InitContainers
+	if len(inits) != 1 {
+		t.Fatalf("%d init containers, want the doctor", len(inits))
+	}
+	c := inits[0]
+	if c.Name != "doctor" || !reflect.DeepEqual(c.Args, []string{"doctor"}) || c.Image != worker.Image {
+		t.Errorf("init container %s %v %s, want doctor [doctor] %s", c.Name, c.Args, c.Image, worker.Image)
+	}
+	if !reflect.DeepEqual(c.EnvFrom, worker.EnvFrom) || !reflect.DeepEqual(c.VolumeMounts, worker.VolumeMounts) {
+		t.Errorf("the doctor's variables %v and mounts %v are not the worker's %v, %v", c.EnvFrom, c.VolumeMounts, worker.EnvFrom, worker.VolumeMounts)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("the doctor is not locked down like the worker: %+v, %+v", sc, c.Resources)
+	}
+	out, err := exec.Command(binary(t), "doctor", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := workerFlags(t)
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllSubmatch(out, -1) {
+		if f := string(m[1]); f != "help" && f != "output" && !workers[f] {
+			t.Errorf("doctor --%s is no flag of the worker's: OPCANCEL_ variables would mean another thing to it", f)
+		}
+	}
+}
