@@ -175,6 +175,10 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 			return fail("ALREADY_EXISTS: %s", name)
 		}
 		s.Subscriptions[full("subscriptions", name)] = full("topics", flags["topic"])
+	case "pubsub topics update":
+		if !s.Topics[full("topics", name)] {
+			return notFound(full("topics", name))
+		}
 	case "pubsub subscriptions update":
 		if _, ok := s.Subscriptions[full("subscriptions", name)]; !ok {
 			return notFound(name)

@@ -51,6 +51,7 @@ const (
 	requestTopic  = "projects/p/topics/opcancel-requests"
 	workerSub     = "projects/p/subscriptions/opcancel-worker"
 	resultsTopic  = "projects/p/topics/opcancel-results"
+	batchesTopic  = "projects/p/topics/opcancel-batches"
 	resultsSub    = "projects/p/subscriptions/opcancel-results"
 	deadLetters   = "projects/p/topics/opcancel-dead-letter"
 	deadLetterSub = "projects/p/subscriptions/opcancel-dead-letter"
@@ -107,6 +108,11 @@ func checkGrants(t *testing.T, p *policy) {
 	if got, want := p.who("pubsub.subscriptions.consume", workerSub), []string{workerSA, agent}; !slices.Equal(got, want) {
 		t.Errorf("who may consume the worker's subscription: %v, want only %v", got, want)
 	}
+	// Result events are the worker's word: the manifests of submit go to a
+	// topic of their own.
+	if got, want := p.who("pubsub.topics.publish", resultsTopic), []string{workerSA}; !slices.Equal(got, want) {
+		t.Errorf("who may publish result events: %v, want only %v", got, want)
+	}
 	for _, perm := range []string{"pubsub.subscriptions.delete", "pubsub.subscriptions.update", "pubsub.subscriptions.setIamPolicy"} {
 		if got := p.who(perm, workerSub); len(got) > 0 {
 			t.Errorf("%v may %s the worker's subscription", got, perm)
@@ -118,6 +124,7 @@ func checkGrants(t *testing.T, p *policy) {
 		publisher1: {"pubsub.topics.publish " + requestTopic},
 		publisher2: {"pubsub.topics.publish " + requestTopic},
 		waitUser: {"pubsub.topics.publish " + requestTopic, "pubsub.topics.attachSubscription " + resultsTopic,
+			"pubsub.topics.publish " + batchesTopic, "pubsub.topics.attachSubscription " + batchesTopic,
 			"pubsub.subscriptions.create projects/" + waitProject, "pubsub.subscriptions.consume " + waitSub,
 			"pubsub.subscriptions.delete " + waitSub},
 		replayer: {"pubsub.subscriptions.consume " + deadLetterSub, "pubsub.subscriptions.get " + deadLetterSub,
@@ -135,11 +142,11 @@ func checkGrants(t *testing.T, p *policy) {
 	// project as a whole.
 	for member, holds := range map[string][]string{
 		publisher1: {requestTopic}, publisher2: {requestTopic},
-		waitUser: {requestTopic, resultsTopic},
+		waitUser: {requestTopic, resultsTopic, batchesTopic},
 		replayer: {requestTopic, deadLetterSub},
 		workerSA: {workerSub, resultsTopic},
 	} {
-		for _, r := range []string{"projects/p", requestTopic, workerSub, resultsTopic, resultsSub, deadLetters, deadLetterSub} {
+		for _, r := range []string{"projects/p", requestTopic, workerSub, resultsTopic, batchesTopic, resultsSub, deadLetters, deadLetterSub} {
 			if got := p.on(member, r); len(got) > 0 && !slices.Contains(holds, r) {
 				t.Errorf("%s holds %v on %s, which it has no use for", member, got, r)
 			}
@@ -286,9 +293,9 @@ func (r *subscriptionNames) React(req any) (bool, any, error) {
 
 // TestSubmitWaitSubscribesInTheWaitProject: with --project set to the wait
 // project and the topics named in full, as docs/operations.md#iam tells the
-// wait users, submit --wait makes its temporary subscription in the wait
-// project, attached to the results topic of the worker's project, and
-// follows the batch to its outcome.
+// wait users, submit --wait makes its temporary subscriptions in the wait
+// project, attached to the results and batches topics of the worker's
+// project, and follows the batch to its outcome.
 func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	t.Parallel()
 	fake := lrotest.New(lrotest.Options{})
@@ -297,14 +304,16 @@ func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	defer api.Close()
 	created := &subscriptionNames{}
 	w := newPstestWorld(t, api.URL, pstest.ServerReactorOption{FuncName: "CreateSubscription", Reactor: created})
-	results := "projects/p/topics/results"
-	if err := w.qc.CreateTopic(context.Background(), results); err != nil {
-		t.Fatal(err)
+	results, batches := "projects/p/topics/results", "projects/p/topics/batches"
+	for _, topic := range []string{results, batches} {
+		if err := w.qc.CreateTopic(context.Background(), topic); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l := limits{retryBudget: 10 * time.Second, verifyTimeout: 10 * time.Second, requestTimeout: 5 * time.Second, shutdownTimeout: time.Second}
 	w.start(t, append(l.args(), "--results-topic="+results)...)
 	cmd := exec.Command(binary(t), "submit", "--auth=none", "--project=p-wait", "--topic="+w.topic, "--results-topic="+results,
-		"--wait", "--wait-timeout="+l.job().String(), "--config="+w.config, "operations/w1")
+		"--batches-topic="+batches, "--wait", "--wait-timeout="+l.job().String(), "--config="+w.config, "operations/w1")
 	cmd.Env = []string{"PUBSUB_EMULATOR_HOST=" + w.ps.Addr}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "cancelled") {
@@ -312,7 +321,8 @@ func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	}
 	created.mu.Lock()
 	defer created.mu.Unlock()
-	if len(created.names) != 2 || !strings.HasPrefix(created.names[1], "projects/p-wait/subscriptions/opcancel-wait-") {
-		t.Errorf("subscriptions created: %v; want the worker's, then one of submit --wait in projects/p-wait, named opcancel-wait-…", created.names)
+	if len(created.names) != 3 || !strings.HasPrefix(created.names[1], "projects/p-wait/subscriptions/opcancel-wait-") ||
+		!strings.HasPrefix(created.names[2], "projects/p-wait/subscriptions/opcancel-wait-") {
+		t.Errorf("subscriptions created: %v; want the worker's, then two of submit --wait (results, batches) in projects/p-wait, named opcancel-wait-…", created.names)
 	}
 }

@@ -52,7 +52,8 @@ func warningGcloud(t *testing.T) string {
 }
 
 // TestProvisioningOnTheEmulator runs deploy/pubsub/provision.sh against the
-// emulator twice (it must be idempotent) and checks what it created.
+// emulator twice (it must be idempotent) and checks what it created; a
+// third run with another TOPIC_RETENTION sets it on the topics that exist.
 func TestProvisioningOnTheEmulator(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
@@ -67,11 +68,30 @@ func TestProvisioningOnTheEmulator(t *testing.T) {
 	}
 	ctx := context.Background()
 	topic := func(id string) string { return "projects/" + project + "/topics/" + id }
-	for _, id := range []string{"opcancel-requests", "opcancel-results", "opcancel-dead-letter"} {
+	for _, id := range []string{"opcancel-requests", "opcancel-results", "opcancel-batches", "opcancel-dead-letter"} {
 		if _, err := e.Client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: topic(id)}); err != nil {
 			t.Errorf("topic %s: %v", id, err)
 		}
 	}
+	// The results and batches topics keep their messages, so that
+	// opcancel wait can seek back to a batch's start.
+	retention := func(want time.Duration) {
+		t.Helper()
+		for _, id := range []string{"opcancel-results", "opcancel-batches"} {
+			tp, err := e.Client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: topic(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tp.GetMessageRetentionDuration().AsDuration(); got != want {
+				t.Errorf("topic %s keeps its messages for %s, want %s", id, got, want)
+			}
+		}
+	}
+	retention(7 * 24 * time.Hour)
+	if out, err := provision(t, "http://"+e.Direct+"/", project, path, "TOPIC_RETENTION=2d"); err != nil {
+		t.Fatalf("provision.sh with TOPIC_RETENTION=2d: %v\n%s", err, out)
+	}
+	retention(2 * 24 * time.Hour)
 	sub, err := e.Client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/opcancel-worker"})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -193,35 +192,6 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operation in answer: " + err.Error()}
 	}
 	return op, nil
-}
-
-// List sends operations.list for the collection parent: GET
-// {endpoint}/{prefix}{parent}?pageToken=…&pageSize=…; pageSize 0 leaves the
-// size to the server.
-func (c *Client) List(ctx context.Context, svc *Service, parent, pageToken string, pageSize int) (*ListPage, error) {
-	if err := c.own(svc); err != nil {
-		return nil, err
-	}
-	r, err := svc.listRoute(parent)
-	if err != nil {
-		return nil, err
-	}
-	q := url.Values{}
-	if pageToken != "" {
-		q.Set("pageToken", pageToken)
-	}
-	if pageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(pageSize))
-	}
-	body, err := c.do(ctx, svc, methodList, http.MethodGet, c.url(svc, r, parent+"/x", parent, q))
-	if err != nil {
-		return nil, err
-	}
-	page, err := svc.Dialect.decodeListPage(body, parent)
-	if err != nil {
-		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operations list in answer: " + err.Error()}
-	}
-	return page, nil
 }
 
 // check refuses any request for a service outside the table, a name that

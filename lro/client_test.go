@@ -72,7 +72,9 @@ func TestRequestsAgainstFake(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Get = %v", err)
 	}
-	if diff := cmp.Diff(&lro.Operation{Name: "operations/abc", Done: true, Error: &lro.Status{Code: lro.Cancelled, Message: "Operation was cancelled."}}, op); diff != "" {
+	wantOp := &lro.Operation{Name: "operations/abc", Done: true, Error: &lro.Status{Code: lro.Cancelled, Message: "Operation was cancelled."},
+		Type: "google.protobuf.Empty"}
+	if diff := cmp.Diff(wantOp, op); diff != "" {
 		t.Errorf("Get (-want +got):\n%s", diff)
 	}
 	if err := c.Cancel(ctx, amapi, "enterprises/e1/devices/d1/operations/o1"); err != nil {
@@ -122,7 +124,7 @@ func TestInvalidNamesSendNothing(t *testing.T) {
 	if err := c.Cancel(ctx, &impostor, "operations/x"); !errors.Is(err, lro.ErrInvalid) {
 		t.Errorf("Cancel via a foreign *Service = %v, want ErrInvalid", err)
 	}
-	if _, err := c.List(ctx, vault, "enterprises", "", 0); !errors.Is(err, lro.ErrInvalid) {
+	if _, err := c.List(ctx, vault, "enterprises", lro.ListQuery{}); !errors.Is(err, lro.ErrInvalid) {
 		t.Errorf("List(bad parent) = %v, want ErrInvalid", err)
 	}
 	if n := len(fake.Requests()); n != 0 {
@@ -393,7 +395,7 @@ func TestListPages(t *testing.T) {
 	token := ""
 	pages := 0
 	for {
-		page, err := c.List(context.Background(), amapi, "enterprises/e1/devices/d1/operations", token, 2)
+		page, err := c.List(context.Background(), amapi, "enterprises/e1/devices/d1/operations", lro.ListQuery{PageToken: token, PageSize: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,11 +112,15 @@ func childName(parent, id string) string {
 
 // sqlOperation is a Cloud SQL operation: done when its status is DONE,
 // failed when error.errors[] has an entry. It has no response: DONE without
-// errors is a success (completed).
+// errors is a success (completed). Its creation time is insertTime (when
+// the request was queued), else startTime.
 type sqlOperation struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	Error  *struct {
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	OperationType string          `json:"operationType"`
+	InsertTime    json.RawMessage `json:"insertTime"`
+	StartTime     json.RawMessage `json:"startTime"`
+	Error         *struct {
 		Errors []struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
@@ -125,7 +129,8 @@ type sqlOperation struct {
 }
 
 func (w *sqlOperation) operation(parent string) *Operation {
-	op := &Operation{Name: childName(parent, w.Name), Done: w.Status == "DONE"}
+	op := &Operation{Name: childName(parent, w.Name), Done: w.Status == "DONE",
+		Type: operationType(w.OperationType), Created: firstTime(w.InsertTime, w.StartTime)}
 	if !op.Done {
 		return op
 	}
@@ -148,16 +153,20 @@ func (w *sqlOperation) operation(parent string) *Operation {
 // containerOperation is a GKE operation: done when its status is DONE,
 // failed with its google.rpc.Status error (or, from older servers, with a
 // statusMessage alone). It has no response: DONE without an error is a
-// success (completed).
+// success (completed). Its creation time is startTime, the only one GKE
+// reports.
 type containerOperation struct {
-	Name          string  `json:"name"`
-	Status        string  `json:"status"`
-	Error         *Status `json:"error"`
-	StatusMessage string  `json:"statusMessage"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Error         *Status         `json:"error"`
+	StatusMessage string          `json:"statusMessage"`
+	OperationType string          `json:"operationType"`
+	StartTime     json.RawMessage `json:"startTime"`
 }
 
 func (w *containerOperation) operation(parent string) *Operation {
-	op := &Operation{Name: childName(parent, w.Name), Done: w.Status == "DONE"}
+	op := &Operation{Name: childName(parent, w.Name), Done: w.Status == "DONE",
+		Type: operationType(w.OperationType), Created: firstTime(w.StartTime)}
 	switch {
 	case !op.Done:
 	case w.Error != nil && w.Error.Code != OK:

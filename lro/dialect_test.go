@@ -3,6 +3,7 @@ package lro
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -95,5 +96,46 @@ func TestDecodeListPageByDialect(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%s names (-want +got):\n%s", tt.dialect, diff)
 		}
+	}
+}
+
+// TestMetadataTypeAndCreationTime: the creation time is read where the
+// APIs put it, the type from @type, and metadata of any other shape is no
+// metadata, never a malformed operation; nothing else of it is kept.
+func TestMetadataTypeAndCreationTime(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	const ts = `"2026-11-22T07:00:00Z"`
+	for _, tt := range []struct {
+		metadata string
+		typ      string
+		created  time.Time
+	}{
+		{`{"@type":"type.googleapis.com/google.cloud.x.v1.OperationMetadata","createTime":` + ts + `}`, "google.cloud.x.v1.OperationMetadata", at},
+		{`{"@type":"type.googleapis.com/google.cloud.aiplatform.v1.CreateDatasetOperationMetadata","genericMetadata":{"createTime":` + ts + `}}`,
+			"google.cloud.aiplatform.v1.CreateDatasetOperationMetadata", at},
+		{`{"commonMetadata":{"createTime":` + ts + `}}`, "", at},
+		{`{"@type":"type.googleapis.com/google.vault.v1.CountArtifactsMetadata","startTime":` + ts + `}`, "google.vault.v1.CountArtifactsMetadata", at},
+		{`{"createTime":"2026-11-22T07:00:00.5+01:00"}`, "", time.Date(2026, 11, 22, 6, 0, 0, 500000000, time.UTC)},
+		{`{"createTime":"yesterday","startTime":` + ts + `}`, "", at},
+		{`{"createTime":{"seconds":1}}`, "", time.Time{}},
+		{`{"@type":17}`, "", time.Time{}},
+		{`"a string"`, "", time.Time{}},
+		{`[1,2]`, "", time.Time{}},
+		{`null`, "", time.Time{}},
+	} {
+		op, err := DialectAIP.decodeOperation([]byte(`{"name":"operations/a","metadata":` + tt.metadata + `}`))
+		if err != nil {
+			t.Errorf("metadata %s: %v", tt.metadata, err)
+			continue
+		}
+		if op.Type != tt.typ || !op.Created.Equal(tt.created) {
+			t.Errorf("metadata %s: type %q created %v, want %q %v", tt.metadata, op.Type, op.Created, tt.typ, tt.created)
+		}
+	}
+	long := strings.Repeat("x", 10000)
+	op, err := DialectContainer.decodeOperation([]byte(`{"name":"o","operationType":"` + long + `"}`))
+	if err != nil || len(op.Type) > MaxTypeBytes+64 {
+		t.Errorf("a long operation type: %v, %d bytes", err, len(op.Type))
 	}
 }

@@ -21,6 +21,10 @@ const UnknownService = "unknown"
 type Metrics struct {
 	// Jobs counts deliveries by service and outcome: opcancel_jobs_total.
 	Jobs *prometheus.CounterVec
+	// JobsFromMemory counts the deliveries of Jobs settled from the memory
+	// of outcomes, without a request, by service:
+	// opcancel_jobs_from_memory_total.
+	JobsFromMemory *prometheus.CounterVec
 	// APIRequests counts requests by service, method and answer code:
 	// opcancel_api_requests_total.
 	APIRequests *prometheus.CounterVec
@@ -94,6 +98,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Jobs: counterVec("opcancel_jobs_total",
 			"Deliveries by service and outcome; exactly one outcome per delivery.", "service", "outcome"),
+		JobsFromMemory: counterVec("opcancel_jobs_from_memory_total",
+			"Deliveries settled from the memory of outcomes (a message acked before, an operation found done before), without a request; also counted in opcancel_jobs_total; by service.", "service"),
 		APIRequests: counterVec("opcancel_api_requests_total",
 			"API requests by service, method (cancel, get, list) and the google.rpc code of the answer (TRANSPORT: no answer).", "service", "method", "code"),
 		APIRequestDuration: histogramVec("opcancel_api_request_duration_seconds",
@@ -149,7 +155,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.UnpacedOutstanding = newUnpacedOutstanding(m)
 	reg.MustRegister(
-		m.Jobs, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
+		m.Jobs, m.JobsFromMemory, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,

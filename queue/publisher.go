@@ -29,6 +29,11 @@ type PublishConfig struct {
 	// defaults (10 ms, 100 messages).
 	DelayThreshold time.Duration
 	CountThreshold int
+	// Timeout bounds the publication of one batch, retries included; zero
+	// means the library's default (60 s). When it passes, the library fails
+	// the batch's messages and never sends them again: Publish's error then
+	// means that the message will not be published (see Publish).
+	Timeout time.Duration
 }
 
 // Publisher returns a Publisher for cfg.
@@ -40,12 +45,21 @@ func (c *Client) Publisher(cfg PublishConfig) *Publisher {
 	if cfg.CountThreshold > 0 {
 		p.PublishSettings.CountThreshold = cfg.CountThreshold
 	}
+	if cfg.Timeout > 0 {
+		p.PublishSettings.Timeout = cfg.Timeout
+	}
 	return &Publisher{pub: p, topic: cfg.Topic}
 }
 
-// Publish publishes one message and waits until the server has it.
+// Publish publishes one message and waits until the server has it or the
+// publisher has given up on it (PublishConfig.Timeout): an error means that
+// the message will not be published, unless its last attempt reached the
+// server and only the answer was lost. ctx does not end the wait: the
+// library takes no context for its attempts, and a message it still holds
+// would be published after the caller had given up
+// (docs/contract.md#result-events).
 func (p *Publisher) Publish(ctx context.Context, data []byte, attrs map[string]string) error {
-	_, err := p.PublishAsync(ctx, data, attrs).Get(ctx) // Get already explains the error
+	_, err := p.PublishAsync(ctx, data, attrs).Get(context.WithoutCancel(ctx)) // Get already explains the error
 	return err
 }
 
@@ -63,6 +77,9 @@ func (r Result) Get(ctx context.Context) (string, error) {
 	}
 	return id, nil
 }
+
+// Ready is closed once Get can answer without waiting.
+func (r Result) Ready() <-chan struct{} { return r.r.Ready() }
 
 // PublishAsync queues one message in the current batch, its attributes
 // fitted to Pub/Sub's limits (fitAttributes).

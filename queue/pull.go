@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
@@ -39,14 +41,18 @@ func (c *Client) Pull(ctx context.Context, sub string, max int) ([]Pulled, error
 	return out, nil
 }
 
+// maxAckIDs is how many ack IDs one Acknowledge or ModifyAckDeadline
+// request carries at most, as the client library sends them: well within
+// Pub/Sub's 512 KB request limit.
+const maxAckIDs = 2500
+
 // Ack acks the pulled messages of sub with these ack IDs: they are gone.
 func (c *Client) Ack(ctx context.Context, sub string, ackIDs []string) error {
-	if len(ackIDs) == 0 {
-		return nil
-	}
-	err := c.ps.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: ackIDs})
-	if err != nil {
-		return fmt.Errorf("ack %d messages of %s: %w", len(ackIDs), sub, err)
+	for chunk := range slices.Chunk(ackIDs, maxAckIDs) {
+		err := c.ps.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: chunk})
+		if err != nil {
+			return fmt.Errorf("ack %d messages of %s: %w", len(ackIDs), sub, err)
+		}
 	}
 	return nil
 }
@@ -54,12 +60,21 @@ func (c *Client) Ack(ctx context.Context, sub string, ackIDs []string) error {
 // Nack gives the pulled messages of sub with these ack IDs back: they can
 // be delivered again at once.
 func (c *Client) Nack(ctx context.Context, sub string, ackIDs []string) error {
-	if len(ackIDs) == 0 {
-		return nil
-	}
-	err := c.ps.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs})
-	if err != nil {
+	if err := c.modifyAckDeadline(ctx, sub, ackIDs, 0); err != nil {
 		return fmt.Errorf("nack %d messages of %s: %w", len(ackIDs), sub, err)
+	}
+	return nil
+}
+
+// modifyAckDeadline sets the ack deadline of the pulled messages of sub
+// with these ack IDs to d from now: 0 gives them back.
+func (c *Client) modifyAckDeadline(ctx context.Context, sub string, ackIDs []string, d time.Duration) error {
+	for chunk := range slices.Chunk(ackIDs, maxAckIDs) {
+		err := c.ps.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
+			Subscription: sub, AckIds: chunk, AckDeadlineSeconds: int32(d / time.Second)})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

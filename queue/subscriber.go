@@ -49,7 +49,8 @@ const extendWhileHeld = time.Duration(math.MaxInt64)
 // push (docs/design.md#leases).
 const DefaultLeaseExtension = 60 * time.Second
 
-// Pub/Sub's limits on a lease: an ack deadline is 10 s to 600 s.
+// Pub/Sub's limits on a lease: an ack deadline is 10 s to 600 s (Validate's
+// message says so).
 const (
 	MinLeaseExtension = 10 * time.Second
 	MaxLeaseExtension = 600 * time.Second
@@ -60,7 +61,7 @@ const (
 func (c ReceiveConfig) Validate() error {
 	if l := c.LeaseExtension; l != 0 && (l < MinLeaseExtension || l > MaxLeaseExtension || l%time.Second != 0) {
 		return &worker.ConfigError{Field: "LeaseExtension", Value: l,
-			Problem: fmt.Sprintf("must be whole seconds from %s to %s (Pub/Sub's limits on an ack deadline)", MinLeaseExtension, MaxLeaseExtension)}
+			Problem: "must be whole seconds from 10s to 10m (Pub/Sub's limits on an ack deadline)"}
 	}
 	return nil
 }

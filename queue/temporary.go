@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Pub/Sub's bounds for a temporary subscription: the shortest expiration
@@ -42,6 +43,22 @@ func (c *Client) CreateTemporarySubscription(ctx context.Context, sub, topic, fi
 		return fmt.Errorf("permission denied creating subscription %s on %s (it needs pubsub.subscriptions.create in its project and pubsub.topics.attachSubscription on the topic; see docs/operations.md#iam): %w", sub, topic, err)
 	}
 	return fmt.Errorf("create subscription %s: %w", sub, err)
+}
+
+// SeekToTime marks the messages of sub (a full name) published from t on
+// as not acknowledged, so that they are delivered, and those before t as
+// acknowledged. On a topic that keeps its messages (message retention), a
+// new subscription reaches back this way to messages published before it
+// existed, as far as the topic's retention; without it, only messages the
+// subscription itself holds are delivered again.
+func (c *Client) SeekToTime(ctx context.Context, sub string, t time.Time) error {
+	_, err := c.ps.SubscriptionAdminClient.Seek(ctx, &pubsubpb.SeekRequest{
+		Subscription: sub, Target: &pubsubpb.SeekRequest_Time{Time: timestamppb.New(t)},
+	})
+	if err != nil {
+		return fmt.Errorf("seek subscription %s to %s: %w", sub, t.UTC().Format(time.RFC3339), err)
+	}
+	return nil
 }
 
 // DeleteSubscription deletes sub (a full name); one that is already gone

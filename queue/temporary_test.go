@@ -6,12 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"opcancel/queue"
+	"opcancel/queue/queuetest"
 )
 
 func TestEqualsFilter(t *testing.T) {
@@ -93,5 +96,53 @@ func TestEqualsFilterSelects(t *testing.T) {
 	}
 	if err := c.DeleteSubscription(ctx, sub); err != nil {
 		t.Errorf("deleting it again = %v, want nil", err)
+	}
+}
+
+// TestSeekToTime: on a topic that keeps its messages, a subscription
+// created after a message was published and sought back to before it
+// receives it, and one sought to a later time does not. (A new
+// subscription of the emulator receives the topic's retained messages even
+// without a seek, unlike Pub/Sub's, which receives only what is published
+// after it exists: the seek forward tells a seek done from none.)
+func TestSeekToTime(t *testing.T) {
+	t.Parallel()
+	e := queuetest.ForTest(t)
+	ctx := context.Background()
+	c, err := queue.NewClient(ctx, queue.ClientConfig{Project: "seek", EmulatorHost: e.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const topic = "projects/seek/topics/kept"
+	tp := &pubsubpb.Topic{Name: topic, MessageRetentionDuration: durationpb.New(10 * time.Minute)}
+	if _, err := e.Client.TopicAdminClient.CreateTopic(ctx, tp); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Publisher(queue.PublishConfig{Topic: topic})
+	if err := p.Publish(ctx, []byte("early"), nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Stop()
+	now := time.Now()
+	seek := func(name string, to time.Time) string {
+		sub := "projects/seek/subscriptions/" + name
+		if err := c.CreateTemporarySubscription(ctx, sub, topic, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SeekToTime(ctx, sub, to); err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	back := seek("back", now.Add(-time.Hour))
+	if got, err := c.Pull(ctx, back, 10); err != nil || len(got) != 1 || string(got[0].Data) != "early" {
+		t.Errorf("sought back an hour: pulled %v, %v; want the message published before the subscription", got, err)
+	}
+	forward := seek("forward", now.Add(time.Minute))
+	// The emulator answers a pull that returns immediately with what the
+	// subscription holds: "early" without the seek.
+	if got, err := e.Pull(ctx, forward, 10); err != nil || len(got) != 0 {
+		t.Errorf("sought to a minute ahead: pulled %v, %v; want nothing", got, err)
 	}
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // Config is the worker's configuration. Start from DefaultConfig; the
-// internal tunables (backoff, poll schedule, publish timeout) take their
-// defaults when zero. Validate names the first bad field.
+// internal tunables (backoff, poll schedule, publish timeout, memory) take
+// their defaults when zero. Validate names the first bad field.
 type Config struct {
 	// Concurrency bounds the API requests in flight at once (the worker pool).
 	Concurrency int
@@ -31,8 +31,16 @@ type Config struct {
 	// doubling, capped at PollMax, each ±20 % jitter.
 	PollInitial time.Duration
 	PollMax     time.Duration
-	// PublishTimeout bounds the publication of one result event.
+	// PublishTimeout bounds the publication of one result event. The sink
+	// keeps the bound (queue.PublishConfig.Timeout): only it can give up
+	// on an event for good.
 	PublishTimeout time.Duration
+	// MemoryEntries and MemoryAge bound the memory of outcomes settled for
+	// good (operations found done, messages acked), from which a repeat is
+	// settled without a request: at most MemoryEntries, each used for
+	// MemoryAge (docs/design.md#the-memory-of-outcomes).
+	MemoryEntries int
+	MemoryAge     time.Duration
 }
 
 // DefaultConfig returns the defaults the worker's flags document (see
@@ -49,6 +57,8 @@ func DefaultConfig() Config {
 		PollInitial:     time.Second,
 		PollMax:         30 * time.Second,
 		PublishTimeout:  10 * time.Second,
+		MemoryEntries:   200000,
+		MemoryAge:       time.Hour,
 	}
 }
 
@@ -65,6 +75,10 @@ func (c Config) withDefaults() Config {
 	fill(&c.PollInitial, d.PollInitial)
 	fill(&c.PollMax, d.PollMax)
 	fill(&c.PublishTimeout, d.PublishTimeout)
+	fill(&c.MemoryAge, d.MemoryAge)
+	if c.MemoryEntries == 0 {
+		c.MemoryEntries = d.MemoryEntries
+	}
 	return c
 }
 
@@ -94,6 +108,10 @@ func (c Config) Validate() error {
 		return &ConfigError{"PollMax", c.PollMax, fmt.Sprintf("must not be below PollInitial (%s)", c.PollInitial)}
 	case c.PublishTimeout < 0:
 		return &ConfigError{"PublishTimeout", c.PublishTimeout, "must not be negative (0: the default)"}
+	case c.MemoryEntries < 0:
+		return &ConfigError{"MemoryEntries", c.MemoryEntries, "must not be negative (0: the default)"}
+	case c.MemoryAge < 0:
+		return &ConfigError{"MemoryAge", c.MemoryAge, "must not be negative (0: the default)"}
 	}
 	return nil
 }

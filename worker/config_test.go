@@ -38,6 +38,8 @@ func TestValidate(t *testing.T) {
 		{"negative backoff start", with(func(c *Config) { c.BackoffInitial = -time.Second }), "BackoffInitial", "BackoffInitial -1s: must not be negative"},
 		{"backoff start above its cap", with(func(c *Config) { c.BackoffInitial, c.BackoffMax = 2*time.Second, time.Second }), "BackoffMax", "BackoffMax 1s: must not be below BackoffInitial (2s)"},
 		{"negative publish timeout", with(func(c *Config) { c.PublishTimeout = -time.Second }), "PublishTimeout", "PublishTimeout -1s: must not be negative"},
+		{"negative memory entries", with(func(c *Config) { c.MemoryEntries = -1 }), "MemoryEntries", "MemoryEntries -1: must not be negative"},
+		{"negative memory age", with(func(c *Config) { c.MemoryAge = -time.Second }), "MemoryAge", "MemoryAge -1s: must not be negative"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

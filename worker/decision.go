@@ -17,6 +17,9 @@ type result struct {
 	// nack nacks the delivery whatever its outcome: a redelivery that
 	// follows a first copy which was nacked (see follow).
 	nack bool
+	// fromMemory marks an outcome settled from the memory of outcomes,
+	// without a request (see memory).
+	fromMemory bool
 }
 
 // cancel sends the cancel (retrying what is transient) and decides the

@@ -60,3 +60,14 @@ func (o Outcome) Stopped() bool {
 	}
 	return false
 }
+
+// final reports whether the outcome is an operation's final state, found by
+// a get that showed it done: a state that never changes, which the worker
+// remembers (see memory).
+func (o Outcome) final() bool {
+	switch o {
+	case Cancelled, Completed, Failed, DoneNoResult:
+		return true
+	}
+	return false
+}

@@ -28,20 +28,26 @@ type Event struct {
 	DeliveryAttempt int       `json:"deliveryAttempt"`
 	ReceivedAt      time.Time `json:"receivedAt"`
 	FinishedAt      time.Time `json:"finishedAt"`
+	// FromMemory is set when the outcome was settled from the memory of
+	// outcomes, without a request.
+	FromMemory bool `json:"fromMemory"`
 }
 
 // initOutcomeSeries creates the outcome series at zero, so that they exist
 // from start-up: the count and the job duration of every outcome of every
-// configured host, and of invalid for the unknown service.
+// configured host, and of invalid for the unknown service; and the count
+// settled from memory of every configured host and the unknown service.
 func initOutcomeSeries(m *metrics.Metrics, hosts []string) {
-	for _, o := range Outcomes() {
-		for _, h := range hosts {
+	for _, h := range hosts {
+		for _, o := range Outcomes() {
 			m.Jobs.WithLabelValues(h, string(o))
 			m.JobDuration.WithLabelValues(h, string(o))
 		}
+		m.JobsFromMemory.WithLabelValues(h)
 	}
 	m.Jobs.WithLabelValues(metrics.UnknownService, string(Invalid))
 	m.JobDuration.WithLabelValues(metrics.UnknownService, string(Invalid))
+	m.JobsFromMemory.WithLabelValues(metrics.UnknownService)
 }
 
 // What reaches a log line or a result event is bounded (Cloud Logging
@@ -62,6 +68,9 @@ func (w *Worker) finish(ctx context.Context, j *job, r result) (acked bool) {
 	r.message = lro.Clip(r.message, maxDetailBytes)
 	w.metrics.Jobs.WithLabelValues(j.service, string(r.outcome)).Inc()
 	w.metrics.JobDuration.WithLabelValues(j.service, string(r.outcome)).Observe(finished.Sub(j.received).Seconds())
+	if r.fromMemory {
+		w.metrics.JobsFromMemory.WithLabelValues(j.service).Inc()
+	}
 	w.logOutcome(j, r, name, finished)
 	defer j.endSpan(r)
 
@@ -108,6 +117,9 @@ func (w *Worker) logOutcome(j *job, r result, name string, finished time.Time) {
 	if j.d.DeliveryAttempt > 0 {
 		fields = append(fields, zap.Int("deliveryAttempt", j.d.DeliveryAttempt))
 	}
+	if r.fromMemory {
+		fields = append(fields, zap.Bool("fromMemory", true))
+	}
 	fields = append(fields, w.traceFields(j)...)
 	w.log.Log(level, "operation "+string(r.outcome), fields...)
 }
@@ -118,17 +130,17 @@ func (w *Worker) publish(ctx context.Context, j *job, r result, name string, fin
 		Name: name, Service: j.service, Outcome: r.outcome, Code: r.code, Message: r.message,
 		Attempts: j.attempts, Polls: j.polls, Batch: j.req.Batch, Reason: j.req.Reason,
 		MessageID: j.d.ID, DeliveryAttempt: j.d.DeliveryAttempt,
-		ReceivedAt: j.received.UTC(), FinishedAt: finished.UTC(),
+		ReceivedAt: j.received.UTC(), FinishedAt: finished.UTC(), FromMemory: r.fromMemory,
 	}
 	data, _ := json.Marshal(ev)
 	attrs := map[string]string{"outcome": string(r.outcome), "service": j.service}
 	if j.req.Batch != "" {
 		attrs["batch"] = j.req.Batch
 	}
-	// The event must go out even when shutdown has begun.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.PublishTimeout)
-	defer cancel()
-	return w.sink.Publish(pctx, data, attrs)
+	// The event must go out even when shutdown has begun, and the sink
+	// bounds its own wait: only it can give up on an event for good, so
+	// that a nacked delivery has none (see Sink).
+	return w.sink.Publish(context.WithoutCancel(ctx), data, attrs)
 }
 
 // settle acks or nacks; a failure (exactly-once subscriptions report it)

@@ -58,7 +58,7 @@ func (w *Worker) follow(ctx context.Context, j *job, f *fate) Outcome {
 		select {
 		case <-f.done:
 		default:
-			j.req, _ = request.Decode(j.d.Data, j.d.Attributes) // for the log line
+			_ = w.route(j) // for the log line and the service's count
 			w.finish(ctx, j, interrupted(ctx.Err()))
 			return Interrupted
 		}

@@ -43,7 +43,10 @@ type Source interface {
 }
 
 // Sink receives result events: JSON data and attributes (see
-// docs/contract.md#result-events).
+// docs/contract.md#result-events). Publish returns once the event is
+// published or never will be: an event for a delivery that is then nacked
+// must not reach consumers later. It bounds its own wait (about
+// Config.PublishTimeout); ctx carries no deadline.
 type Sink interface {
 	Publish(ctx context.Context, data []byte, attrs map[string]string) error
 }
@@ -74,6 +77,9 @@ type Worker struct {
 	// held bounds deliveries held (MaxOutstanding).
 	held     *semaphore.Weighted
 	services map[string]*serviceState
+
+	// memory holds the outcomes settled for good, for repeats.
+	memory *memory
 
 	mu sync.Mutex
 	// inFlight holds the service/name of the operations in flight.
@@ -122,6 +128,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
+		memory:   newMemory(cfg.MemoryEntries, cfg.MemoryAge),
 	}
 	if w.tracer != nil {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
@@ -201,14 +208,15 @@ type job struct {
 // Handle processes d to exactly one outcome, records it and settles d. ctx
 // ending before an outcome means interrupted. Handle blocks while the worker
 // already holds MaxOutstanding deliveries. A delivery of a message whose
-// first copy is still in flight ends as that copy does (see follow). A
-// panic while handling d is contained: d is nacked and Handle returns ""
-// (see contain).
+// first copy is still in flight ends as that copy does (see follow); one of
+// a message acked before, or for an operation found done before, is
+// settled from memory without a request (see memory). A panic while
+// handling d is contained: d is nacked and Handle returns "" (see contain).
 func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	ctx = w.startSpan(ctx, j)
 	if err := w.held.Acquire(ctx, 1); err != nil {
-		j.req, _ = request.Decode(d.Data, d.Attributes) // for the log line
+		_ = w.route(j) // for the log line and the service's count
 		w.finish(ctx, j, interrupted(err))
 		return Interrupted
 	}
@@ -225,8 +233,16 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	if following != nil {
 		return w.follow(ctx, j, following)
 	}
-	r := w.process(ctx, j)
+	r, ok := w.rememberedMessage(j)
+	if ok {
+		_ = w.route(j) // for the log line and the event
+	} else {
+		r = w.process(ctx, j)
+	}
 	acked := w.finish(ctx, j, r)
+	if acked {
+		w.rememberMessage(j, r)
+	}
 	if first != nil {
 		w.untrack(d.ID, first, j, r, acked)
 		first = nil // released: a later panic has no copies to end
@@ -234,31 +250,50 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 	return r.outcome
 }
 
-// process decodes and routes the delivery, claims its operation against
-// duplicates, and decides its outcome.
+// process decodes and routes the delivery, checks that the deployment may
+// cancel it, claims its operation against duplicates, and decides its
+// outcome.
 func (w *Worker) process(ctx context.Context, j *job) result {
+	if err := w.route(j); err != nil {
+		return invalid(err)
+	}
+	if err := j.svc.Allowed(j.req.Name); err != nil {
+		return forbidden(err)
+	}
+	key := j.svc.Host + "/" + j.req.Name
+	if !w.claim(key) {
+		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}
+	}
+	defer w.release(key)
+	// Under the claim: a delivery that ended the operation remembers it
+	// before its claim is released.
+	if r, ok := w.rememberedOperation(j); ok {
+		return r
+	}
+	r := w.cancel(ctx, j)
+	w.rememberOperation(j, r)
+	return r
+}
+
+// route decodes the delivery into j.req and picks its service, j.svc, whose
+// host becomes j.service. When that fails, j.service is the enabled service
+// the message names, if any: its outcome (invalid, or interrupted before it
+// was worked on) is counted there rather than under "unknown".
+func (w *Worker) route(j *job) error {
 	req, err := request.Decode(j.d.Data, j.d.Attributes)
 	j.req = req
 	if err != nil {
-		return invalid(err)
+		return err
 	}
 	if w.table.Lookup(req.Service) != nil {
 		j.service = req.Service
 	}
 	svc, err := w.table.Route(req.Service, req.Name)
 	if err != nil {
-		return invalid(err)
+		return err
 	}
 	j.svc, j.service = svc, svc.Host
-	if err := svc.Allowed(req.Name); err != nil {
-		return forbidden(err)
-	}
-	key := svc.Host + "/" + req.Name
-	if !w.claim(key) {
-		return result{outcome: Duplicate, code: "ALREADY_EXISTS", message: "the same operation is already being cancelled in this process"}
-	}
-	defer w.release(key)
-	return w.cancel(ctx, j)
+	return nil
 }
 
 // claim marks key in flight; false if it already was.

@@ -71,6 +71,8 @@ func backlog(ctx context.Context) (*result, error) {
 	res.add("redelivered_after_seconds_max", ls.lastLapse.Seconds())
 	res.add("jobs", jobs)
 	res.add("jobs_cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues(vaultHost, "cancelled")))
+	res.add("jobs_settled_from_memory", testutil.ToFloat64(r.m.JobsFromMemory.WithLabelValues(vaultHost)))
+	res.add("outcomes", outcomeCounts(r))
 	res.add("requests", answers.Load())
 	res.add("answered_503", unavailable.Load())
 	res.add("requests_per_s", float64(answers.Load())/elapsed.Seconds())
@@ -169,14 +171,16 @@ func (l *leases) settled(id string, ack bool) {
 		l.state[id] = "nacked"
 		return
 	}
-	if l.state[id] != "acked" {
-		l.acks++
-	}
 	l.state[id] = "acked"
 	if l.done == nil {
 		l.done = map[string]time.Duration{}
 	}
-	l.done[id] = time.Since(l.first[id])
+	// A message acked again after a redelivery is not another one: the
+	// run ends once every message was acked.
+	if _, again := l.done[id]; !again {
+		l.acks++
+		l.done[id] = time.Since(l.first[id])
+	}
 }
 
 func (l *leases) acked() int {

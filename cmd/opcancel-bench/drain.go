@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"opcancel/lro/lrotest"
 	"opcancel/queue"
 	"opcancel/queue/queuetest"
@@ -58,6 +60,7 @@ func backlogDrain(ctx context.Context) (*result, error) {
 	res.add("deliveries", s.deliveries)
 	res.add("messages_delivered_more_than_once", s.repeated)
 	res.add("api_requests_per_name", float64(st.Cancels+st.Gets)/float64(max(s.names, 1)))
+	res.add("settled_from_memory", testutil.ToFloat64(r.m.JobsFromMemory.WithLabelValues(vaultHost)))
 	res.add("last_first_outcome_seconds", s.lastFirst.Seconds())
 	res.add("drained", runErr == nil)
 	res.add("lease_extension_seconds", queue.DefaultLeaseExtension.Seconds())

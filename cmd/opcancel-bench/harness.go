@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -195,4 +196,16 @@ func residentBytes() (int64, error) {
 		return 0, err
 	}
 	return pages * int64(os.Getpagesize()), nil
+}
+
+// outcomeCounts is the count of each outcome the rig's worker recorded for
+// the Vault service, the outcomes never recorded left out.
+func outcomeCounts(r *rig) map[string]float64 {
+	counts := map[string]float64{}
+	for _, o := range worker.Outcomes() {
+		if n := testutil.ToFloat64(r.m.Jobs.WithLabelValues(vaultHost, string(o))); n > 0 {
+			counts[string(o)] = n
+		}
+	}
+	return counts
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"opcancel/lro"
+	"opcancel/queue"
 	"opcancel/worker"
 )
 
@@ -21,6 +22,7 @@ func flagDefaults() kong.Vars {
 		"auth":             lro.AuthADC,
 		"concurrency":      strconv.Itoa(d.Concurrency),
 		"max_outstanding":  strconv.Itoa(d.MaxOutstanding),
+		"lease_extension":  shortDuration(queue.DefaultLeaseExtension),
 		"verify_timeout":   shortDuration(d.VerifyTimeout),
 		"retry_budget":     shortDuration(d.RetryBudget),
 		"shutdown_timeout": shortDuration(d.ShutdownTimeout),

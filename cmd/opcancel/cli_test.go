@@ -91,7 +91,7 @@ func TestFlagsReadTheEnvironmentAndTheCommandLineWins(t *testing.T) {
 // --help with its default and its environment variable.
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	t.Parallel()
-	commands := map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "replay": replayCmd{}, "demo": demoCmd{},
+	commands := map[string]any{"worker": workerCmd{}, "submit": submitCmd{}, "wait": waitCmd{}, "replay": replayCmd{}, "demo": demoCmd{},
 		"fake-api": fakeAPICmd{}, "services": servicesCmd{}, "doctor": doctorCmd{}}
 	for name, cmd := range commands {
 		out, _, code, err := runCLI(t, nil, name, "--help")

@@ -2,18 +2,49 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
 )
 
-// confirm asks question on the terminal before a bulk action (submit
-// --list-parent, replay) and returns nil when the answer is y or yes; any
-// other answer is an error saying that nothing was done (notDone:
-// "published"). With no terminal on standard input to ask on, it is a
-// usage error saying what would be done (action) and that --yes confirms it.
+// confirmation is the question every bulk command (submit, replay) asks
+// before publishing more than --confirm-above messages, whatever their
+// source: the flags, written once, and the one way of asking.
+type confirmation struct {
+	ConfirmAbove int  `default:"1000" help:"Ask on the terminal before publishing more than this many messages, with their count per service (0: always ask); without a terminal to ask on, refuse (exit 2) unless --yes."`
+	Yes          bool `help:"Do not ask: publish however many messages there are (see --confirm-above)."`
+}
+
+// validate checks the flags.
+func (c confirmation) validate() error {
+	if c.ConfirmAbove < 0 {
+		return usagef("--confirm-above %d: must be 0 (always ask) or more", c.ConfirmAbove)
+	}
+	return nil
+}
+
+// ask asks whether to go on with a bulk action on the messages counted
+// per service in counts, when there are more than --confirm-above of them
+// and --yes was not given; nil means go on. would says what would be done
+// ("2000 cancel requests (…) would be published to T"), question asks it
+// ("Publish 2000 cancel requests (…) to T?"), and notDone says what was
+// not done when the answer is no ("published").
+func (c confirmation) ask(e *env, counts serviceCounts, would, question, notDone string) error {
+	if c.Yes || counts.total() <= c.ConfirmAbove {
+		return nil
+	}
+	return confirm(e, fmt.Sprintf("%s, more than --confirm-above %d", would, c.ConfirmAbove), question, notDone)
+}
+
+// confirm asks question on the terminal and returns nil when the answer is
+// y or yes; any other answer is an error saying that nothing was done
+// (notDone: "published"). With no terminal on standard input to ask on, it
+// is a usage error saying what would be done (action) and that --yes
+// confirms it.
 func confirm(e *env, action, question, notDone string) error {
 	if !isTerminal(e.stdin) {
 		return usagef("%s; confirm with --yes (standard input is not a terminal to ask on)", action)
@@ -30,4 +61,32 @@ func confirm(e *env, action, question, notDone string) error {
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
 	return ok && term.IsTerminal(int(file.Fd()))
+}
+
+// serviceCounts counts messages per service host ("unknown" for a message
+// that names no service opcancel can tell).
+type serviceCounts map[string]int
+
+func (s serviceCounts) total() int {
+	n := 0
+	for _, c := range s {
+		n += c
+	}
+	return n
+}
+
+// String is "vault.googleapis.com 1200, androidmanagement.googleapis.com
+// 300": the largest first. Hosts are escaped: a dead letter's host is
+// read from the message.
+func (s serviceCounts) String() string {
+	hosts := make([]string, 0, len(s))
+	for h := range s {
+		hosts = append(hosts, h)
+	}
+	slices.SortFunc(hosts, func(a, b string) int { return cmp.Or(s[b]-s[a], strings.Compare(a, b)) })
+	parts := make([]string, len(hosts))
+	for i, h := range hosts {
+		parts[i] = fmt.Sprintf("%s %d", escape(h), s[h])
+	}
+	return strings.Join(parts, ", ")
 }

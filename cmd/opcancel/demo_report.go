@@ -38,7 +38,7 @@ func printDemoTable(w io.Writer, got, expected map[string]float64) bool {
 			exp = strconv.FormatFloat(expected[k], 'f', 0, 64)
 			ok = ok && got[k] == expected[k]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t\n", service, outcome, got[k], exp)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t\n", escape(service), escape(outcome), got[k], exp)
 		total += got[k]
 		totalExp += expected[k]
 	}
@@ -59,7 +59,7 @@ func printDemoTable(w io.Writer, got, expected map[string]float64) bool {
 // the result events.
 func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names []givenName, invalid []string) (map[string]float64, error) {
 	watch := newWatch(newBatchID(time.Now()))
-	events, err := openBatchEvents(ctx, world.qc, demoProject, world.results, watch, e.stderr)
+	events, err := openBatchEvents(ctx, world.qc, demoProject, []string{world.results}, time.Time{}, watch, e.stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +71,8 @@ func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names 
 	got := outcomesByService(watch)
 	if errors.Is(err, errWaitTimeout) {
 		printDemoTable(e.stdout, got, nil)
-		n, total, _ := watch.status()
-		err = fmt.Errorf("demo: only %d of %d outcomes after %s", n, total, c.Timeout)
+		st := watch.status()
+		err = fmt.Errorf("demo: only %d of %d outcomes after %s", st.ended, st.total, c.Timeout)
 	}
 	return got, err
 }

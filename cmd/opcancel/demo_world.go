@@ -13,7 +13,6 @@ import (
 	"opcancel/lro/lrotest"
 	"opcancel/metrics"
 	"opcancel/queue"
-	"opcancel/request"
 )
 
 // demoProject is the project of the demo's topics and subscription.
@@ -97,6 +96,16 @@ func (w *demoWorld) startAPIs(latency time.Duration, table *lro.Table) error {
 	return nil
 }
 
+// watchRecorder tells a watch of the messages published.
+type watchRecorder struct{ w *watch }
+
+func (r watchRecorder) sent(o outgoing, id string) error {
+	r.w.expect(id, o.req.Service, o.req.Name)
+	return nil
+}
+
+func (watchRecorder) idle() error { return nil }
+
 // close stops what the world started.
 func (w *demoWorld) close() {
 	for _, s := range w.servers {
@@ -114,8 +123,9 @@ func (w *demoWorld) close() {
 func (w *demoWorld) publish(ctx context.Context, e *env, names []givenName, invalid []string, watch *watch) error {
 	pub := w.qc.Publisher(queue.PublishConfig{Topic: w.topic, CountThreshold: 1000})
 	sub := submission{table: w.table, pub: pub, names: names, batch: watch.batch, reason: "demo", stderr: e.stderr,
-		sent: func(id string, req request.Request) { watch.expect(id, req.Service, req.Name) }}
-	sum, err := sub.publishAll(ctx)
+		record: watchRecorder{watch}}
+	out, invalidNames := sub.prepare()
+	sum, err := sub.publishAll(ctx, out, invalidNames)
 	for _, raw := range invalid {
 		id, perr := pub.PublishAsync(ctx, []byte(raw), map[string]string{"batch": watch.batch}).Get(ctx)
 		if perr != nil && err == nil {

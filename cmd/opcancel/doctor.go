@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"opcancel/lro"
 	"opcancel/queue"
@@ -124,24 +121,10 @@ func textStatus(s string) string {
 // maxAPIText bounds an API's text in a line of the report.
 const maxAPIText = 512
 
-// printable is s from an API, fit for a terminal: control and formatting
-// characters (bidirectional overrides included) and bytes that are not
-// UTF-8 are escaped as Go escapes them, and what is longer than
-// maxAPIText bytes then is cut (lro.Clip).
+// printable is s from an API, fit for a terminal (escape), cut to
+// maxAPIText bytes (lro.Clip).
 func printable(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			q := fmt.Sprintf("%+q", string(r))
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return lro.Clip(b.String(), maxAPIText)
+	return lro.Clip(escape(s), maxAPIText)
 }
 
 // errText is err's text, fit for a terminal.

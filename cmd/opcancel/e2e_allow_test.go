@@ -78,7 +78,8 @@ func TestAllowListsAndServiceAgreement(t *testing.T) {
 		t.Errorf("submit of a forbidden name: exit %d\n%s\n%s", code, out, errb)
 	}
 	// Without the services file, submit publishes; the worker refuses.
-	out, errb, code, _ = runCLI(t, env, "submit", "--wait", "--topic="+ps.topic, "--results-topic="+ps.results, "--auth=none", "operations/team-b/w")
+	out, errb, code, _ = runCLI(t, env, "submit", "--wait", "--topic="+ps.topic, "--results-topic="+ps.results, "--batches-topic="+ps.batches,
+		"--auth=none", "operations/team-b/w")
 	if code != 3 || !strings.Contains(out, "vault.googleapis.com  operations/team-b/w  forbidden  PERMISSION_DENIED") {
 		t.Errorf("submit --wait of a name the worker forbids: exit %d, want 3\n%s\n%s", code, out, errb)
 	}

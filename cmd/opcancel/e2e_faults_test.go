@@ -189,50 +189,62 @@ func checkChaos(t *testing.T, vault *lrotest.Server, ev *eventsByName, n int) {
 		n, cancelRequests, moreThanOne, ev.total, ev.names(), ev.total-ev.names(), maxAttempt, st.Cancels+st.Gets, st.Faults)
 }
 
-// TestRedeliveryAfterSIGKILL measures how long messages held by a SIGKILLed
-// worker take to come back. The worker's leases decide it, not the
-// subscription's ack deadline (ten minutes here): a streaming pull leases
-// each message for the queue's extension period (lease) on delivery; the
-// client library at once shortens that to its expected processing time (the
-// 99th percentile of its past ones, clamped between 10 s and lease) and
-// renews it 5 s before it runs out. So a message comes back at most lease
-// after the kill, and 5 to 10 s after it while jobs end within 10 s.
+// TestRedeliveryAfterSIGKILL: messages held by a SIGKILLed worker come back
+// at most --lease-extension after the kill, on an exactly-once subscription
+// too, where the client library would otherwise lease each for at least
+// 60 s. The worker's leases decide it, not the subscription's ack deadline
+// (ten minutes here): the client leases every message for the extension
+// when it reads it and renews that 5 s before it runs out, so a message
+// comes back 5 s to one extension after the kill. It runs with 20 s leases
+// to be short; the default is checked at unit level
+// (queue.TestEveryLeaseIsTheLeaseExtension).
 func TestRedeliveryAfterSIGKILL(t *testing.T) {
 	t.Parallel()
-	e := emulator(t)
-	l := e2eLimits
-	l.verifyTimeout = 10 * time.Minute // hold every job until the kill
-	apis := newFakeAPIs(t, lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{DoneAfterPolls: lrotest.Never} }}, lrotest.Options{}, "")
-	// An ack deadline far above any lease the worker grants, to show that
-	// it plays no part.
-	ps := newPubsub(t, e, queuetest.SubscriptionOptions{AckDeadline: 10 * time.Minute}, false)
-	const n = 20
-	var msgs []message
-	for i := range n {
-		msgs = append(msgs, message{data: fmt.Sprintf("operations/held-%d", i)})
-	}
-	p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub, "--config=" + apis.config}, l.args()...)...)
-	publish(t, e, ps.topic, msgs...)
-	waitFor(t, "every message held", lease+l.requestTimeout, func() bool {
-		return value(scrape(t, p.admin), "opcancel_jobs_in_flight", nil) == n
-	})
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	killed := time.Now()
-	p.done <- <-p.done
+	const extension = 20 * time.Second
+	for _, exactlyOnce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exactly once %v", exactlyOnce), func(t *testing.T) {
+			t.Parallel()
+			e := emulator(t)
+			l := e2eLimits
+			l.verifyTimeout = 10 * time.Minute // hold every job until the kill
+			apis := newFakeAPIs(t, lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{DoneAfterPolls: lrotest.Never} }}, lrotest.Options{}, "")
+			// An ack deadline far above any lease the worker grants, to
+			// show that it plays no part.
+			ps := newPubsub(t, e, queuetest.SubscriptionOptions{AckDeadline: 10 * time.Minute, ExactlyOnce: exactlyOnce}, false)
+			const n = 20
+			var msgs []message
+			for i := range n {
+				msgs = append(msgs, message{data: fmt.Sprintf("operations/held-%d", i)})
+			}
+			p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub,
+				"--config=" + apis.config, "--lease-extension=" + extension.String()}, l.args()...)...)
+			publish(t, e, ps.topic, msgs...)
+			waitFor(t, "every message held", lease+l.requestTimeout, func() bool {
+				return value(scrape(t, p.admin), "opcancel_jobs_in_flight", nil) == n
+			})
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			killed := time.Now()
+			p.done <- <-p.done
 
-	// Twice the longest lease: a message still away then outlived every
-	// lease the worker could have granted.
-	var back []time.Duration
-	waitFor(t, "the killed worker's messages", 2*lease, func() bool {
-		got, err := e.Pull(context.Background(), ps.sub, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range got {
-			back = append(back, time.Since(killed))
-		}
-		return len(back) == n
-	})
-	t.Logf("%d messages held by a SIGKILLed worker came back %v to %v after the kill (the longest lease the worker grants: %v)",
-		n, back[0].Round(10*time.Millisecond), back[n-1].Round(10*time.Millisecond), lease)
+			// A quarter of a lease more than the bound for the pulls
+			// that notice the messages back; wait for twice as long to
+			// tell how late a late one is.
+			var back []time.Duration
+			waitFor(t, "the killed worker's messages", 2*extension, func() bool {
+				got, err := e.Pull(context.Background(), ps.sub, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range got {
+					back = append(back, time.Since(killed))
+				}
+				return len(back) == n
+			})
+			t.Logf("%d messages held by a SIGKILLed worker came back %v to %v after the kill (--lease-extension %v)",
+				n, back[0].Round(10*time.Millisecond), back[n-1].Round(10*time.Millisecond), extension)
+			if last := back[n-1]; last > extension+extension/4 {
+				t.Errorf("the last message came back %v after the kill, want within the lease extension, %v", last.Round(10*time.Millisecond), extension)
+			}
+		})
+	}
 }

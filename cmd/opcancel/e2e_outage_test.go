@@ -158,9 +158,11 @@ func TestAPIDownForAMinute(t *testing.T) {
 	e := emulator(t)
 	l := e2eLimits
 	l.retryBudget = 10 * time.Second
-	// The outage outlasts every job's first delivery, retry budget and last
-	// request, so that each is nacked at least once while the API is down.
-	downFor := max(time.Minute, lease+l.retryBudget+l.requestTimeout+5*time.Second)
+	// The outage outlasts every job's first delivery (within a lease, 20 s
+	// here), retry budget and last request, so that each is nacked at least
+	// once while the API is down.
+	const extension = 20 * time.Second
+	downFor := max(time.Minute, extension+l.retryBudget+l.requestTimeout+5*time.Second)
 	var down atomic.Bool
 	down.Store(true)
 	apis := newFakeAPIs(t, lrotest.Options{
@@ -180,7 +182,7 @@ func TestAPIDownForAMinute(t *testing.T) {
 		msgs = append(msgs, message{data: fmt.Sprintf("operations/outage-%d", i)})
 	}
 	p := startBinary(t, []string{"PUBSUB_EMULATOR_HOST=" + e.Host}, append([]string{"--auth=none", "--subscription=" + ps.sub,
-		"--results-topic=" + ps.results, "--config=" + apis.config}, l.args()...)...)
+		"--results-topic=" + ps.results, "--config=" + apis.config, "--lease-extension=" + extension.String()}, l.args()...)...)
 	publish(t, e, ps.topic, msgs...)
 	var ev eventsByName
 	sitOutOutage(t, e, p, ps.resultsSub, &ev, downFor)

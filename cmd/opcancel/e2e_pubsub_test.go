@@ -14,9 +14,10 @@ import (
 )
 
 // pubsubResources is a topic, a worker subscription and optionally a results
-// topic with a subscription to read the events back.
+// topic with a subscription to read the events back, and a batches topic
+// for the manifests of submit --wait.
 type pubsubResources struct {
-	project, topic, sub, results, resultsSub string
+	project, topic, sub, results, resultsSub, batches string
 }
 
 var nameSeq struct {
@@ -42,6 +43,9 @@ func newPubsub(t *testing.T, e *queuetest.Emulator, o queuetest.SubscriptionOpti
 	}
 	if withResults {
 		if p.results, p.resultsSub, err = e.TopicAndSubscription(ctx, p.project, "results", "results-reader", queuetest.SubscriptionOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if p.batches, err = e.Topic(ctx, p.project, "batches"); err != nil {
 			t.Fatal(err)
 		}
 	}

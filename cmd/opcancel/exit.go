@@ -44,7 +44,8 @@ func exitCode(err error) int {
 	}
 }
 
-// oneLine is err's message on one line, as main prints it.
+// oneLine is err's message on one line, as main prints it: escaped, since
+// it can carry an API's or a message's text.
 func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", " ")
+	return escape(strings.ReplaceAll(err.Error(), "\n", " "))
 }

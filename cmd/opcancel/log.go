@@ -31,7 +31,23 @@ func newLogger(level string, w io.Writer) (*zap.Logger, error) {
 			pe.AppendString(severity(l))
 		},
 	})
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(escapedLines{w})), lvl)), nil
+}
+
+// escapedLines writes each JSON log line with the runes a terminal could
+// act on that zap leaves raw (C1 controls, format characters such as the
+// bidirectional overrides, line separators: it escapes only C0) as \u
+// escapes, which leaves every value as it was (escapeJSON): an API's
+// error message in a detail field cannot take over the terminal of
+// whoever reads the log (docs/contract.md#terminal-output). zap writes a
+// whole entry in one Write.
+type escapedLines struct{ w io.Writer }
+
+func (e escapedLines) Write(p []byte) (int, error) {
+	if _, err := e.w.Write(escapeJSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func severity(l zapcore.Level) string {

@@ -3,11 +3,11 @@
 // and docs/contract.md#the-binary.
 //
 // Each subcommand's files carry its name (worker*.go, submit*.go,
-// replay*.go, demo*.go, fakeapi*.go, services*.go, doctor*.go, version*.go; wait_*.go
-// follow a batch to its outcomes, for submit --wait and the demo); what
-// several share is named for what it provides: main.go (run and the
-// parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the base of
-// the Pub/Sub commands), confirm.go, progress.go, output.go, mix.go.
+// replay*.go, demo*.go, fakeapi*.go, services*.go, doctor*.go, version*.go;
+// wait*.go follow a batch to its outcomes, for wait, submit --wait and the
+// demo); what several share is named for what it provides: main.go (run
+// and the parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the
+// base of the Pub/Sub commands), confirm.go, progress.go, output.go, mix.go.
 package main
 
 import (
@@ -52,6 +52,7 @@ const quotaProjectEnv = "GOOGLE_CLOUD_QUOTA_PROJECT"
 type cli struct {
 	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
 	Submit   submitCmd   `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
+	Wait     waitCmd     `cmd:"" help:"Follow a batch to its outcomes at any time, from its start: the table and exit status of submit --wait."`
 	Replay   replayCmd   `cmd:"" help:"Publish the messages of a dead-letter subscription to the worker's topic again, acking each once it is published."`
 	Demo     demoCmd     `cmd:"" help:"Run everything in one process on embedded fakes (Pub/Sub and the operations APIs): no cloud, no credentials."`
 	FakeAPI  fakeAPICmd  `cmd:"" name:"fake-api" help:"Serve a fake Google operations API (the demo's) for development clusters and load tests."`
@@ -110,7 +111,7 @@ func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
 			"(--max-outstanding: OPCANCEL_MAX_OUTSTANDING); a flag on the command line wins. "+
 			"PUBSUB_EMULATOR_HOST selects a Pub/Sub emulator.\n\n"+
 			"Exit status: 0 on a clean stop, 1 on a runtime error, 2 on a usage or configuration error; "+
-			"submit --wait also exits 3 when some operations may still run, and 4 when outcomes are missing at --wait-timeout; doctor exits 1 when a check fails."),
+			"submit --wait and wait also exit 3 when some operations may still run, and 4 when outcomes are missing at --wait-timeout; doctor exits 1 when a check fails."),
 		kong.Writers(e.stdout, e.stderr),
 		kong.Exit(exit),
 		kong.Resolvers(envResolver),

@@ -36,6 +36,14 @@ func (p progress) set(n int) {
 	}
 }
 
+// setMax changes the number of steps: a batch followed while it is
+// published grows.
+func (p progress) setMax(max int) {
+	if p.bar != nil && int64(max) != p.bar.GetMax64() {
+		p.bar.ChangeMax(max)
+	}
+}
+
 // describe replaces the bar's description.
 func (p progress) describe(what string) {
 	if p.bar != nil {

@@ -78,3 +78,20 @@ func (b *pubsubBase) connect(ctx context.Context, e *env) (*queue.Client, error)
 		Tracing:      b.tracing != nil && b.tracing.on(),
 	})
 }
+
+// start is startTracing then connect, for a command that needs both at
+// once; stop closes the client and shuts tracing down.
+func (b *pubsubBase) start(ctx context.Context, e *env) (ps *queue.Client, stop func(), err error) {
+	tr, err := b.startTracing(ctx, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ps, err = b.connect(ctx, e); err != nil {
+		tr.shutdownTo(e.stderr)
+		return nil, nil, err
+	}
+	return ps, func() {
+		ps.Close()
+		tr.shutdownTo(e.stderr)
+	}, nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"time"
 
@@ -23,63 +22,23 @@ const settleTimeout = 10 * time.Second
 
 // replay is one run of replay.
 type replay struct {
-	cmd    *replayCmd
-	setup  *replaySetup
-	ps     *queue.Client
-	pub    *queue.Publisher // nil: dry run
-	tracer trace.Tracer     // nil: tracing off
-	stderr io.Writer
-	bar    progress
-	// replayed counts the messages published and acked (in a dry run, the
-	// messages seen); failed those whose publish failed.
+	cmd      *replayCmd
+	setup    *replaySetup
+	ps       *queue.Client
+	pub      asyncPublisher // nil: dry run
+	tracer   trace.Tracer   // nil: tracing off
+	e        *env
+	progress bool // draw progress bars on stderr
+	bar      progress
+	// leases holds every message pulled until it is acked or given back.
+	leases *queue.Leases
+	// read is what was read from the subscription; nil until it all was.
+	read *replayRead
+	// publishing is set once the replay is confirmed.
+	publishing bool
+	// replayed counts the messages published and acked; failed those
+	// whose publish failed.
 	replayed, failed int
-}
-
-// run pulls batches until the subscription is empty, --limit is reached or
-// a publish fails; a dry run holds what it pulled and gives it back at the end.
-func (r *replay) run(ctx context.Context) error {
-	var held []string // a dry run's ack IDs
-	seen := map[string]bool{}
-	defer func() {
-		if len(held) > 0 {
-			// A nack that fails only delays them: they come back when
-			// their ack deadline passes.
-			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-			defer cancel()
-			r.ps.Nack(nctx, r.setup.sub, held)
-		}
-	}()
-	for r.cmd.Limit == 0 || r.replayed < r.cmd.Limit {
-		want := replayBatch
-		if r.cmd.Limit > 0 {
-			want = min(want, r.cmd.Limit-r.replayed)
-		}
-		pctx, cancel := context.WithTimeout(ctx, r.cmd.Idle)
-		msgs, err := r.ps.Pull(pctx, r.setup.sub, want)
-		cancel()
-		if err != nil || len(msgs) == 0 {
-			return err
-		}
-		if r.pub == nil {
-			fresh := 0
-			for _, m := range msgs {
-				held = append(held, m.AckID)
-				if !seen[m.ID] {
-					seen[m.ID], fresh = true, fresh+1
-				}
-			}
-			r.replayed += fresh
-			r.bar.set(r.replayed)
-			if fresh == 0 { // held past the ack deadline: they came round again
-				return nil
-			}
-			continue
-		}
-		if err := r.republish(ctx, msgs); err != nil || r.failed > 0 {
-			return err
-		}
-	}
-	return nil
 }
 
 // republish publishes msgs to the topic, then acks those the server has
@@ -110,7 +69,7 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 		}
 		if err != nil {
 			if r.failed++; r.failed <= 10 {
-				fmt.Fprintf(r.stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(r.e.stderr, "publish failed: %s\n", escape(err.Error()))
 			}
 			nacks = append(nacks, msgs[i].AckID)
 			continue
@@ -121,6 +80,8 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 	}
 	// Settle even when interrupted: an ack lost here means a message
 	// published twice, a nack lost one back only after the ack deadline.
+	r.leases.Release(acks)
+	r.leases.Release(nacks)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err := r.ps.Ack(sctx, r.setup.sub, acks); err != nil {

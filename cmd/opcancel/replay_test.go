@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/google/go-cmp/cmp"
@@ -13,20 +14,23 @@ import (
 	"opcancel/queue/queuetest"
 )
 
+// replayIdle is the --idle of the tests' replays: long enough for the
+// emulator on a busy machine to answer a pull. A pull that --idle cuts
+// short just as the emulator hands it messages leaves them leased to no
+// one until their ack deadline, and that replay does not see them
+// (docs/contract.md#opcancel-replay).
+const replayIdle = 5 * time.Second
+
 // deadLetters publishes msgs to a topic whose subscription has a real
 // dead-letter policy (5 deliveries) and nacks every delivery until all of
 // them are in the dead-letter topic; it returns the topic, the dead-letter
-// subscription, and a subscription to the topic that sees what is
-// published to it afterwards.
-func deadLetters(t *testing.T, e *queuetest.Emulator, project string, msgs ...message) (topic, deadSub, reader string) {
+// subscription (with an ack deadline of deadAck, 60s when 0), and a
+// subscription to the topic that sees what is published to it afterwards.
+func deadLetters(t *testing.T, e *queuetest.Emulator, project string, deadAck time.Duration, msgs ...message) (topic, deadSub, reader string) {
 	t.Helper()
 	ctx := context.Background()
-	dead, err := e.Topic(ctx, project, "dead-letters")
+	dead, deadSub, err := e.TopicAndSubscription(ctx, project, "dead-letters", "dead-letters", queuetest.SubscriptionOptions{AckDeadline: deadAck})
 	if err != nil {
-		t.Fatal(err)
-	}
-	deadSub = "projects/" + project + "/subscriptions/dead-letters"
-	if err := e.Subscription(ctx, dead, deadSub); err != nil {
 		t.Fatal(err)
 	}
 	topic, sub, err := e.TopicAndSubscription(ctx, project, "requests", "worker", queuetest.SubscriptionOptions{DeadLetterTopic: dead, MaxDeliveries: 5})
@@ -61,7 +65,7 @@ func deadLetters(t *testing.T, e *queuetest.Emulator, project string, msgs ...me
 	// The emulator moves a message when it would deliver it a sixth time:
 	// the receiver keeps nacking until a dry run counts them all.
 	waitFor(t, "the dead letters", untilPublished, func() bool {
-		out, _, _, _ := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}, "replay", "--dry-run", "--idle=1s",
+		out, _, _, _ := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}, "replay", "--dry-run", "--idle="+replayIdle.String(),
 			"--from-subscription="+deadSub, "--topic="+topic)
 		return strings.HasPrefix(out, fmt.Sprintf("dead letters: %d ", len(msgs)))
 	})
@@ -76,8 +80,8 @@ func deadLetters(t *testing.T, e *queuetest.Emulator, project string, msgs ...me
 // TestReplayDeadLetters: replay publishes the dead letters to the topic
 // again, data and attributes unchanged plus replayedFrom, acking each only
 // once it is published: a publish that fails leaves the dead letters
-// where they were. It asks for confirmation as --list-parent does, and
-// --limit bounds it.
+// where they were. It asks for confirmation above --confirm-above, as
+// submit does, and --limit bounds it.
 func TestReplayDeadLetters(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
@@ -86,11 +90,11 @@ func TestReplayDeadLetters(t *testing.T) {
 	for i := range 3 {
 		msgs = append(msgs, message{data: fmt.Sprintf(`{"name":"operations/dl-%d"}`, i), attrs: map[string]string{"batch": "b-dl", "service": vaultHost}})
 	}
-	topic, deadSub, reader := deadLetters(t, e, project, msgs...)
+	topic, deadSub, reader := deadLetters(t, e, project, 0, msgs...)
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	// replay returns stdout, and stderr with the error main would print.
 	replay := func(args ...string) (string, string, int) {
-		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=1s", "--from-subscription=" + deadSub}, args...)...)
+		out, errb, code, err := runCLI(t, env, append([]string{"replay", "--idle=" + replayIdle.String(), "--from-subscription=" + deadSub}, args...)...)
 		if err != nil {
 			errb += "opcancel: " + err.Error()
 		}
@@ -101,11 +105,11 @@ func TestReplayDeadLetters(t *testing.T) {
 		return out
 	}
 
-	if _, errb, code := replay("--topic=" + topic); code != 2 || !strings.Contains(errb, "confirm with --yes") {
-		t.Errorf("without --yes and no terminal: exit %d, %s", code, errb)
+	if _, errb, code := replay("--confirm-above=2", "--topic="+topic); code != 2 || !strings.Contains(errb, "confirm with --yes") {
+		t.Errorf("over --confirm-above without --yes and no terminal: exit %d, %s", code, errb)
 	}
 	out, errb, code := replay("--yes", "--topic=projects/"+project+"/topics/missing")
-	if code != 1 || !strings.Contains(out, "replayed: 0, failed: 3") || !strings.Contains(errb, "does not exist") {
+	if code != 1 || !strings.Contains(out, "replayed: 0, failed: 3, skipped: 0") || !strings.Contains(errb, "does not exist") {
 		t.Errorf("to a missing topic: exit %d\n%s\n%s", code, out, errb)
 	}
 	if got := left(); !strings.HasPrefix(got, "dead letters: 3 ") {

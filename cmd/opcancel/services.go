@@ -113,7 +113,7 @@ func printServices(w io.Writer, rows []serviceRow) error {
 				patterns += " …"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Host, r.Version, enabled, r.Dialect, len(r.Regional), patterns)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", escape(r.Host), escape(r.Version), enabled, escape(r.Dialect), len(r.Regional), escape(patterns))
 	}
 	return tw.Flush()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,39 +25,62 @@ type submitCmd struct {
 	DryRun         bool          `help:"Validate and count; publish nothing."`
 	Config         string        `help:"YAML services file, so names are validated exactly as the worker will." type:"path"`
 	ListParent     string        `help:"List the operations of this collection with operations.list (needs --service) and submit those not done."`
-	Yes            bool          `help:"Do not ask for confirmation of --list-parent's operations."`
-	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent: adc or none."`
-	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list request."`
+	Filter         string        `help:"With --list-parent: the API's own operations.list filter (AIP-160, e.g. 'metadata.@type=\"…\"'), passed as it is."`
+	OlderThan      time.Duration `help:"With --list-parent: only operations created longer ago than this (e.g. 2h), by the creation time the API reports."`
+	NewerThan      time.Duration `help:"With --list-parent: only operations created within this (e.g. 30m), by the creation time the API reports."`
+	Show           bool          `help:"With --dry-run: read each valid name's operation (one operations.get, at its service's rate) and print whether it is done, and its type."`
+	confirmation   `kong:""`
+	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent and --show: adc or none."`
+	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list or operations.get request."`
 	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
 	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
 	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
 	Verbose        bool          `help:"With --wait: list every name that did not end cancelled or completed, not only the first 20."`
 	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
+	// Resuming a batch, and following it later with `opcancel wait`.
+	Journal      string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
+	BatchesTopic string `default:"opcancel-batches" help:"With --wait or --journal: topic ID or projects/P/topics/T where the batch's manifest (which messages it has) is published, for --wait and opcancel wait."`
 }
 
-// Help is submit's --help below its one-line summary: what --wait does and
-// the exit statuses (docs/contract.md#opcancel-submit).
+// Help is submit's --help below its one-line summary: what --wait and
+// --journal do and the exit statuses (docs/contract.md#opcancel-submit).
 func (c *submitCmd) Help() string {
-	return "With --wait, submit first creates a temporary subscription to --results-topic, filtered to the batch, " +
+	return "With --wait, submit first creates temporary subscriptions to --results-topic and --batches-topic, filtered to the batch, " +
 		"deleted on exit (Ctrl-C too) and expiring by itself a day after a killed run; it then publishes, shows the " +
 		"outcomes as they come (a bar on a terminal, a line every 5s otherwise) and ends with a table of the outcomes " +
 		"and of the names that did not end cancelled or completed (the first 20; all with --verbose or --output json). " +
 		"Each name counts once, however often its outcome is delivered; outcomes for names not in the batch are ignored.\n\n" +
+		"With --journal FILE, submit records the batch's names and each message the server has in FILE; run again with " +
+		"the same FILE (and the same names, or none), it publishes only what is missing, under the same batch. Ctrl-C " +
+		"stops publishing and waits for the answers to what was sent, so that FILE resumes exactly.\n\n" +
+		"With --wait or --journal, submit also publishes the batch's manifest (which messages it has) to --batches-topic: " +
+		"opcancel wait --batch ID follows the batch from anywhere, at any time, as --wait does.\n\n" +
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
 		"1 when a publish failed, or on another runtime error or an interrupt; " +
-		"2 on a usage error, or --list-parent without confirmation; " +
+		"2 on a usage error, a journal of another batch, topic or list of names, or more than --confirm-above names without confirmation; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
 		"invalid, forbidden, duplicate: the operation may still run); " +
 		"4 with --wait when some name had no outcome at --wait-timeout."
 }
 
-func (c *submitCmd) Run(ctx context.Context, e *env) error {
-	s, err := c.setup(e)
+func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
+	var j *journal
+	if c.Journal != "" {
+		if j, err = openJournal(c.Journal, e.stderr); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := j.close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	s, err := c.setup(e, j)
 	if err != nil {
 		return err
 	}
-	names, err := c.collect(ctx, e, s.table)
+	names, err := c.names(ctx, e, s.table, j)
 	if err != nil {
 		return err
 	}
@@ -71,8 +93,18 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 		table: s.table, topic: s.topic, names: names, rate: c.Rate, service: c.Service, reason: c.Reason, batch: c.Batch,
 		stderr: e.stderr, progress: isTerminal(e.stderr), tracer: tr.tracer(),
 	}
+	b, err := c.plan(sub, j)
+	if err != nil {
+		return err
+	}
 	if c.DryRun {
-		return c.publish(ctx, e, sub)
+		return c.dryRun(ctx, e, sub, b)
+	}
+	if err := c.confirmPublish(e, sub, b); err != nil {
+		return err
+	}
+	if err := c.startJournal(sub, j, b); err != nil {
+		return err
 	}
 	ps, err := c.connect(ctx, e)
 	if err != nil {
@@ -83,81 +115,85 @@ func (c *submitCmd) Run(ctx context.Context, e *env) error {
 	defer p.Stop()
 	sub.pub = p
 	if !c.Wait {
-		return c.publish(ctx, e, sub)
+		if j != nil {
+			b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
+		}
+		return c.publish(ctx, e, sub, b)
 	}
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, s.resultsTopic, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []string{s.resultsTopic, s.batchesTopic}, b.since, w, e.stderr)
 	if err != nil {
 		return err
 	}
-	err = c.publishAndWait(ctx, e, sub, w, events)
+	b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
+	err = c.publishAndWait(ctx, e, sub, b, w, events)
 	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "--wait: %v\n", cerr)
+		fmt.Fprintf(e.stderr, "--wait: %s\n", escape(cerr.Error()))
 	}
 	return err
 }
 
 // publish publishes, prints the summary and returns the exit error.
-func (c *submitCmd) publish(ctx context.Context, e *env, sub submission) error {
-	fmt.Fprintf(e.stderr, "batch %s: %d names to %s\n", c.Batch, len(sub.names), sub.topic)
-	sum, err := sub.publishAll(ctx)
+func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batchPlan) error {
+	sum, err := c.publishBatch(ctx, e, sub, b)
+	if merr := c.endManifest(ctx, e, b, sum); merr != nil {
+		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", escape(merr.Error()))
+	}
 	if c.Output == "json" {
 		writeJSON(e.stdout, sum.fields())
 	} else {
 		fmt.Fprintln(e.stdout, sum)
 	}
-	return sum.exitError(err)
+	return c.publishError(ctx, sum, err)
 }
 
-// publishAndWait publishes into w, waits for the outcomes, prints the
-// report and returns the exit error: a publish that failed (1) before what
-// the outcomes say (3, 4).
-func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, w *watch, events *batchEvents) error {
-	fmt.Fprintf(e.stderr, "batch %s: %d names to %s; their outcomes from %s\n", c.Batch, len(sub.names), sub.topic, events.topic)
-	sub.sent = func(id string, req request.Request) { w.expect(id, req.Service, req.Name) }
-	sum, err := sub.publishAll(ctx)
-	w.published()
+// publishAndWait publishes, waits for the outcomes of the whole batch
+// (earlier runs' messages too) as `opcancel wait` does, prints the report
+// and returns the exit error: a publish that failed (1) before what the
+// outcomes say (3, 4).
+func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
+	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
+	sum, err := c.publishBatch(ctx, e, sub, b)
+	merr := c.endManifest(ctx, e, b, sum)
 	if c.Output != "json" {
 		fmt.Fprintln(e.stdout, sum)
 	}
-	pubErr := sum.exitError(err)
+	pubErr := c.publishError(ctx, sum, err)
 	if ctx.Err() != nil {
 		return pubErr
 	}
-	werr := awaitOutcomes(ctx, w, events.failed, c.WaitTimeout, e.stderr, isTerminal(e.stderr))
-	if ctx.Err() != nil {
-		n, total, _ := w.status()
-		return fmt.Errorf("--wait: interrupted with %d of %d outcomes in: %w", n, total, ctx.Err())
+	if merr != nil {
+		return fmt.Errorf("--wait: %w", merr)
 	}
-	if werr != nil && !errors.Is(werr, errWaitTimeout) {
-		return werr
-	}
-	r := newBatchReport(w, sum, werr != nil)
-	if c.Output == "json" {
-		writeJSON(e.stdout, r)
-	} else {
-		r.writeText(e.stdout, c.Verbose)
-	}
-	if pubErr != nil {
-		return pubErr
-	}
-	return r.exitError()
+	return followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, &sum, pubErr)
 }
 
 // submitSetup is submit's validated configuration.
 type submitSetup struct {
 	topic        string
 	resultsTopic string // with --wait
+	batchesTopic string // with --wait or --journal
 	table        *lro.Table
 }
 
 // setup validates the flags; every error is a usage error naming the bad
-// value. It generates the batch ID when none is given.
-func (c *submitCmd) setup(e *env) (*submitSetup, error) {
+// value. A journal that exists gives the batch and the reason; otherwise
+// it generates the batch ID when none is given.
+func (c *submitCmd) setup(e *env, j *journal) (*submitSetup, error) {
 	s := &submitSetup{}
 	var err error
 	if s.topic, err = c.resolve(e, "topics", "--topic", c.Topic); err != nil {
 		return nil, err
+	}
+	if j != nil && j.exists {
+		if c.Batch, c.Reason, err = j.check(c.Batch, s.topic, c.Reason); err != nil {
+			return nil, err
+		}
+	}
+	if c.Wait || c.Journal != "" {
+		if s.batchesTopic, err = c.resolve(e, "topics", "--batches-topic", c.BatchesTopic); err != nil {
+			return nil, err
+		}
 	}
 	if c.Wait {
 		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
@@ -172,6 +208,9 @@ func (c *submitCmd) setup(e *env) (*submitSetup, error) {
 	}
 	if c.Rate < 0 {
 		return nil, usagef("--rate %v: must be 0 (unlimited) or more", c.Rate)
+	}
+	if err := c.validateSelection(); err != nil {
+		return nil, err
 	}
 	if s.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
 		return nil, err

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"opcancel/lro"
 )
 
-// listOperations pages through operations.list and keeps what is not done,
-// after confirmation.
+// listOperations pages through operations.list of --list-parent, with
+// --filter, and keeps the operations not done that --older-than and
+// --newer-than select.
 func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table) ([]givenName, error) {
 	if c.Service == "" {
 		return nil, usagef("--list-parent needs --service")
@@ -17,36 +19,132 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	if err := svc.ValidateParent(c.ListParent); err != nil {
 		return nil, usagef("--list-parent %w", err)
 	}
-	client, err := lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent(),
-		QuotaProject: e.getenv(quotaProjectEnv)})
+	if c.Filter != "" && !svc.Dialect.Filterable() {
+		return nil, usagef("--filter: the operations.list of %s (%s dialect) takes no filter; select with --older-than and --newer-than", svc.Host, svc.Dialect)
+	}
+	client, err := c.apiClient(ctx, e, table)
 	if err != nil {
 		return nil, err
 	}
 	pages, err := listAll(func(token string) (*lro.ListPage, error) {
-		return client.List(ctx, svc, c.ListParent, token, 0)
+		return client.List(ctx, svc, c.ListParent, lro.ListQuery{PageToken: token, Filter: c.Filter})
 	}, maxListPages)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", c.ListParent, err)
 	}
+	age := c.ageWindow(time.Now())
 	var names []givenName
-	total := 0
+	total, notDone, undated := 0, 0, 0
 	for _, page := range pages {
 		for _, op := range page.Operations {
 			total++
-			if !op.Done {
-				names = append(names, givenName{where: "list", text: op.Name})
+			if op.Done {
+				continue
+			}
+			notDone++
+			switch {
+			case !age.on():
+			case op.Created.IsZero():
+				undated++
+				continue
+			case !age.keeps(op.Created):
+				continue
+			}
+			names = append(names, givenName{where: "list", text: op.Name})
+		}
+	}
+	line := fmt.Sprintf("%s: %d operations in %d pages, %d not done", c.ListParent, total, len(pages), notDone)
+	if age.on() {
+		line += fmt.Sprintf(", %d of them created %s", len(names), age)
+	}
+	fmt.Fprintln(e.stderr, escape(line))
+	if undated > 0 {
+		return nil, usagef("%s: %d of the %d operations not done report no creation time (%s puts none where opcancel reads it: "+
+			"docs/contract.md#requests); nothing published; select them with --filter instead", age.flags(), undated, notDone, svc.Host)
+	}
+	return names, nil
+}
+
+// apiClient is the operations API client of --list-parent and --show.
+func (c *submitCmd) apiClient(ctx context.Context, e *env, table *lro.Table) (*lro.Client, error) {
+	return lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent(),
+		QuotaProject: e.getenv(quotaProjectEnv)})
+}
+
+// validateSelection checks --filter, --older-than, --newer-than and
+// --show; every error is a usage error naming the bad value.
+func (c *submitCmd) validateSelection() error {
+	if c.ListParent == "" {
+		for _, f := range []struct {
+			flag  string
+			given bool
+		}{{"--filter", c.Filter != ""}, {"--older-than", c.OlderThan != 0}, {"--newer-than", c.NewerThan != 0}} {
+			if f.given {
+				return usagef("%s selects among the operations of --list-parent; give --list-parent", f.flag)
 			}
 		}
 	}
-	fmt.Fprintf(e.stderr, "%s: %d operations in %d pages, %d not done\n", c.ListParent, total, len(pages), len(names))
-	if len(names) == 0 || c.DryRun || c.Yes {
-		return names, nil
+	if err := lro.ValidateFilter(c.Filter); err != nil {
+		return usagef("--filter: %w", err)
 	}
-	if err := confirm(e, fmt.Sprintf("--list-parent: %d operations would be cancelled", len(names)),
-		fmt.Sprintf("Cancel %d operations of %s?", len(names), c.ListParent), "published"); err != nil {
-		return nil, err
+	switch {
+	case c.OlderThan < 0:
+		return usagef("--older-than %s: must be positive", c.OlderThan)
+	case c.NewerThan < 0:
+		return usagef("--newer-than %s: must be positive", c.NewerThan)
+	case c.OlderThan > 0 && c.NewerThan > 0 && c.OlderThan >= c.NewerThan:
+		o, n := shortDuration(c.OlderThan), shortDuration(c.NewerThan)
+		return usagef("--older-than %s and --newer-than %s select nothing: no operation was created both more than %s ago and within the last %s", o, n, o, n)
+	case c.Show && !c.DryRun:
+		return usagef("--show: only with --dry-run (it reads the operations a batch would cancel, and publishes nothing)")
 	}
-	return names, nil
+	return c.confirmation.validate()
+}
+
+// ageWindow is the creation times --older-than and --newer-than select,
+// from now.
+func (c *submitCmd) ageWindow(now time.Time) ageWindow {
+	return ageWindow{olderThan: c.OlderThan, newerThan: c.NewerThan, now: now}
+}
+
+// ageWindow selects operations by creation time: created before
+// now-olderThan and after now-newerThan (a zero bound is none).
+type ageWindow struct {
+	olderThan, newerThan time.Duration
+	now                  time.Time
+}
+
+func (a ageWindow) on() bool { return a.olderThan > 0 || a.newerThan > 0 }
+
+func (a ageWindow) keeps(created time.Time) bool {
+	if a.olderThan > 0 && !created.Before(a.now.Add(-a.olderThan)) {
+		return false
+	}
+	return a.newerThan <= 0 || created.After(a.now.Add(-a.newerThan))
+}
+
+// String says what the window keeps: "more than 2h ago".
+func (a ageWindow) String() string {
+	switch {
+	case a.olderThan > 0 && a.newerThan > 0:
+		return fmt.Sprintf("between %s and %s ago", shortDuration(a.newerThan), shortDuration(a.olderThan))
+	case a.olderThan > 0:
+		return fmt.Sprintf("more than %s ago", shortDuration(a.olderThan))
+	default:
+		return fmt.Sprintf("within the last %s", shortDuration(a.newerThan))
+	}
+}
+
+// flags names the flags that set the window.
+func (a ageWindow) flags() string {
+	switch {
+	case a.olderThan > 0 && a.newerThan > 0:
+		return "--older-than and --newer-than"
+	case a.olderThan > 0:
+		return "--older-than"
+	default:
+		return "--newer-than"
+	}
 }
 
 // maxListPages bounds --list-parent's paging: at the usual 50 to 100

@@ -22,8 +22,11 @@ import (
 // submitSummary is what submit reports at the end.
 type submitSummary struct {
 	published, invalid, failed int
-	batch                      string
-	dryRun                     bool
+	// earlier is how many of the names the journal says earlier runs
+	// published.
+	earlier int
+	batch   string
+	dryRun  bool
 }
 
 func (s submitSummary) String() string {
@@ -31,12 +34,17 @@ func (s submitSummary) String() string {
 	if s.dryRun {
 		verb = "valid (dry run, nothing published)"
 	}
-	return fmt.Sprintf("%s: %d, invalid: %d, failed: %d, batch: %s", verb, s.published, s.invalid, s.failed, s.batch)
+	earlier := ""
+	if s.earlier > 0 {
+		earlier = fmt.Sprintf(" (%d earlier)", s.earlier)
+	}
+	return fmt.Sprintf("%s: %d%s, invalid: %d, failed: %d, batch: %s", verb, s.published, earlier, s.invalid, s.failed, s.batch)
 }
 
 // fields is the summary as JSON (--output json).
 func (s submitSummary) fields() map[string]any {
-	return map[string]any{"batch": s.batch, "published": s.published, "invalid": s.invalid, "failed": s.failed, "dryRun": s.dryRun}
+	return map[string]any{"batch": s.batch, "published": s.published, "publishedEarlier": s.earlier, "invalid": s.invalid,
+		"failed": s.failed, "dryRun": s.dryRun}
 }
 
 // exitError is the exit error of the publishing that ended with err.
@@ -67,65 +75,94 @@ type submission struct {
 	progress               bool
 	// tracer starts a span per message; nil when tracing is off.
 	tracer trace.Tracer
-	// sent, if set, is told of every message the server has, with its ID.
-	sent func(id string, req request.Request)
+	// record, if set, is told of every message the server has, with its ID.
+	record sentRecorder
+}
+
+// sentRecorder is told of each message the server has, in the order the
+// messages were queued: the journal and the manifest (batchRecorder), or
+// the demo's watch.
+type sentRecorder interface {
+	sent(o outgoing, id string) error
+	// idle is called before waiting for an answer that is not in yet:
+	// what was told can be made durable then.
+	idle() error
+}
+
+// outgoing is a valid name made into its message.
+type outgoing struct {
+	// n is the name's position among the run's valid names, from 1: its
+	// place in the journal's list.
+	n     int
+	where string
+	req   request.Request
+	data  []byte
+	attrs map[string]string
 }
 
 // pending is a message on its way to the server.
 type pending struct {
 	res  queue.Result
-	req  request.Request
+	o    outgoing
 	span trace.Span // nil when tracing is off
 }
 
-// publishAll validates every name exactly as the worker will and publishes
-// the valid ones in the JSON form, batched. Invalid and forbidden names are
-// reported with where they were given and never published.
-func (s submission) publishAll(ctx context.Context) (submitSummary, error) {
-	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil}
+// prepare validates every name exactly as the worker will and makes the
+// valid ones into messages in the JSON form. Invalid and forbidden names
+// are reported with where they were given, counted, and never published.
+func (s submission) prepare() (out []outgoing, invalid int) {
+	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
+	for _, n := range s.names {
+		req, data, msgAttrs, err := s.message(n, attrs)
+		if err != nil {
+			invalid++
+			fmt.Fprintf(s.stderr, "%s: %s\n", escape(n.where), escape(refusal(err)))
+			continue
+		}
+		out = append(out, outgoing{n: len(out) + 1, where: n.where, req: req, data: data, attrs: msgAttrs})
+	}
+	return out, invalid
+}
+
+// publishAll publishes the messages, batched, at most s.rate a second (a
+// dry run counts them). When ctx ends it queues no more, but waits for the
+// server's answers to those queued, so that what it reports, and tells
+// s.record, is what the server has.
+func (s submission) publishAll(ctx context.Context, out []outgoing, invalid int) (submitSummary, error) {
+	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil, invalid: invalid}
+	if s.pub == nil {
+		sum.published = len(out)
+		return sum, nil
+	}
 	var limiter *rate.Limiter
 	if s.rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(s.rate), 1)
 	}
-	bar := newProgress(s.progress, s.stderr, len(s.names), "publishing")
+	bar := newProgress(s.progress, s.stderr, len(out), "publishing")
 	defer bar.finish()
+	// A recorder that fails (a journal that cannot be written) stops the
+	// queueing too.
+	qctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	// Results are awaited in order by one goroutine while later messages are
 	// still being queued; the buffer holds several publish batches in flight.
 	results := make(chan pending, 4096)
 	var published, failed int
 	var wg sync.WaitGroup
-	wg.Go(func() { published, failed = s.awaitPublished(ctx, results, bar) })
-	attrs := map[string]string{"service": s.service, "reason": s.reason, "batch": s.batch}
-	var err error
-	for _, n := range s.names {
-		req, data, msgAttrs, rerr := s.message(n, attrs)
-		if rerr != nil {
-			sum.invalid++
-			fmt.Fprintf(s.stderr, "%s: %s\n", n.where, refusal(rerr))
-			bar.add()
-			continue
+	wg.Go(func() { published, failed = s.awaitPublished(context.WithoutCancel(ctx), results, bar, stop) })
+	for _, o := range out {
+		if qctx.Err() != nil {
+			break
 		}
-		if s.pub == nil {
-			sum.published++
-			bar.add()
-			continue
+		if limiter != nil && limiter.Wait(qctx) != nil {
+			break
 		}
-		if limiter != nil {
-			if err = limiter.Wait(ctx); err != nil {
-				break
-			}
-		}
-		results <- s.send(ctx, req, data, msgAttrs)
+		results <- s.send(ctx, o)
 	}
 	close(results)
 	wg.Wait()
-	if s.pub != nil {
-		sum.published, sum.failed = published, failed
-	}
-	if err != nil {
-		return sum, err
-	}
-	return sum, ctx.Err()
+	sum.published, sum.failed = published, failed
+	return sum, context.Cause(qctx)
 }
 
 // message decodes, routes and checks against the allow lists a name
@@ -162,31 +199,45 @@ func refusal(err error) string {
 
 // send queues one message, in a span of its own when tracing is on: the
 // Pub/Sub client carries the span's context in the message to the worker.
-func (s submission) send(ctx context.Context, req request.Request, data []byte, attrs map[string]string) pending {
-	p := pending{req: req}
+func (s submission) send(ctx context.Context, o outgoing) pending {
+	p := pending{o: o}
 	if s.tracer != nil {
 		ctx, p.span = s.tracer.Start(ctx, "opcancel.submit", trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(attribute.String("opcancel.service", req.Service), attribute.String("opcancel.name", req.Name),
-				attribute.String("opcancel.batch", req.Batch)))
+			trace.WithAttributes(attribute.String("opcancel.service", o.req.Service), attribute.String("opcancel.name", o.req.Name),
+				attribute.String("opcancel.batch", o.req.Batch)))
 	}
-	p.res = s.pub.PublishAsync(ctx, data, attrs)
+	p.res = s.pub.PublishAsync(ctx, o.data, o.attrs)
 	return p
 }
 
-// awaitPublished waits for each publication in order, reports the first
-// failures, tells s.sent of the messages the server has and counts them.
-func (s submission) awaitPublished(ctx context.Context, results <-chan pending, bar progress) (published, failed int) {
+// awaitPublished waits for each publication in order (ctx does not end on
+// an interrupt: the answers are what the server has), reports the first
+// failures, tells s.record of the messages the server has and counts
+// them. A recorder's error is given to stop.
+func (s submission) awaitPublished(ctx context.Context, results <-chan pending, bar progress, stop context.CancelCauseFunc) (published, failed int) {
+	recording := s.record != nil
+	fail := func(err error) {
+		recording = false
+		stop(err)
+	}
 	for p := range results {
+		if recording && !ready(p.res) {
+			if err := s.record.idle(); err != nil {
+				fail(err)
+			}
+		}
 		id, err := p.res.Get(ctx)
 		if err != nil {
 			failed++
 			if failed <= 10 {
-				fmt.Fprintf(s.stderr, "publish failed: %v\n", err)
+				fmt.Fprintf(s.stderr, "publish failed: %s\n", escape(err.Error()))
 			}
 		} else {
 			published++
-			if s.sent != nil {
-				s.sent(id, p.req)
+			if recording {
+				if rerr := s.record.sent(p.o, id); rerr != nil {
+					fail(rerr)
+				}
 			}
 		}
 		if p.span != nil {
@@ -198,5 +249,20 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		}
 		bar.add()
 	}
+	if recording {
+		if err := s.record.idle(); err != nil {
+			stop(err)
+		}
+	}
 	return published, failed
+}
+
+// ready: the answer to the publication is in.
+func ready(r queue.Result) bool {
+	select {
+	case <-r.Ready():
+		return true
+	default:
+		return false
+	}
 }

@@ -163,10 +163,11 @@ func TestSubmitListParent(t *testing.T) {
 	args := []string{"submit", "--topic=" + ps.topic, "--config=" + config, "--auth=none", "--service=androidmanagement.googleapis.com", "--list-parent=" + parent}
 	env := getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host})
 
-	// Without a terminal to confirm on, nothing is published without --yes.
+	// Without a terminal to confirm on, nothing over --confirm-above is
+	// published without --yes.
 	var out, errb bytes.Buffer
-	err := run(context.Background(), args, env, strings.NewReader("y\n"), &out, &errb)
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "100 operations would be cancelled; confirm with --yes") {
+	err := run(context.Background(), append(args, "--confirm-above=99"), env, strings.NewReader("y\n"), &out, &errb)
+	if want := "100 cancel requests (androidmanagement.googleapis.com 100) would be published to " + ps.topic + ", more than --confirm-above 99; confirm with --yes"; exitCode(err) != 2 || !strings.Contains(err.Error(), want) {
 		t.Errorf("without --yes: exit %d, %v", exitCode(err), err)
 	}
 	if !strings.Contains(errb.String(), parent+": 125 operations in 3 pages, 100 not done") {
@@ -174,7 +175,7 @@ func TestSubmitListParent(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	if err := run(context.Background(), append(args, "--yes"), env, strings.NewReader(""), &out, &errb); err != nil {
+	if err := run(context.Background(), append(args, "--confirm-above=99", "--yes"), env, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatalf("--yes: %v\n%s", err, errb.String())
 	}
 	var lists []string

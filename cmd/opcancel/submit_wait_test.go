@@ -49,7 +49,7 @@ func TestSubmitWaitEndsWithTheOutcomes(t *testing.T) {
 	_, logs, stop := startWorker(t, e, "--subscription="+ps.sub, "--results-topic="+ps.results, "--config="+apis.config, "--verify-timeout=60s", "--shutdown-timeout=0s")
 	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
 	submit := func(args ...string) (string, string, int) {
-		out, errb, code, _ := runCLI(t, env, append([]string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results,
+		out, errb, code, _ := runCLI(t, env, append([]string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches,
 			"--config=" + apis.config, "--auth=none"}, args...)...)
 		if subs := waitSubscriptions(t, e, ps.project); len(subs) > 0 {
 			t.Errorf("temporary subscriptions left: %v", subs)
@@ -126,7 +126,7 @@ func reportCounts(out string) map[string]int {
 }
 
 // TestSubmitWaitDeletesItsSubscriptionOnInterrupt: Ctrl-C while waiting
-// ends submit and deletes its temporary subscription.
+// ends submit and deletes its temporary subscriptions.
 func TestSubmitWaitDeletesItsSubscriptionOnInterrupt(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
@@ -136,20 +136,29 @@ func TestSubmitWaitDeletesItsSubscriptionOnInterrupt(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results, "--batch=interrupted", "operations/no-worker"},
+		done <- run(ctx, []string{"submit", "--wait", "--topic=" + ps.topic, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches,
+			"--batch=interrupted", "operations/no-worker"},
 			getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), out, &syncBuffer{})
 	}()
 	// No worker: once published, it waits until interrupted.
 	waitFor(t, "the message published", untilPublished, func() bool { return strings.Contains(out.String(), "published: 1") })
-	// While waiting: one subscription to the results topic, filtered on the
-	// batch, that expires by itself a day after a killed run.
+	// While waiting: one subscription to the results topic and one to the
+	// batches topic, filtered on the batch, that expire by themselves a
+	// day after a killed run.
 	subs := waitSubscriptions(t, e, ps.project)
-	if len(subs) != 1 {
-		t.Fatalf("temporary subscriptions while waiting: %v, want one", subs)
+	if len(subs) != 2 {
+		t.Fatalf("temporary subscriptions while waiting: %v, want two", subs)
 	}
-	if s := subs[0]; s.Topic != ps.results || s.Filter != `attributes.batch = "interrupted"` || s.GetExpirationPolicy().GetTtl().AsDuration() != 24*time.Hour {
-		t.Errorf("temporary subscription: topic %s, filter %s, expiration %v; want %s, the batch's, 24h",
-			s.Topic, s.Filter, s.GetExpirationPolicy().GetTtl().AsDuration(), ps.results)
+	topics := map[string]bool{}
+	for _, s := range subs {
+		topics[s.Topic] = true
+		if s.Filter != `attributes.batch = "interrupted"` || s.GetExpirationPolicy().GetTtl().AsDuration() != 24*time.Hour {
+			t.Errorf("temporary subscription to %s: filter %s, expiration %v; want the batch's, 24h",
+				s.Topic, s.Filter, s.GetExpirationPolicy().GetTtl().AsDuration())
+		}
+	}
+	if !topics[ps.results] || !topics[ps.batches] {
+		t.Errorf("temporary subscriptions to %v, want %s and %s", topics, ps.results, ps.batches)
 	}
 	cancel()
 	select {

@@ -100,6 +100,6 @@ func (t *tracing) shutdown() error {
 // failure is a line there.
 func (t *tracing) shutdownTo(w io.Writer) {
 	if err := t.shutdown(); err != nil {
-		fmt.Fprintln(w, "opcancel:", err)
+		fmt.Fprintln(w, "opcancel:", oneLine(err))
 	}
 }

@@ -19,11 +19,14 @@ const progressEvery = 5 * time.Second
 var errWaitTimeout = errors.New("wait timeout")
 
 // awaitOutcomes waits until every message of w has an outcome (nil),
-// timeout passes (errWaitTimeout), ctx ends, or receiving fails. It shows
-// progress on stderr: a bar on a terminal, else a line every progressEvery.
+// timeout passes (errWaitTimeout), ctx ends, or receiving fails. The
+// timeout runs from the end of publishing: while the batch's manifest
+// grows, each record of it starts the timeout again, and so does the one
+// that ends publishing. It shows progress on stderr: a bar on a terminal,
+// else a line every progressEvery.
 func awaitOutcomes(ctx context.Context, w *watch, failed <-chan error, timeout time.Duration, stderr io.Writer, terminal bool) error {
-	_, total, _ := w.status()
-	bar := newProgress(terminal, stderr, total, "outcomes")
+	last := w.status()
+	bar := newProgress(terminal, stderr, last.total, "outcomes")
 	defer bar.finish()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -38,18 +41,36 @@ func awaitOutcomes(ctx context.Context, w *watch, failed <-chan error, timeout t
 		case <-deadline.C:
 			return errWaitTimeout
 		case err := <-failed:
-			return fmt.Errorf("--wait: result events: %w", err)
+			return fmt.Errorf("following the batch: %w", err)
 		case <-w.changed:
-			n, _, counts := w.status()
-			bar.set(n)
-			bar.describe(countsLine(counts))
+			st := w.status()
+			if last.publishing && st.records != last.records {
+				deadline.Reset(timeout)
+			}
+			last = st
+			bar.setMax(st.total)
+			bar.set(st.ended)
+			bar.describe(countsLine(st.counts))
 		case <-tick.C:
 			if !terminal {
-				n, total, counts := w.status()
-				fmt.Fprintf(stderr, "outcomes: %d of %d (%s)\n", n, total, countsLine(counts))
+				fmt.Fprintln(stderr, progressLine(w.status()))
 			}
 		}
 	}
+}
+
+// progressLine is "outcomes: 120 of 200 (cancelled 110, …)", with "so far"
+// while publishing goes on, and a word when no manifest has come at all.
+func progressLine(st watchStatus) string {
+	of := fmt.Sprint(st.total)
+	if st.publishing {
+		of += " published so far"
+	}
+	line := fmt.Sprintf("outcomes: %d of %s (%s)", st.ended, of, countsLine(st.counts))
+	if st.publishing && st.records == 0 {
+		line += "; no manifest of the batch yet (submit publishes one with --wait or --journal)"
+	}
+	return line
 }
 
 // countsLine is "cancelled 120, not_found 2", in the order of the outcomes.

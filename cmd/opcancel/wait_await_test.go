@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,6 +63,33 @@ func TestAwaitEndsWhenEveryOutcomeIsIn(t *testing.T) {
 		w.published()
 		if err := awaitOutcomes(ctx, w, nil, time.Hour, &bytes.Buffer{}, false); err != context.DeadlineExceeded {
 			t.Errorf("awaitOutcomes = %v, want the context's end", err)
+		}
+	})
+}
+
+// TestAwaitTimesOutAfterPublishingEnds: while the batch's manifest grows,
+// each record starts the timeout again, and so does the end of
+// publishing; the progress says how many are published so far.
+func TestAwaitTimesOutAfterPublishingEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatch("b1")
+		go func() {
+			for i := 1; i <= 3; i++ {
+				time.Sleep(10 * time.Second) // each within the 15s timeout of the last
+				w.manifest(part("r1", i, fmt.Sprint(i)))
+			}
+			time.Sleep(10 * time.Second)
+			w.manifest(end("r1", 3, 3, 0, false, time.Time{}))
+		}()
+		var out bytes.Buffer
+		start := time.Now()
+		err := awaitOutcomes(context.Background(), w, nil, 15*time.Second, &out, false)
+		if err != errWaitTimeout || time.Since(start) != 55*time.Second {
+			t.Errorf("awaitOutcomes = %v after %s, want the timeout 15s after publishing ended at 40s", err, time.Since(start))
+		}
+		if !strings.Contains(out.String(), "outcomes: 0 of 1 published so far (none yet)\n") || !strings.HasSuffix(out.String(), "outcomes: 0 of 3 (none yet)\n") {
+			t.Errorf("progress:\n%s", out.String())
 		}
 	})
 }

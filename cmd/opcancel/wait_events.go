@@ -5,62 +5,118 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"opcancel/queue"
 	"opcancel/worker"
 )
 
-// batchEvents brings a batch's result events into a watch: a temporary
-// subscription on the results topic, created before anything is published
-// (so that no event can be missed), filtered on the batch where Pub/Sub can
+// batchEvents brings a batch's result events and manifest into a watch: a
+// temporary subscription on the results topic and one on the batches
+// topic, created before anything is published (so that nothing can be
+// missed) or sought back to the batch's start (the topics keep their
+// messages for their retention), filtered on the batch where Pub/Sub can
 // apply the filter, and deleted by close, whatever ended the run.
 type batchEvents struct {
-	qc         *queue.Client
-	sub, topic string
-	cancel     context.CancelFunc
+	qc     *queue.Client
+	subs   []string
+	topics []string
+	cancel context.CancelFunc
 	// failed receives why receiving failed, if it does before close.
 	failed chan error
-	// stopped is closed when receiving has stopped.
-	stopped chan struct{}
+	// receiving counts the receivers that have not stopped.
+	receiving sync.WaitGroup
 }
 
-// deleteTimeout bounds the deletion of the temporary subscription at exit,
+// deleteTimeout bounds the deletion of the temporary subscriptions at exit,
 // which runs even when the run was interrupted.
 const deleteTimeout = 10 * time.Second
 
-// openBatchEvents creates the temporary subscription to topic (a full
-// name) in project and receives the batch's events into w until close.
-func openBatchEvents(ctx context.Context, qc *queue.Client, project, topic string, w *watch, stderr io.Writer) (*batchEvents, error) {
-	sub := "projects/" + project + "/subscriptions/" + waitSubscriptionID(w.batch)
+// openBatchEvents creates a temporary subscription in project to each of
+// topics (full names), seeks it to since unless it is zero, and receives
+// the batch's events and manifest from them into w until close.
+func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topics []string, since time.Time, w *watch, stderr io.Writer) (*batchEvents, error) {
 	filter, ok := queue.EqualsFilter("batch", w.batch)
 	if !ok {
-		fmt.Fprintf(stderr, "batch %q cannot be a Pub/Sub filter; every result event is read and filtered here\n", w.batch)
-	}
-	if err := qc.CreateTemporarySubscription(ctx, sub, topic, filter); err != nil {
-		return nil, fmt.Errorf("--wait: %w", err)
+		fmt.Fprintf(stderr, "batch %q cannot be a Pub/Sub filter; every message of %s is read and filtered here\n", w.batch, strings.Join(topics, " and "))
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	b := &batchEvents{qc: qc, sub: sub, topic: topic, cancel: cancel, failed: make(chan error, 1), stopped: make(chan struct{})}
-	s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000})
-	go func() {
-		defer close(b.stopped)
-		err := s.Receive(rctx, func(_ context.Context, d worker.Delivery) {
-			// The emulator does not apply filters: record checks the batch.
-			var ev worker.Event
-			if json.Unmarshal(d.Data, &ev) == nil {
-				w.record(ev)
+	b := &batchEvents{qc: qc, topics: topics, cancel: cancel, failed: make(chan error, len(topics))}
+	for _, topic := range topics {
+		sub := "projects/" + project + "/subscriptions/" + waitSubscriptionID(w.batch)
+		err := qc.CreateTemporarySubscription(ctx, sub, topic, filter)
+		if err == nil {
+			b.subs = append(b.subs, sub)
+			if !since.IsZero() {
+				err = qc.SeekToTime(ctx, sub, since)
 			}
-			d.Ack()
-		})
-		if err != nil {
-			b.failed <- err
 		}
-	}()
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("following the batch: %w", err), b.close())
+		}
+	}
+	refused := &refusedRecords{stderr: stderr}
+	for _, sub := range b.subs {
+		s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000})
+		b.receiving.Go(func() {
+			err := s.Receive(rctx, func(_ context.Context, d worker.Delivery) {
+				takeResult(d, w, refused)
+				d.Ack()
+			})
+			if err != nil {
+				b.failed <- err
+			}
+		})
+	}
 	return b, nil
+}
+
+// String names the topics read.
+func (b *batchEvents) String() string { return strings.Join(b.topics, " and ") }
+
+// takeResult gives w one message: a manifest record
+// (it has the manifest attribute) or a result event. The emulator does not
+// apply filters: the watch checks the batch.
+func takeResult(d worker.Delivery, w *watch, refused *refusedRecords) {
+	if _, ok := d.Attributes[manifestAttribute]; ok {
+		rec, err := decodeManifestRecord(d.Data)
+		if err != nil {
+			if d.Attributes["batch"] == w.batch {
+				refused.report(err)
+			}
+			return
+		}
+		w.manifest(rec)
+		return
+	}
+	var ev worker.Event
+	if json.Unmarshal(d.Data, &ev) == nil {
+		w.record(ev)
+	}
+}
+
+// refusedRecords reports the batch's manifest records that are not valid:
+// the first few, then how many in all once in a while.
+type refusedRecords struct {
+	stderr io.Writer
+	mu     sync.Mutex
+	n      int
+}
+
+func (r *refusedRecords) report(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n <= 3 {
+		fmt.Fprintf(r.stderr, "ignored: %v\n", err)
+	} else if r.n&(r.n-1) == 0 {
+		fmt.Fprintf(r.stderr, "ignored %d manifest records that are not valid\n", r.n)
+	}
 }
 
 // waitSubscriptionID is the ID of the temporary subscription: the batch,
@@ -78,14 +134,17 @@ func waitSubscriptionID(batch string) string {
 	return "opcancel-wait-" + spelled + "-" + hex.EncodeToString(b[:])
 }
 
-// close stops receiving and deletes the subscription.
+// close stops receiving and deletes the subscriptions.
 func (b *batchEvents) close() error {
 	b.cancel()
-	<-b.stopped
+	b.receiving.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), deleteTimeout)
 	defer cancel()
-	if derr := b.qc.DeleteSubscription(ctx, b.sub); derr != nil {
-		return fmt.Errorf("%w (it expires by itself after a day unused)", derr)
+	var errs []error
+	for _, sub := range b.subs {
+		if err := b.qc.DeleteSubscription(ctx, sub); err != nil {
+			errs = append(errs, fmt.Errorf("%w (it expires by itself after a day unused)", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

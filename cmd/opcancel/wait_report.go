@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"opcancel/lro"
@@ -14,14 +16,18 @@ import (
 // docs/contract.md#opcancel-submit): the outcomes of the messages, and the
 // names that did not end cancelled or completed.
 type batchReport struct {
-	Batch     string         `json:"batch"`
-	Published int            `json:"published"`
-	Invalid   int            `json:"invalid"`
-	Failed    int            `json:"failed"`
-	Outcomes  map[string]int `json:"outcomes"`
-	NoOutcome int            `json:"noOutcome"`
-	TimedOut  bool           `json:"timedOut"`
-	Names     []nameResult   `json:"names"`
+	Batch            string         `json:"batch"`
+	Published        int            `json:"published"`
+	PublishedEarlier int            `json:"publishedEarlier"`
+	Invalid          int            `json:"invalid"`
+	Failed           int            `json:"failed"`
+	Outcomes         map[string]int `json:"outcomes"`
+	NoOutcome        int            `json:"noOutcome"`
+	TimedOut         bool           `json:"timedOut"`
+	Names            []nameResult   `json:"names"`
+	// messages is how many messages the batch has: those published by
+	// the run and, with a journal, by earlier runs.
+	messages int
 	// running counts the names whose outcome leaves the operation running
 	// or unknown (not Outcome.Stopped), or that have none.
 	running int
@@ -40,11 +46,13 @@ type nameResult struct {
 
 // newBatchReport makes the report of w after publishing (sum).
 func newBatchReport(w *watch, sum submitSummary, timedOut bool) *batchReport {
-	r := &batchReport{Batch: sum.batch, Published: sum.published, Invalid: sum.invalid, Failed: sum.failed,
-		Outcomes: map[string]int{}, TimedOut: timedOut, Names: []nameResult{}}
+	r := &batchReport{Batch: sum.batch, Published: sum.published, PublishedEarlier: sum.earlier, Invalid: sum.invalid,
+		Failed: sum.failed, Outcomes: map[string]int{}, TimedOut: timedOut, Names: []nameResult{}}
 	byName := map[string]*nameResult{}
 	var names []*nameResult
-	for _, m := range w.results() {
+	msgs := w.results()
+	r.messages = len(msgs)
+	for _, m := range msgs {
 		key := m.service + "/" + m.name
 		n, ok := byName[key]
 		if !ok {
@@ -74,7 +82,12 @@ func newBatchReport(w *watch, sum submitSummary, timedOut bool) *batchReport {
 	for i, o := range worker.Outcomes() {
 		order[string(o)] = i
 	}
-	slices.SortStableFunc(r.Names, func(a, b nameResult) int { return order[a.Outcome] - order[b.Outcome] })
+	// The messages come in no set order (the manifest's parts, read back
+	// from Pub/Sub): names are sorted, so that every report of a batch
+	// lists them alike.
+	slices.SortFunc(r.Names, func(a, b nameResult) int {
+		return cmp.Or(order[a.Outcome]-order[b.Outcome], strings.Compare(a.Service, b.Service), strings.Compare(a.Name, b.Name))
+	})
 	return r
 }
 
@@ -83,7 +96,7 @@ func newBatchReport(w *watch, sum submitSummary, timedOut bool) *batchReport {
 func (r *batchReport) exitError() error {
 	switch {
 	case r.TimedOut:
-		return exitError{4, fmt.Errorf("%d of %d requests had no outcome by --wait-timeout", r.NoOutcome, r.Published)}
+		return exitError{4, fmt.Errorf("%d of %d requests had no outcome by --wait-timeout", r.NoOutcome, r.messages)}
 	case r.running > 0:
 		return exitError{3, fmt.Errorf("%d names did not end in an outcome that stops the operation (cancelled, completed, failed, done_no_result, not_found)", r.running)}
 	}
@@ -105,7 +118,7 @@ func (r *batchReport) writeText(w io.Writer, verbose bool) {
 	if r.NoOutcome > 0 {
 		fmt.Fprintf(tw, "(no outcome)\t%d\t\n", r.NoOutcome)
 	}
-	fmt.Fprintf(tw, "total\t%d\t\n", r.Published)
+	fmt.Fprintf(tw, "total\t%d\t\n", r.messages)
 	tw.Flush()
 	if len(r.Names) == 0 {
 		return
@@ -124,7 +137,7 @@ func (r *batchReport) writeText(w io.Writer, verbose bool) {
 		if !verbose {
 			msg = lro.Clip(msg, 120)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", n.Service, n.Name, orNone(n.Outcome), n.Code, msg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", escape(n.Service), escape(n.Name), escape(orNone(n.Outcome)), escape(n.Code), escape(msg))
 	}
 	tw.Flush()
 }

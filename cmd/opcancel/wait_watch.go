@@ -6,12 +6,16 @@ import (
 	"opcancel/worker"
 )
 
-// watch follows the result events of one batch to its end, for
+// watch follows the result events of one batch to its end, for `wait`,
 // `submit --wait` and the demo's table: the messages published (by message
-// ID) and the outcome of each. An event counts when its batch and message
-// ID are the batch's: an event of another batch, or for a message the batch
+// ID) and the outcome of each. It learns the messages from the batch's
+// manifest (manifest, for wait and submit) or from its caller (expect and
+// published, for the demo). An event counts when its batch and message ID
+// are the batch's: an event of another batch, or for a message the batch
 // did not publish, is ignored, and a message's second event (a
-// redelivery's) changes nothing. See docs/contract.md#opcancel-submit.
+// redelivery's) replaces its outcome only when it finished later: the later
+// finishedAt is the last word (docs/contract.md#result-events). See
+// docs/contract.md#opcancel-wait.
 type watch struct {
 	batch string
 	// changed has a value when something changed since the last receive.
@@ -22,11 +26,18 @@ type watch struct {
 
 	mu         sync.Mutex
 	msgs       map[string]*publishedMessage
-	order      []*publishedMessage // in the order published
+	order      []*publishedMessage // in the order learnt
 	early      map[string]worker.Event
 	publishing bool
 	ended      int
 	counts     map[worker.Outcome]int
+	// runs are the runs of the batch's manifest, by run ID; records counts
+	// the manifest records taken.
+	runs    map[string]*manifestRun
+	records int
+	// last is the end of the run that ended publishing, or the latest end
+	// seen while it goes on; nil before any.
+	last *manifestEnd
 }
 
 // publishedMessage is a published message and its outcome.
@@ -35,11 +46,23 @@ type publishedMessage struct {
 	event         *worker.Event // nil: no outcome yet
 }
 
+// manifestRun is what the manifest of one run of submit has given so far.
+type manifestRun struct {
+	parts map[int]bool
+	end   *manifestEnd
+}
+
+// complete: the run ended without an interruption and each of its parts
+// is in: its messages are every message of the batch.
+func (r *manifestRun) complete() bool {
+	return r.end != nil && !r.end.Interrupted && len(r.parts) == r.end.Parts
+}
+
 func newWatch(batch string) *watch {
 	return &watch{
 		batch: batch, changed: make(chan struct{}, 1), done: make(chan struct{}),
 		msgs: map[string]*publishedMessage{}, early: map[string]worker.Event{}, publishing: true,
-		counts: map[worker.Outcome]int{},
+		counts: map[worker.Outcome]int{}, runs: map[string]*manifestRun{},
 	}
 }
 
@@ -47,6 +70,11 @@ func newWatch(batch string) *watch {
 func (w *watch) expect(id, service, name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.add(id, service, name)
+	w.signal()
+}
+
+func (w *watch) add(id, service, name string) {
 	if _, ok := w.msgs[id]; ok {
 		return
 	}
@@ -54,21 +82,56 @@ func (w *watch) expect(id, service, name string) {
 	w.msgs[id] = m
 	w.order = append(w.order, m)
 	// The event can come first: the worker may be quicker than the answer
-	// to the publish.
+	// to the publish, or than the manifest.
 	if ev, ok := w.early[id]; ok {
 		delete(w.early, id)
 		w.apply(m, ev)
 	}
-	w.signal()
 }
 
 // published says that every message has been expected.
 func (w *watch) published() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.endPublishing()
+}
+
+func (w *watch) endPublishing() {
 	w.publishing = false
 	w.early = nil
 	w.checkDone()
+}
+
+// manifest takes one record of the batch's manifest. Publishing is over
+// once a run has ended, not interrupted, and each of its parts is in.
+func (w *watch) manifest(rec manifestRecord) {
+	if rec.Batch != w.batch {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.records++
+	run, ok := w.runs[rec.Run]
+	if !ok {
+		run = &manifestRun{parts: map[int]bool{}}
+		w.runs[rec.Run] = run
+	}
+	if rec.End != nil {
+		run.end = rec.End
+		if w.publishing && (w.last == nil || rec.End.EndedAt.After(w.last.EndedAt)) {
+			w.last = rec.End
+		}
+	} else {
+		run.parts[rec.Part] = true
+		for _, m := range rec.Messages {
+			w.add(m.MessageID, m.Service, m.Name)
+		}
+	}
+	if w.publishing && run.complete() {
+		w.last = run.end
+		w.endPublishing()
+	}
+	w.signal()
 }
 
 // record takes one result event.
@@ -81,11 +144,18 @@ func (w *watch) record(ev worker.Event) {
 	m, ok := w.msgs[ev.MessageID]
 	switch {
 	case !ok && w.publishing:
-		if _, seen := w.early[ev.MessageID]; !seen {
+		if prev, seen := w.early[ev.MessageID]; !seen || ev.FinishedAt.After(prev.FinishedAt) {
 			w.early[ev.MessageID] = ev
 		}
 	case ok && m.event == nil:
 		w.apply(m, ev)
+		w.signal()
+	case ok && ev.FinishedAt.After(m.event.FinishedAt):
+		if w.counts[m.event.Outcome]--; w.counts[m.event.Outcome] == 0 {
+			delete(w.counts, m.event.Outcome)
+		}
+		m.event = &ev
+		w.counts[ev.Outcome]++
 		w.signal()
 	}
 }
@@ -115,20 +185,41 @@ func (w *watch) signal() {
 	}
 }
 
-// status returns how many messages have an outcome, of how many, and the
-// count of each outcome.
-func (w *watch) status() (ended, total int, counts map[worker.Outcome]int) {
+// watchStatus is where a watch stands.
+type watchStatus struct {
+	// ended of total messages have an outcome; counts has each outcome's.
+	ended, total int
+	counts       map[worker.Outcome]int
+	// publishing: the messages are not all known yet; records counts the
+	// manifest records taken.
+	publishing bool
+	records    int
+}
+
+func (w *watch) status() watchStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	counts = make(map[worker.Outcome]int, len(w.counts))
+	counts := make(map[worker.Outcome]int, len(w.counts))
 	for o, n := range w.counts {
 		counts[o] = n
 	}
-	return w.ended, len(w.msgs), counts
+	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records}
 }
 
-// results returns the messages in the order published, with their
-// outcomes so far.
+// summary is the summary line of the run that ended the batch's
+// publishing, or of the latest run seen if none has; ok is false when the
+// manifest had no end record.
+func (w *watch) summary() (sum submitSummary, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		return submitSummary{batch: w.batch, published: len(w.msgs)}, false
+	}
+	return w.last.summary(w.batch), true
+}
+
+// results returns the messages in the order learnt, with their outcomes
+// so far.
 func (w *watch) results() []publishedMessage {
 	w.mu.Lock()
 	defer w.mu.Unlock()

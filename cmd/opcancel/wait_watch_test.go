@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"opcancel/worker"
 )
@@ -25,9 +26,9 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 	w.record(testEvent("b2", "2", "operations/b", worker.Cancelled)) // another batch
 	w.record(testEvent("b1", "9", "operations/z", worker.Denied))    // not published by the batch
 	w.published()
-	ended, total, counts := w.status()
-	if ended != 2 || total != 3 || counts[worker.Cancelled] != 2 || len(counts) != 1 {
-		t.Errorf("status = %d of %d, %v; want 2 of 3, 2 cancelled", ended, total, counts)
+	st := w.status()
+	if st.ended != 2 || st.total != 3 || st.counts[worker.Cancelled] != 2 || len(st.counts) != 1 {
+		t.Errorf("status = %d of %d, %v; want 2 of 3, 2 cancelled", st.ended, st.total, st.counts)
 	}
 	select {
 	case <-w.done:
@@ -41,7 +42,34 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 	default:
 		t.Fatal("not done with every outcome in")
 	}
-	if _, _, counts := w.status(); counts[worker.Denied] != 0 || counts[worker.Unverified] != 1 {
+	if counts := w.status().counts; counts[worker.Denied] != 0 || counts[worker.Unverified] != 1 {
 		t.Errorf("counts = %v", counts)
+	}
+}
+
+// TestWatchKeepsTheLastWord: of two events for one message, the one that
+// finished later is its outcome, whichever comes first: an event published
+// for a delivery that was then nacked (Pub/Sub stored it, but its answer
+// was lost) can arrive after the redelivery's.
+func TestWatchKeepsTheLastWord(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	first := testEvent("b1", "1", "operations/a", worker.Unverified)
+	first.FinishedAt = at
+	second := testEvent("b1", "1", "operations/a", worker.Cancelled)
+	second.FinishedAt = at.Add(30 * time.Second)
+	for _, order := range [][]worker.Event{{first, second}, {second, first}} {
+		w := newWatch("b1")
+		w.expect("1", vaultHost, "operations/a")
+		for _, ev := range order {
+			w.record(ev)
+		}
+		w.published()
+		if counts := w.status().counts; counts[worker.Cancelled] != 1 || len(counts) != 1 {
+			t.Errorf("events %s then %s: counts %v, want the later one, cancelled, alone", order[0].Outcome, order[1].Outcome, counts)
+		}
+		if got := w.results()[0].event.Outcome; got != worker.Cancelled {
+			t.Errorf("events %s then %s: outcome %s, want cancelled", order[0].Outcome, order[1].Outcome, got)
+		}
 	}
 }

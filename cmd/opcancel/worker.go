@@ -17,6 +17,7 @@ type workerCmd struct {
 	workerTarget
 	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
 	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
+	LeaseExtension  time.Duration `default:"${lease_extension}" help:"Lease of a held message, renewed while it is held: a worker that dies gets its messages delivered again within it; whole seconds, 10s to 10m."`
 	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
 	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`

@@ -7,16 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"opcancel/queue"
 	"opcancel/worker"
 )
 
 // TestConfigErrorsNameTheFlag: an invalid value of every flag that sets a
-// worker.Config field is reported under the flag's name, with exit status 2.
+// worker.Config or queue.ReceiveConfig field is reported under the flag's
+// name, with exit status 2.
 func TestConfigErrorsNameTheFlag(t *testing.T) {
 	t.Parallel()
 	for field := range workerConfigFlags {
-		if _, ok := reflect.TypeFor[worker.Config]().FieldByName(field); !ok {
-			t.Errorf("workerConfigFlags maps %s, which is not a field of worker.Config", field)
+		_, inWorker := reflect.TypeFor[worker.Config]().FieldByName(field)
+		_, inQueue := reflect.TypeFor[queue.ReceiveConfig]().FieldByName(field)
+		if !inWorker && !inQueue {
+			t.Errorf("workerConfigFlags maps %s, which is not a field of worker.Config or queue.ReceiveConfig", field)
 		}
 	}
 	bad := map[string]string{
@@ -25,6 +29,7 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		"--verify-timeout":   "0s",
 		"--retry-budget":     "-1s",
 		"--shutdown-timeout": "-2s",
+		"--lease-extension":  "5s",
 	}
 	if len(bad) != len(workerConfigFlags) {
 		t.Fatalf("%d flags tried, want one per entry of workerConfigFlags (%d)", len(bad), len(workerConfigFlags))

@@ -84,17 +84,16 @@ func (d *daemon) makeWorker(c *workerCmd, s *workerSetup, deps worker.Deps) erro
 		deps.Tracer, deps.TraceLog = c.tracing.tracer(), traceFields(c.project)
 	}
 	if s.resultsTopic != "" {
-		d.results = d.ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic})
+		// The publisher gives up on an event at the publish timeout, so
+		// that a nacked delivery has no event (worker.Sink).
+		d.results = d.ps.Publisher(queue.PublishConfig{Topic: s.resultsTopic, Timeout: s.cfg.PublishTimeout})
 		deps.Sink = d.results
 	}
 	var err error
 	if d.w, err = worker.New(s.cfg, deps); err != nil {
 		return err
 	}
-	d.sub = d.ps.Subscriber(queue.ReceiveConfig{
-		Subscription:   s.subscription,
-		MaxOutstanding: s.cfg.MaxOutstanding,
-	})
+	d.sub = d.ps.Subscriber(s.receive)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"opcancel/lro"
+	"opcancel/queue"
 	"opcancel/worker"
 )
 
@@ -16,6 +17,7 @@ import (
 type workerSetup struct {
 	subscription, resultsTopic string
 	cfg                        worker.Config
+	receive                    queue.ReceiveConfig
 	table                      *lro.Table
 	log                        *zap.Logger
 }
@@ -39,6 +41,10 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	s.cfg.RetryBudget = c.RetryBudget
 	s.cfg.ShutdownTimeout = c.ShutdownTimeout
 	if err := s.cfg.Validate(); err != nil {
+		return nil, workerConfigError(err)
+	}
+	s.receive = queue.ReceiveConfig{Subscription: s.subscription, MaxOutstanding: s.cfg.MaxOutstanding, LeaseExtension: c.LeaseExtension}
+	if err := s.receive.Validate(); err != nil {
 		return nil, workerConfigError(err)
 	}
 	if c.RequestTimeout <= 0 {
@@ -77,17 +83,19 @@ func checkDebugListen(addr string, nonLoopback bool) error {
 	return usagef("--debug-listen %s: not a loopback address: profiles show the program's stacks and memory to whoever reaches them; listen on 127.0.0.1:PORT and use kubectl port-forward, or add --debug-listen-non-loopback", addr)
 }
 
-// workerConfigFlags are the flags that set the fields of worker.Config.
+// workerConfigFlags are the flags that set the fields of worker.Config and
+// queue.ReceiveConfig.
 var workerConfigFlags = map[string]string{
 	"Concurrency":     "--concurrency",
 	"MaxOutstanding":  "--max-outstanding",
 	"VerifyTimeout":   "--verify-timeout",
 	"RetryBudget":     "--retry-budget",
 	"ShutdownTimeout": "--shutdown-timeout",
+	"LeaseExtension":  "--lease-extension",
 }
 
-// workerConfigError is the usage error for an invalid worker.Config: it
-// names the flag that set the bad field.
+// workerConfigError is the usage error for an invalid worker.Config or
+// queue.ReceiveConfig: it names the flag that set the bad field.
 func workerConfigError(err error) error {
 	var ce *worker.ConfigError
 	if errors.As(err, &ce) {

@@ -18,13 +18,18 @@ PROJECT="${PROJECT:?set PROJECT to the Google Cloud project}"
 TOPIC="${TOPIC:-opcancel-requests}"                          # where cancel requests are published
 SUBSCRIPTION="${SUBSCRIPTION:-opcancel-worker}"              # what the workers read (--subscription)
 RESULTS_TOPIC="${RESULTS_TOPIC:-opcancel-results}"           # result events (--results-topic)
-# Pub/Sub keeps no message of a topic without subscriptions: without this one,
-# result events are dropped until a consumer subscribes. Set it empty when the
-# consumers create their own subscriptions.
+BATCHES_TOPIC="${BATCHES_TOPIC:-opcancel-batches}"           # the manifests of submit's batches (submit and wait --batches-topic)
+# How long the results and batches topics keep their messages: how far back
+# opcancel wait can follow a batch (it seeks a new subscription back to the
+# batch's start). 10m to 31d.
+TOPIC_RETENTION="${TOPIC_RETENTION:-7d}"
+# A subscription that keeps the result events for a consumer that reads them
+# as they come (the topic's retention serves opcancel wait). Set it empty
+# when the consumers create their own subscriptions.
 RESULTS_SUBSCRIPTION="${RESULTS_SUBSCRIPTION-opcancel-results}"
 DEAD_LETTER_TOPIC="${DEAD_LETTER_TOPIC:-opcancel-dead-letter}"
 DEAD_LETTER_SUBSCRIPTION="${DEAD_LETTER_SUBSCRIPTION:-opcancel-dead-letter}"
-ACK_DEADLINE="${ACK_DEADLINE:-60}"                           # seconds; the worker extends leases itself
+ACK_DEADLINE="${ACK_DEADLINE:-60}"                           # seconds; unary pulls only: the worker's streaming pull leases for --lease-extension
 MIN_RETRY_DELAY="${MIN_RETRY_DELAY:-10s}"                    # redelivery backoff after a nack
 MAX_RETRY_DELAY="${MAX_RETRY_DELAY:-600s}"
 MAX_DELIVERY_ATTEMPTS="${MAX_DELIVERY_ATTEMPTS:-20}"         # then the message goes to the dead-letter topic
@@ -34,7 +39,7 @@ RETENTION="${RETENTION:-7d}"
 # empty.
 WORKER_SA="${WORKER_SA:-}"                                   # the worker's Google service account
 PUBLISHERS="${PUBLISHERS:-}"                                 # members that publish cancel requests (opcancel submit)
-WAIT_USERS="${WAIT_USERS:-}"                                 # members that run opcancel submit --wait (they publish too)
+WAIT_USERS="${WAIT_USERS:-}"                                 # members that run opcancel submit --wait, --journal and wait (they publish too)
 # The project where submit --wait's temporary subscriptions live (its
 # --project): one that holds nothing else, never PROJECT, because Pub/Sub's
 # permissions to create, read and delete subscriptions cannot be limited to
@@ -99,6 +104,17 @@ topic() {
   if missing topics "$1"; then g pubsub topics create "$1"; else echo "topic $1 exists"; fi
 }
 
+# kept_topic NAME: a topic that keeps its messages for TOPIC_RETENTION,
+# created so or set so.
+kept_topic() {
+  if missing topics "$1"; then
+    g pubsub topics create "$1" --message-retention-duration="$TOPIC_RETENTION"
+  else
+    echo "topic $1 exists; setting its message retention to $TOPIC_RETENTION"
+    g pubsub topics update "$1" --message-retention-duration="$TOPIC_RETENTION"
+  fi
+}
+
 # attached NAME TOPIC: the existing subscription NAME ($found holds its
 # topic) must be attached to TOPIC; another topic's subscription of the same
 # name is never changed.
@@ -111,7 +127,8 @@ attached() {
 }
 
 topic "$TOPIC"
-topic "$RESULTS_TOPIC"
+kept_topic "$RESULTS_TOPIC"
+kept_topic "$BATCHES_TOPIC"
 topic "$DEAD_LETTER_TOPIC"
 
 if missing subscriptions "$SUBSCRIPTION" topic; then
@@ -198,10 +215,10 @@ grant_publishers() {
   done
 }
 
-# What submit --wait does with a temporary subscription in WAIT_PROJECT:
-# create it (checked on the project, with
-# pubsub.topics.attachSubscription on the results topic), receive from it
-# and ack (consume; a seek needs the same), delete it.
+# What submit --wait and wait do with their temporary subscriptions in
+# WAIT_PROJECT: create them (checked on the project, with
+# pubsub.topics.attachSubscription on the results and batches topics),
+# receive from them and ack (consume; a seek needs the same), delete them.
 WAIT_PERMISSIONS="pubsub.subscriptions.create,pubsub.subscriptions.consume,pubsub.subscriptions.delete"
 
 # gw runs gcloud on WAIT_PROJECT.
@@ -231,9 +248,10 @@ wait_role() {
   echo "role $WAIT_ROLE of $WAIT_PROJECT has $WAIT_PERMISSIONS"
 }
 
-# submit --wait users publish, attach their temporary subscriptions to the
-# results topic, and hold the custom role in WAIT_PROJECT only: nothing on
-# the worker's subscription or anything else of PROJECT.
+# submit --wait users publish requests and their batches' manifests, attach
+# their temporary subscriptions to the results and batches topics, and hold
+# the custom role in WAIT_PROJECT only: nothing on the worker's
+# subscription, no right to publish result events, nothing else of PROJECT.
 grant_wait_users() {
   members "$WAIT_USERS"
   if [ "${#list[@]}" -eq 0 ]; then
@@ -243,6 +261,8 @@ grant_wait_users() {
   for member in "${list[@]}"; do
     grant topics "$TOPIC" "$member" roles/pubsub.publisher
     grant topics "$RESULTS_TOPIC" "$member" roles/pubsub.subscriber
+    grant topics "$BATCHES_TOPIC" "$member" roles/pubsub.publisher
+    grant topics "$BATCHES_TOPIC" "$member" roles/pubsub.subscriber
     gw projects add-iam-policy-binding "$WAIT_PROJECT" --member="$member" \
       --role="projects/$WAIT_PROJECT/roles/$WAIT_ROLE" --condition=None --format=none
     echo "granted projects/$WAIT_PROJECT/roles/$WAIT_ROLE on project $WAIT_PROJECT to $member"

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"time"
 
 	"opcancel/lro"
 	"opcancel/request"
@@ -139,6 +140,17 @@ func (o *op) statusJSON(done bool, kind string) map[string]any {
 	if kind != "" {
 		m["kind"] = kind
 	}
+	if o.script.Type != "" {
+		m["operationType"] = o.script.Type
+	}
+	if !o.script.Created.IsZero() {
+		created := o.script.Created.UTC().Format(time.RFC3339Nano)
+		if kind == "sql#operation" {
+			m["insertTime"] = created
+		} else {
+			m["startTime"] = created
+		}
+	}
 	if !done {
 		return m
 	}
@@ -153,10 +165,19 @@ func (o *op) statusJSON(done bool, kind string) map[string]any {
 }
 
 func (o *op) metadata() json.RawMessage {
-	if o.script.Metadata == nil {
-		return json.RawMessage(`{"@type":"type.googleapis.com/google.protobuf.Empty"}`)
+	if o.script.Metadata != nil {
+		return o.script.Metadata
 	}
-	return o.script.Metadata
+	typ := o.script.Type
+	if typ == "" {
+		typ = "google.protobuf.Empty"
+	}
+	m := map[string]any{"@type": "type.googleapis.com/" + typ}
+	if !o.script.Created.IsZero() {
+		m["createTime"] = o.script.Created.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(m)
+	return b
 }
 
 // listJSON is a page of operations.list in the dialect's form.

@@ -68,9 +68,18 @@ type Script struct {
 	// AlreadyDone makes the operation done in state Final before any cancel.
 	AlreadyDone bool
 	// Metadata and Response are raw JSON put into the operation's answers, to
-	// check that they never leak. Empty means a small default.
+	// check that they never leak. Empty means a small default: metadata of
+	// type Type with createTime Created.
 	Metadata json.RawMessage
 	Response json.RawMessage
+	// Type is the operation's kind: its metadata's type
+	// (type.googleapis.com/Type), or operationType in the Cloud SQL and GKE
+	// dialects. Empty means google.protobuf.Empty, and no operationType.
+	Type string
+	// Created is the operation's creation time, where its dialect reports
+	// one: metadata.createTime, Cloud SQL's insertTime, GKE's startTime.
+	// Zero means none is reported.
+	Created time.Time
 }
 
 // Options configure a Server.

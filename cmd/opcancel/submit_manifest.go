@@ -1,0 +1,126 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"opcancel/queue"
+)
+
+// batchRecorder keeps what a run of submit publishes where a later run and
+// `wait` find it: the journal (--journal) and the batch's manifest on the
+// results topic (--wait, --journal). A message reaches the manifest only
+// once its journal line is durable, so that a run that resumes the
+// journal, which lists again every message the journal has, lists every
+// message any manifest of the batch has.
+type batchRecorder struct {
+	journal  *journal        // nil without --journal
+	manifest *manifestWriter // nil without --wait and --journal
+}
+
+func (r *batchRecorder) sent(o outgoing, id string) error {
+	if r.journal != nil {
+		if err := r.journal.published(o.n, id); err != nil {
+			return err
+		}
+	}
+	if r.manifest == nil {
+		return nil
+	}
+	r.manifest.add(manifestEntry{MessageID: id, Service: o.req.Service, Name: o.req.Name})
+	if len(r.manifest.pending) >= maxPartEntries {
+		return r.idle()
+	}
+	return nil
+}
+
+func (r *batchRecorder) idle() error {
+	if r.journal != nil {
+		if err := r.journal.sync(); err != nil {
+			return err
+		}
+	}
+	if r.manifest != nil {
+		r.manifest.flush(false)
+	}
+	return nil
+}
+
+// manifestWriter publishes the manifest of one run (wait_manifest.go): parts
+// of up to maxPartEntries messages, at least every manifestEvery while
+// messages are published, then the end record.
+type manifestWriter struct {
+	pub        *queue.Publisher
+	topic      string
+	batch, run string
+	pending    []manifestEntry
+	parts      int
+	lastPart   time.Time
+	results    []queue.Result
+}
+
+// manifestEvery is how often a run publishes a part while its messages are
+// published, so that `wait` sees a batch grow.
+const manifestEvery = time.Second
+
+// manifestTimeout bounds the wait for the server's answers to the
+// manifest at the end of a run, interrupted or not.
+const manifestTimeout = 30 * time.Second
+
+func newManifestWriter(qc *queue.Client, topic, batch string) *manifestWriter {
+	var b [8]byte
+	rand.Read(b[:])
+	return &manifestWriter{pub: qc.Publisher(queue.PublishConfig{Topic: topic}), topic: topic, batch: batch,
+		run: hex.EncodeToString(b[:]), lastPart: time.Now()}
+}
+
+func (m *manifestWriter) add(e manifestEntry) { m.pending = append(m.pending, e) }
+
+// flush publishes the pending messages as a part when there are enough of
+// them or enough time has passed, or when force is set.
+func (m *manifestWriter) flush(force bool) {
+	for len(m.pending) > 0 && (force || len(m.pending) >= maxPartEntries || time.Since(m.lastPart) >= manifestEvery) {
+		k := min(len(m.pending), maxPartEntries)
+		m.parts++
+		m.publish(manifestRecord{Batch: m.batch, Run: m.run, Part: m.parts, Messages: m.pending[:k]})
+		m.pending = m.pending[k:]
+		m.lastPart = time.Now()
+	}
+}
+
+func (m *manifestWriter) publish(r manifestRecord) {
+	data, _ := json.Marshal(r) // strings and numbers
+	// The context only carries trace context: the publisher sends on its own.
+	m.results = append(m.results, m.pub.PublishAsync(context.Background(), data, map[string]string{"batch": m.batch, manifestAttribute: m.run}))
+}
+
+// end publishes what is pending and the end record with the run's
+// summary, waits for the server's answers, bounded by manifestTimeout,
+// and stops the publisher. The error names the first part that failed.
+func (m *manifestWriter) end(sum submitSummary, interrupted bool) error {
+	m.flush(true)
+	m.publish(manifestRecord{Batch: m.batch, Run: m.run, End: &manifestEnd{
+		Parts: m.parts, Published: sum.published, PublishedEarlier: sum.earlier, Invalid: sum.invalid, Failed: sum.failed,
+		Interrupted: interrupted, EndedAt: time.Now().UTC(),
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), manifestTimeout)
+	defer cancel()
+	var first error
+	failed := 0
+	for _, r := range m.results {
+		if _, err := r.Get(ctx); err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	m.pub.Stop()
+	if failed > 0 {
+		return fmt.Errorf("batch manifest: %d of %d records not published: %w", failed, len(m.results), first)
+	}
+	return nil
+}
