@@ -25,7 +25,7 @@ func TestDoctorPassesWhereAllIsWell(t *testing.T) {
 	t.Parallel()
 	w := newDoctorWorld(t)
 	r := w.run(t, nil)
-	want := []string{"subscription", "consume", "results topic", "dead-letter policy", "dead-letter topic", "Pub/Sub service agent",
+	want := []string{"credentials", "subscription", "consume", "results topic", "dead-letter policy", "dead-letter topic", "Pub/Sub service agent",
 		"quota project", "token " + vaultHost, "endpoint " + vaultHost, "token " + amapiHost, "endpoint " + amapiHost}
 	var got []string
 	for _, c := range r.Checks {
@@ -57,6 +57,8 @@ func TestDoctorFindsEachFailure(t *testing.T) {
 		check   string
 		detail  string
 		fix     string
+		// notFix is what the fix must not say.
+		notFix string
 	}{
 		{
 			name: "the subscription does not exist",
@@ -128,6 +130,23 @@ func TestDoctorFindsEachFailure(t *testing.T) {
 			check: "endpoint " + amapiHost, detail: "not Google's API", fix: "opcancel services --config=",
 		},
 		{
+			name: "the API is not enabled in the project",
+			breakIt: func(w *doctorWorld) ([]string, []string) {
+				w.answerVault(t, lrotest.Answer{Code: lro.PermissionDenied, Reason: "SERVICE_DISABLED",
+					Message: "Google Vault API has not been used in project 123456789 before or it is disabled. Enable it by visiting the console then retry."})
+				return nil, nil
+			},
+			check: "endpoint " + vaultHost, detail: "SERVICE_DISABLED", fix: "gcloud services enable vault.googleapis.com --project=123456789",
+		},
+		{
+			name: "the API rejects the token (401)",
+			breakIt: func(w *doctorWorld) ([]string, []string) {
+				w.answerVault(t, lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials."))
+				return nil, nil
+			},
+			check: "token " + vaultHost, detail: "rejected the token", fix: "print-access-token", notFix: "enable",
+		},
+		{
 			name: "user credentials without a quota project",
 			breakIt: func(w *doctorWorld) ([]string, []string) {
 				user, _ := json.Marshal(map[string]string{"type": "authorized_user", "client_id": "c", "client_secret": "s",
@@ -147,7 +166,8 @@ func TestDoctorFindsEachFailure(t *testing.T) {
 			r := w.run(t, env, args...)
 			c := r.check(t, tt.check)
 			expand := func(s string) string { return strings.ReplaceAll(s, "%P", w.project) }
-			if c.Status != checkFail || !strings.Contains(c.Detail, expand(tt.detail)) || !strings.Contains(c.Fix, expand(tt.fix)) {
+			if c.Status != checkFail || !strings.Contains(c.Detail, expand(tt.detail)) || !strings.Contains(c.Fix, expand(tt.fix)) ||
+				tt.notFix != "" && strings.Contains(c.Fix, tt.notFix) {
 				t.Errorf("check %s: %s, %q, fix %q; want fail, %q, fix %q", tt.check, c.Status, c.Detail, c.Fix, expand(tt.detail), expand(tt.fix))
 			}
 			if r.code != 1 || r.OK || !strings.Contains(r.stderr, "checks failed") {
@@ -200,13 +220,7 @@ func TestDoctorEscapesWhatAPIsSay(t *testing.T) {
 	t.Parallel()
 	w := newDoctorWorld(t)
 	hostile := "denied \x1b[2J\x1b[31mFAKE OK\u202e\r\n"
-	w.vault = lrotest.New(lrotest.Options{Fault: func(*http.Request) *lrotest.Answer {
-		a := lrotest.Err(lro.PermissionDenied, hostile)
-		return &a
-	}})
-	vs := httptest.NewTLSServer(w.vault)
-	t.Cleanup(vs.Close)
-	w.vaultURL = vs.URL
+	w.answerVault(t, lrotest.Err(lro.PermissionDenied, hostile))
 	r := w.run(t, nil)
 	c := r.check(t, "endpoint "+vaultHost)
 	if c.Status != checkWarn || !strings.Contains(c.Detail, `denied \x1b[2J\x1b[31mFAKE OK\u202e\r\n`) {

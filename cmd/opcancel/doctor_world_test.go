@@ -7,9 +7,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,8 +36,10 @@ import (
 // emulator has no IAM (every IAM method answers UNIMPLEMENTED:
 // TestDoctorOnTheEmulatorAlone), so the IAM answers of Pub/Sub are
 // injected by fakeIAM, a gRPC server in front of the emulator that answers
-// TestIamPermissions and GetIamPolicy itself and forwards every other call.
-// Every other failure is real: a subscription that does not exist or has
+// TestIamPermissions and GetIamPolicy itself, refuses the calls a test
+// names, and forwards every other call. Workload Identity's metadata
+// server is newFakeMetadata (doctor_credentials_test.go). Every other
+// failure is real: a subscription that does not exist or has
 // no dead-letter policy on the emulator, a token endpoint that refuses
 // delegation, an endpoint that is not Google's, user credentials without a
 // quota project.
@@ -51,9 +55,25 @@ type fakeIAM struct {
 	// show them, as to a caller without getIamPolicy.
 	policies     map[string]*iampb.Policy
 	denyPolicies bool
+	// refuse answers the methods it names (GetSubscription,
+	// TestIamPermissions, …) with its code instead.
+	refuse map[string]codes.Code
+}
+
+// refused is the error of a method refuse names, nil for any other.
+func (f *fakeIAM) refused(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.refuse[path.Base(method)]; ok {
+		return grpcstatus.Errorf(c, "%s refused by the test", path.Base(method))
+	}
+	return nil
 }
 
 func (f *fakeIAM) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
+	if err := f.refused("TestIamPermissions"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	held, ok := f.granted[req.GetResource()]
@@ -122,6 +142,9 @@ func startIAMProxy(t *testing.T, upstream string, iam *fakeIAM) string {
 		}
 		var in, out rawFrame
 		if err := stream.RecvMsg(&in); err != nil {
+			return err
+		}
+		if err := iam.refused(method); err != nil {
 			return err
 		}
 		md, _ := metadata.FromIncomingContext(stream.Context())
@@ -194,6 +217,16 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 	w.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vs.Certificate().Raw})
 	w.creds = newCredentials(t, w.certPEM)
 	return w
+}
+
+// answerVault replaces the world's Vault with one that answers every
+// request with a.
+func (w *doctorWorld) answerVault(t *testing.T, a lrotest.Answer) {
+	t.Helper()
+	w.vault = lrotest.New(lrotest.Options{Fault: func(*http.Request) *lrotest.Answer { return &a }})
+	vs := httptest.NewTLSServer(w.vault)
+	t.Cleanup(vs.Close)
+	w.vaultURL = vs.URL
 }
 
 // doctorRun is the outcome of one run of opcancel doctor --output=json.
