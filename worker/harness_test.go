@@ -74,14 +74,22 @@ func newHarnessClient(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml s
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
 	if fakeOpts.Services == nil {
 		fakeOpts.Services = table.Services()
 	}
 	fake := lrotest.New(fakeOpts)
-	clientCfg.Transport, clientCfg.Observer = fake.Transport(), RequestObserver(m)
-	client, err := lro.New(context.Background(), table, clientCfg)
+	clientCfg.Transport = fake.Transport()
+	return wireHarness(t, cfg, table, fake, clientCfg)
+}
+
+// wireHarness wires a worker for table to fake through a client configured
+// by lc (its observer is the worker's metrics).
+func wireHarness(t *testing.T, cfg Config, table *lro.Table, fake *lrotest.Server, lc lro.Config) *harness {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	lc.Observer = RequestObserver(m)
+	client, err := lro.New(context.Background(), table, lc)
 	if err != nil {
 		t.Fatal(err)
 	}
