@@ -2,7 +2,6 @@ package lro
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -191,8 +190,6 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 	}
 	op, err := svc.Dialect.decodeOperation(body)
 	switch {
-	case errors.Is(err, errTooLarge):
-		return nil, err
 	case err != nil:
 		return nil, notAnOperation("the answer is not an operation: " + err.Error())
 	case !sameOperation(op.Name, name):
