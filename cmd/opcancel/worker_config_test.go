@@ -43,3 +43,24 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseExtensionZeroIsRefused: --lease-extension 0s is out of Pub/Sub's
+// limits like any other value below 10s, not a way to ask for the default
+// (0 means the default only to queue.ReceiveConfig's callers).
+func TestLeaseExtensionZeroIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--lease-extension=0s"}, {"--lease-extension=0"}} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"worker", "--project=p", "--subscription=abc"}, args...),
+			func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+		if code := exitCode(err); code != 2 || !strings.HasPrefix(err.Error(), "--lease-extension 0s: ") || !strings.Contains(err.Error(), "10s to 10m") {
+			t.Errorf("%v: exit %d, %v; want exit 2 and an error naming --lease-extension 0s and its limits", args, code, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"worker", "--project=p", "--subscription=abc"},
+		func(k string) string { return map[string]string{"OPCANCEL_LEASE_EXTENSION": "0s"}[k] }, strings.NewReader(""), &out, &errb)
+	if code := exitCode(err); code != 2 || !strings.HasPrefix(err.Error(), "--lease-extension 0s: ") {
+		t.Errorf("OPCANCEL_LEASE_EXTENSION=0s: exit %d, %v; want exit 2 naming --lease-extension", code, err)
+	}
+}

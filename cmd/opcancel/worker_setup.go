@@ -44,6 +44,9 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 		return nil, workerConfigError(err)
 	}
 	s.receive = queue.ReceiveConfig{Subscription: s.subscription, MaxOutstanding: s.cfg.MaxOutstanding, LeaseExtension: c.LeaseExtension}
+	if err := queue.CheckLeaseExtension(c.LeaseExtension); err != nil {
+		return nil, workerConfigError(err)
+	}
 	if err := s.receive.Validate(); err != nil {
 		return nil, workerConfigError(err)
 	}
