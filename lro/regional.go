@@ -66,3 +66,18 @@ func (s *Service) EndpointHosts() []string {
 	slices.Sort(hosts)
 	return slices.Compact(hosts)
 }
+
+// EndpointHost returns the host of the endpoint that the requests about
+// name go to: its location's regional endpoint, or the global one. It is ""
+// when name is not one of the service's (Match fails).
+func (s *Service) EndpointHost(name string) string {
+	r, err := s.route(name)
+	if err != nil {
+		return ""
+	}
+	u, err := s.endpointFor(r, name)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
