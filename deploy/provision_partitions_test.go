@@ -57,24 +57,16 @@ func workersRead(t *testing.T, out string) string {
 }
 
 // TestProvisioningPartitions runs provision.sh with the component's
-// PARTITIONS on the emulator, twice: one subscription per service with its
-// filter and the worker subscription's policies, one for the rest, no
-// unfiltered one, and the line it prints is the component's. With another
-// list, a new subscription for the rest is created, and the ones the
-// workers no longer read are named.
+// PARTITIONS on the emulator: one subscription per service with its filter
+// and the worker subscription's policies, one for the rest, no unfiltered
+// one, and the line it prints is the component's.
 func TestProvisioningPartitions(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	project := "prov-" + strings.ToLower(uniqueName("part"))
-	var out string
-	for run := range 2 {
-		var err error
-		if out, err = provision(t, "http://"+e.Direct+"/", project, "PARTITIONS="+componentPartitions); err != nil {
-			t.Fatalf("provision.sh: %v\n%s", err, out)
-		}
-		if run == 1 && strings.Contains(out, "Created subscription") {
-			t.Errorf("the second run created subscriptions again:\n%s", out)
-		}
+	out, err := provision(t, "http://"+e.Direct+"/", project, "PARTITIONS="+componentPartitions)
+	if err != nil {
+		t.Fatalf("provision.sh: %v\n%s", err, out)
 	}
 	want := componentSubscriptions(t)
 	if got := workersRead(t, out); got != want {
@@ -109,17 +101,54 @@ func TestProvisioningPartitions(t *testing.T) {
 		t.Errorf("the unfiltered opcancel-worker exists beside the partitions (%v): it would take every message again", err)
 	}
 	checkPartitionFilters(t, filters)
+}
 
-	// Vault alone: the rest now includes Android Management.
-	out, err := provision(t, "http://"+e.Direct+"/", project, "PARTITIONS=vault.googleapis.com")
+// TestProvisioningPartitionsAgain (on the fake gcloud): a second run with
+// the same list creates nothing; a run with another list creates a new
+// subscription for the rest, leaves the others, and names the ones the
+// workers no longer read, the unfiltered one of an unpartitioned start too.
+func TestProvisioningPartitionsAgain(t *testing.T) {
+	t.Parallel()
+	fakeEnv, state := fakeGcloudPath(t)
+	calls := func() int {
+		s, err := readGcloudState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(s.Calls)
+	}
+	if out, err := provisionIAM(t, fakeEnv); err != nil { // unpartitioned first
+		t.Fatalf("%v\n%s", err, out)
+	}
+	before := calls()
+	var out string
+	for run := range 2 {
+		var err error
+		if out, err = provisionIAM(t, fakeEnv, "PARTITIONS="+componentPartitions); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		s, err := readGcloudState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created := (&gcloudState{Calls: s.Calls[before:]}).creations(); run == 1 && len(created) > 0 {
+			t.Errorf("the second run with the same list created again: %q", created)
+		}
+		before = len(s.Calls)
+	}
+	if !strings.Contains(out, "subscription opcancel-worker still receives messages") {
+		t.Errorf("provision.sh does not name the unfiltered opcancel-worker, which the workers no longer read:\n%s", out)
+	}
+	old := strings.Split(componentSubscriptions(t), ",")
+	out, err := provisionIAM(t, fakeEnv, "PARTITIONS=vault.googleapis.com")
 	if err != nil {
-		t.Fatalf("provision.sh with another list: %v\n%s", err, out)
+		t.Fatalf("another list: %v\n%s", err, out)
 	}
 	now := strings.Split(workersRead(t, out), ",")
-	if len(now) != 2 || now[0] != "opcancel-worker-vault.googleapis.com" || !strings.HasPrefix(now[1], "opcancel-worker-rest-") || slices.Contains(strings.Split(want, ","), now[1]) {
+	if len(now) != 2 || now[0] != "opcancel-worker-vault.googleapis.com" || !strings.HasPrefix(now[1], "opcancel-worker-rest-") || slices.Contains(old, now[1]) {
 		t.Errorf("with PARTITIONS=vault.googleapis.com the workers read %v, want the Vault partition and a new rest", now)
 	}
-	for _, id := range strings.Split(want, ",") {
+	for _, id := range old {
 		if id != now[0] && !strings.Contains(out, "subscription "+id+" still receives messages") {
 			t.Errorf("provision.sh does not say that %s, which the workers no longer read, still receives their messages:\n%s", id, out)
 		}
