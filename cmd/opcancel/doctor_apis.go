@@ -123,7 +123,8 @@ func (d *doctor) quotaProjectHint() string {
 // endpoint answers an operations.get of a name that does not exist as
 // Google does: NOT_FOUND in Google's error form.
 func (d *doctor) serviceChecks(ctx context.Context) []check {
-	client, err := lro.New(ctx, d.table, lro.Config{Auth: d.cmd.Auth, RequestTimeout: d.cmd.RequestTimeout, UserAgent: userAgent()})
+	client, err := lro.New(ctx, d.table, lro.Config{Auth: d.cmd.Auth, RequestTimeout: d.cmd.RequestTimeout, UserAgent: userAgent(),
+		QuotaProject: d.e.getenv(quotaProjectEnv)})
 	if err != nil {
 		return []check{{Name: "credentials", Status: checkFail, Detail: errText(err),
 			Fix: "gcloud auth application-default login, or a service account (docs/operations.md#credentials)"}}
