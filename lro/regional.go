@@ -67,17 +67,18 @@ func (s *Service) EndpointHosts() []string {
 	return slices.Compact(hosts)
 }
 
-// EndpointHost returns the host of the endpoint that the requests about
-// name go to: its location's regional endpoint, or the global one. It is ""
-// when name is not one of the service's (Match fails).
-func (s *Service) EndpointHost(name string) string {
+// EndpointOf returns the host of the endpoint the requests about name go
+// to: its location's regional endpoint, or the global one (see
+// docs/contract.md#regional-endpoints). It is one of EndpointHosts, never
+// text of the name.
+func (s *Service) EndpointOf(name string) (string, error) {
 	r, err := s.route(name)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	u, err := s.endpointFor(r, name)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return u.Host
+	return u.Host, nil
 }

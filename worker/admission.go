@@ -45,7 +45,8 @@ func startLimit(svc *lro.Service, concurrency int) int64 {
 // lineFor returns the start line of the endpoint that j's requests go to;
 // endpoints are the configured and catalogued ones, a bounded set.
 func (w *Worker) lineFor(j *job) *startLine {
-	key := j.svc.Host + " " + j.svc.EndpointHost(j.req.Name)
+	endpoint, _ := j.svc.EndpointOf(j.req.Name) // routed: it has one
+	key := j.svc.Host + " " + endpoint
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.lines[key]
