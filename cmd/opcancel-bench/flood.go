@@ -54,6 +54,7 @@ func flood(ctx context.Context) ([]*result, error) {
 // settled, and when the flood's API received each request.
 type floodRun struct {
 	mu        sync.Mutex
+	started   time.Time // the run's start
 	published time.Time
 	settled   map[string]time.Time // the others' names
 	acked     int                  // the flood's names acked
@@ -144,7 +145,7 @@ func runFlood(ctx context.Context, partitioned bool) (*result, error) {
 		return nil, err
 	}
 	defer q.stop()
-	run := &floodRun{settled: map[string]time.Time{}}
+	run := &floodRun{started: time.Now(), settled: map[string]time.Time{}}
 	fake := lrotest.New(lrotest.Options{DontRecord: true, Latency: floodLatency, Default: doneAtFirstPoll, Fault: run.arrived})
 	cfg := worker.DefaultConfig()
 	cfg.ShutdownTimeout = time.Second // the end of the run: nothing is measured then
@@ -249,6 +250,7 @@ func (f *floodRun) result(partitioned bool, cfg worker.Config, subs int, heldBef
 	res.add("subscriptions", subs)
 	res.add("load_before", load0)
 	res.add("load_after", loadAverage())
+	res.add("seconds", time.Since(f.started).Seconds())
 	res.add("note", fmt.Sprintf("default worker settings on the emulator; the flood (%d names, rate: %g, %v) is published, runs alone for %v, then %d names of another API (%v, no rate) are published; flood_rate: the flood API's requests over the %v from then", floodNames, floodRate, floodLatency, floodSettle, floodOthers, floodLatency, floodMeasure))
 	return res
 }
