@@ -196,14 +196,16 @@ partitions() {
 # the one that exists, whose policies are updated. A filter cannot be
 # changed: one that exists with another filter stops the script.
 worker_subscription() {
-  local filter="${2:-}"
+  local filter="${2:-}" with=()
+  if [ -n "$filter" ]; then
+    with=("--message-filter=$filter")
+  fi
   if missing subscriptions "$1" topic; then
     g pubsub subscriptions create "$1" --topic="$TOPIC" \
       --ack-deadline="$ACK_DEADLINE" \
       --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
       --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" \
-      --message-retention-duration="$RETENTION" --expiration-period=never \
-      ${filter:+"--message-filter=$filter"}
+      --message-retention-duration="$RETENTION" --expiration-period=never "${with[@]}"
     return
   fi
   attached "$1" "$TOPIC"
