@@ -13,7 +13,7 @@ import (
 // variables and checks exactly what the worker will use.
 type workerTarget struct {
 	pubsubBase     `kong:"set='project_of=the subscription and results topic',set='full_name=subscription name'"`
-	Subscription   []string      `required:"" sep:"," help:"Subscription ID or projects/P/subscriptions/S; repeat it, or separate with commas, to read several (partitions, docs/deploy.md#partitions), each with an equal part of --max-outstanding."`
+	Subscription   []string      `required:"" sep:"," help:"Subscription ID or projects/P/subscriptions/S; repeat it, or separate with commas, for several: the partitions of docs/deploy.md#partitions."`
 	Config         string        `help:"YAML services file; the built-in services apply without it." type:"path"`
 	ResultsTopic   string        `help:"Topic ID or full name for result events; none if empty."`
 	Auth           string        `default:"${auth}" enum:"adc,none" help:"adc: Application Default Credentials; none: no credentials (emulators, tests)."`
