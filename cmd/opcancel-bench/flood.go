@@ -225,8 +225,10 @@ func (f *floodRun) result(partitioned bool, cfg worker.Config, subs int, heldBef
 	peak := maxInWindow(f.arrivals, time.Second)
 	res := &result{Value: slowest, Unit: "s from publication to outcome, slowest of the 200", Bound: floodDeadline.Seconds(),
 		Ratio: slowest / floodDeadline.Seconds(), Target: 1}
-	res.Pass = len(waits) == floodOthers && slowest <= floodDeadline.Seconds() &&
-		rate/floodRate >= floodRateFloor && peak <= int(floodRate)
+	// The target is the issue's: every one within the deadline, the flood
+	// at its rate. Never above the rate in any second is rate_limit's
+	// target; the peak here is reported, as the API saw it.
+	res.Pass = len(waits) == floodOthers && slowest <= floodDeadline.Seconds() && rate/floodRate >= floodRateFloor
 	layout := "one subscription"
 	if partitioned {
 		layout = "partitioned: one subscription per service"
