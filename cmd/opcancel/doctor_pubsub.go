@@ -37,8 +37,10 @@ func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []check {
 			checks = append(checks, d.resultsCheck(ctx))
 		}
 		return checks // nothing else about it can be checked
-	default:
+	case exists == checkOK || consume.answered:
 		checks = append(checks, check{Name: "subscription", Status: checkOK, Detail: d.subscription + " exists"})
+	default:
+		checks = append(checks, d.subscriptionUnknown(policyErr))
 	}
 	checks = append(checks, consume.check)
 	if withResults {
@@ -83,6 +85,16 @@ func (d *doctor) readSubscription(ctx context.Context) (exists string, p *queue.
 	return checkOK, p, nil
 }
 
+// subscriptionUnknown is the subscription's line when neither reading it
+// (failing with err) nor the permission test answered.
+func (d *doctor) subscriptionUnknown(err error) check {
+	c := check{Name: "subscription", Status: checkWarn, Detail: "not checked: " + d.subscription + " could not be read, nor its permissions tested: " + errText(err)}
+	if pubsubUnanswered(err) {
+		c.Status = d.unanswered()
+	}
+	return c
+}
+
 // deadLetterCheck says whether the subscription has a dead-letter policy.
 func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy, err error) check {
 	c := check{Name: "dead-letter policy"}
@@ -108,6 +120,8 @@ func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy,
 type permissionResult struct {
 	check
 	notFound bool
+	// answered: Pub/Sub answered the test, so the resource exists.
+	answered bool
 }
 
 // permissionCheck asks Pub/Sub whether the caller holds perm on resource
@@ -119,6 +133,7 @@ func (d *doctor) permissionCheck(ctx context.Context, name, resource, perm, kind
 	r := permissionResult{check: check{Name: name}}
 	switch grpcstatus.Code(err) {
 	case codes.OK:
+		r.answered = true
 	case codes.NotFound:
 		r.notFound = true
 		r.Status, r.Detail = checkFail, resource+" does not exist"
