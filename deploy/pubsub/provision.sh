@@ -67,7 +67,7 @@ rest_filter=""
 partition_plan() {
   local hosts=() host
   read -r -a hosts <<<"$PARTITIONS"
-  for host in "${hosts[@]}"; do
+  for host in ${hosts[@]+"${hosts[@]}"}; do
     if ! [[ "$host" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]]; then
       printf 'PARTITIONS: %q is not a service host (lower-case letters, digits, dots and dashes)\n' "$host" >&2
       exit 2
@@ -76,8 +76,10 @@ partition_plan() {
   if [ "${#hosts[@]}" -eq 0 ]; then
     return
   fi
-  mapfile -t partition_hosts < <(printf '%s\n' "${hosts[@]}" | sort -u)
-  for host in "${partition_hosts[@]}"; do
+  while IFS= read -r host; do
+    partition_hosts+=("$host")
+  done < <(printf '%s\n' ${hosts[@]+"${hosts[@]}"} | sort -u)
+  for host in ${partition_hosts[@]+"${partition_hosts[@]}"}; do
     rest_filter="${rest_filter:+$rest_filter OR }attributes.service = \"$host\""
   done
   rest_filter="NOT ($rest_filter)"
@@ -174,9 +176,10 @@ topic "$DEAD_LETTER_TOPIC"
 # SUBSCRIPTION) still takes its messages: it is named, with what to do.
 partitions() {
   local host hash name
-  hash="$(printf '%s\n' "${partition_hosts[@]}" | sha256sum | cut -c1-8)"
+  # POSIX cksum: the same on Linux and macOS.
+  hash="$(printf '%s\n' ${partition_hosts[@]+"${partition_hosts[@]}"} | cksum | cut -d' ' -f1)"
   worker_subscriptions=()
-  for host in "${partition_hosts[@]}"; do
+  for host in ${partition_hosts[@]+"${partition_hosts[@]}"}; do
     worker_subscription "$SUBSCRIPTION-$host" "attributes.service = \"$host\""
     worker_subscriptions+=("$SUBSCRIPTION-$host")
   done
@@ -205,7 +208,7 @@ worker_subscription() {
       --ack-deadline="$ACK_DEADLINE" \
       --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
       --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" \
-      --message-retention-duration="$RETENTION" --expiration-period=never "${with[@]}"
+      --message-retention-duration="$RETENTION" --expiration-period=never ${with[@]+"${with[@]}"}
     return
   fi
   attached "$1" "$TOPIC"
@@ -275,7 +278,7 @@ grant_service_agent() {
   number="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
   local agent="serviceAccount:service-${number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   grant topics "$DEAD_LETTER_TOPIC" "$agent" roles/pubsub.publisher
-  for sub in "${worker_subscriptions[@]}"; do
+  for sub in ${worker_subscriptions[@]+"${worker_subscriptions[@]}"}; do
     grant subscriptions "$sub" "$agent" roles/pubsub.subscriber
   done
 }
@@ -287,7 +290,7 @@ grant_worker() {
     echo "WORKER_SA not set: grant the worker roles/pubsub.subscriber and roles/pubsub.viewer on ${worker_subscriptions[*]} and roles/pubsub.publisher on $RESULTS_TOPIC yourself"
     return
   fi
-  for sub in "${worker_subscriptions[@]}"; do
+  for sub in ${worker_subscriptions[@]+"${worker_subscriptions[@]}"}; do
     grant subscriptions "$sub" "serviceAccount:$WORKER_SA" roles/pubsub.subscriber
     grant subscriptions "$sub" "serviceAccount:$WORKER_SA" roles/pubsub.viewer
   done
