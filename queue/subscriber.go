@@ -127,9 +127,9 @@ func receiveSettings(cfg ReceiveConfig) pubsub.ReceiveSettings {
 	}
 }
 
-// Healthy reports whether a streaming pull is open: the subscription is
-// being received.
-func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy() }
+// Healthy reports whether a streaming pull to the subscription is open: it
+// is being received.
+func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy(s.name) }
 
 // The worker defines the interfaces it consumes; the Subscriber is its Source.
 var _ worker.Source = (*Subscriber)(nil)

@@ -4,10 +4,10 @@
 //	{"scenario": NAME, "value": X, "unit": U, "bound": B, "ratio": X/B,
 //	 "target": T, "pass": BOOL, ...other figures}
 //
-// go run ./cmd/opcancel-bench runs them all (about sixteen minutes on two
+// go run ./cmd/opcancel-bench runs them all (about twenty minutes on two
 // cores); -scenario NAME runs one. The scenarios drive the real worker
-// against lro/lrotest fakes; emulator_e2e, backlog and backlog_drain also
-// need the official Pub/Sub emulator.
+// against lro/lrotest fakes; emulator_e2e, backlog, backlog_drain, flood
+// and held_messages also need the official Pub/Sub emulator.
 package main
 
 import (
@@ -116,6 +116,8 @@ var scenarios = []scenario{
 	{"isolation", one(isolation)},
 	{"backlog", one(backlog)},
 	{"backlog_drain", one(backlogDrain)},
+	{"flood", flood},
+	{"held_messages", one(heldMessages)},
 	{"fleet", fleets},
 }
 

@@ -89,7 +89,7 @@ func (c *demoCmd) startWorker(ctx context.Context, e *env, world *demoWorld) (*d
 	}}
 	defaults := worker.DefaultConfig()
 	wc := workerCmd{
-		workerTarget: workerTarget{Subscription: world.sub, ResultsTopic: world.results, Auth: lro.AuthNone, RequestTimeout: 10 * time.Second},
+		workerTarget: workerTarget{Subscription: []string{world.sub}, ResultsTopic: world.results, Auth: lro.AuthNone, RequestTimeout: 10 * time.Second},
 		Concurrency:  defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding, LeaseExtension: queue.DefaultLeaseExtension,
 		// Shorter than the worker's defaults: the demo is over in seconds.
 		VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
