@@ -32,6 +32,35 @@ func TestUnpacedOutstandingRatio(t *testing.T) {
 	}
 }
 
+// TestQueuedJobsOfAPacedEndpointAreNotCounted: jobs that wait to start
+// behind an endpoint's requests waiting for its rate wait for the rate too;
+// jobs queued behind an endpoint that waits for capacity count, even beside
+// another endpoint of the same service that waits for its rate.
+func TestQueuedJobsOfAPacedEndpointAreNotCounted(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry())
+	m.MaxOutstanding.Set(10000)
+	// A flood: 5,000 held, 20 requests waiting for the rate, 4,970 jobs
+	// behind them; 10 jobs of another service being worked on; 100 jobs
+	// of another location of the flood's API, queued behind its endpoint's
+	// limit (it is hanging), not behind the rate.
+	m.JobsInFlight.Set(5110)
+	const flood, at = "flood.googleapis.com", "flood.googleapis.com"
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, at).Set(20)
+	m.JobsQueued.WithLabelValues(flood, at).Set(4970)
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, "europe-west4-"+at).Set(0)
+	m.JobsQueued.WithLabelValues(flood, "europe-west4-"+at).Set(100)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.012; got != want {
+		t.Errorf("(5,110 held - 20 requests and 4,970 jobs waiting for the rate) / 10,000 = %v, want %v", got, want)
+	}
+	// A service without requests waiting for a rate: its queued jobs wait
+	// for capacity, which another worker adds.
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, at).Set(0)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.511; got != want {
+		t.Errorf("nothing waiting for a rate: %v, want %v", got, want)
+	}
+}
+
 func helpOf(t *testing.T, reg *prometheus.Registry, name string) string {
 	t.Helper()
 	fams, err := reg.Gather()

@@ -87,6 +87,9 @@ type Metrics struct {
 	// lowered by adaptive throttling): all of an endpoint's queued requests
 	// while the last one to leave waited for its pace, none otherwise.
 	APIRequestsWaitingForRate *prometheus.GaugeVec
+	// JobsQueued is each endpoint's jobs that wait to start: held, routed,
+	// and behind the endpoint's start line (see docs/design.md#floods-wait-their-turn).
+	JobsQueued *prometheus.GaugeVec
 	// Panics counts deliveries whose handling panicked (recovered; the
 	// delivery was nacked), by service.
 	Panics *prometheus.CounterVec
@@ -156,6 +159,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"API requests waiting to be sent (for their endpoint's turn, a slot of the pool or their pace), by service and endpoint.", "service", endpointLabel),
 		APIRequestsWaitingForRate: gaugeVec("opcancel_api_requests_waiting_for_rate",
 			"API requests waiting to be sent behind their rate (the service's configured rate, or the endpoint's lowered by adaptive throttling): an endpoint's queued requests while the last one sent waited for its pace, else 0; by service and endpoint.", "service", endpointLabel),
+		JobsQueued: gaugeVec("opcancel_jobs_queued",
+			"Jobs held that wait to start: routed to their endpoint, behind the jobs of its start line, holding their message and nothing else; by service and endpoint.", "service", endpointLabel),
 		Panics: counterVec("opcancel_panics_total",
 			"Deliveries whose handling panicked: recovered, logged with the stack, and nacked; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
@@ -174,7 +179,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.EndpointConcurrencyLimit,
 		m.ServiceConcurrencyWait, m.RequestsReclaimed,
-		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.JobsQueued, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -73,6 +73,16 @@ func TestAHungServiceGivesBackThePool(t *testing.T) {
 		if got := testutilCounter(h.m.RequestsReclaimed.WithLabelValues(vault, vaultAt)); got < 7 {
 			t.Errorf("hung service: %v requests reclaimed, want the 7 it held beyond its limit at least", got)
 		}
+		// Of its 40 jobs, 16 have started: the 8 whose first requests took
+		// the idle pool, then a start line's worth (8, the pool), whose
+		// first requests wait in line with the retries of those cut; the
+		// other 24 wait to start, holding their message and nothing else.
+		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got < 8 || got > 15 {
+			t.Errorf("hung service: opcancel_api_requests_queued = %v, want 8 first requests and up to 7 retries", got)
+		}
+		if got := testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got != 24 {
+			t.Errorf("hung service: opcancel_jobs_queued = %v, want the 24 jobs behind its start line", got)
+		}
 		if got := testutilCounter(h.m.RequestsReclaimed.WithLabelValues(amapi, amapiAt)); got != 0 {
 			t.Errorf("healthy service: %v requests reclaimed, want none", got)
 		}

@@ -55,6 +55,9 @@ type endpoint struct {
 	throttle *throttle
 	// line counts the requests waiting to be sent.
 	line line
+	// start is the line of jobs waiting for their first request
+	// (admission.go).
+	start *startLine
 
 	// The endpoint's series.
 	allowed, inFlightGauge, limitGauge   prometheus.Gauge
@@ -112,12 +115,12 @@ func newServiceState(svc *lro.Service, concurrency int, m *metrics.Metrics) *ser
 	m.ServiceMaxConcurrency.WithLabelValues(svc.Host).Set(float64(st.limit))
 	m.MisdirectedRequests.WithLabelValues(svc.Host)
 	for _, host := range svc.EndpointHosts() {
-		st.endpoints[host] = newEndpoint(st, svc, host, m)
+		st.endpoints[host] = newEndpoint(st, svc, host, concurrency, m)
 	}
 	return st
 }
 
-func newEndpoint(st *serviceState, svc *lro.Service, host string, m *metrics.Metrics) *endpoint {
+func newEndpoint(st *serviceState, svc *lro.Service, host string, concurrency int, m *metrics.Metrics) *endpoint {
 	l := []string{svc.Host, host}
 	ep := &endpoint{
 		svc:                 st,
@@ -132,6 +135,7 @@ func newEndpoint(st *serviceState, svc *lro.Service, host string, m *metrics.Met
 		throttleDelayed:     m.ThrottleDelayed.WithLabelValues(l...),
 		throttleWaitSeconds: m.ThrottleWait.WithLabelValues(l...),
 		line:                line{queued: m.APIRequestsQueued.WithLabelValues(l...), forRate: m.APIRequestsWaitingForRate.WithLabelValues(l...)},
+		start:               newStartLine(svc, concurrency, m.JobsQueued.WithLabelValues(l...)),
 		limit:               newLimiter(st.limit),
 		active:              -1,
 	}

@@ -23,9 +23,10 @@ var errBudget = errors.New("retry budget spent")
 func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) error) error {
 	var last error
 	for retry := 0; ; retry++ {
-		queued := time.Now()
+		queued := w.queuedSince(j)
 		err := w.call(ctx, j, w.giveUp(j, queued), func(ctx context.Context) error {
 			w.spend(j, time.Since(queued)) // as the request leaves
+			w.started(j)
 			return fn(ctx)
 		})
 		if errors.Is(err, errWaitedOut) {
@@ -54,6 +55,19 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 			return err
 		}
 	}
+}
+
+// queuedSince is when j's next request began to wait to be sent: now, or,
+// before j's first request, when j joined its start line, or, if later,
+// when its endpoint last answered. Waiting to start is waiting for the
+// first request (see spend), but an endpoint that answered meanwhile was
+// not failing all that time: a job that waited its turn behind a flood at
+// a healthy endpoint keeps its budget when the endpoint stops answering.
+func (w *Worker) queuedSince(j *job) time.Time {
+	if !j.budgetEnd.IsZero() || j.lined.IsZero() {
+		return time.Now()
+	}
+	return later(j.lined, time.Unix(0, j.ep.lastAnswer.Load()))
 }
 
 // giveUp is when a request of j queued at queued stops waiting in line, if

@@ -195,6 +195,7 @@ func TestStartUpSeries(t *testing.T) {
 		{m.ServiceConcurrencyWait, "opcancel_service_concurrency_wait_seconds_total", endpoints},
 		{m.APIRequestsQueued, "opcancel_api_requests_queued", endpoints},
 		{m.APIRequestsWaitingForRate, "opcancel_api_requests_waiting_for_rate", endpoints},
+		{m.JobsQueued, "opcancel_jobs_queued", endpoints},
 		{m.Panics, "opcancel_panics_total", hosts + 1},
 	} {
 		if got := testutil.CollectAndCount(tt.c); got != tt.want {

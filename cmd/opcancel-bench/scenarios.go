@@ -109,7 +109,7 @@ func latencyBound(ctx context.Context) (*result, error) {
 	res.add("overall_jobs_per_s", float64(jobs)/elapsed.Seconds())
 	res.add("cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")))
 	res.add("reclaimed", testutil.ToFloat64(r.m.RequestsReclaimed.WithLabelValues(vaultHost, run.endpoint)))
-	res.add("note", "steady rate between the 10th and 90th percentile completions, default settings (no maxConcurrency); each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
+	res.add("note", "steady rate between the 10th and 90th percentile completions, default settings (no maxConcurrency); each job waits ~1 s before its poll, so ~700 jobs are held at the bound")
 	return res, nil
 }
 
