@@ -137,6 +137,24 @@ func TestSourceEndingForGoodBoundsHeldJobs(t *testing.T) {
 	})
 }
 
+// startedWorker makes a worker for table, closed when t ends, and returns
+// its registry and metrics as they are right after New.
+func startedWorker(t *testing.T, table *lro.Table) (*prometheus.Registry, *metrics.Metrics) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: lrotest.New(lrotest.Options{}).Transport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(DefaultConfig(), Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return reg, m
+}
+
 // TestStartUpSeries: right after New, every series dashboards and alerts
 // read exists at zero (an absent series is not a zero to PromQL), and the
 // registry passes Prometheus's metric lint.
@@ -148,17 +166,7 @@ func TestStartUpSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: lrotest.New(lrotest.Options{}).Transport()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := New(DefaultConfig(), Deps{Table: table, Ops: ops, Log: zap.NewNop(), Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	reg, m := startedWorker(t, table)
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
