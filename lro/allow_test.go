@@ -86,6 +86,33 @@ services:
 	}
 }
 
+// TestAllowListsMatchNamesAsWritten: templates match literally and
+// case-sensitively (docs/contract.md#allow-lists): a project's ID does not
+// admit the names an API lists with its number, nor another spelling of
+// the ID; the contract's example lists both.
+func TestAllowListsMatchNamesAsWritten(t *testing.T) {
+	t.Parallel()
+	table, err := ParseTable("s.yaml", []byte(`
+services:
+  - host: aiplatform.googleapis.com
+    allow: ["projects/my-project/**", "projects/123456789012/**"]
+`), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aip := table.Lookup("aiplatform.googleapis.com")
+	for name, want := range map[string]bool{
+		"projects/my-project/locations/us-central1/operations/1":   true,
+		"projects/123456789012/locations/us-central1/operations/1": true,
+		"projects/My-Project/locations/us-central1/operations/1":   false,
+		"projects/210987654321/locations/us-central1/operations/1": false,
+	} {
+		if got := aip.Allowed(name) == nil; got != want {
+			t.Errorf("Allowed(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 // TestBuiltinsOff: builtins: false enables exactly the services listed;
 // a built-in's name is then invalid, and the error says why.
 func TestBuiltinsOff(t *testing.T) {
