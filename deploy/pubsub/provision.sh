@@ -43,7 +43,10 @@ WAIT_USERS="${WAIT_USERS:-}"                                 # members that run 
 # The project where submit --wait's temporary subscriptions live (its
 # --project): one that holds nothing else, never PROJECT, because Pub/Sub's
 # permissions to create, read and delete subscriptions cannot be limited to
-# some subscriptions of a project.
+# some subscriptions of a project. For the same reason the WAIT_USERS of one
+# WAIT_PROJECT can consume or delete each other's: run the script once per
+# user, each with a project of their own, to keep them apart
+# (docs/operations.md#what-wait-users-can-do-to-each-other).
 WAIT_PROJECT="${WAIT_PROJECT:-}"
 WAIT_ROLE="${WAIT_ROLE:-opcancelWaiter}"                     # the custom role of WAIT_USERS in WAIT_PROJECT
 REPLAY_OPERATORS="${REPLAY_OPERATORS:-}"                     # members that run opcancel replay from the dead letters
