@@ -14,7 +14,8 @@ import (
 // runs `opcancel doctor` from the worker's image, with the worker's
 // variables and services file, locked down like the worker, and every flag
 // of the doctor is one of the worker's (so the worker's variables mean the
-// same to it).
+// same to it), but for --batches-topic, which means what it means to
+// submit and wait.
 func TestDoctorComponentChecksTheWorkerBeforeItStarts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -52,7 +53,9 @@ func TestDoctorComponentChecksTheWorkerBeforeItStarts(t *testing.T) {
 	}
 	workers := workerFlags(t)
 	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllSubmatch(out, -1) {
-		if f := string(m[1]); f != "help" && f != "output" && !workers[f] {
+		// --batches-topic is submit's and wait's, with the same meaning; the
+		// worker has none.
+		if f := string(m[1]); f != "help" && f != "output" && f != "batches-topic" && !workers[f] {
 			t.Errorf("doctor --%s is no flag of the worker's: OPCANCEL_ variables would mean another thing to it", f)
 		}
 	}

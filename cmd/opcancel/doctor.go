@@ -14,7 +14,8 @@ import (
 // per check with the command that fixes a failure.
 type doctorCmd struct {
 	workerTarget
-	Output string `default:"text" enum:"text,json" help:"text: one line per check; json: one JSON object with every check."`
+	BatchesTopic string `help:"Topic ID or projects/P/topics/T of the batch manifests that submit publishes and opcancel wait reads, for a deployment whose operators follow batches: check that it exists and that it and the results topic keep their messages; not checked when empty."`
+	Output       string `default:"text" enum:"text,json" help:"text: one line per check; json: one JSON object with every check."`
 }
 
 // Check statuses: a failure fails the doctor; a warning is a check that
@@ -44,6 +45,7 @@ type doctor struct {
 	table        *lro.Table
 	subscription string
 	resultsTopic string
+	batchesTopic string
 	// emulator is PUBSUB_EMULATOR_HOST: Pub/Sub without IAM.
 	emulator string
 	// id is the identity the checks run as, found on first use.
@@ -61,6 +63,11 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 			return err
 		}
 	}
+	if c.BatchesTopic != "" {
+		if d.batchesTopic, err = c.resolve(e, "topics", "--batches-topic", c.BatchesTopic); err != nil {
+			return err
+		}
+	}
 	if c.RequestTimeout <= 0 {
 		return usagef("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
@@ -72,6 +79,7 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer d.ps.Close()
 	checks := d.pubsubChecks(ctx)
+	checks = append(checks, d.waitChecks(ctx)...)
 	checks = append(checks, d.credentialChecks(ctx)...)
 	checks = append(checks, d.serviceChecks(ctx)...)
 	return report(e.stdout, c.Output, checks)

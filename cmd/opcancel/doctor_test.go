@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/grpc"
@@ -53,6 +54,9 @@ type fakeIAM struct {
 	// show them, as to a caller without getIamPolicy.
 	policies     map[string]*iampb.Policy
 	denyPolicies bool
+	// refuse, when set, sees every forwarded call (its method and request
+	// bytes) first; an error is the answer instead of the emulator's.
+	refuse func(method string, request []byte) error
 }
 
 func (f *fakeIAM) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
@@ -126,6 +130,11 @@ func startIAMProxy(t *testing.T, upstream string, iam *fakeIAM) string {
 		if err := stream.RecvMsg(&in); err != nil {
 			return err
 		}
+		if iam.refuse != nil {
+			if err := iam.refuse(method, in.b); err != nil {
+				return err
+			}
+		}
 		md, _ := metadata.FromIncomingContext(stream.Context())
 		if err := up.Invoke(metadata.NewOutgoingContext(stream.Context(), md), method, &in, &out, grpc.ForceCodec(iamProxyCodec{})); err != nil {
 			return err
@@ -146,9 +155,13 @@ func startIAMProxy(t *testing.T, upstream string, iam *fakeIAM) string {
 // doctorWorld is what one doctor run checks: Pub/Sub resources on the
 // emulator behind fakeIAM, API fakes over TLS, and credentials.
 type doctorWorld struct {
-	e                     *queuetest.Emulator
-	project               string
-	sub, results, dlt     string
+	e                 *queuetest.Emulator
+	project           string
+	sub, results, dlt string
+	batches           string
+	// unkept keeps no messages, shortKept keeps them for 2 hours: topics
+	// opcancel wait cannot follow a batch back on.
+	unkept, shortKept     string
 	iam                   *fakeIAM
 	creds                 *credentials
 	vault, amapi          *lrotest.Server
@@ -178,12 +191,16 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 	if _, w.noDLQs, err = e.TopicAndSubscription(ctx, w.project, "other", "no-dead-letters", queuetest.SubscriptionOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if w.results, err = e.Topic(ctx, w.project, "results"); err != nil {
+	w.results = keptTopic(t, e, w.project, "results", 7*24*time.Hour)
+	w.batches = keptTopic(t, e, w.project, "batches", 7*24*time.Hour)
+	w.shortKept = keptTopic(t, e, w.project, "short-kept", 2*time.Hour)
+	if w.unkept, err = e.Topic(ctx, w.project, "unkept"); err != nil {
 		t.Fatal(err)
 	}
 	w.member = "serviceAccount:opcancel@sec-proj.iam.gserviceaccount.com"
 	w.agent = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
-	w.iam.granted = map[string][]string{w.sub: {permConsume}, w.noDLQs: {permConsume}, w.results: {permPublish}, w.dlt: {}}
+	w.iam.granted = map[string][]string{w.sub: {permConsume}, w.noDLQs: {permConsume}, w.results: {permPublish}, w.dlt: {},
+		w.batches: {}, w.unkept: {permPublish}, w.shortKept: {}}
 	w.iam.policies = map[string]*iampb.Policy{
 		w.dlt: {Bindings: []*iampb.Binding{{Role: "roles/pubsub.publisher", Members: []string{w.agent}}}},
 		w.sub: {Bindings: []*iampb.Binding{{Role: "roles/pubsub.subscriber", Members: []string{w.member, w.agent}}}},
@@ -230,7 +247,7 @@ func (w *doctorWorld) run(t *testing.T, env []string, args ...string) *doctorRun
 	}
 	base := append([]string{"PUBSUB_EMULATOR_HOST=" + startIAMProxy(t, w.e.Host, w.iam)}, w.creds.env...)
 	cmd := exec.Command(binary(t), append([]string{"doctor", "--output=json", "--subscription=" + w.sub, "--results-topic=" + w.results,
-		"--config=" + config, "--request-timeout=20s"}, args...)...)
+		"--batches-topic=" + w.batches, "--config=" + config, "--request-timeout=20s"}, args...)...)
 	cmd.Env = append(base, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -256,7 +273,7 @@ func TestDoctorPassesWhereAllIsWell(t *testing.T) {
 	w := newDoctorWorld(t)
 	r := w.run(t, nil)
 	want := []string{"subscription", "consume", "results topic", "dead-letter policy", "dead-letter topic", "Pub/Sub service agent",
-		"quota project", "token " + vaultHost, "endpoint " + vaultHost, "token " + amapiHost, "endpoint " + amapiHost}
+		"batches topic", "results topic retention", "batches topic retention", "quota project", "token " + vaultHost, "endpoint " + vaultHost, "token " + amapiHost, "endpoint " + amapiHost}
 	var got []string
 	for _, c := range r.Checks {
 		got = append(got, c.Name)
@@ -337,6 +354,26 @@ func TestDoctorFindsEachFailure(t *testing.T) {
 			fix: `--member="serviceAccount:service-$(gcloud projects describe %P --format='value(projectNumber)')@gcp-sa-pubsub.iam.gserviceaccount.com" --role=roles/pubsub.subscriber`,
 		},
 		{
+			name: "the batches topic does not exist",
+			breakIt: func(w *doctorWorld) ([]string, []string) {
+				return nil, []string{"--batches-topic=projects/" + w.project + "/topics/missing-batches"}
+			},
+			check: "batches topic", detail: "/topics/missing-batches does not exist",
+			fix: "gcloud pubsub topics create missing-batches --project=%P --message-retention-duration=7d",
+		},
+		{
+			name:    "the results topic keeps no messages",
+			breakIt: func(w *doctorWorld) ([]string, []string) { return nil, []string{"--results-topic=" + w.unkept} },
+			check:   "results topic retention", detail: "/topics/unkept keeps no messages",
+			fix: "gcloud pubsub topics update unkept --project=%P --message-retention-duration=7d",
+		},
+		{
+			name:    "the batches topic keeps no messages",
+			breakIt: func(w *doctorWorld) ([]string, []string) { return nil, []string{"--batches-topic=" + w.unkept} },
+			check:   "batches topic retention", detail: "/topics/unkept keeps no messages",
+			fix: "gcloud pubsub topics update unkept --project=%P --message-retention-duration=7d",
+		},
+		{
 			name: "domain-wide delegation is not granted",
 			breakIt: func(w *doctorWorld) ([]string, []string) {
 				w.creds.refuseDelegation.Store(true)
@@ -414,6 +451,7 @@ func TestDoctorOnTheEmulatorAlone(t *testing.T) {
 		"skip  consume: pubsub.subscriptions.consume on " + w.sub + " not checked: the Pub/Sub emulator (PUBSUB_EMULATOR_HOST) has no IAM\n",
 		"ok    dead-letter policy: " + w.dlt + " after 20 delivery attempts\n",
 		"skip  Pub/Sub service agent: ",
+		"skip  batches topic: no --batches-topic: ",
 		"skip  token " + vaultHost + ": --auth=none sends no token\n",
 		"ok    endpoint " + vaultHost + ": operations.get of operations/opcancel-doctor-",
 	} {
@@ -446,5 +484,62 @@ func TestDoctorEscapesWhatAPIsSay(t *testing.T) {
 		if strings.ContainsAny(c.Detail+c.Fix, "\x1b\u202e\r\n") {
 			t.Errorf("check %s carries a raw control character: %q", c.Name, c.Detail)
 		}
+	}
+}
+
+// TestDoctorWarnsOfWhatWaitCannotReach: a topic that keeps its messages
+// for less than a day, and topics the doctor may not read (GetTopic
+// refused, injected), are warnings with their fix, not failures: the
+// worker does not need them, and the batches topic's existence is then
+// told by the permission test.
+func TestDoctorWarnsOfWhatWaitCannotReach(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		refuse  bool
+		check   string
+		details []string
+		fix     string
+	}{
+		{name: "two hours", args: []string{"--batches-topic=%S"}, check: "batches topic retention",
+			details: []string{"/topics/short-kept keeps its messages for 2h only"},
+			fix:     "gcloud pubsub topics update short-kept --project=%P --message-retention-duration=7d"},
+		{name: "may not read the topics", refuse: true, check: "results topic retention",
+			details: []string{"may not read projects/%P/topics/results (pubsub.topics.get)"},
+			fix:     "gcloud pubsub topics add-iam-policy-binding results --project=%P --member=serviceAccount:opcancel@sec-proj.iam.gserviceaccount.com --role=roles/pubsub.viewer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newDoctorWorld(t)
+			expand := strings.NewReplacer("%P", w.project, "%S", w.shortKept).Replace
+			if tt.refuse {
+				w.iam.refuse = func(method string, _ []byte) error {
+					if method == "/google.pubsub.v1.Publisher/GetTopic" {
+						return grpcstatus.Error(codes.PermissionDenied, "User not authorized to perform this action.")
+					}
+					return nil
+				}
+			}
+			var args []string
+			for _, a := range tt.args {
+				args = append(args, expand(a))
+			}
+			r := w.run(t, nil, args...)
+			c := r.check(t, tt.check)
+			for _, d := range tt.details {
+				if c.Status != checkWarn || !strings.Contains(c.Detail, expand(d)) || c.Fix != expand(tt.fix) {
+					t.Errorf("check %s: %s, %q, fix %q; want warn, %q, fix %q", tt.check, c.Status, c.Detail, c.Fix, expand(d), expand(tt.fix))
+				}
+			}
+			if tt.refuse {
+				if c := r.check(t, "batches topic"); c.Status != checkOK {
+					t.Errorf("batches topic: %s, %q; want ok by the permission test", c.Status, c.Detail)
+				}
+			}
+			if r.code != 0 || !r.OK {
+				t.Errorf("exit %d, ok %v, stderr %q; want 0: warnings fail nothing", r.code, r.OK, r.stderr)
+			}
+		})
 	}
 }
