@@ -106,7 +106,7 @@ func TestSubmitRefusesABatchesTopicItMayNotPublishTo(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	ps, counter := countedPubsub(t, e)
-	proxy := startIAMProxy(t, e.Host, &fakeIAM{refuse: func(method string, request []byte) error {
+	proxy := startIAMProxy(t, e.Host, &fakeIAM{refuseCall: func(method string, request []byte) error {
 		var req pubsubpb.PublishRequest
 		if method == "/google.pubsub.v1.Publisher/Publish" && proto.Unmarshal(request, &req) == nil && req.Topic == ps.batches {
 			return grpcstatus.Error(codes.PermissionDenied, "User not authorized to perform this action.")
