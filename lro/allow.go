@@ -27,6 +27,29 @@ func (s *Service) Allowed(name string) error {
 	return fmt.Errorf("%w: name %q is outside the allow list of %s in the services file %s", ErrForbidden, truncate(name, 200), s.Host, templateList(s.Allow))
 }
 
+// AllowedParent reports whether the allow list may admit an operation of
+// the collection parent, a name ValidateParent accepts: nil without an
+// allow list or when a template may match one of its children, else an
+// error wrapping ErrForbidden that names the list. Listing a parent
+// outside the list would only find names that are never sent. Children
+// are taken at any depth: a list of "operations" may answer
+// "operations/team-a/x" where the pattern is "operations/**".
+func (s *Service) AllowedParent(parent string) error {
+	if len(s.Allow) == 0 {
+		return nil
+	}
+	children, err := parseTemplate(parent + "/**")
+	if err != nil {
+		return err
+	}
+	for _, t := range s.Allow {
+		if t.Overlaps(children) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no operation of %q is inside the allow list of %s in the services file %s", ErrForbidden, truncate(parent, 200), s.Host, templateList(s.Allow))
+}
+
 // templateList shows templates as a bounded list: at most eight, each as written.
 func templateList(ts []Template) string {
 	out := make([]string, 0, min(len(ts), 9))

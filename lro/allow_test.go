@@ -123,6 +123,33 @@ func TestAllowedShapes(t *testing.T) {
 	}
 }
 
+// TestAllowedParent: a collection may be listed when the allow list may
+// admit one of its operations, at any depth.
+func TestAllowedParent(t *testing.T) {
+	t.Parallel()
+	table := enterprisesTable(t)
+	amapi := table.Lookup("androidmanagement.googleapis.com")
+	for _, tt := range []struct {
+		parent string
+		want   bool
+	}{
+		{"enterprises/LC01234/devices/d1/operations", true},
+		{"enterprises/LC05678/devices/kiosk1/operations", true},
+		{"enterprises/LC05678/devices/kiosk2/operations", false},
+		{"enterprises/LC09999/devices/d1/operations", false},
+	} {
+		err := amapi.AllowedParent(tt.parent)
+		if got := err == nil; got != tt.want || err != nil && !errors.Is(err, ErrForbidden) {
+			t.Errorf("AllowedParent(%q) = %v, want allowed %v", tt.parent, err, tt.want)
+		}
+	}
+	vault := MustParseTemplate("operations/team-a/**")
+	table.Lookup("vault.googleapis.com").Allow = []Template{vault}
+	if err := table.Lookup("vault.googleapis.com").AllowedParent("operations"); err != nil {
+		t.Errorf("AllowedParent(operations) with %s = %v; its list may answer team-a's", vault, err)
+	}
+}
+
 // TestAllowListsMatchNamesAsWritten: templates match literally and
 // case-sensitively (docs/contract.md#allow-lists): a project's ID does not
 // admit the names an API lists with its number, nor another spelling of
