@@ -128,6 +128,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	}
 	err = c.openManifest(ctx, ps, s, b, j)
 	if err == nil {
+		w.endsWith(b.record.manifest.run)
 		if err = c.startJournal(sub, j, b); err == nil {
 			err = c.publishAndWait(ctx, e, sub, b, w, events)
 		}
@@ -158,7 +159,7 @@ func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submi
 // publish publishes, prints the summary and returns the exit error.
 func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batchPlan) error {
 	sum, err := c.publishBatch(ctx, e, sub, b)
-	if merr := c.endManifest(ctx, e, b, sum); merr != nil {
+	if merr := c.endManifest(b, sum, err); merr != nil {
 		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", escape(merr.Error()))
 	}
 	if c.Output == "json" {
@@ -176,7 +177,7 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batc
 func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
 	sum, err := c.publishBatch(ctx, e, sub, b)
-	merr := c.endManifest(ctx, e, b, sum)
+	merr := c.endManifest(b, sum, err)
 	if c.Output != "json" {
 		fmt.Fprintln(e.stdout, sum)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"sync"
 
 	"opcancel/worker"
@@ -24,11 +25,12 @@ type watch struct {
 	batch string
 	// changed has a value when something changed since the last receive.
 	changed chan struct{}
-	// done is closed once publishing is over and every message has an
-	// outcome.
-	done chan struct{}
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// done is closed once publishing is over and every message has an
+	// outcome; replaced by an open one when messages come after that
+	// (finished).
+	done  chan struct{}
 	msgs  map[string]*publishedMessage
 	order []*publishedMessage // in the order learnt
 	// byName are the messages of each service and name (nameKey).
@@ -43,9 +45,12 @@ type watch struct {
 	// the manifest records taken.
 	runs    map[string]*manifestRun
 	records int
-	// last is the end of the run that ended publishing, or the latest end
-	// seen while it goes on; nil before any.
-	last *manifestEnd
+	// own is the run of submit --wait that follows its own batch: its end
+	// ends publishing, whatever it left unpublished.
+	own string
+	// final is the end of the run that ended publishing; latest the end
+	// of the run that ended last (by endedAt); nil before any.
+	final, latest *manifestEnd
 }
 
 // publishedMessage is a published message and its outcome.
@@ -56,14 +61,14 @@ type publishedMessage struct {
 
 // manifestRun is what the manifest of one run of submit has given so far.
 type manifestRun struct {
+	id    string
 	parts map[int]bool
 	end   *manifestEnd
 }
 
-// complete: the run ended without an interruption and each of its parts
-// is in: its messages are every message of the batch.
-func (r *manifestRun) complete() bool {
-	return r.end != nil && !r.end.Interrupted && len(r.parts) == r.end.Parts
+// whole: the run's end and each of its parts are in.
+func (r *manifestRun) whole() bool {
+	return r.end != nil && len(r.parts) == r.end.Parts
 }
 
 func newWatch(batch string) *watch {
@@ -118,8 +123,21 @@ func (w *watch) endPublishing() {
 	w.checkDone()
 }
 
+// endsWith makes run's end, once each of its parts is in, the end of
+// publishing, whatever it left unpublished: submit --wait follows its own
+// run (the earlier runs' messages are in its parts).
+func (w *watch) endsWith(run string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.own = run
+}
+
 // manifest takes one record of the batch's manifest. Publishing is over
-// once a run has ended, not interrupted, and each of its parts is in.
+// once a run has ended with every name of the batch's list published (no
+// failed publish, none left untried) and each of its parts is in: a run
+// that resumes a journal lists every message of the batch. A message
+// learnt after that (the batch submitted again) opens publishing again,
+// until a later run ends so. See docs/contract.md#opcancel-wait.
 func (w *watch) manifest(rec manifestRecord) {
 	if rec.Batch != w.batch {
 		return
@@ -129,25 +147,55 @@ func (w *watch) manifest(rec manifestRecord) {
 	w.records++
 	run, ok := w.runs[rec.Run]
 	if !ok {
-		run = &manifestRun{parts: map[int]bool{}}
+		run = &manifestRun{id: rec.Run, parts: map[int]bool{}}
 		w.runs[rec.Run] = run
 	}
 	if rec.End != nil {
 		run.end = rec.End
-		if w.publishing && (w.last == nil || rec.End.EndedAt.After(w.last.EndedAt)) {
-			w.last = rec.End
+		if w.latest == nil || rec.End.EndedAt.After(w.latest.EndedAt) {
+			w.latest = rec.End
 		}
 	} else {
 		run.parts[rec.Part] = true
+		known := len(w.msgs)
 		for _, m := range rec.Messages {
 			w.add(m.MessageID, m.Service, m.Name)
 		}
+		if len(w.msgs) > known && !w.publishing {
+			w.reopen()
+		}
 	}
-	if w.publishing && run.complete() {
-		w.last = run.end
+	if w.publishing && w.ends(run) {
+		w.final = run.end
 		w.endPublishing()
 	}
 	w.signal()
+}
+
+// ends: run's end ends publishing.
+func (w *watch) ends(run *manifestRun) bool {
+	return run.whole() && (run.end.finished() || run.id == w.own) &&
+		(w.final == nil || run.end.EndedAt.After(w.final.EndedAt))
+}
+
+// reopen: messages came after publishing ended; wait for the run that
+// publishes them to end.
+func (w *watch) reopen() {
+	w.publishing = true
+	w.early = map[string]worker.Event{}
+	select {
+	case <-w.done:
+		w.done = make(chan struct{})
+	default:
+	}
+}
+
+// finished is closed once publishing is over and every message has an
+// outcome.
+func (w *watch) finished() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
 }
 
 // record takes one result event.
@@ -241,15 +289,16 @@ func (w *watch) status() watchStatus {
 }
 
 // summary is the summary line of the run that ended the batch's
-// publishing, or of the latest run seen if none has; ok is false when the
-// manifest had no end record.
+// publishing, or of the run that ended last if none has; ok is false when
+// the manifest had no end record.
 func (w *watch) summary() (sum submitSummary, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.last == nil {
+	end := cmp.Or(w.final, w.latest)
+	if end == nil {
 		return submitSummary{batch: w.batch, published: len(w.msgs)}, false
 	}
-	return w.last.summary(w.batch), true
+	return end.summary(w.batch), true
 }
 
 // results returns the messages in the order learnt, with their outcomes
