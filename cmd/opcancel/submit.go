@@ -156,18 +156,30 @@ func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submi
 	return nil
 }
 
-// publish publishes, prints the summary and returns the exit error.
+// publish publishes, prints the summary and returns the exit error: that
+// of publishing, else a manifest that could not be published (exit 1:
+// wait cannot follow the batch).
 func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batchPlan) error {
 	sum, err := c.publishBatch(ctx, e, sub, b)
-	if merr := c.endManifest(b, sum, err); merr != nil {
-		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", escape(merr.Error()))
-	}
+	merr := c.endManifest(b, sum, err)
 	if c.Output == "json" {
-		writeJSON(e.stdout, sum.fields())
+		fields := sum.fields()
+		if b.record != nil {
+			fields["manifestPublished"] = merr == nil
+		}
+		writeJSON(e.stdout, fields)
 	} else {
 		fmt.Fprintln(e.stdout, sum)
 	}
-	return c.publishError(ctx, sum, err)
+	perr := c.publishError(ctx, sum, err)
+	switch {
+	case merr == nil:
+		return perr
+	case perr != nil:
+		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch until a run of submit with --journal %s publishes it again\n", escape(merr.Error()), c.Journal)
+		return perr
+	}
+	return fmt.Errorf("the batch's manifest was not published (opcancel wait cannot follow the batch; run submit again with --journal %s to publish it again): %w", c.Journal, merr)
 }
 
 // publishAndWait publishes, waits for the outcomes of the whole batch

@@ -13,9 +13,16 @@ import (
 // opcancel wait reads, and an exit error that says how to resume.
 
 // names are the names to submit: those given, or, when none are given to
-// a journal that exists, the journal's list.
+// a journal that exists, the journal's list. A journal that exists is
+// resumed with its own list when --list-parent is given too: listing
+// again would find another list (what the first run cancelled is done by
+// then), so that the command that started the batch also resumes it.
 func (c *submitCmd) names(ctx context.Context, e *env, table *lro.Table, j *journal) ([]givenName, error) {
-	if j != nil && j.exists && len(c.Names) == 0 && c.File == "" && c.ListParent == "" {
+	if j != nil && j.exists && len(c.Names) == 0 && c.File == "" {
+		if c.ListParent != "" {
+			fmt.Fprintf(e.stderr, "--journal %s: resuming its own list of %d names; --list-parent, --filter, --older-than and --newer-than "+
+				"are not applied again (a new listing would find what the batch cancelled done)\n", j.path, len(j.plan))
+		}
 		return j.planNames(), nil
 	}
 	return c.collect(ctx, e, table)
