@@ -45,6 +45,15 @@ type env struct {
 	// traces, if set, takes every span, whatever the environment says:
 	// tests read the spans back from it (see tracing.go).
 	traces *sdktrace.TracerProvider
+	// resolved names the flags whose value came from their environment
+	// variable: flag → variable.
+	resolved map[string]string
+}
+
+// fromEnvironment is the variable that set flag, or "" when the command
+// line or the default did.
+func (e *env) fromEnvironment(flag string) string {
+	return e.resolved[flag]
 }
 
 // quotaProjectEnv names the project billed for the API requests made with
@@ -103,6 +112,10 @@ func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
 			return nil, nil
 		}
 		if v := e.getenv(envVar(flag.Name)); v != "" {
+			if e.resolved == nil {
+				e.resolved = map[string]string{}
+			}
+			e.resolved[flag.Name] = envVar(flag.Name)
 			return v, nil
 		}
 		return nil, nil

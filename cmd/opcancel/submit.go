@@ -101,7 +101,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	if c.DryRun {
 		return c.dryRun(ctx, e, sub, b)
 	}
-	if err := c.confirmPublish(e, sub, b); err != nil {
+	if err := c.confirmPublish(ctx, e, sub, b); err != nil {
 		return err
 	}
 	ps, err := c.connect(ctx, e)
