@@ -81,9 +81,9 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, events, since.UTC().Format(time.RFC3339))
-	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, nil, nil)
+	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json", since: c.Since}, nil, nil)
 	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "wait: %v\n", cerr)
+		fmt.Fprintf(e.stderr, "wait: %s\n", escape(cerr.Error()))
 	}
 	return err
 }
@@ -97,6 +97,9 @@ var generatedBatchID = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d{6}Z)-[0-9a-f]{6}
 func waitSince(flag, batch string, now time.Time) (time.Time, error) {
 	if flag != "" {
 		if t, err := time.Parse(time.RFC3339, flag); err == nil {
+			if t.After(now) {
+				return time.Time{}, usagef("--since %s: in the future (it is %s): want the time the batch started, or before", flag, now.UTC().Format(time.RFC3339))
+			}
 			return t, nil
 		}
 		d, err := time.ParseDuration(flag)

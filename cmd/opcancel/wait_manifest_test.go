@@ -141,6 +141,7 @@ func TestWaitSince(t *testing.T) {
 		{"", "2026-11-22T075320Z-71f5fdx", now.Add(-31 * 24 * time.Hour), ""},
 		{"yesterday", "b1", time.Time{}, `--since "yesterday": want an RFC 3339 time`},
 		{"-5m", "b1", time.Time{}, `--since "-5m"`},
+		{"2026-11-22T09:30:00Z", "b1", time.Time{}, `--since 2026-11-22T09:30:00Z: in the future (it is 2026-11-22T09:00:00Z)`},
 	}
 	for _, tt := range tests {
 		got, err := waitSince(tt.flag, tt.batch, now)

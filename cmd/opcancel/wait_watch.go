@@ -276,6 +276,10 @@ type watchStatus struct {
 	// manifest records taken.
 	publishing bool
 	records    int
+	// headless: a run of the manifest was read without its first part,
+	// which every run publishes before anything else: it was published
+	// before the subscription's start (wait --since).
+	headless bool
 }
 
 func (w *watch) status() watchStatus {
@@ -285,7 +289,11 @@ func (w *watch) status() watchStatus {
 	for o, n := range w.counts {
 		counts[o] = n
 	}
-	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records}
+	headless := false
+	for _, r := range w.runs {
+		headless = headless || !r.parts[1]
+	}
+	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, headless: headless}
 }
 
 // summary is the summary line of the run that ended the batch's
