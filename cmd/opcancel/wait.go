@@ -76,7 +76,7 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer stop()
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", results}, {"--batches-topic", batches}}, since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{flag: "--results-topic", name: results}, {flag: "--batches-topic", name: batches, manifests: true}}, since, w, e.stderr)
 	if err != nil {
 		return err
 	}

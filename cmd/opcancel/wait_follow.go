@@ -52,6 +52,9 @@ func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o f
 	switch {
 	case pubErr != nil:
 		return pubErr
+	case werr != nil && st.publishing && st.conflict != "":
+		return exitError{4, fmt.Errorf("batch %s: its publishing is not taken as over: %s (docs/operations.md#what-wait-users-can-falsify); "+
+			"%d of the %d messages its manifest names have no outcome", w.batch, escape(st.conflict), r.NoOutcome, r.messages)}
 	case werr != nil && st.publishing && st.headless && o.since != "":
 		return exitError{4, fmt.Errorf("batch %s: its manifest begins before --since %s (a run of submit whose first part was published "+
 			"before then): give an earlier --since (a journal's startedAt, less a few minutes); %d of the %d messages read have no outcome",

@@ -1,7 +1,8 @@
 package main
 
 import (
-	"cmp"
+	"crypto/sha256"
+	"fmt"
 	"sync"
 
 	"opcancel/worker"
@@ -45,30 +46,23 @@ type watch struct {
 	// the manifest records taken.
 	runs    map[string]*manifestRun
 	records int
+	// conflict says how records of a run contradict each other, once some
+	// do (wait_runs.go): the batch's publishing is then never over.
+	conflict string
+	// warn, if set, is told the first conflict.
+	warn func(string)
 	// own is the run of submit --wait that follows its own batch: its end
-	// ends publishing, whatever it left unpublished.
+	// ends publishing, whatever it left unpublished (wait_runs.go).
 	own string
-	// final is the end of the run that ended publishing; latest the end
-	// of the run that ended last (by endedAt); nil before any.
-	final, latest *manifestEnd
+	// last is the end of the run that ended publishing, or the latest end
+	// seen while it goes on; nil before any.
+	last *manifestEnd
 }
 
 // publishedMessage is a published message and its outcome.
 type publishedMessage struct {
 	service, name string
 	event         *worker.Event // nil: no outcome yet
-}
-
-// manifestRun is what the manifest of one run of submit has given so far.
-type manifestRun struct {
-	id    string
-	parts map[int]bool
-	end   *manifestEnd
-}
-
-// whole: the run's end and each of its parts are in.
-func (r *manifestRun) whole() bool {
-	return r.end != nil && len(r.parts) == r.end.Parts
 }
 
 func newWatch(batch string) *watch {
@@ -123,9 +117,9 @@ func (w *watch) endPublishing() {
 	w.checkDone()
 }
 
-// endsWith makes run's end, once each of its parts is in, the end of
+// endsWith makes run's end, once each of its parts is in, an end of
 // publishing, whatever it left unpublished: submit --wait follows its own
-// run (the earlier runs' messages are in its parts).
+// run (whose parts list the earlier runs' messages too).
 func (w *watch) endsWith(run string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -133,11 +127,9 @@ func (w *watch) endsWith(run string) {
 }
 
 // manifest takes one record of the batch's manifest. Publishing is over
-// once a run has ended with every name of the batch's list published (no
-// failed publish, none left untried) and each of its parts is in: a run
-// that resumes a journal lists every message of the batch. A message
-// learnt after that (the batch submitted again) opens publishing again,
-// until a later run ends so. See docs/contract.md#opcancel-wait.
+// once the runs seen say so (watch.over). A message learnt after that (the
+// batch submitted again) opens publishing again, until the runs say so
+// again.
 func (w *watch) manifest(rec manifestRecord) {
 	if rec.Batch != w.batch {
 		return
@@ -147,35 +139,31 @@ func (w *watch) manifest(rec manifestRecord) {
 	w.records++
 	run, ok := w.runs[rec.Run]
 	if !ok {
-		run = &manifestRun{id: rec.Run, parts: map[int]bool{}}
+		run = &manifestRun{parts: map[int][sha256.Size]byte{}}
 		w.runs[rec.Run] = run
-	}
-	if rec.End != nil {
-		run.end = rec.End
-		if w.latest == nil || rec.End.EndedAt.After(w.latest.EndedAt) {
-			w.latest = rec.End
-		}
-	} else {
-		run.parts[rec.Part] = true
-		known := len(w.msgs)
-		for _, m := range rec.Messages {
-			w.add(m.MessageID, m.Service, m.Name)
-		}
-		if len(w.msgs) > known && !w.publishing {
-			w.reopen()
+		if len(w.runs) > maxBatchRuns {
+			w.contradicted(fmt.Sprintf("its manifest names more than %d runs", maxBatchRuns))
 		}
 	}
-	if w.publishing && w.ends(run) {
-		w.final = run.end
-		w.endPublishing()
+	if why := run.take(rec); why != "" {
+		w.contradicted(fmt.Sprintf("run %s of its manifest has %s", rec.Run, why))
+	}
+	known := len(w.msgs)
+	for _, m := range rec.Messages {
+		w.add(m.MessageID, m.Service, m.Name)
+	}
+	if len(w.msgs) > known && !w.publishing {
+		w.reopen()
+	}
+	if w.publishing {
+		if last := w.over(); last != nil {
+			w.last = last
+			w.endPublishing()
+		} else if rec.End != nil && (w.last == nil || rec.End.EndedAt.After(w.last.EndedAt)) {
+			w.last = rec.End
+		}
 	}
 	w.signal()
-}
-
-// ends: run's end ends publishing.
-func (w *watch) ends(run *manifestRun) bool {
-	return run.whole() && (run.end.finished() || run.id == w.own) &&
-		(w.final == nil || run.end.EndedAt.After(w.final.EndedAt))
 }
 
 // reopen: messages came after publishing ended; wait for the run that
@@ -183,10 +171,8 @@ func (w *watch) ends(run *manifestRun) bool {
 func (w *watch) reopen() {
 	w.publishing = true
 	w.early = map[string]worker.Event{}
-	select {
-	case <-w.done:
+	if isClosed(w.done) {
 		w.done = make(chan struct{})
-	default:
 	}
 }
 
@@ -276,6 +262,8 @@ type watchStatus struct {
 	// manifest records taken.
 	publishing bool
 	records    int
+	// conflict: records of a run contradict each other (wait_runs.go).
+	conflict string
 	// headless: a run of the manifest was read without its first part,
 	// which every run publishes before anything else: it was published
 	// before the subscription's start (wait --since).
@@ -291,22 +279,23 @@ func (w *watch) status() watchStatus {
 	}
 	headless := false
 	for _, r := range w.runs {
-		headless = headless || !r.parts[1]
+		_, first := r.parts[1]
+		headless = headless || !first
 	}
-	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, headless: headless}
+	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, conflict: w.conflict,
+		headless: headless}
 }
 
 // summary is the summary line of the run that ended the batch's
-// publishing, or of the run that ended last if none has; ok is false when
-// the manifest had no end record.
+// publishing, or of the latest run seen if none has; ok is false when the
+// manifest had no end record.
 func (w *watch) summary() (sum submitSummary, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	end := cmp.Or(w.final, w.latest)
-	if end == nil {
+	if w.last == nil {
 		return submitSummary{batch: w.batch, published: len(w.msgs)}, false
 	}
-	return end.summary(w.batch), true
+	return w.last.summary(w.batch), true
 }
 
 // results returns the messages in the order learnt, with their outcomes
