@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -86,6 +87,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // runIn is run in the surroundings e.
 func runIn(ctx context.Context, args []string, e *env) error {
+	// Receivers write to stderr too (wait's notes on a batch's manifest),
+	// beside the command's own goroutine: an *os.File takes concurrent
+	// writes, any other writer is serialised.
+	e.stdout, e.stderr = serialised(e.stdout), serialised(e.stderr)
 	var c cli
 	// Kong asks to exit only after printing --help; the help is the result.
 	helped := false
@@ -102,6 +107,26 @@ func runIn(ctx context.Context, args []string, e *env) error {
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(e)
+}
+
+// serialised is w, or, unless it is an *os.File, w behind a mutex.
+func serialised(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+// lockedWriter is a writer that goroutines may share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // newParser returns the command line's parser into c: flags, their
