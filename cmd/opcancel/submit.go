@@ -57,7 +57,8 @@ func (c *submitCmd) Help() string {
 		"opcancel wait --batch ID follows the batch from anywhere, at any time, as --wait does.\n\n" +
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
-		"1 when a publish failed, or on another runtime error or an interrupt; " +
+		"1 when a publish failed, when the journal could not be written (the error says how many names were not tried), " +
+		"when the batch's manifest could not be published, or on another runtime error or an interrupt; " +
 		"2 on a usage error, a journal of another batch, topic or list of names, more than --confirm-above names without confirmation, " +
 		"or (with --wait or --journal) a batches topic that does not exist or may not be published to, found before anything is published; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +

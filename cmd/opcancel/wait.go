@@ -30,10 +30,11 @@ func (c *waitCmd) Help() string {
 		"7 days as deploy/pubsub/provision.sh sets it), and rebuilds the batch's table from the beginning: the batch's " +
 		"messages from the manifest that submit --wait and submit --journal publish, their outcomes from the worker's " +
 		"result events. It shows the same progress, table and JSON as submit --wait, and ends when every message " +
-		"has an outcome, at once for a batch that is over.\n\n" +
+		"has an outcome, at once for a batch that is over. A batch is over once a run of submit published every name of " +
+		"its list: one whose submit stopped, or had publishes that failed, waits for the run that resumes its journal.\n\n" +
 		"Exit status: 0 when every name ended in an outcome meaning its operation no longer runs (cancelled, " +
-		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when some of the " +
-		"batch's messages failed to publish; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
+		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when the run that ended last " +
+		"had messages that failed to publish and no run published them by --wait-timeout; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
 		"still run); 4 when some name had no outcome at --wait-timeout, or the batch's publishing never ended."
 }
 
