@@ -268,9 +268,6 @@ func grants(policy map[string][]string, roles []string, number string) bool {
 	return false
 }
 
-// lastSegment is ID of projects/P/kind/ID.
-func lastSegment(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
-
 // shellWord quotes s for a POSIX shell when it needs it, leaving $(…) to
 // expand.
 func shellWord(s string) string {
