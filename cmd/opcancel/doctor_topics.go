@@ -10,11 +10,6 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 )
 
-// The checks of what `opcancel wait` and `submit --wait`/`--journal` read,
-// for a deployment that uses them (--batches-topic): the batches topic
-// exists, and the results and batches topics keep their messages, without
-// which wait cannot follow a batch back (docs/contract.md#opcancel-doctor).
-
 // minWaitRetention is the message retention below which the doctor warns:
 // a batch older than it cannot be followed back.
 const minWaitRetention = 24 * time.Hour
@@ -26,6 +21,7 @@ type topicRead struct {
 	err       error
 }
 
+// readTopic reads the topic's message retention, within --request-timeout.
 func (d *doctor) readTopic(ctx context.Context, topic string) topicRead {
 	ctx, cancel := context.WithTimeout(ctx, d.cmd.RequestTimeout)
 	defer cancel()
@@ -33,8 +29,11 @@ func (d *doctor) readTopic(ctx context.Context, topic string) topicRead {
 	return topicRead{name: topic, retention: r, err: err}
 }
 
-// waitChecks: with --batches-topic, the batches topic exists and both
-// topics keep their messages long enough; one skip line without it.
+// waitChecks checks what `opcancel wait` and `submit --wait`/`--journal`
+// read, for a deployment that uses them (docs/contract.md#opcancel-doctor):
+// with --batches-topic, the batches topic exists and both topics keep their
+// messages long enough, without which wait cannot follow a batch back; one
+// skip line without it.
 func (d *doctor) waitChecks(ctx context.Context) []doctorCheck {
 	if d.batchesTopic == "" {
 		return []doctorCheck{{Name: "batches topic", Status: checkSkip,
