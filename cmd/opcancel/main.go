@@ -6,7 +6,8 @@
 // replay*.go, demo*.go, fakeapi*.go, services*.go, doctor*.go, version*.go;
 // wait*.go follow a batch to its outcomes, for wait, submit --wait and the
 // demo); what several share is named for what it provides: main.go (run
-// and the parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the
+// and the parser), cli_flags.go, configfile.go (the services file of
+// --config), exit.go, log.go, tracing.go, pubsub.go (the
 // base of the Pub/Sub commands), confirm.go, progress.go, output.go, mix.go.
 package main
 
