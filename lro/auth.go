@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -132,9 +131,10 @@ func (e *credentialError) Unwrap() error { return e.err }
 // https requests for the hosts it was made for: one service's endpoint and
 // regional endpoints.
 // When the API rejects the token (HTTP 401, UNAUTHENTICATED: revoked, or
-// signed by a rotated key, before it expires), it renews the token and sends
-// the request once more: the one retry of this layer, within the request's
-// own timeout, seen by the caller as one request.
+// signed by a rotated key, before it expires), it renews the token for the
+// requests that follow, and the 401 is the answer: the request is sent
+// again, if at all, by the worker's retries, through its service's gate and
+// within its rate (docs/design.md#retries).
 type authTransport struct {
 	base   http.RoundTripper
 	tokens *renewableTokens
@@ -159,37 +159,23 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return refuse(&credentialError{err: err})
 	}
 	resp, err := t.send(req, tok)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
-		return resp, err
+	switch {
+	case err != nil:
+	case resp.StatusCode == http.StatusUnauthorized:
+		t.tokens.renew(tok.AccessToken)
+	default:
+		t.tokens.accepted()
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBodyBytes))
-	resp.Body.Close()
-	t.tokens.renew(tok.AccessToken)
-	if tok, err = t.tokens.Token(req.Context()); err != nil {
-		return nil, &credentialError{err: err}
-	}
-	return t.send(req, tok)
+	return resp, err
 }
 
-// send sends req with tok, on a copy of req.
+// send sends req with tok, on a copy of req (a RoundTripper leaves its
+// request as it was given).
 func (t *authTransport) send(req *http.Request, tok *oauth2.Token) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		r.Body = body
-	}
 	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
 	if t.tokens.quotaProject != "" {
 		r.Header.Set(quotaProjectHeader, t.tokens.quotaProject)
 	}
 	return t.base.RoundTrip(r)
-}
-
-// replayable reports whether req can be sent a second time: it has no body,
-// or a way to get its body again.
-func replayable(req *http.Request) bool {
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }

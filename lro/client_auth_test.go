@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
@@ -90,68 +92,79 @@ func (r *rotatingTokens) count() int {
 	return r.made
 }
 
-// TestRejectedTokenIsRenewedOnce: an API answering UNAUTHENTICATED (401)
-// to a token that is cached and not yet expired (revoked, or its key
-// rotated) gets the request again, once, with a fresh token; concurrent
-// requests rejected for the same token renew it once; a fresh token that is
-// rejected too is the answer.
-func TestRejectedTokenIsRenewedOnce(t *testing.T) {
+// TestRejectedTokenIsRenewedForTheNextRequests: an API answering
+// UNAUTHENTICATED (401) to a token that is cached and not yet expired
+// (revoked, or its key rotated) gets no second request from the client: the
+// 401 is the answer (the worker retries it through its service's gate), and
+// the token is renewed for the requests that follow. Concurrent requests
+// rejected for the same token renew it once; while every token is
+// rejected, renewals back off (one new source per backoff, not one per
+// request); once a token is accepted, the next rejection renews at once.
+func TestRejectedTokenIsRenewedForTheNextRequests(t *testing.T) {
 	t.Parallel()
-	unauthenticated := lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")
-	var mu sync.Mutex
-	rejectAll := false
-	fake := lrotest.New(lrotest.Options{
-		Default: func(string) *lrotest.Script { return &lrotest.Script{} },
-		Fault: func(r *http.Request) *lrotest.Answer {
-			mu.Lock()
-			defer mu.Unlock()
-			if rejectAll || r.Header.Get("Authorization") == "Bearer t1" {
-				return &unauthenticated
-			}
-			return nil
-		},
-	})
-	tokens := &rotatingTokens{}
-	obs := &recordingObserver{}
-	c, table := newClient(t, "https://fake.test", lro.Config{Auth: lro.AuthADC, TokenSource: tokens.make, Transport: fake.Transport(), Observer: obs})
-	vault := table.Lookup("vault.googleapis.com") // its source made first: t1
-	made := tokens.count()                        // one source per distinct scopes
-
-	var wg sync.WaitGroup
-	for i := range 10 {
-		wg.Go(func() {
-			if err := c.Cancel(context.Background(), vault, fmt.Sprintf("operations/o%d", i)); err != nil {
-				t.Errorf("Cancel = %v, want it accepted with a fresh token", err)
-			}
+	synctest.Test(t, func(t *testing.T) {
+		unauthenticated := lrotest.Err(lro.Unauthenticated, "Request had invalid authentication credentials.")
+		var rejectAll atomic.Bool
+		fake := lrotest.New(lrotest.Options{
+			Latency: 10 * time.Millisecond, // the 10 requests below all leave with t1
+			Default: func(string) *lrotest.Script { return &lrotest.Script{} },
+			Fault: func(r *http.Request) *lrotest.Answer {
+				if rejectAll.Load() || r.Header.Get("Authorization") == "Bearer t1" {
+					return &unauthenticated
+				}
+				return nil
+			},
 		})
-	}
-	wg.Wait()
-	if got := tokens.count(); got != made+1 {
-		t.Errorf("token sources made = %d, want %d: one renewal for all the requests rejected for t1", got, made+1)
-	}
-	var auths []string
-	for _, r := range fake.Requests() {
-		auths = append(auths, r.Header.Get("Authorization"))
-	}
-	slices.Sort(auths)
-	auths = slices.Compact(auths)
-	if diff := cmp.Diff([]string{"Bearer t1", fmt.Sprintf("Bearer t%d", made+1)}, auths); diff != "" {
-		t.Errorf("tokens sent (-want +got):\n%s", diff)
-	}
-	if len(obs.finished) != 10 {
-		t.Errorf("observer saw %d requests, want 10: the renewal is part of one request", len(obs.finished))
-	}
+		tokens := &rotatingTokens{}
+		obs := &recordingObserver{}
+		c, table := newClient(t, "https://fake.test", lro.Config{Auth: lro.AuthADC, TokenSource: tokens.make, Transport: fake.Transport(), Observer: obs})
+		vault := table.Lookup("vault.googleapis.com") // its source made first: t1
+		made := tokens.count()                        // one source per distinct scopes
 
-	// Every token rejected: the second answer stands, after one renewal.
-	mu.Lock()
-	rejectAll = true
-	mu.Unlock()
-	before := len(fake.Requests())
-	err := c.Cancel(context.Background(), vault, "operations/x")
-	if lro.CodeOf(err) != lro.Unauthenticated {
-		t.Errorf("Cancel = %v, want UNAUTHENTICATED", err)
-	}
-	if n := len(fake.Requests()) - before; n != 2 {
-		t.Errorf("%d requests for one cancel, want 2 (one renewal, no more)", n)
-	}
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Go(func() {
+				if err := c.Cancel(context.Background(), vault, fmt.Sprintf("operations/o%d", i)); lro.CodeOf(err) != lro.Unauthenticated {
+					t.Errorf("Cancel with the rejected token = %v, want UNAUTHENTICATED", err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := len(fake.Requests()); n != 10 {
+			t.Errorf("%d requests for 10 cancels, want 10: the client sends none again", n)
+		}
+		if err := c.Cancel(context.Background(), vault, "operations/next"); err != nil {
+			t.Errorf("Cancel after the renewal = %v, want it accepted with a fresh token", err)
+		}
+		if got := tokens.count(); got != made+1 {
+			t.Errorf("token sources made = %d, want %d: one renewal for all the requests rejected for t1", got, made+1)
+		}
+		if len(obs.finished) != 11 {
+			t.Errorf("observer saw %d requests, want 11", len(obs.finished))
+		}
+
+		// Every token rejected, a request every 100 ms for 10 s: renewals at
+		// 0, 1, 3 and 7 s (the backoff doubles from 1 s), not one a request.
+		rejectAll.Store(true)
+		before := tokens.count()
+		for i := range 100 {
+			c.Cancel(context.Background(), vault, fmt.Sprintf("operations/r%d", i))
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got := tokens.count() - before; got != 4 {
+			t.Errorf("%d token sources made for 100 rejected requests over 10 s, want 4 (renewals backing off)", got)
+		}
+		// Accepted again: the next rejection renews at once.
+		rejectAll.Store(false)
+		if err := c.Cancel(context.Background(), vault, "operations/accepted"); err != nil {
+			t.Fatalf("Cancel = %v", err)
+		}
+		rejectAll.Store(true)
+		before = tokens.count()
+		c.Cancel(context.Background(), vault, "operations/rejected")
+		c.Cancel(context.Background(), vault, "operations/after")
+		if got := tokens.count() - before; got != 1 {
+			t.Errorf("%d token sources made for a rejection after an accepted token, want 1, at once", got)
+		}
+	})
 }

@@ -3,27 +3,32 @@ package lro
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
-	"opcancel/request"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"opcancel/request"
 )
 
 // fileEntry is one entry of the services file as written.
 type fileEntry struct {
-	Host                      string   `yaml:"host"`
-	Endpoint                  string   `yaml:"endpoint"`
-	Version                   string   `yaml:"version"`
-	Patterns                  []string `yaml:"patterns"`
-	Scopes                    []string `yaml:"scopes"`
-	Subject                   string   `yaml:"subject"`
-	Rate                      *float64 `yaml:"rate"`
-	MaxConcurrency            *float64 `yaml:"maxConcurrency"`
-	VerifyTimeout             string   `yaml:"verifyTimeout"`
-	AllowNonOperationPatterns bool     `yaml:"allowNonOperationPatterns"`
-	Allow                     []string `yaml:"allow"`
-	AllowTokenOutsideGoogle   bool     `yaml:"allowTokenOutsideGoogle"`
+	Host                      string            `yaml:"host"`
+	Endpoint                  string            `yaml:"endpoint"`
+	RegionalEndpoints         map[string]string `yaml:"regionalEndpoints"`
+	Version                   string            `yaml:"version"`
+	Patterns                  []string          `yaml:"patterns"`
+	Scopes                    []string          `yaml:"scopes"`
+	Subject                   string            `yaml:"subject"`
+	Rate                      *float64          `yaml:"rate"`
+	MaxConcurrency            *float64          `yaml:"maxConcurrency"`
+	VerifyTimeout             string            `yaml:"verifyTimeout"`
+	AllowNonOperationPatterns bool              `yaml:"allowNonOperationPatterns"`
+	Allow                     []string          `yaml:"allow"`
+	AllowTokenOutsideGoogle   bool              `yaml:"allowTokenOutsideGoogle"`
 }
 
 // minRate is the lowest rate a service may have, other than 0 (unlimited):
@@ -52,6 +57,11 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 	}
 	if err := fe.applyPatterns(s); err != nil {
 		return nil, err
+	}
+	if fe.RegionalEndpoints != nil {
+		if s.Regional, err = fe.regional(s, opts); err != nil {
+			return nil, err
+		}
 	}
 	if fe.Allow != nil {
 		if s.Allow, err = parseAllow(fe.Allow, s); err != nil {
@@ -187,6 +197,37 @@ func (fe fileEntry) applyPatterns(s *Service) error {
 	s.Routes = routes
 	return nil
 }
+
+// regional parses the entry's regionalEndpoints, which replace the
+// catalog's: a location must be a single lowercase segment other than
+// "global" (the global endpoint is endpoint's), and its URL follows
+// endpoint's rules. The service's patterns must have a location for any
+// name to go there.
+func (fe fileEntry) regional(s *Service, opts FileOptions) (map[string]*url.URL, error) {
+	located := false
+	for _, r := range s.Routes {
+		located = located || r.Pattern.location() >= 0
+	}
+	if !located && len(fe.RegionalEndpoints) > 0 {
+		return nil, fmt.Errorf("regionalEndpoints: no pattern of %s has a locations/* segment (%s), so no name would go to them", s.Host, s.patternList())
+	}
+	locs := slices.Sorted(maps.Keys(fe.RegionalEndpoints))
+	out := make(map[string]*url.URL, len(locs))
+	for _, loc := range locs {
+		if !locationRE.MatchString(loc) || loc == globalLocation {
+			return nil, fmt.Errorf("regionalEndpoints: %q is not a location such as \"us-central1\" or \"eu\" (lowercase letters, digits and '-'; the global endpoint is endpoint)", truncate(loc, 80))
+		}
+		u, err := parseEndpoint(fe.RegionalEndpoints[loc], opts.SendsTokens)
+		if err != nil {
+			return nil, fmt.Errorf("regionalEndpoints: %s: %w", loc, err)
+		}
+		out[loc] = u
+	}
+	return out, nil
+}
+
+// locationRE is the shape of a location in regionalEndpoints.
+var locationRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // operationShaped requires a template to end in a wildcard after a literal
 // "operations" segment, the shape of an operation name: a typo such as "**"

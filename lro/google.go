@@ -44,7 +44,11 @@ func (fe fileEntry) checkTokenDestination(s *Service) error {
 	case len(foreign) == 0:
 		return nil
 	case !fe.AllowTokenOutsideGoogle:
-		return fmt.Errorf("endpoint: %w", &ForeignHostError{Host: foreign[0]})
+		key := "endpoint"
+		if foreign[0] != s.Endpoint.Host {
+			key = "regionalEndpoints"
+		}
+		return fmt.Errorf("%s: %w", key, &ForeignHostError{Host: foreign[0]})
 	case len(fe.Scopes) == 0:
 		return fmt.Errorf("scopes: required with allowTokenOutsideGoogle: name the scopes of the token %s may receive", foreign[0])
 	}

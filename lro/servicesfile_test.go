@@ -1,6 +1,7 @@
 package lro
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -209,6 +210,43 @@ func TestParseTableErrors(t *testing.T) {
 			want: `services file s.yaml: services[0] (host "sqladmin.googleapis.com"): version: "v9" is not a version of sqladmin.googleapis.com in the catalog (v1, v1beta4); another version needs its patterns`,
 		},
 		{
+			name: "regional endpoint over plain http with adc",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: {us-east1: \"http://127.0.0.1:8080\"}\n",
+			adc:  true,
+			want: `services file s.yaml: services[0] (host "aiplatform.googleapis.com"): regionalEndpoints: us-east1: "http://127.0.0.1:8080" is plain http, but auth adc sends a bearer token, which is only ever sent over https (use auth none for emulators and fakes)`,
+		},
+		{
+			name: "regional endpoint outside Google's domain with adc",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: {us-east1: \"https://x.example.com\"}\n",
+			adc:  true,
+			want: `services file s.yaml: services[0] (host "aiplatform.googleapis.com"): regionalEndpoints: x.example.com is outside Google's domain (*.googleapis.com), and auth adc would send it a bearer token: if it should get one (a private gateway or proxy), set allowTokenOutsideGoogle: true and the token's scopes in this entry; for an emulator or a fake, use auth none`,
+		},
+		{
+			name: "regional endpoint with a path",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: {us-east1: \"https://x.example.com/v1\"}\n",
+			want: `services file s.yaml: services[0] (host "aiplatform.googleapis.com"): regionalEndpoints: us-east1: "https://x.example.com/v1" must not have a path; the version and name are appended`,
+		},
+		{
+			name: "regional endpoint for global",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: {global: \"https://x.example.com\"}\n",
+			want: `services file s.yaml: services[0] (host "aiplatform.googleapis.com"): regionalEndpoints: "global" is not a location such as "us-central1" or "eu" (lowercase letters, digits and '-'; the global endpoint is endpoint)`,
+		},
+		{
+			name: "regional endpoint for a location that is not one",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: {\"us/east1\": \"https://x.example.com\"}\n",
+			want: `services file s.yaml: services[0] (host "aiplatform.googleapis.com"): regionalEndpoints: "us/east1" is not a location such as "us-central1" or "eu" (lowercase letters, digits and '-'; the global endpoint is endpoint)`,
+		},
+		{
+			name: "regional endpoints without a located pattern",
+			yaml: "services:\n  - host: vault.googleapis.com\n    regionalEndpoints: {us-east1: \"https://x.example.com\"}\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): regionalEndpoints: no pattern of vault.googleapis.com has a locations/* segment ([operations/**]), so no name would go to them`,
+		},
+		{
+			name: "regional endpoints of the wrong type",
+			yaml: "services:\n  - host: aiplatform.googleapis.com\n    regionalEndpoints: [\"https://x.example.com\"]\n",
+			want: `services file s.yaml: line 3: cannot unmarshal !!seq into map[string]string`,
+		},
+		{
 			name: "empty file",
 			yaml: "",
 			want: `services file s.yaml: empty; want a "services:" list`,
@@ -265,6 +303,42 @@ services:
 	}
 }
 
+// TestRegionalEndpointsFromTheFile: regionalEndpoints replace the
+// catalog's: a listed location's names go to its URL, global names and
+// names without a location to the endpoint, and a location the file does
+// not list is invalid, even one the catalog has.
+func TestRegionalEndpointsFromTheFile(t *testing.T) {
+	t.Parallel()
+	table, err := ParseTable("s.yaml", []byte(`
+services:
+  - host: aiplatform.googleapis.com
+    endpoint: http://127.0.0.1:9000
+    regionalEndpoints:
+      us-east1: http://127.0.0.1:9001
+      europe-west4: http://127.0.0.1:9002/
+`), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := table.Lookup("aiplatform.googleapis.com")
+	for _, tt := range []struct{ name, want string }{
+		{"projects/p/locations/us-east1/operations/1", "127.0.0.1:9001"},
+		{"projects/p/locations/europe-west4/operations/2", "127.0.0.1:9002"},
+		{"projects/p/locations/global/operations/3", "127.0.0.1:9000"},
+		{"datasets/d/operations/4", "127.0.0.1:9000"},
+	} {
+		if got, err := s.EndpointOf(tt.name); err != nil || got != tt.want {
+			t.Errorf("EndpointOf(%s) = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+	if _, err := s.EndpointOf("projects/p/locations/us-central1/operations/5"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a location the file does not list: %v, want invalid", err)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"}, s.EndpointHosts()); diff != "" {
+		t.Errorf("EndpointHosts (-want +got):\n%s", diff)
+	}
+}
+
 func TestLoadTable(t *testing.T) {
 	t.Parallel()
 	table, err := LoadTable("", FileOptions{SendsTokens: true})
@@ -306,6 +380,11 @@ func FuzzParseTable(f *testing.F) {
 			}
 			if s.Endpoint.User != nil || (s.Endpoint.Path != "" && s.Endpoint.Path != "/") {
 				t.Fatalf("accepted endpoint %s", s.Endpoint)
+			}
+			for loc, u := range s.Regional {
+				if u.Scheme != "https" || u.User != nil || u.Path != "" || loc == globalLocation {
+					t.Fatalf("accepted regional endpoint %s: %s", loc, u)
+				}
 			}
 			if validateHost(s.Host) != nil {
 				t.Fatalf("accepted host %q", s.Host)

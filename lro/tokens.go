@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -84,6 +85,8 @@ type renewableTokens struct {
 	tok          *oauth2.Token      // the token last fetched; nil after a renewal
 	// pending is the fetch in progress, nil if none.
 	pending *tokenFetch
+	// renewal paces renew, and the building of sources that failed.
+	renewal renewal
 }
 
 // tokenFetch is one fetch of a token; done is closed once tok and err are set.
@@ -102,6 +105,12 @@ func (r *renewableTokens) Token(ctx context.Context) (*oauth2.Token, error) {
 		r.mu.Unlock()
 		return tok, nil
 	}
+	if r.ts == nil {
+		if err := r.renewal.unbuilt(time.Now()); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+	}
 	f := r.pending
 	if f == nil {
 		f = &tokenFetch{done: make(chan struct{})}
@@ -118,31 +127,48 @@ func (r *renewableTokens) Token(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // fetch gets a token from ts, making a source first when there is none.
+// A source made is kept even if its first token fails, so that the fetches
+// that follow ask it again rather than make another.
 func (r *renewableTokens) fetch(f *tokenFetch, ts oauth2.TokenSource) {
+	var tok *oauth2.Token
 	var err error
 	if ts == nil {
-		ts, err = r.make()
+		ts, err = r.build()
 	}
-	var tok *oauth2.Token
 	if err == nil {
 		tok, err = ts.Token()
 	}
 	r.mu.Lock()
 	r.pending = nil
 	if err == nil {
-		r.ts, r.tok = ts, tok
+		r.tok = tok
 	}
 	r.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
 }
 
+// build makes a new source, the only one under construction (fetches run
+// one at a time), and records it, or its failure for the renewal's backoff.
+func (r *renewableTokens) build() (oauth2.TokenSource, error) {
+	ts, err := r.make()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.renewal.built(time.Now(), err)
+	if err != nil {
+		return nil, err
+	}
+	r.ts = ts
+	return ts, nil
+}
+
 // renew drops the source whose token the API rejected, unless that token
-// has been renewed already (by a concurrent request rejected for it too).
+// has been renewed already (by a concurrent request rejected for it too),
+// or the last renewal is too recent (see renewal).
 func (r *renewableTokens) renew(rejected string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tok != nil && r.tok.AccessToken == rejected {
+	if r.tok != nil && r.tok.AccessToken == rejected && r.renewal.allow(time.Now()) {
 		r.ts, r.tok = nil, nil
 	}
 }

@@ -21,36 +21,42 @@ func TestUnpacedOutstandingRatio(t *testing.T) {
 	}
 	m.MaxOutstanding.Set(20)
 	m.JobsInFlight.Set(10)
-	m.APIRequestsWaitingForRate.WithLabelValues("a.googleapis.com").Set(3)
-	m.APIRequestsWaitingForRate.WithLabelValues("b.googleapis.com").Set(2)
+	m.APIRequestsWaitingForRate.WithLabelValues("a.googleapis.com", "a.googleapis.com").Set(3)
+	m.APIRequestsWaitingForRate.WithLabelValues("b.googleapis.com", "europe-west4-b.googleapis.com").Set(2)
 	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.25; got != want {
 		t.Errorf("(10 held - 5 waiting for the rate) / 20 = %v, want %v", got, want)
 	}
-	m.APIRequestsWaitingForRate.WithLabelValues("a.googleapis.com").Set(12)
+	m.APIRequestsWaitingForRate.WithLabelValues("a.googleapis.com", "a.googleapis.com").Set(12)
 	if got := testutil.ToFloat64(m.UnpacedOutstanding); got != 0 {
 		t.Errorf("more waiting for the rate than held (gauges read a moment apart) = %v, want 0", got)
 	}
 }
 
-// TestQueuedJobsOfAPacedServiceAreNotCounted: jobs that wait to start
-// behind a service's requests waiting for its rate wait for the rate too;
-// jobs queued behind a service that waits for capacity count.
-func TestQueuedJobsOfAPacedServiceAreNotCounted(t *testing.T) {
+// TestQueuedJobsOfAPacedEndpointAreNotCounted: jobs that wait to start
+// behind an endpoint's requests waiting for its rate wait for the rate too;
+// jobs queued behind an endpoint that waits for capacity count, even beside
+// another endpoint of the same service that waits for its rate.
+func TestQueuedJobsOfAPacedEndpointAreNotCounted(t *testing.T) {
 	t.Parallel()
 	m := New(prometheus.NewRegistry())
 	m.MaxOutstanding.Set(10000)
 	// A flood: 5,000 held, 20 requests waiting for the rate, 4,970 jobs
-	// behind them; 10 jobs of another service being worked on.
-	m.JobsInFlight.Set(5010)
-	m.APIRequestsWaitingForRate.WithLabelValues("flood.googleapis.com").Set(20)
-	m.JobsQueued.WithLabelValues("flood.googleapis.com").Set(4970)
-	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.002; got != want {
-		t.Errorf("(5,010 held - 20 requests and 4,970 jobs waiting for the rate) / 10,000 = %v, want %v", got, want)
+	// behind them; 10 jobs of another service being worked on; 100 jobs
+	// of another location of the flood's API, queued behind its endpoint's
+	// limit (it is hanging), not behind the rate.
+	m.JobsInFlight.Set(5110)
+	const flood, at = "flood.googleapis.com", "flood.googleapis.com"
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, at).Set(20)
+	m.JobsQueued.WithLabelValues(flood, at).Set(4970)
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, "europe-west4-"+at).Set(0)
+	m.JobsQueued.WithLabelValues(flood, "europe-west4-"+at).Set(100)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.012; got != want {
+		t.Errorf("(5,110 held - 20 requests and 4,970 jobs waiting for the rate) / 10,000 = %v, want %v", got, want)
 	}
 	// A service without requests waiting for a rate: its queued jobs wait
 	// for capacity, which another worker adds.
-	m.APIRequestsWaitingForRate.WithLabelValues("flood.googleapis.com").Set(0)
-	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.501; got != want {
+	m.APIRequestsWaitingForRate.WithLabelValues(flood, at).Set(0)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.511; got != want {
 		t.Errorf("nothing waiting for a rate: %v, want %v", got, want)
 	}
 }

@@ -14,10 +14,16 @@ import (
 // UnknownService is the service label of messages that name no configured service.
 const UnknownService = "unknown"
 
+// endpointLabel names the label of an endpoint's host, next to service on
+// the series of the bulkheads per endpoint. Not "endpoint": the Prometheus
+// Operator gives every scraped series an endpoint label of its own.
+const endpointLabel = "api_endpoint"
+
 // Metrics are opcancel's collectors: those of the contract (see
 // docs/contract.md#metrics) plus the rate-limit and throttling figures.
-// Label values are bounded: configured hosts (or "unknown"), outcomes,
-// methods and google.rpc code names; never an operation name or a message ID.
+// Label values are bounded: configured hosts (or "unknown"), the hosts of
+// their configured and catalogued endpoints, outcomes, methods and
+// google.rpc code names; never an operation name or a message ID.
 type Metrics struct {
 	// Jobs counts deliveries by service and outcome: opcancel_jobs_total.
 	Jobs *prometheus.CounterVec
@@ -45,38 +51,44 @@ type Metrics struct {
 	RateLimitWait *prometheus.CounterVec
 	// RateLimitDelayed counts requests that had to wait for their service's rate limit.
 	RateLimitDelayed *prometheus.CounterVec
-	// ThrottleAllowedRate is each service's allowed request rate: the
+	// ThrottleAllowedRate is each endpoint's allowed request rate: the
 	// configured rate, or lower while adaptive throttling holds it down;
 	// +Inf when unlimited.
 	ThrottleAllowedRate *prometheus.GaugeVec
-	// ThrottleDelayed counts requests delayed by adaptive throttling.
+	// ThrottleDelayed counts requests delayed by adaptive throttling, by endpoint.
 	ThrottleDelayed *prometheus.CounterVec
-	// ThrottleWait sums the time requests waited for adaptive throttling.
+	// ThrottleWait sums the time requests waited for adaptive throttling, by endpoint.
 	ThrottleWait *prometheus.CounterVec
 	// MisdirectedRequests counts requests answered by something that is not
 	// recognisably Google's, whatever the HTTP status, by service:
 	// opcancel_api_misdirected_requests_total.
 	MisdirectedRequests *prometheus.CounterVec
-	// ServiceRequestsInFlight is each service's requests holding a slot of its
-	// share of the pool (maxConcurrency): being sent and answered, or, one at
-	// a time, waiting for the service's pace.
+	// ServiceRequestsInFlight is each endpoint's requests holding a slot of
+	// the pool: being sent and answered, or, one at a time, waiting for
+	// their pace.
 	ServiceRequestsInFlight *prometheus.GaugeVec
-	// ServiceMaxConcurrency is each service's share of the pool: the most
-	// requests to it in flight at once.
+	// ServiceMaxConcurrency is each service's cap on its requests in
+	// flight: its maxConcurrency, or the pool.
 	ServiceMaxConcurrency *prometheus.GaugeVec
-	// ServiceConcurrencyWait sums the time requests waited because their
-	// service held its whole share of the pool.
+	// EndpointConcurrencyLimit is each endpoint's adaptive concurrency
+	// limit: the most slots of the pool its requests may hold now.
+	EndpointConcurrencyLimit *prometheus.GaugeVec
+	// ServiceConcurrencyWait sums the time each endpoint's requests waited
+	// for a slot of the pool.
 	ServiceConcurrencyWait *prometheus.CounterVec
-	// APIRequestsQueued is each service's requests waiting to be sent: for
-	// the service's turn, its share of the pool, the pool or its pace.
+	// RequestsReclaimed counts each endpoint's requests cut, overdue, to
+	// give their slots to another endpoint below its fair share.
+	RequestsReclaimed *prometheus.CounterVec
+	// APIRequestsQueued is each endpoint's requests waiting to be sent: for
+	// the endpoint's turn, a slot of the pool or their pace.
 	APIRequestsQueued *prometheus.GaugeVec
 	// APIRequestsWaitingForRate is the part of APIRequestsQueued that waits
-	// for the service's rate (configured, or lowered by adaptive
-	// throttling): all of a service's queued requests while the last one to
-	// leave waited for its pace, none otherwise.
+	// for the rate (the service's configured rate, or the endpoint's
+	// lowered by adaptive throttling): all of an endpoint's queued requests
+	// while the last one to leave waited for its pace, none otherwise.
 	APIRequestsWaitingForRate *prometheus.GaugeVec
-	// JobsQueued is each service's jobs that wait to start: held, routed,
-	// and behind the service's start line (see docs/design.md#floods-wait-their-turn).
+	// JobsQueued is each endpoint's jobs that wait to start: held, routed,
+	// and behind the endpoint's start line (see docs/design.md#floods-wait-their-turn).
 	JobsQueued *prometheus.GaugeVec
 	// Panics counts deliveries whose handling panicked (recovered; the
 	// delivery was nacked), by service.
@@ -125,28 +137,30 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Time requests spent waiting for their service's configured rate, by service.", "service"),
 		RateLimitDelayed: counterVec("opcancel_rate_limit_delayed_requests_total",
 			"Requests that waited for their service's configured rate, by service.", "service"),
-		ThrottleAllowedRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "opcancel_throttle_allowed_rate",
-			Help: "Requests per second allowed to each service: the configured rate, or lower while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE; +Inf when unlimited.",
-		}, []string{"service"}),
+		ThrottleAllowedRate: gaugeVec("opcancel_throttle_allowed_rate",
+			"Requests per second allowed to each endpoint of each service: the configured rate, or lower while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE there; +Inf when unlimited.", "service", endpointLabel),
 		ThrottleDelayed: counterVec("opcancel_throttle_delayed_requests_total",
-			"Requests delayed by adaptive throttling, by service.", "service"),
+			"Requests delayed by adaptive throttling, by service and endpoint.", "service", endpointLabel),
 		ThrottleWait: counterVec("opcancel_throttle_wait_seconds_total",
-			"Time requests waited for adaptive throttling, by service.", "service"),
+			"Time requests waited for adaptive throttling, by service and endpoint.", "service", endpointLabel),
 		MisdirectedRequests: counterVec("opcancel_api_misdirected_requests_total",
 			"API requests answered by something that is not recognisably the Google API, whatever the HTTP status (no Google error body, not the Google front end's own error page, or a 2xx that is not JSON): a wrong endpoint or version, or a proxy, gateway or service mesh; retried and nacked, never acked; by service.", "service"),
 		ServiceRequestsInFlight: gaugeVec("opcancel_service_requests_in_flight",
-			"API requests holding a slot of their service's share of the pool (maxConcurrency), by service.", "service"),
+			"API requests holding a slot of the pool, by service and endpoint.", "service", endpointLabel),
 		ServiceMaxConcurrency: gaugeVec("opcancel_service_max_concurrency",
-			"Each service's share of the pool: the most requests to it in flight at once.", "service"),
+			"Each service's cap on its requests in flight at once: its maxConcurrency, or the pool (--concurrency).", "service"),
+		EndpointConcurrencyLimit: gaugeVec("opcancel_endpoint_concurrency_limit",
+			"Each endpoint's adaptive concurrency limit: the most slots of the pool its requests may hold now; by service and endpoint.", "service", endpointLabel),
 		ServiceConcurrencyWait: counterVec("opcancel_service_concurrency_wait_seconds_total",
-			"Time requests waited because their service held its whole share of the pool, by service.", "service"),
+			"Time requests waited for a slot of the pool (the pool full, or their endpoint at its limit, or their service at its maxConcurrency), by service and endpoint.", "service", endpointLabel),
+		RequestsReclaimed: counterVec("opcancel_requests_reclaimed_total",
+			"API requests cut, overdue, to give their slot of the pool to another endpoint below its fair share; by service and endpoint.", "service", endpointLabel),
 		APIRequestsQueued: gaugeVec("opcancel_api_requests_queued",
-			"API requests waiting to be sent (for their service's turn, its share of the pool, the pool or its pace), by service.", "service"),
+			"API requests waiting to be sent (for their endpoint's turn, a slot of the pool or their pace), by service and endpoint.", "service", endpointLabel),
 		APIRequestsWaitingForRate: gaugeVec("opcancel_api_requests_waiting_for_rate",
-			"API requests waiting to be sent behind their service's rate (configured, or lowered by adaptive throttling): a service's queued requests while the last one sent waited for its pace, else 0; by service.", "service"),
+			"API requests waiting to be sent behind their rate (the service's configured rate, or the endpoint's lowered by adaptive throttling): an endpoint's queued requests while the last one sent waited for its pace, else 0; by service and endpoint.", "service", endpointLabel),
 		JobsQueued: gaugeVec("opcancel_jobs_queued",
-			"Jobs held that wait to start: routed to their service, behind the jobs of its start line, holding their message and nothing else; by service.", "service"),
+			"Jobs held that wait to start: routed to their endpoint, behind the jobs of its start line, holding their message and nothing else; by service and endpoint.", "service", endpointLabel),
 		Panics: counterVec("opcancel_panics_total",
 			"Deliveries whose handling panicked: recovered, logged with the stack, and nacked; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
@@ -163,7 +177,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Jobs, m.JobsFromMemory, m.APIRequests, m.APIRequestDuration, m.JobDuration, m.Retries,
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
-		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
+		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.EndpointConcurrencyLimit,
+		m.ServiceConcurrencyWait, m.RequestsReclaimed,
 		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.JobsQueued, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

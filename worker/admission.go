@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"math"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
@@ -12,7 +13,8 @@ import (
 
 // Floods wait their turn (docs/design.md#floods-wait-their-turn): once
 // routed, a job waits for a place in the start line of the endpoint its
-// requests go to, and holds it until its first request has left. The jobs
+// requests go to (its bulkhead, endpoint.go), and holds it until its first
+// request has left. The jobs
 // behind the line hold their message and a parked goroutine, nothing else;
 // they keep no pool slot, no timer and no place in the service's gate, so
 // the polls of the jobs already started never wait behind a flood's
@@ -26,7 +28,7 @@ type startLine struct {
 	// places are the jobs that may wait for their first request at once;
 	// semaphore.Weighted serves its waiters in order.
 	places *semaphore.Weighted
-	// queued is the service's opcancel_jobs_queued series.
+	// queued is the endpoint's opcancel_jobs_queued series.
 	queued prometheus.Gauge
 }
 
@@ -34,7 +36,9 @@ type startLine struct {
 // first request at once: a second of the service's rate (at least one), or,
 // without a rate, the pool (concurrency). That keeps the rate, or the pool,
 // busy, while a request of a job already started waits behind at most that
-// many first requests.
+// many first requests. Every endpoint of the service has a line of its own:
+// the rate is the service's, shared, but a location that hangs keeps its
+// jobs in its own line.
 func startLimit(svc *lro.Service, concurrency int) int64 {
 	if svc.Rate > 0 {
 		return int64(min(concurrency, max(1, int(math.Ceil(svc.Rate)))))
@@ -42,29 +46,23 @@ func startLimit(svc *lro.Service, concurrency int) int64 {
 	return int64(concurrency)
 }
 
-// lineFor returns the start line of the endpoint that j's requests go to;
-// endpoints are the configured and catalogued ones, a bounded set.
-func (w *Worker) lineFor(j *job) *startLine {
-	endpoint, _ := j.svc.EndpointOf(j.req.Name) // routed: it has one
-	key := j.svc.Host + " " + endpoint
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	l := w.lines[key]
-	if l == nil {
-		l = &startLine{
-			places: semaphore.NewWeighted(startLimit(j.svc, w.cfg.Concurrency)),
-			queued: w.metrics.JobsQueued.WithLabelValues(j.svc.Host),
-		}
-		w.lines[key] = l
-	}
-	return l
+// newStartLine returns the start line of svc's endpoint whose series of
+// opcancel_jobs_queued is queued.
+func newStartLine(svc *lro.Service, concurrency int, queued prometheus.Gauge) *startLine {
+	return &startLine{places: semaphore.NewWeighted(startLimit(svc, concurrency)), queued: queued}
 }
 
 // admit waits for j's place in its start line, counted in
 // opcancel_jobs_queued while it waits. The caller gives the place back with
-// started.
+// started. The wait is part of the wait for j's first request: while the
+// endpoint answers nothing, it spends j's retry budget (see
+// Worker.retrying), so that a hung endpoint's backlog ends when the budget
+// does, not a start line's worth per budget.
 func (w *Worker) admit(ctx context.Context, j *job) error {
-	l := w.lineFor(j)
+	// The line of the bulkhead that j's requests go to (route set it): the
+	// endpoints are the configured and catalogued ones, a bounded set.
+	l := j.ep.start
+	j.lined = time.Now()
 	if !l.places.TryAcquire(1) {
 		l.queued.Inc()
 		err := l.places.Acquire(ctx, 1)

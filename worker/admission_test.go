@@ -3,11 +3,15 @@ package worker
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 )
 
@@ -35,12 +39,12 @@ func TestAFloodWaitsItsTurn(t *testing.T) {
 		if got := h.jobs(vault, Cancelled); got < 20 {
 			t.Errorf("after 10 s, %v of the flood's jobs done, want about 24: they end at the pace of the rate", got)
 		}
-		if got := testutilCounter(h.m.JobsQueued.WithLabelValues(vault)); got < flood-5-30 {
+		if got := testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got < flood-5-30 {
 			t.Errorf("opcancel_jobs_queued{%s} = %v, want the flood's jobs behind its start line", vault, got)
 		}
 		// In line: the start line's 5 first requests, and the polls of the
 		// jobs started in the last few seconds (2.5 a second).
-		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault)); got > 15 {
+		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got > 15 {
 			t.Errorf("opcancel_api_requests_queued{%s} = %v, want its start line (5) and a few polls", vault, got)
 		}
 
@@ -81,6 +85,70 @@ func TestAFloodWaitsItsTurn(t *testing.T) {
 		}
 		if worst > 4*time.Second {
 			t.Errorf("a flood job's poll came %v after its cancel, want within about 3 s", worst)
+		}
+	})
+}
+
+// TestWaitingToStartSpendsTheBudgetOnlyWhileTheEndpointIsSilent: a flood
+// at rate: 2 waits to start, longer than the retry budget, behind a
+// healthy endpoint; then the endpoint hangs. The wait to start is part of
+// the wait for a job's first request, so the hung endpoint's backlog ends
+// retry_exhausted (nacked) when the budget does, not a start line's worth
+// per budget (TestOneLocationHangingSlowsNoOther); but it counts only from
+// the endpoint's last answer: no job ends before the endpoint has answered
+// nothing for the whole budget.
+func TestWaitingToStartSpendsTheBudgetOnlyWhileTheEndpointIsSilent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const flood = 200
+		var hang atomic.Bool
+		cfg := DefaultConfig()
+		h := newHarness(t, cfg, lrotest.Options{
+			Latency: 20 * time.Millisecond,
+			Default: func(string) *lrotest.Script { return &lrotest.Script{} },
+			Fault: func(*http.Request) *lrotest.Answer {
+				if hang.Load() {
+					return &lrotest.Answer{Hang: true}
+				}
+				return nil
+			},
+		}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{vault: "rate: 2"}))
+		start := time.Now()
+		var mu sync.Mutex
+		var exhausted []time.Duration
+		var wg sync.WaitGroup
+		for i := range flood {
+			wg.Go(func() {
+				if h.w.Handle(context.Background(), h.delivery(fmt.Sprintf("f%d", i), fmt.Sprintf("operations/f%d", i), nil)) == RetryExhausted {
+					mu.Lock()
+					exhausted = append(exhausted, time.Since(start))
+					mu.Unlock()
+				}
+			})
+		}
+		// Two requests a job at 2 a second: about 150 jobs done by then,
+		// the rest waiting to start for longer than the budget.
+		const hangAt = 150 * time.Second
+		time.Sleep(hangAt)
+		synctest.Wait()
+		backlog := int(testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)))
+		hang.Store(true)
+		wg.Wait()
+		if backlog < 20 {
+			t.Fatalf("%d jobs waiting to start when the endpoint hung, want the flood's rest", backlog)
+		}
+		slices.Sort(exhausted)
+		if first, want := exhausted[0], hangAt+cfg.RetryBudget-time.Second; first < want {
+			t.Errorf("the first job ended retry_exhausted at %v, want after %v: the endpoint's silence has to last the budget", first, want)
+		}
+		// Of the jobs that waited to start, all but the start line's 2,
+		// which may have sent their first request as the endpoint hung
+		// and retried it on their own budget, end within two requests'
+		// timeouts of the budget (the first requests hung in flight hold
+		// the endpoint's turn until theirs).
+		by := hangAt + cfg.RetryBudget + 2*lro.DefaultRequestTimeout
+		if n, _ := slices.BinarySearch(exhausted, by); n < backlog-2 {
+			t.Errorf("%d jobs ended retry_exhausted by %v, want the %d that waited to start but 2: the wait to start spends the budget", n, by, backlog)
 		}
 	})
 }

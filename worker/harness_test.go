@@ -40,10 +40,32 @@ type harness struct {
 	settled settledLog
 }
 
-// fakeEndpoints points the built-in services at the in-memory fake.
-var fakeEndpoints = lrotest.Endpoints{vault: "https://vault.fake", amapi: "https://amapi.fake"}
+// fakeEndpoints points the built-in services at the in-memory fake, at
+// the endpoint hosts vaultAt and amapiAt.
+var fakeEndpoints = lrotest.Endpoints{vault: "https://" + vaultAt, amapi: "https://" + amapiAt}
+
+const (
+	vaultAt = "vault.fake"
+	amapiAt = "amapi.fake"
+)
+
+// bulkhead is the state of service's endpoint at host.
+func (h *harness) bulkhead(service, host string) *endpoint {
+	ep := h.w.services[service].endpoints[host]
+	if ep == nil {
+		h.t.Fatalf("%s has no endpoint %s", service, host)
+	}
+	return ep
+}
 
 func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string) *harness {
+	t.Helper()
+	return newHarnessClient(t, cfg, fakeOpts, yaml, lro.Config{Auth: lro.AuthNone})
+}
+
+// newHarnessClient is newHarness with the client's auth settings of
+// clientCfg (its transport and observer are the harness's).
+func newHarnessClient(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string, clientCfg lro.Config) *harness {
 	t.Helper()
 	if yaml == "" {
 		yaml = lrotest.ServicesYAML(fakeEndpoints, nil)
@@ -56,7 +78,8 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 		fakeOpts.Services = table.Services()
 	}
 	fake := lrotest.New(fakeOpts)
-	return wireHarness(t, cfg, table, fake, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport()})
+	clientCfg.Transport = fake.Transport()
+	return wireHarness(t, cfg, table, fake, clientCfg)
 }
 
 // wireHarness wires a worker for table to fake through a client configured

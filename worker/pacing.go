@@ -3,135 +3,114 @@ package worker
 import (
 	"context"
 	"errors"
-	"sync"
+	"math"
+	"net/http/httptrace"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"opcancel/lro"
-	"opcancel/metrics"
 )
 
-// serviceState is the per-service request gate.
-type serviceState struct {
-	// throttle holds the service's rate: configured, lowered adaptively on overload.
-	throttle *throttle
-	// gate serialises taking a slot and pacing, so that a service's sends
-	// leave in order and at least 1/rate apart.
-	gate chan struct{}
-	// share bounds the service's requests in flight: its maxConcurrency,
-	// its share of the pool (see docs/design.md#bounds).
-	share *semaphore.Weighted
-	// allowed is the service's opcancel_throttle_allowed_rate series.
-	allowed prometheus.Gauge
-	// inFlight and shareWait are the service's series of
-	// opcancel_service_requests_in_flight and
-	// opcancel_service_concurrency_wait_seconds_total.
-	inFlight  prometheus.Gauge
-	shareWait prometheus.Counter
-	// line counts the requests waiting to be sent.
-	line line
-	// misdirection records the answers that are not recognisably Google's.
-	misdirection misdirection
-}
-
-// newServiceState returns svc's gate with its share of a pool of
-// concurrency slots and its throttle at the configured rate, and creates the
-// service's series, so that they exist from start-up.
-func newServiceState(svc *lro.Service, concurrency int, m *metrics.Metrics) *serviceState {
-	share := shareOf(svc, concurrency)
-	st := &serviceState{
-		gate:      make(chan struct{}, 1),
-		share:     semaphore.NewWeighted(int64(share)),
-		throttle:  newThrottle(svc.Rate),
-		allowed:   m.ThrottleAllowedRate.WithLabelValues(svc.Host),
-		inFlight:  m.ServiceRequestsInFlight.WithLabelValues(svc.Host),
-		shareWait: m.ServiceConcurrencyWait.WithLabelValues(svc.Host),
-		line:      line{queued: m.APIRequestsQueued.WithLabelValues(svc.Host), forRate: m.APIRequestsWaitingForRate.WithLabelValues(svc.Host)},
-	}
-	st.line.set()
-	_, allowed := st.throttle.state()
-	st.allowed.Set(allowed)
-	m.ServiceMaxConcurrency.WithLabelValues(svc.Host).Set(float64(share))
-	for _, c := range []*prometheus.CounterVec{m.RateLimitWait, m.RateLimitDelayed, m.ThrottleWait, m.ThrottleDelayed, m.MisdirectedRequests} {
-		c.WithLabelValues(svc.Host)
-	}
-	return st
-}
-
-// shareOf is how many of concurrency pool slots svc may hold at once: its
-// maxConcurrency, or by default half the pool (rounded up), so that one
-// sick service leaves at least half of the pool to the others.
-func shareOf(svc *lro.Service, concurrency int) int {
-	if svc.MaxConcurrency > 0 {
-		return min(svc.MaxConcurrency, concurrency)
-	}
-	return (concurrency + 1) / 2
-}
-
-// call sends one request through the service's gate and tells the
-// service's throttle how the API answered.
-func (w *Worker) call(ctx context.Context, svc *lro.Service, fn func(context.Context) error) error {
-	st := w.services[svc.Host]
-	if err := w.take(ctx, svc.Host, st); err != nil {
+// call sends one request of j through its endpoint's gate (see take),
+// holding a slot of the pool while it runs, and tells the endpoint's
+// throttle and concurrency limit how the API answered. A request whose
+// slot was reclaimed for another endpoint fails with a transient error
+// (see reclaim).
+//
+// From giveUp on (never if zero), the request stops waiting in line once
+// its endpoint is failing, with errWaitedOut: its job's retry budget is
+// spent (see Worker.spend).
+func (w *Worker) call(ctx context.Context, j *job, giveUp time.Time, fn func(context.Context) error) error {
+	f, rctx, err := w.take(ctx, j.ep, giveUp)
+	if err != nil {
 		return err
 	}
+	defer f.cancel()
+	err = w.run(f, rctx, fn)
+	return w.answered(ctx, j, f, err)
+}
+
+// run runs fn on a runner as f's request; a panic in fn gives f's slot
+// back before it goes on.
+func (w *Worker) run(f *flight, rctx context.Context, fn func(context.Context) error) (err error) {
+	done := false
 	defer func() {
-		st.inFlight.Dec()
-		w.slots.Release(1)
-		st.share.Release(1)
+		if !done {
+			w.pool.finish(f, false, false, 0)
+		}
 	}()
-	var err error
-	w.runners.do(func() { err = fn(ctx) })
-	if answered, kind := apiAnswered(err); answered {
-		st.allowed.Set(st.throttle.answered(kind, time.Now()))
+	w.runners.do(func() { err = fn(rctx) })
+	done = true
+	return err
+}
+
+// answered ends f, whose request ended with err, and tells j's endpoint's
+// throttle and concurrency limit how the API answered. A request cut to
+// give its slot to another endpoint fails with reclaimedError.
+func (w *Worker) answered(ctx context.Context, j *job, f *flight, err error) error {
+	ep := j.ep
+	latency := time.Since(f.sent)
+	answered, kind := apiAnswered(err)
+	timedOut := lro.TimedOut(err)
+	if w.pool.finish(f, answered && !timedOut, timedOut, latency) && !answered && ctx.Err() == nil {
+		// Cut, not answered: like a timeout, for the throttle as well.
+		err, answered, kind = reclaimedError(latency), true, answerUnavailable
+	}
+	if answered {
+		ep.allowed.Set(ep.throttle.answered(kind, time.Now()))
 	}
 	if lro.Misdirected(err) {
-		w.misdirected(svc, st, err)
+		w.misdirected(j.svc, ep.svc, err)
 	}
 	return err
 }
 
-// take readies a request to leave: it waits for the service's turn (one
-// request at a time per service, in order), a slot of the service's share
-// of the pool, a pool slot and the service's pace, and gives the turn back
-// as the request leaves. The caller releases the slots once answered.
+// take readies a request to ep to leave: it waits for the endpoint's turn
+// (one request at a time per endpoint, in order), a slot of the pool, the
+// endpoint's pace and the service's, and gives the turn back as the
+// request leaves; or, when none of these would make it wait, it leaves at
+// once (see pool.tryTake). It returns the slot, which the caller finishes
+// once answered, and the request's context, which a reclaim cuts.
 //
-// A service whose share is full, or that waits for its pace, holds up only
-// its own requests: the one whose turn it is waits holding no pool slot, or
-// exactly one, so a slow, sick or throttled service cannot starve the others.
-func (w *Worker) take(ctx context.Context, host string, st *serviceState) error {
-	st.line.join()
-	paced := false
-	defer func() { st.line.leave(paced) }()
+// An endpoint that waits for a slot or for its pace holds up only its own
+// requests: the one whose turn it is waits holding no slot, or exactly one,
+// so a slow, sick or throttled endpoint cannot starve the others.
+func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*flight, context.Context, error) {
+	if !giveUp.IsZero() && ep.spent(giveUp) {
+		return nil, nil, errWaitedOut
+	}
+	if f := w.pool.tryTake(ep); f != nil {
+		return f, f.context(ctx, 0), nil
+	}
+	w.pool.lineUp(ep)
 	select {
-	case st.gate <- struct{}{}:
+	case ep.turn <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		w.pool.leaveLine(ep, true, false)
+		return nil, nil, ctx.Err()
 	}
-	defer func() { <-st.gate }()
-	if !st.share.TryAcquire(1) {
-		start := time.Now()
-		if err := st.share.Acquire(ctx, 1); err != nil {
-			return err
-		}
-		st.shareWait.Add(time.Since(start).Seconds())
+	defer func() { <-ep.turn }()
+	if !giveUp.IsZero() && ep.spent(giveUp) {
+		w.pool.leaveLine(ep, true, false)
+		return nil, nil, errWaitedOut
 	}
-	if err := w.slots.Acquire(ctx, 1); err != nil {
-		st.share.Release(1)
-		return err
-	}
-	delay, err := w.pace(ctx, host, st)
+	f, err := w.pool.acquire(ctx, ep, giveUp)
 	if err != nil {
-		w.slots.Release(1)
-		st.share.Release(1)
-		return err
+		w.pool.leaveLine(ep, false, false)
+		return nil, nil, err
 	}
-	paced = delay > 0
-	st.throttle.sending(time.Now())
-	st.inFlight.Inc()
-	return nil
+	paced, sent, err := w.pace(ctx, ep)
+	if err != nil {
+		w.pool.finish(f, false, false, 0)
+		w.pool.leaveLine(ep, false, paced)
+		return nil, nil, err
+	}
+	rctx := f.context(ctx, sent)
+	now := time.Now()
+	ep.throttle.sending(now)
+	w.pool.sending(f, now, paced)
+	return f, rctx, nil
 }
 
 // apiAnswered reports whether err (nil for success) is an answer from the
@@ -157,57 +136,114 @@ func apiAnswered(err error) (answered bool, kind answerKind) {
 	return true, answerOK
 }
 
-// pace waits for the service's rate, recording the delay as adaptive
-// throttling when the throttle is what holds the rate down, else as the
-// configured rate limit. It returns how long it waited.
-func (w *Worker) pace(ctx context.Context, host string, st *serviceState) (time.Duration, error) {
-	delay := st.throttle.wait(time.Now())
-	if delay == 0 {
-		return 0, nil
+// context returns the context of f's request, which a reclaim cancels,
+// and which reports to f's service when the request leaves the process,
+// for its log of sends (sent is the send's id there, 0 if none).
+func (f *flight) context(ctx context.Context, sent uint64) context.Context {
+	rctx, cancel := context.WithCancel(ctx)
+	f.cancel = cancel
+	if sent == 0 {
+		return rctx
 	}
-	if throttling, _ := st.throttle.state(); throttling {
-		w.metrics.ThrottleDelayed.WithLabelValues(host).Inc()
-		w.metrics.ThrottleWait.WithLabelValues(host).Add(delay.Seconds())
-	} else {
-		w.metrics.RateLimitDelayed.WithLabelValues(host).Inc()
-		w.metrics.RateLimitWait.WithLabelValues(host).Add(delay.Seconds())
-	}
-	return delay, sleep(ctx, delay)
+	st := f.ep.svc
+	return httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { st.wired(sent, time.Now()) },
+	})
 }
 
-// line counts a service's requests waiting to be sent, and whether they
-// wait for its rate (configured, or lowered by the throttle): the last
-// request to leave waited for its pace. Waiting for the rate is what a
-// quota looks like; waiting for a share of the pool, for the pool or for
-// a turn behind them is what more workers would shorten (see
-// docs/deploy.md#autoscaling).
+// pace waits for the endpoint's adaptive rate, then for the service's
+// configured rate, and counts each delay where it belongs: adaptive
+// throttling, or the rate limit. It reports whether the request waited,
+// and its id in the service's log of sends (0 when unlimited).
+func (w *Worker) pace(ctx context.Context, ep *endpoint) (paced bool, sent uint64, err error) {
+	delay := ep.throttle.wait(time.Now())
+	st := ep.svc
+	if delay == 0 && math.IsInf(st.rate, 1) {
+		return false, 0, nil
+	}
+	w.pool.pacing(ep, true)
+	defer w.pool.pacing(ep, false)
+	if delay > 0 {
+		ep.throttleDelayed.Inc()
+		ep.throttleWaitSeconds.Add(delay.Seconds())
+		if err := sleep(ctx, delay); err != nil {
+			return true, 0, err
+		}
+	}
+	if math.IsInf(st.rate, 1) {
+		return true, 0, nil
+	}
+	select {
+	case st.turn <- struct{}{}:
+	case <-ctx.Done():
+		return true, 0, ctx.Err()
+	}
+	defer func() { <-st.turn }()
+	var limited time.Duration
+	for {
+		// Again after each wait: a send logged meanwhile may have left the
+		// process later than it was logged.
+		d, id := st.ready(time.Now())
+		if d == 0 {
+			if limited > 0 {
+				st.rateDelayed.Inc()
+				st.rateWait.Add(limited.Seconds())
+			}
+			return delay > 0 || limited > 0, id, nil
+		}
+		limited += d
+		if err := sleep(ctx, d); err != nil {
+			return true, 0, err
+		}
+	}
+}
+
+// ready returns how long a send at now must wait for the service's rate,
+// or, when it need not, logs it and returns its id.
+func (st *serviceState) ready(now time.Time) (time.Duration, uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if d := st.pace.wait(now, st.rate); d > 0 {
+		return d, 0
+	}
+	return 0, st.pace.sent(now, st.rate)
+}
+
+// wired records when the send id left the process.
+func (st *serviceState) wired(id uint64, at time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.pace.wired(id, at)
+}
+
+// line counts an endpoint's requests waiting to be sent, and whether they
+// wait for its rate (its service's configured rate, or the endpoint's
+// lowered by the throttle): the last request to leave waited for its pace.
+// Waiting for the rate is what a quota looks like; waiting for a slot of
+// the pool, or for a turn behind it, is what more workers would shorten
+// (see docs/deploy.md#autoscaling). The pool's lock guards it.
 type line struct {
-	mu sync.Mutex
 	// n is the requests waiting; paced says whether the last to leave
 	// waited for the pace.
 	n     int
 	paced bool
-	// queued and forRate are the service's series of
+	// queued and forRate are the endpoint's series of
 	// opcancel_api_requests_queued and opcancel_api_requests_waiting_for_rate.
 	queued, forRate prometheus.Gauge
 }
 
 func (l *line) join() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n++
 	l.set()
 }
 
 func (l *line) leave(paced bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n--
 	l.paced = paced
 	l.set()
 }
 
-// set updates the gauges; l.mu is held, or l is new.
+// set updates the gauges.
 func (l *line) set() {
 	l.queued.Set(float64(l.n))
 	if l.paced {

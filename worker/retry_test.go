@@ -181,7 +181,7 @@ func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
 					})
 				}
 				synctest.Wait() // every first cancel has been answered
-				if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault)); math.IsInf(got, 1) {
+				if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault, vaultAt)); math.IsInf(got, 1) {
 					t.Errorf("allowed rate after %d quota answers = %v, want the throttle to hold it down", n, got)
 				}
 				wg.Wait()

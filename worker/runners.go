@@ -11,8 +11,8 @@ import (
 // job waiting for an answer parks with its small stack, while the deep stack
 // of an HTTP request stays grown on a runner: thousands of held jobs cost
 // little memory, and no request pays for growing a fresh stack. At most max
-// runners exist (--concurrency, docs/design.md#shares-of-the-pool): a caller
-// holds a pool slot (Worker.slots) while it submits, but a runner that has
+// runners exist (--concurrency, docs/design.md#bounds): a caller
+// holds a slot of the pool (Worker.pool) while it submits, but a runner that has
 // just finished is not parked yet when the next slot holder submits, so the
 // bound is kept here too, and such a request waits for a runner. Each
 // runner exits after runnerIdle without work, or at close.

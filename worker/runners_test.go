@@ -11,7 +11,7 @@ import (
 // submits. A runner that has just finished a request is not parked yet when
 // the next holder of a pool slot submits; the runners once started another
 // goroutine then, so more than --concurrency could exist
-// (docs/design.md#shares-of-the-pool). From the runners' side that is the
+// (docs/design.md#bounds). From the runners' side that is the
 // same as one submitter more than there are runners: the extra request
 // waits for a runner instead.
 func TestRunnersNeverExceedTheirBound(t *testing.T) {

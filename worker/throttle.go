@@ -3,19 +3,17 @@ package worker
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// throttle is one service's send rate: the configured rate, lowered
-// adaptively while the API answers RESOURCE_EXHAUSTED or UNAVAILABLE, per
-// replica and without coordination (the judgement, its window and its
-// arithmetic are in docs/design.md#pacing-and-throttling).
-//
-// Invariant: the configured rate is never exceeded, not even as the API sees
-// it. Sends are paced on a schedule 1/rate apart, and a log of the sends of
-// the last second plus windowSlack holds back any send that would put more
-// than the rate into one second, so that the jitter between this point and
-// the wire (a goroutine handoff, a late timer) cannot either.
+// throttle is one endpoint's adaptive send rate: lowered while the API
+// answers RESOURCE_EXHAUSTED or UNAVAILABLE there, per replica and without
+// coordination (the judgement, its window and its arithmetic are in
+// docs/design.md#pacing-and-throttling), and never above the service's
+// configured rate. It paces its endpoint's sends only while it holds the
+// rate below the configured one: the service's own pacer keeps the
+// configured rate, for all its endpoints together.
 type throttle struct {
 	// configured is the services file's rate; +Inf when unlimited.
 	configured float64
@@ -39,11 +37,13 @@ type throttle struct {
 	buckets [600]answerCounts
 	head    time.Time
 
-	// pacing: planned is the schedule slot of the last send; next is the
-	// slot the pending send (between wait and sending) was given; window
-	// holds the recent send times while the rate is finite.
-	planned, next time.Time
-	window        []time.Time
+	// pace spaces the sends at the adaptive limit while it holds the rate
+	// down; rate is the rate it was last asked for.
+	pace pacer
+	rate float64
+	// holding says, without the lock, whether the adaptive limit holds
+	// the rate below the configured one (as of the last answer).
+	holding atomic.Bool
 }
 
 type answerCounts struct{ answers, exhausted, unavailable int }
@@ -56,6 +56,7 @@ func (c *answerCounts) add(o answerCounts) {
 
 const (
 	overloadExhausted   = 0.05 // share of RESOURCE_EXHAUSTED answers
+	exhaustedMinAnswers = 3    // RESOURCE_EXHAUSTED answers, at least, that the share must count
 	overloadUnavailable = 0.50 // share of UNAVAILABLE answers
 	overloadMinAnswers  = 20   // answers needed in the window to judge shares
 	outageMinAnswers    = 5    // answers, all overloads, that mean an outage
@@ -70,7 +71,6 @@ const (
 	throttleLift        = 2 * time.Minute
 	throttleMinRate     = 1.0 // requests per second
 	bucketSize          = 100 * time.Millisecond
-	windowSlack         = 10 * time.Millisecond
 )
 
 // answerKind is what an API answer says about load.
@@ -98,54 +98,24 @@ func (t *throttle) state() (throttling bool, allowed float64) {
 	return t.adaptive < t.configured, math.Min(t.adaptive, t.configured)
 }
 
-// wait returns how long a request must wait before it may leave at now.
-// The caller serialises wait and sending per service.
+// wait returns how long a request must wait before it may leave at now,
+// for the adaptive limit. The caller serialises wait and sending per
+// endpoint.
 func (t *throttle) wait(now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.next = now
-	allowed := math.Min(t.adaptive, t.configured)
-	if math.IsInf(allowed, 1) {
-		return 0
+	t.rate = t.adaptive
+	if t.rate >= t.configured {
+		t.rate = math.Inf(1) // the service's pacer keeps the configured rate
 	}
-	if !t.planned.IsZero() {
-		t.next = later(now, t.planned.Add(time.Duration(float64(time.Second)/allowed)))
-	}
-	ready := t.next
-	t.prune(now)
-	if n := int(allowed); n >= 1 && len(t.window) >= n {
-		ready = later(ready, t.window[len(t.window)-n].Add(time.Second+windowSlack))
-	}
-	return ready.Sub(now)
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-// prune drops the sends that left the window from the log.
-func (t *throttle) prune(now time.Time) {
-	i := 0
-	for i < len(t.window) && now.Sub(t.window[i]) >= time.Second+windowSlack {
-		i++
-	}
-	t.window = t.window[i:]
+	return t.pace.wait(now, t.rate)
 }
 
 // sending records a request leaving at now, after wait.
 func (t *throttle) sending(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.planned = t.next
-	if math.IsInf(math.Min(t.adaptive, t.configured), 1) {
-		t.window = t.window[:0]
-		return
-	}
-	t.prune(now)
-	t.window = append(t.window, now)
+	t.pace.sent(now, t.rate)
 }
 
 // answered records one answer of the API and returns the rate allowed now.
@@ -153,6 +123,7 @@ func (t *throttle) answered(kind answerKind, now time.Time) float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.record(kind, now)
+	t.holding.Store(t.adaptive < t.configured)
 	return math.Min(t.adaptive, t.configured)
 }
 
@@ -175,7 +146,7 @@ func (t *throttle) record(kind answerKind, now time.Time) {
 	overloads := sum.exhausted + sum.unavailable
 	outage := sum.answers >= outageMinAnswers && overloads == sum.answers
 	overloaded := sum.answers >= overloadMinAnswers &&
-		(float64(sum.exhausted) > overloadExhausted*float64(sum.answers) ||
+		(sum.exhausted >= exhaustedMinAnswers && float64(sum.exhausted) > overloadExhausted*float64(sum.answers) ||
 			float64(sum.unavailable) > overloadUnavailable*float64(sum.answers))
 	if sum.answers >= outageMinAnswers && float64(sum.unavailable) > overloadUnavailable*float64(sum.answers) {
 		t.lastFailing = now

@@ -84,7 +84,7 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 		if goodput < 85 {
 			t.Errorf("goodput %.1f requests/s, want at least 85 %% of the 100/s quota", goodput)
 		}
-		if d := testutilCounter(h.m.ThrottleDelayed.WithLabelValues(vault)); d == 0 {
+		if d := testutilCounter(h.m.ThrottleDelayed.WithLabelValues(vault, vaultAt)); d == 0 {
 			t.Error("no request counted as delayed by throttling")
 		}
 	})
@@ -109,7 +109,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 				return nil
 			},
 		}, lrotest.ServicesYAML(fakeEndpoints, map[string]string{amapi: "rate: 40"}))
-		th := h.w.services[amapi].throttle
+		th := h.bulkhead(amapi, amapiAt).throttle
 		var wg sync.WaitGroup
 		for i := range 200 {
 			wg.Go(func() {
@@ -124,7 +124,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 		if !throttling || allowed > 15 {
 			t.Errorf("after 30s of 503s: throttling %v at %.1f/s, want a few per second at most", throttling, allowed)
 		}
-		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi)); got != allowed {
+		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi, amapiAt)); got != allowed {
 			t.Errorf("opcancel_throttle_allowed_rate = %v, want %v", got, allowed)
 		}
 		down.Store(false)
@@ -166,6 +166,24 @@ func TestThrottleUnit(t *testing.T) {
 	}
 	if throttling, _ := th.state(); throttling {
 		t.Error("throttling on random transient failures")
+	}
+	// Two of the first 21 answers at once RESOURCE_EXHAUSTED, as random
+	// quota answers among a burst can be: more than 5 %, but two answers
+	// are not a quota; a third is.
+	burst := newThrottle(0)
+	for i := range 21 {
+		kind := answerOK
+		if i == 7 || i == 19 {
+			kind = answerExhausted
+		}
+		burst.answered(kind, now)
+	}
+	if throttling, _ := burst.state(); throttling {
+		t.Error("throttling on two RESOURCE_EXHAUSTED among 21 answers")
+	}
+	burst.answered(answerExhausted, now)
+	if throttling, _ := burst.state(); !throttling {
+		t.Error("not throttling on three RESOURCE_EXHAUSTED among 22 answers")
 	}
 	// A quota: 300 accepted per second, the rest RESOURCE_EXHAUSTED.
 	now = now.Add(10 * time.Second)
@@ -237,7 +255,7 @@ func TestThrottleIgnoresRandomFailures(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if throttling, _ := h.w.services[vault].throttle.state(); throttling {
+		if throttling, _ := h.bulkhead(vault, vaultAt).throttle.state(); throttling {
 			t.Error("throttled by random failures")
 		}
 		if h.jobs(vault, Cancelled) != 1000 {

@@ -29,12 +29,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 		if err := sleep(ctx, min(wait, time.Until(deadline))); err != nil {
 			return interrupted(err)
 		}
-		var op *lro.Operation
-		err := w.call(ctx, j.svc, func(ctx context.Context) error {
-			var err error
-			op, err = w.ops.Get(ctx, j.svc, j.req.Name)
-			return err
-		})
+		op, err := w.poll(ctx, j)
 		j.polls++
 		heard = heard || lro.FromGoogle(err)
 		switch {
@@ -62,6 +57,17 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 		}
 		return r
 	}
+}
+
+// poll sends one get of j's operation through its endpoint's gate. A poll
+// has no retry budget: it waits in line as long as it must.
+func (w *Worker) poll(ctx context.Context, j *job) (op *lro.Operation, err error) {
+	err = w.call(ctx, j, time.Time{}, func(ctx context.Context) error {
+		var err error
+		op, err = w.ops.Get(ctx, j.svc, j.req.Name)
+		return err
+	})
+	return op, err
 }
 
 // jitter spreads d by ±20 %.

@@ -15,50 +15,6 @@ import (
 	"opcancel/request"
 )
 
-// Delivery is one received message and the means to settle it.
-type Delivery struct {
-	// ID is the Pub/Sub message ID.
-	ID   string
-	Data []byte
-	// Attributes are the message's attributes.
-	Attributes map[string]string
-	// DeliveryAttempt is the delivery count when the subscription has a
-	// dead-letter policy, 0 otherwise.
-	DeliveryAttempt int
-	// Ack and Nack settle the message; an error means the settlement may not
-	// have reached the server (exactly-once subscriptions report it).
-	Ack  func() error
-	Nack func() error
-}
-
-// Handler processes one delivery to its outcome and settles it.
-type Handler func(ctx context.Context, d Delivery)
-
-// Source delivers messages to a handler until ctx is done or it fails. It
-// returns only after every handler call it made has returned. The context
-// it passes the handler ends when ctx is done or the source fails for good,
-// as the Pub/Sub client's does.
-type Source interface {
-	Receive(ctx context.Context, h Handler) error
-}
-
-// Sink receives result events: JSON data and attributes (see
-// docs/contract.md#result-events). Publish returns once the event is
-// published or never will be: an event for a delivery that is then nacked
-// must not reach consumers later. It bounds its own wait (about
-// Config.PublishTimeout); ctx carries no deadline.
-type Sink interface {
-	Publish(ctx context.Context, data []byte, attrs map[string]string) error
-}
-
-// Operations is the API client the worker uses; *lro.Client satisfies it.
-type Operations interface {
-	Cancel(ctx context.Context, svc *lro.Service, name string) error
-	Get(ctx context.Context, svc *lro.Service, name string) (*lro.Operation, error)
-}
-
-var _ Operations = (*lro.Client)(nil)
-
 // Worker runs the pipeline. Create it with New; it is safe for concurrent use.
 type Worker struct {
 	cfg     Config
@@ -71,8 +27,9 @@ type Worker struct {
 	tracer   trace.Tracer
 	traceLog func(trace.SpanContext) []zap.Field
 
-	// slots are the pool: API requests in flight (Concurrency); runners run them.
-	slots   *semaphore.Weighted
+	// pool is the slots of API requests in flight (Concurrency), shared by
+	// the services' endpoints; runners run the requests.
+	pool    *pool
 	runners *requestRunners
 	// held bounds the deliveries handed to Handle (MaxOutstanding); Run
 	// gives each source a window of its own.
@@ -87,23 +44,6 @@ type Worker struct {
 	inFlight map[string]struct{}
 	// messages holds the message IDs in flight, with their fate.
 	messages map[string]*fate
-	// lines are the start lines, by service and endpoint (see admission.go).
-	lines map[string]*startLine
-}
-
-// Deps are the worker's collaborators.
-type Deps struct {
-	Table   *lro.Table
-	Ops     Operations
-	Sink    Sink // nil: no result events
-	Log     *zap.Logger
-	Metrics *metrics.Metrics
-	// Tracer, if set, traces every job and API request (see
-	// docs/operations.md#tracing); nil means tracing is off.
-	Tracer trace.Tracer
-	// TraceLog returns the log fields that put a job's log lines under its
-	// trace; nil means none.
-	TraceLog func(trace.SpanContext) []zap.Field
 }
 
 // New returns a worker. cfg must be valid; its zero internal tunables take
@@ -125,21 +65,19 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		metrics:  deps.Metrics,
 		tracer:   deps.Tracer,
 		traceLog: deps.TraceLog,
-		slots:    semaphore.NewWeighted(int64(cfg.Concurrency)),
+		pool:     newPool(cfg.Concurrency),
 		runners:  newRequestRunners(cfg.Concurrency),
 		held:     semaphore.NewWeighted(int64(cfg.MaxOutstanding)),
 		services: map[string]*serviceState{},
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
 		memory:   newMemory(cfg.MemoryEntries, cfg.MemoryAge),
-		lines:    map[string]*startLine{},
 	}
 	if w.tracer != nil {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
 	}
 	for _, s := range deps.Table.Services() {
 		w.services[s.Host] = newServiceState(s, cfg.Concurrency, w.metrics)
-		w.metrics.JobsQueued.WithLabelValues(s.Host)
 	}
 	initOutcomeSeries(w.metrics, deps.Table.Hosts())
 	for _, h := range append(deps.Table.Hosts(), metrics.UnknownService) {
@@ -150,16 +88,20 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	return w, nil
 }
 
-// Close releases the worker's idle request goroutines. Call it once no
-// delivery is being handled any more (after Run has returned).
-func (w *Worker) Close() { w.runners.close() }
+// Close releases the worker's idle request goroutines and timers. Call it
+// once no delivery is being handled any more (after Run has returned).
+func (w *Worker) Close() {
+	w.runners.close()
+	w.stopTimers()
+}
 
 // job is one delivery in progress.
 type job struct {
 	d        Delivery
 	req      request.Request
 	svc      *lro.Service
-	service  string // the metrics label: a configured host or "unknown"
+	ep       *endpoint // the bulkhead of the endpoint svc's requests for the name go to
+	service  string    // the metrics label: a configured host or "unknown"
 	received time.Time
 	attempts int
 	polls    int
@@ -170,8 +112,10 @@ type job struct {
 	// span is the job's span; nil when tracing is off.
 	span trace.Span
 	// line is the start line whose place the job holds until its first
-	// request leaves; nil before and after (see admission.go).
-	line *startLine
+	// request leaves; nil before and after (see admission.go). lined is
+	// when the job joined it.
+	line  *startLine
+	lined time.Time
 }
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
@@ -271,7 +215,7 @@ func (w *Worker) route(j *job) error {
 	if err != nil {
 		return err
 	}
-	j.svc, j.service = svc, svc.Host
+	j.svc, j.service, j.ep = svc, svc.Host, w.endpointOf(svc, req.Name)
 	return nil
 }
 

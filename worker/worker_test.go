@@ -137,12 +137,10 @@ func TestSourceEndingForGoodBoundsHeldJobs(t *testing.T) {
 	})
 }
 
-// TestStartUpSeries: right after New, every series dashboards and alerts
-// read exists at zero (an absent series is not a zero to PromQL), and the
-// registry passes Prometheus's metric lint.
-func TestStartUpSeries(t *testing.T) {
-	t.Parallel()
-	table := lro.NewTable(nil)
+// startedWorker makes a worker for table, closed when t ends, and returns
+// its registry and metrics as they are right after New.
+func startedWorker(t *testing.T, table *lro.Table) (*prometheus.Registry, *metrics.Metrics) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	ops, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: lrotest.New(lrotest.Options{}).Transport()})
@@ -153,7 +151,22 @@ func TestStartUpSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(w.Close)
+	return reg, m
+}
+
+// TestStartUpSeries: right after New, every series dashboards and alerts
+// read exists at zero (an absent series is not a zero to PromQL), and the
+// registry passes Prometheus's metric lint.
+func TestStartUpSeries(t *testing.T) {
+	t.Parallel()
+	// A regional API too: its bulkheads are per endpoint, every one of its
+	// catalogued locations' included.
+	table, err := lro.ParseTable("t.yaml", []byte("services:\n  - host: aiplatform.googleapis.com\n"), lro.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, m := startedWorker(t, table)
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -163,6 +176,13 @@ func TestStartUpSeries(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	hosts := len(table.Hosts())
+	endpoints := 0
+	for _, s := range table.Services() {
+		endpoints += len(s.EndpointHosts())
+	}
+	if endpoints < hosts+10 {
+		t.Fatalf("%d endpoints: the table should have a regional API", endpoints)
+	}
 	for _, tt := range []struct {
 		c    prometheus.Collector
 		name string
@@ -172,16 +192,18 @@ func TestStartUpSeries(t *testing.T) {
 		{m.JobDuration, "opcancel_job_duration_seconds", hosts*len(Outcomes()) + 1},
 		{m.RateLimitWait, "opcancel_rate_limit_wait_seconds_total", hosts},
 		{m.RateLimitDelayed, "opcancel_rate_limit_delayed_requests_total", hosts},
-		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", hosts},
-		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", hosts},
-		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", hosts},
+		{m.ThrottleWait, "opcancel_throttle_wait_seconds_total", endpoints},
+		{m.ThrottleDelayed, "opcancel_throttle_delayed_requests_total", endpoints},
+		{m.ThrottleAllowedRate, "opcancel_throttle_allowed_rate", endpoints},
 		{m.MisdirectedRequests, "opcancel_api_misdirected_requests_total", hosts},
-		{m.ServiceRequestsInFlight, "opcancel_service_requests_in_flight", hosts},
+		{m.ServiceRequestsInFlight, "opcancel_service_requests_in_flight", endpoints},
 		{m.ServiceMaxConcurrency, "opcancel_service_max_concurrency", hosts},
-		{m.ServiceConcurrencyWait, "opcancel_service_concurrency_wait_seconds_total", hosts},
-		{m.APIRequestsQueued, "opcancel_api_requests_queued", hosts},
-		{m.APIRequestsWaitingForRate, "opcancel_api_requests_waiting_for_rate", hosts},
-		{m.JobsQueued, "opcancel_jobs_queued", hosts},
+		{m.EndpointConcurrencyLimit, "opcancel_endpoint_concurrency_limit", endpoints},
+		{m.RequestsReclaimed, "opcancel_requests_reclaimed_total", endpoints},
+		{m.ServiceConcurrencyWait, "opcancel_service_concurrency_wait_seconds_total", endpoints},
+		{m.APIRequestsQueued, "opcancel_api_requests_queued", endpoints},
+		{m.APIRequestsWaitingForRate, "opcancel_api_requests_waiting_for_rate", endpoints},
+		{m.JobsQueued, "opcancel_jobs_queued", endpoints},
 		{m.Panics, "opcancel_panics_total", hosts + 1},
 	} {
 		if got := testutil.CollectAndCount(tt.c); got != tt.want {
@@ -191,8 +213,14 @@ func TestStartUpSeries(t *testing.T) {
 	if !hasSeries(t, reg, "opcancel_jobs_total", string(Invalid), metrics.UnknownService) {
 		t.Errorf("no opcancel_jobs_total series for invalid messages of the unknown service at start-up")
 	}
-	if got := testutil.ToFloat64(m.ThrottleAllowedRate.WithLabelValues(vault)); !math.IsInf(got, 1) {
+	if got := testutil.ToFloat64(m.ThrottleAllowedRate.WithLabelValues(vault, vault)); !math.IsInf(got, 1) {
 		t.Errorf("opcancel_throttle_allowed_rate of unlimited %s = %v, want +Inf", vault, got)
+	}
+	if got := testutil.ToFloat64(m.EndpointConcurrencyLimit.WithLabelValues("aiplatform.googleapis.com", "europe-west4-aiplatform.googleapis.com")); got != float64(DefaultConfig().Concurrency) {
+		t.Errorf("opcancel_endpoint_concurrency_limit of an idle endpoint = %v, want the whole pool, %d", got, DefaultConfig().Concurrency)
+	}
+	if got := testutil.ToFloat64(m.ServiceMaxConcurrency.WithLabelValues(vault)); got != float64(DefaultConfig().Concurrency) {
+		t.Errorf("opcancel_service_max_concurrency of %s without maxConcurrency = %v, want the pool, %d", vault, got, DefaultConfig().Concurrency)
 	}
 	if got := testutil.ToFloat64(m.Concurrency); got != float64(DefaultConfig().Concurrency) {
 		t.Errorf("opcancel_concurrency = %v, want %d", got, DefaultConfig().Concurrency)

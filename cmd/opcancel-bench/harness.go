@@ -52,11 +52,12 @@ func (l *sendLog) RequestStarted(service, method string) {
 }
 
 func newRig(cfg worker.Config, yaml string, transport http.RoundTripper) (*rig, error) {
-	return newRigObserved(cfg, yaml, transport, nil)
+	return newRigObserved(cfg, yaml, transport, nil, nil)
 }
 
-// newRigObserved is newRig with a log of send times.
-func newRigObserved(cfg worker.Config, yaml string, transport http.RoundTripper, sends *sendLog) (*rig, error) {
+// newRigObserved is newRig with a log of send times and, with tokens,
+// bearer tokens from it (auth adc) instead of none.
+func newRigObserved(cfg worker.Config, yaml string, transport http.RoundTripper, sends *sendLog, tokens lro.TokenSourceFunc) (*rig, error) {
 	table, err := lro.ParseTable("bench.yaml", []byte(yaml), lro.FileOptions{})
 	if err != nil {
 		return nil, err
@@ -67,8 +68,12 @@ func newRigObserved(cfg worker.Config, yaml string, transport http.RoundTripper,
 		sends.Observer = observer
 		observer = sends
 	}
+	auth := lro.AuthNone
+	if tokens != nil {
+		auth = lro.AuthADC
+	}
 	client, err := lro.New(context.Background(), table, lro.Config{
-		Auth: lro.AuthNone, Transport: transport, MaxConnsPerHost: cfg.Concurrency,
+		Auth: auth, TokenSource: tokens, Transport: transport, MaxConnsPerHost: cfg.Concurrency,
 		Observer: observer,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -89,6 +90,9 @@ func round(f float64) float64 {
 	if f != f {
 		return 0
 	}
+	if math.IsInf(f, 0) {
+		return f // marshalled as "+Inf"
+	}
 	return float64(int64(f*1000+0.5)) / 1000
 }
 
@@ -110,10 +114,11 @@ var scenarios = []scenario{
 	{"latency_bound", one(latencyBound)},
 	{"cpu_cost", one(cpuCost)},
 	{"held_jobs", one(heldJobs)},
-	{"rate_limit", one(rateLimit)},
+	{"rate_limit", rateLimits},
 	{"quota_storm", one(quotaStorm)},
 	{"emulator_e2e", one(emulatorE2E)},
 	{"isolation", one(isolation)},
+	{"region_isolation", one(regionIsolation)},
 	{"backlog", one(backlog)},
 	{"backlog_drain", one(backlogDrain)},
 	{"flood", flood},
