@@ -9,14 +9,6 @@ import (
 	"opcancel/request"
 )
 
-// A batch's manifest is what tells `wait` which messages a batch has: each
-// run of `submit --wait` or `submit --journal` publishes it to the batches
-// topic, apart from the worker's result events, in parts that list the
-// messages the server has (message ID, service, name), then one end record
-// with the run's counts. A run that resumes a journal lists again what the
-// journal says earlier runs published, so the parts of one finished run
-// name every message of the batch. See docs/contract.md#batch-manifests.
-
 // manifestAttribute is the attribute that marks a manifest record (its
 // value is the run) and tells it from a result event, which has none.
 // Each is read only from its own topic: a message of the batches topic
@@ -33,7 +25,15 @@ const (
 	maxHostBytes   = 253
 )
 
-// manifestRecord is one message of a manifest: a part, or the run's end.
+// manifestRecord is one message of a batch's manifest: a part, or the
+// run's end. A manifest is what tells `wait` which messages a batch has:
+// each run of `submit --wait` or `submit --journal` publishes it to the
+// batches topic (--batches-topic), not to the results topic with the
+// worker's result events, in parts that list the messages the server has
+// (message ID, service, name), then one end record with the run's counts.
+// A run that resumes a journal lists again what the journal says earlier
+// runs published, so the parts of one finished run name every message of
+// the batch. See docs/contract.md#batch-manifests.
 type manifestRecord struct {
 	Batch string `json:"batch"`
 	// Run tells the runs of one batch apart: random, per process.
