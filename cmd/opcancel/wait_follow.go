@@ -22,7 +22,7 @@ type followOptions struct {
 // the summary of the submit run that published, with pubErr the error its
 // publishing ended with; nil for `wait`, which prints the summary of the
 // run the manifest names before the report.
-func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o followOptions, sum *submitSummary, pubErr error) error {
+func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o followOptions, sum *batchSummary, pubErr error) error {
 	werr := awaitOutcomes(ctx, w, events.failed, o.timeout, e.stderr, isTerminal(e.stderr))
 	st := w.status()
 	if ctx.Err() != nil {

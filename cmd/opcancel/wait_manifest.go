@@ -56,7 +56,7 @@ type manifestEnd struct {
 	// Parts is how many parts the run published.
 	Parts int `json:"parts"`
 	// Published, PublishedEarlier, Invalid and Failed are the run's
-	// summary (submitSummary).
+	// summary (batchSummary).
 	Published        int `json:"published"`
 	PublishedEarlier int `json:"publishedEarlier"`
 	Invalid          int `json:"invalid"`
@@ -90,8 +90,8 @@ func (e *manifestEnd) finished() bool {
 }
 
 // summary is the run's summary line.
-func (e *manifestEnd) summary(batch string) submitSummary {
-	s := submitSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
+func (e *manifestEnd) summary(batch string) batchSummary {
+	s := batchSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
 	if e.Left != nil {
 		s.notTried = max(*e.Left-e.Failed, 0)
 	}
