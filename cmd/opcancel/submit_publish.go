@@ -183,7 +183,7 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		stop(err)
 	}
 	for p := range results {
-		if recording && !ready(p.res) {
+		if recording && !answered(p.res) {
 			if err := s.record.idle(); err != nil {
 				fail(err)
 			}
@@ -219,8 +219,9 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 	return published, failed
 }
 
-// ready: the answer to the publication is in.
-func ready(r queue.Result) bool {
+// answered reports whether the server's answer to the publication is in,
+// without waiting for it.
+func answered(r queue.Result) bool {
 	select {
 	case <-r.Ready():
 		return true
