@@ -33,13 +33,9 @@ type submitCmd struct {
 	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent and --show: adc or none."`
 	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list or operations.get request."`
 	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
-	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
-	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
-	Verbose        bool          `help:"With --wait: list every name that did not end cancelled or completed, not only the first 20."`
-	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
+	followFlags    `kong:"set='results_topic_help=With --wait: topic ID or projects/P/topics/T of the worker\\'s result events (its --results-topic).',set='batches_topic_help=With --wait or --journal: topic ID or projects/P/topics/T where the batch\\'s manifest (which messages it has) is published, for --wait and opcancel wait.',set='wait_timeout_help=With --wait: give up this long after publishing ended (exit 4).',set='verbose_help=With --wait: list every name that did not end cancelled or completed, not only the first 20.',set='output_help=The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed).'"`
 	// Resuming a batch, and following it later with `opcancel wait`.
-	Journal      string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
-	BatchesTopic string `default:"opcancel-batches" help:"With --wait or --journal: topic ID or projects/P/topics/T where the batch's manifest (which messages it has) is published, for --wait and opcancel wait."`
+	Journal string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
 }
 
 // Help is submit's --help below its one-line summary: what --wait and
@@ -205,7 +201,7 @@ func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, 
 	if merr != nil {
 		return fmt.Errorf("--wait: %w", merr)
 	}
-	return followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, &sum, pubErr)
+	return followBatch(ctx, e, w, events, c.options(""), &sum, pubErr)
 }
 
 // submitSetup is submit's validated configuration.
@@ -239,8 +235,8 @@ func (c *submitCmd) setup(e *env, j *journal) (*submitSetup, error) {
 		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
 			return nil, err
 		}
-		if c.WaitTimeout <= 0 {
-			return nil, usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
+		if err := c.followFlags.validate(); err != nil {
+			return nil, err
 		}
 		if c.DryRun {
 			return nil, usagef("--wait: a dry run publishes nothing to wait for")
