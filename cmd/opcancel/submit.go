@@ -109,34 +109,16 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	p := ps.Publisher(queue.PublishConfig{Topic: s.topic, CountThreshold: 1000})
 	defer p.Stop()
 	sub.pub = p
-	if !c.Wait {
-		if err := c.openManifest(ctx, ps, s, b, j, nil); err != nil {
-			return err
-		}
-		if err := c.startJournal(sub, j, b); err != nil {
-			return err
-		}
-		return c.publish(ctx, e, sub, b)
+	if c.Wait {
+		return c.runWait(ctx, e, ps, s, sub, b, j)
 	}
-	// The batch's messages come from this run itself, which lists those of
-	// the journal's earlier runs too, never from the batches topic, which
-	// the wait users may write (wait_runs.go).
-	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{flag: "--results-topic", name: s.resultsTopic}}, b.since, w, e.stderr)
-	if err != nil {
-		return fmt.Errorf("nothing was published: %w", err)
+	if err := c.openManifest(ctx, ps, s, b, j, nil); err != nil {
+		return err
 	}
-	err = c.openManifest(ctx, ps, s, b, j, w)
-	if err == nil {
-		w.endsWith(b.record.manifest.run)
-		if err = c.startJournal(sub, j, b); err == nil {
-			err = c.publishAndWait(ctx, e, sub, b, w, events)
-		}
+	if err := c.startJournal(sub, j, b); err != nil {
+		return err
 	}
-	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "--wait: %s\n", escape(cerr.Error()))
-	}
-	return err
+	return c.publish(ctx, e, sub, b)
 }
 
 // openManifest starts the batch's manifest (with --wait or --journal) by
@@ -181,27 +163,6 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batc
 		return perr
 	}
 	return fmt.Errorf("the batch's manifest was not published (opcancel wait cannot follow the batch; run submit again with --journal %s to publish it again): %w", c.Journal, merr)
-}
-
-// publishAndWait publishes, waits for the outcomes of the whole batch
-// (earlier runs' messages too) as `opcancel wait` does, prints the report
-// and returns the exit error: a publish that failed (1) before what the
-// outcomes say (3, 4).
-func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
-	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
-	sum, err := c.publishBatch(ctx, e, sub, b)
-	merr := c.endManifest(b, sum, err)
-	if c.Output != "json" {
-		fmt.Fprintln(e.stdout, sum)
-	}
-	pubErr := c.publishError(ctx, sum, err)
-	if ctx.Err() != nil {
-		return pubErr
-	}
-	if merr != nil {
-		return fmt.Errorf("--wait: %w", merr)
-	}
-	return followBatch(ctx, e, w, events, c.options(""), &sum, pubErr)
 }
 
 // submitSetup is submit's validated configuration.
