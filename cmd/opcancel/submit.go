@@ -33,13 +33,9 @@ type submitCmd struct {
 	Auth           string        `default:"${auth}" enum:"adc,none" help:"Credentials for --list-parent and --show: adc or none."`
 	RequestTimeout time.Duration `default:"${request_timeout}" help:"Timeout of one operations.list or operations.get request."`
 	Wait           bool          `help:"Wait for the outcome of every published name, read from the worker's result events, showing progress; see the exit status."`
-	ResultsTopic   string        `default:"opcancel-results" help:"With --wait: topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
-	WaitTimeout    time.Duration `default:"15m" help:"With --wait: give up this long after publishing ended (exit 4)."`
-	Verbose        bool          `help:"With --wait: list every name that did not end cancelled or completed, not only the first 20."`
-	Output         string        `default:"text" enum:"text,json" help:"The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed)."`
+	followFlags    `kong:"set='results_topic_help=With --wait: topic ID or projects/P/topics/T of the worker\\'s result events (its --results-topic).',set='batches_topic_help=With --wait or --journal: topic ID or projects/P/topics/T where the batch\\'s manifest (which messages it has) is published, for --wait and opcancel wait.',set='wait_timeout_help=With --wait: give up this long after publishing ended (exit 4).',set='verbose_help=With --wait: list every name that did not end cancelled or completed, not only the first 20.',set='output_help=The summary on stdout: text, or one JSON object (with --wait: every name that did not end cancelled or completed).'"`
 	// Resuming a batch, and following it later with `opcancel wait`.
-	Journal      string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
-	BatchesTopic string `default:"opcancel-batches" help:"With --wait or --journal: topic ID or projects/P/topics/T where the batch's manifest (which messages it has) is published, for --wait and opcancel wait."`
+	Journal string `help:"Record the batch's names and each message published in this file; run again with it to publish only what is missing, under the same batch (with no names: the file's own list)." type:"path"`
 }
 
 // Help is submit's --help below its one-line summary: what --wait and
@@ -113,34 +109,16 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	p := ps.Publisher(queue.PublishConfig{Topic: s.topic, CountThreshold: 1000})
 	defer p.Stop()
 	sub.pub = p
-	if !c.Wait {
-		if err := c.openManifest(ctx, ps, s, b, j, nil); err != nil {
-			return err
-		}
-		if err := c.startJournal(sub, j, b); err != nil {
-			return err
-		}
-		return c.publish(ctx, e, sub, b)
+	if c.Wait {
+		return c.runWait(ctx, e, ps, s, sub, b, j)
 	}
-	// The batch's messages come from this run itself, which lists those of
-	// the journal's earlier runs too, never from the batches topic, which
-	// the wait users may write (wait_runs.go).
-	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{flag: "--results-topic", name: s.resultsTopic}}, b.since, w, e.stderr)
-	if err != nil {
-		return fmt.Errorf("nothing was published: %w", err)
+	if err := c.openManifest(ctx, ps, s, b, j, nil); err != nil {
+		return err
 	}
-	err = c.openManifest(ctx, ps, s, b, j, w)
-	if err == nil {
-		w.endsWith(b.record.manifest.run)
-		if err = c.startJournal(sub, j, b); err == nil {
-			err = c.publishAndWait(ctx, e, sub, b, w, events)
-		}
+	if err := c.startJournal(sub, j, b); err != nil {
+		return err
 	}
-	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "--wait: %s\n", escape(cerr.Error()))
-	}
-	return err
+	return c.publish(ctx, e, sub, b)
 }
 
 // openManifest starts the batch's manifest (with --wait or --journal) by
@@ -187,27 +165,6 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batc
 	return fmt.Errorf("the batch's manifest was not published (opcancel wait cannot follow the batch; run submit again with --journal %s to publish it again): %w", c.Journal, merr)
 }
 
-// publishAndWait publishes, waits for the outcomes of the whole batch
-// (earlier runs' messages too) as `opcancel wait` does, prints the report
-// and returns the exit error: a publish that failed (1) before what the
-// outcomes say (3, 4).
-func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
-	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
-	sum, err := c.publishBatch(ctx, e, sub, b)
-	merr := c.endManifest(b, sum, err)
-	if c.Output != "json" {
-		fmt.Fprintln(e.stdout, sum)
-	}
-	pubErr := c.publishError(ctx, sum, err)
-	if ctx.Err() != nil {
-		return pubErr
-	}
-	if merr != nil {
-		return fmt.Errorf("--wait: %w", merr)
-	}
-	return followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, &sum, pubErr)
-}
-
 // submitSetup is submit's validated configuration.
 type submitSetup struct {
 	topic        string
@@ -239,8 +196,8 @@ func (c *submitCmd) setup(e *env, j *journal) (*submitSetup, error) {
 		if s.resultsTopic, err = c.resolve(e, "topics", "--results-topic", c.ResultsTopic); err != nil {
 			return nil, err
 		}
-		if c.WaitTimeout <= 0 {
-			return nil, usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
+		if err := c.followFlags.validate(); err != nil {
+			return nil, err
 		}
 		if c.DryRun {
 			return nil, usagef("--wait: a dry run publishes nothing to wait for")

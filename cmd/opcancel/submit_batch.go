@@ -73,7 +73,7 @@ func (c *submitCmd) startJournal(sub submission, j *journal, b *batchPlan) error
 }
 
 // publishBatch publishes what b has left to publish, telling b.record.
-func (c *submitCmd) publishBatch(ctx context.Context, e *env, sub submission, b *batchPlan) (submitSummary, error) {
+func (c *submitCmd) publishBatch(ctx context.Context, e *env, sub submission, b *batchPlan) (batchSummary, error) {
 	earlier := ""
 	if b.earlier > 0 {
 		earlier = fmt.Sprintf(" (and %d published earlier, says the journal)", b.earlier)
@@ -92,7 +92,7 @@ func (c *submitCmd) publishBatch(ctx context.Context, e *env, sub submission, b 
 
 // endManifest ends the run's manifest, if it has one; err is what
 // publishing ended with.
-func (c *submitCmd) endManifest(b *batchPlan, sum submitSummary, err error) error {
+func (c *submitCmd) endManifest(b *batchPlan, sum batchSummary, err error) error {
 	if b.record == nil {
 		return nil
 	}
@@ -102,7 +102,7 @@ func (c *submitCmd) endManifest(b *batchPlan, sum submitSummary, err error) erro
 // publishError is the exit error of publishing that ended with err: an
 // interrupt, a stop (a journal that could not be written) or failed
 // publishes say what was left and how a journal resumes it.
-func (c *submitCmd) publishError(ctx context.Context, sum submitSummary, err error) error {
+func (c *submitCmd) publishError(ctx context.Context, sum batchSummary, err error) error {
 	resume := ""
 	if c.Journal != "" {
 		resume = "; run submit again with --journal " + c.Journal + " to publish the rest"

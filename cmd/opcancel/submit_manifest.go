@@ -143,7 +143,7 @@ func (m *manifestWriter) publish(r manifestRecord) {
 // manifestTimeout, and stops the publisher. stopped: publishing stopped
 // before the end of the list, whatever the cause (an interrupt, a journal
 // that could not be written). The error names the first part that failed.
-func (m *manifestWriter) end(sum submitSummary, names int, stopped bool) error {
+func (m *manifestWriter) end(sum batchSummary, names int, stopped bool) error {
 	m.flush(true)
 	left := max(names-m.listed, 0)
 	m.publish(manifestRecord{Batch: m.batch, Run: m.run, End: &manifestEnd{

@@ -19,52 +19,6 @@ import (
 	"opcancel/request"
 )
 
-// submitSummary is what submit reports at the end.
-type submitSummary struct {
-	published, invalid, failed int
-	// notTried is how many valid names were left unpublished, never
-	// queued, when publishing stopped before the end of the list.
-	notTried int
-	// earlier is how many of the names the journal says earlier runs
-	// published.
-	earlier int
-	batch   string
-	dryRun  bool
-}
-
-func (s submitSummary) String() string {
-	verb := "published"
-	if s.dryRun {
-		verb = "valid (dry run, nothing published)"
-	}
-	earlier := ""
-	if s.earlier > 0 {
-		earlier = fmt.Sprintf(" (%d earlier)", s.earlier)
-	}
-	notTried := ""
-	if s.notTried > 0 {
-		notTried = fmt.Sprintf(", not tried: %d", s.notTried)
-	}
-	return fmt.Sprintf("%s: %d%s, invalid: %d, failed: %d%s, batch: %s", verb, s.published, earlier, s.invalid, s.failed, notTried, s.batch)
-}
-
-// fields is the summary as JSON (--output json).
-func (s submitSummary) fields() map[string]any {
-	return map[string]any{"batch": s.batch, "published": s.published, "publishedEarlier": s.earlier, "invalid": s.invalid,
-		"failed": s.failed, "notTried": s.notTried, "dryRun": s.dryRun}
-}
-
-// exitError is the exit error of the publishing that ended with err.
-func (s submitSummary) exitError(err error) error {
-	if err != nil {
-		return err
-	}
-	if s.failed > 0 {
-		return fmt.Errorf("%d of %d messages were not published", s.failed, s.failed+s.published)
-	}
-	return nil
-}
-
 // asyncPublisher is what submit publishes to; *queue.Publisher satisfies it.
 type asyncPublisher interface {
 	PublishAsync(ctx context.Context, data []byte, attrs map[string]string) queue.Result
@@ -135,8 +89,8 @@ func (s submission) prepare() (out []outgoing, invalid int) {
 // dry run counts them). When ctx ends it queues no more, but waits for the
 // server's answers to those queued, so that what it reports, and tells
 // s.record, is what the server has.
-func (s submission) publishAll(ctx context.Context, out []outgoing, invalid int) (submitSummary, error) {
-	sum := submitSummary{batch: s.batch, dryRun: s.pub == nil, invalid: invalid}
+func (s submission) publishAll(ctx context.Context, out []outgoing, invalid int) (batchSummary, error) {
+	sum := batchSummary{batch: s.batch, dryRun: s.pub == nil, invalid: invalid}
 	if s.pub == nil {
 		sum.published = len(out)
 		return sum, nil
@@ -229,7 +183,7 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 		stop(err)
 	}
 	for p := range results {
-		if recording && !ready(p.res) {
+		if recording && !answered(p.res) {
 			if err := s.record.idle(); err != nil {
 				fail(err)
 			}
@@ -265,8 +219,9 @@ func (s submission) awaitPublished(ctx context.Context, results <-chan pending, 
 	return published, failed
 }
 
-// ready: the answer to the publication is in.
-func ready(r queue.Result) bool {
+// answered reports whether the server's answer to the publication is in,
+// without waiting for it.
+func answered(r queue.Result) bool {
 	select {
 	case <-r.Ready():
 		return true

@@ -140,7 +140,11 @@ func TestSubmitFailedPublishExits1(t *testing.T) {
 	}
 }
 
-func TestSubmitListParent(t *testing.T) {
+// TestSubmitListParentPublishesEveryOperationNotDone: submit --list-parent
+// reads every page of operations.list and publishes each operation of the
+// parent that is not done, and only those; over --confirm-above, without a
+// terminal, only with --yes.
+func TestSubmitListParentPublishesEveryOperationNotDone(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)

@@ -13,14 +13,10 @@ import (
 // as `submit --wait` does while it publishes, through the same code
 // (followBatch). See docs/contract.md#opcancel-wait.
 type waitCmd struct {
-	pubsubBase   `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions',set='full_name=topic name'"`
-	Batch        string        `required:"" help:"The batch to follow: the ID submit printed (its --batch)."`
-	Since        string        `help:"Read the results topic from this time on: RFC 3339 (2026-11-22T07:00:00Z) or how long ago (90m) (default: the time of a generated batch ID less 5m, else as far back as the topic keeps messages)."`
-	ResultsTopic string        `default:"opcancel-results" help:"Topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
-	BatchesTopic string        `default:"opcancel-batches" help:"Topic ID or projects/P/topics/T where submit published the batch's manifest (its --batches-topic)."`
-	WaitTimeout  time.Duration `default:"15m" help:"Give up this long after the batch's publishing ended, or while it goes on, after its last news (exit 4)."`
-	Verbose      bool          `help:"List every name that did not end cancelled or completed, not only the first 20."`
-	Output       string        `default:"text" enum:"text,json" help:"The report on stdout: text, or one JSON object with every name that did not end cancelled or completed."`
+	pubsubBase  `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions',set='full_name=topic name'"`
+	Batch       string `required:"" help:"The batch to follow: the ID submit printed (its --batch)."`
+	Since       string `help:"Read the results topic from this time on: RFC 3339 (2026-11-22T07:00:00Z) or how long ago (90m) (default: the time of a generated batch ID less 5m, else as far back as the topic keeps messages)."`
+	followFlags `kong:"set='results_topic_help=Topic ID or projects/P/topics/T of the worker\\'s result events (its --results-topic).',set='batches_topic_help=Topic ID or projects/P/topics/T where submit published the batch\\'s manifest (its --batches-topic).',set='wait_timeout_help=Give up this long after the batch\\'s publishing ended, or while it goes on, after its last news (exit 4).',set='verbose_help=List every name that did not end cancelled or completed, not only the first 20.',set='output_help=The report on stdout: text, or one JSON object with every name that did not end cancelled or completed.'"`
 }
 
 // Help is wait's --help below its one-line summary.
@@ -59,8 +55,8 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	if _, err := request.Decode([]byte("x"), map[string]string{"batch": c.Batch}); err != nil || c.Batch == "" {
 		return usagef("--batch %q: want the ID submit printed, at most %d characters", c.Batch, request.MaxBatchChars)
 	}
-	if c.WaitTimeout <= 0 {
-		return usagef("--wait-timeout %s: must be positive", c.WaitTimeout)
+	if err := c.followFlags.validate(); err != nil {
+		return err
 	}
 	since, err := waitSince(c.Since, c.Batch, time.Now())
 	if err != nil {
@@ -82,7 +78,7 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, events, since.UTC().Format(time.RFC3339))
-	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json", since: c.Since}, nil, nil)
+	err = followBatch(ctx, e, w, events, c.options(c.Since), nil, nil)
 	if cerr := events.close(); cerr != nil {
 		fmt.Fprintf(e.stderr, "wait: %s\n", escape(cerr.Error()))
 	}

@@ -7,7 +7,35 @@ import (
 	"time"
 )
 
-// followOptions are the flags `wait` and `submit --wait` share.
+// followFlags are the flags of following a batch to its outcomes, which
+// `wait` and `submit` (with --wait; --batches-topic with --journal too, and
+// --output for its summary) share, written once with their defaults. Their
+// help differs per command, which sets it on the embedding through the
+// variables results_topic_help, batches_topic_help, wait_timeout_help,
+// verbose_help and output_help (set in the embedding's kong tag, where an
+// apostrophe is written \\'), as pubsubBase does for --project.
+type followFlags struct {
+	ResultsTopic string        `default:"opcancel-results" help:"${results_topic_help}"`
+	BatchesTopic string        `default:"opcancel-batches" help:"${batches_topic_help}"`
+	WaitTimeout  time.Duration `default:"15m" help:"${wait_timeout_help}"`
+	Verbose      bool          `help:"${verbose_help}"`
+	Output       string        `default:"text" enum:"text,json" help:"${output_help}"`
+}
+
+// validate checks what only following reads: --wait-timeout.
+func (f followFlags) validate() error {
+	if f.WaitTimeout <= 0 {
+		return usagef("--wait-timeout %s: must be positive", f.WaitTimeout)
+	}
+	return nil
+}
+
+// options are the flags as followBatch reads them; since is wait's --since.
+func (f followFlags) options(since string) followOptions {
+	return followOptions{timeout: f.WaitTimeout, verbose: f.Verbose, json: f.Output == "json", since: since}
+}
+
+// followOptions are what followBatch is told of the flags.
 type followOptions struct {
 	timeout time.Duration
 	verbose bool
@@ -22,7 +50,7 @@ type followOptions struct {
 // the summary of the submit run that published, with pubErr the error its
 // publishing ended with; nil for `wait`, which prints the summary of the
 // run the manifest names before the report.
-func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o followOptions, sum *submitSummary, pubErr error) error {
+func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o followOptions, sum *batchSummary, pubErr error) error {
 	werr := awaitOutcomes(ctx, w, events.failed, o.timeout, e.stderr, isTerminal(e.stderr))
 	st := w.status()
 	if ctx.Err() != nil {

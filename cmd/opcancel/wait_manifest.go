@@ -9,14 +9,6 @@ import (
 	"opcancel/request"
 )
 
-// A batch's manifest is what tells `wait` which messages a batch has: each
-// run of `submit --wait` or `submit --journal` publishes it to the batches
-// topic, apart from the worker's result events, in parts that list the
-// messages the server has (message ID, service, name), then one end record
-// with the run's counts. A run that resumes a journal lists again what the
-// journal says earlier runs published, so the parts of one finished run
-// name every message of the batch. See docs/contract.md#batch-manifests.
-
 // manifestAttribute is the attribute that marks a manifest record (its
 // value is the run) and tells it from a result event, which has none.
 // Each is read only from its own topic: a message of the batches topic
@@ -33,7 +25,15 @@ const (
 	maxHostBytes   = 253
 )
 
-// manifestRecord is one message of a manifest: a part, or the run's end.
+// manifestRecord is one message of a batch's manifest: a part, or the
+// run's end. A manifest is what tells `wait` which messages a batch has:
+// each run of `submit --wait` or `submit --journal` publishes it to the
+// batches topic (--batches-topic), not to the results topic with the
+// worker's result events, in parts that list the messages the server has
+// (message ID, service, name), then one end record with the run's counts.
+// A run that resumes a journal lists again what the journal says earlier
+// runs published, so the parts of one finished run name every message of
+// the batch. See docs/contract.md#batch-manifests.
 type manifestRecord struct {
 	Batch string `json:"batch"`
 	// Run tells the runs of one batch apart: random, per process.
@@ -56,7 +56,7 @@ type manifestEnd struct {
 	// Parts is how many parts the run published.
 	Parts int `json:"parts"`
 	// Published, PublishedEarlier, Invalid and Failed are the run's
-	// summary (submitSummary).
+	// summary (batchSummary).
 	Published        int `json:"published"`
 	PublishedEarlier int `json:"publishedEarlier"`
 	Invalid          int `json:"invalid"`
@@ -90,8 +90,8 @@ func (e *manifestEnd) finished() bool {
 }
 
 // summary is the run's summary line.
-func (e *manifestEnd) summary(batch string) submitSummary {
-	s := submitSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
+func (e *manifestEnd) summary(batch string) batchSummary {
+	s := batchSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
 	if e.Left != nil {
 		s.notTried = max(*e.Left-e.Failed, 0)
 	}

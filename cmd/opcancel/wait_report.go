@@ -12,6 +12,54 @@ import (
 	"opcancel/worker"
 )
 
+// batchSummary is what a run of submit publishing a batch reports at the
+// end (its summary line), and what wait prints of the run its manifest's
+// end record names (manifestEnd.summary) before the batch's report.
+type batchSummary struct {
+	published, invalid, failed int
+	// notTried is how many valid names were left unpublished, never
+	// queued, when publishing stopped before the end of the list.
+	notTried int
+	// earlier is how many of the names the journal says earlier runs
+	// published.
+	earlier int
+	batch   string
+	dryRun  bool
+}
+
+func (s batchSummary) String() string {
+	verb := "published"
+	if s.dryRun {
+		verb = "valid (dry run, nothing published)"
+	}
+	earlier := ""
+	if s.earlier > 0 {
+		earlier = fmt.Sprintf(" (%d earlier)", s.earlier)
+	}
+	notTried := ""
+	if s.notTried > 0 {
+		notTried = fmt.Sprintf(", not tried: %d", s.notTried)
+	}
+	return fmt.Sprintf("%s: %d%s, invalid: %d, failed: %d%s, batch: %s", verb, s.published, earlier, s.invalid, s.failed, notTried, s.batch)
+}
+
+// fields is the summary as JSON (--output json).
+func (s batchSummary) fields() map[string]any {
+	return map[string]any{"batch": s.batch, "published": s.published, "publishedEarlier": s.earlier, "invalid": s.invalid,
+		"failed": s.failed, "notTried": s.notTried, "dryRun": s.dryRun}
+}
+
+// exitError is the exit error of the publishing that ended with err.
+func (s batchSummary) exitError(err error) error {
+	if err != nil {
+		return err
+	}
+	if s.failed > 0 {
+		return fmt.Errorf("%d of %d messages were not published", s.failed, s.failed+s.published)
+	}
+	return nil
+}
+
 // batchReport is the end of `submit --wait` (see
 // docs/contract.md#opcancel-submit): the outcomes of the messages, and the
 // names that did not end cancelled or completed.
@@ -45,7 +93,7 @@ type nameResult struct {
 }
 
 // newBatchReport makes the report of w after publishing (sum).
-func newBatchReport(w *watch, sum submitSummary, timedOut bool) *batchReport {
+func newBatchReport(w *watch, sum batchSummary, timedOut bool) *batchReport {
 	r := &batchReport{Batch: sum.batch, Published: sum.published, PublishedEarlier: sum.earlier, Invalid: sum.invalid,
 		Failed: sum.failed, Outcomes: map[string]int{}, TimedOut: timedOut, Names: []nameResult{}}
 	byName := map[string]*nameResult{}

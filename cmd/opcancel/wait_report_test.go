@@ -34,7 +34,7 @@ func TestBatchReport(t *testing.T) {
 		}
 	}
 	w.published()
-	sum := submitSummary{batch: "b1", published: len(outcomes)}
+	sum := batchSummary{batch: "b1", published: len(outcomes)}
 	r := newBatchReport(w, sum, false)
 	want := []nameResult{{Service: vaultHost, Name: "operations/c", Outcome: "not_found", Code: "OK"}, {Service: vaultHost, Name: "operations/e"}}
 	if diff := cmp.Diff(want, r.Names); diff != "" {
@@ -72,7 +72,7 @@ func TestBatchReportListsTheFirst20(t *testing.T) {
 		w.record(testEvent("b1", fmt.Sprint(i), name, worker.Unverified))
 	}
 	w.published()
-	r := newBatchReport(w, submitSummary{batch: "b1", published: 25}, false)
+	r := newBatchReport(w, batchSummary{batch: "b1", published: 25}, false)
 	for verbose, want := range map[bool]int{false: 20, true: 25} {
 		var out bytes.Buffer
 		r.writeText(&out, verbose)

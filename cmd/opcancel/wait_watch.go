@@ -289,11 +289,11 @@ func (w *watch) status() watchStatus {
 // summary is the summary line of the run that ended the batch's
 // publishing, or of the latest run seen if none has; ok is false when the
 // manifest had no end record.
-func (w *watch) summary() (sum submitSummary, ok bool) {
+func (w *watch) summary() (sum batchSummary, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.last == nil {
-		return submitSummary{batch: w.batch, published: len(w.msgs)}, false
+		return batchSummary{batch: w.batch, published: len(w.msgs)}, false
 	}
 	return w.last.summary(w.batch), true
 }
