@@ -80,8 +80,8 @@ func TestCloudDashboardHasEveryGrafanaPanel(t *testing.T) {
 			continue
 		}
 		for i, tg := range p.Targets {
-			want := metricName.FindAllString(tg.Expr, -1)
-			got := metricName.FindAllString(sets[i].GetTimeSeriesQuery().GetPrometheusQuery(), -1)
+			want := metricNames(tg.Expr)
+			got := metricNames(sets[i].GetTimeSeriesQuery().GetPrometheusQuery())
 			if !slices.Equal(got, want) {
 				t.Errorf("widget %q, data set %d reads %v, the panel's target %v", p.Title, i, got, want)
 			}

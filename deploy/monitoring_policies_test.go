@@ -198,8 +198,9 @@ func (f *fakeMonitoring) serveDashboards(w http.ResponseWriter, r *http.Request)
 }
 
 // TestApplyPoliciesIsIdempotent runs deploy/monitoring/apply-policies.sh
-// twice against a fake Cloud Monitoring: the first run creates each policy
-// (queue health and the generated alerts) and the dashboard, the second
+// with WORKER_ALERTS=yes (the gke path) twice against a fake Cloud
+// Monitoring: the first run creates each policy (queue health and the
+// generated alerts) and the dashboard, the second
 // updates each in place (the dashboard by its etag); nothing is duplicated
 // and another team's policy and dashboard are left alone. The policies watch SUBSCRIPTION and link
 // their runbook pages under RUNBOOKS of runbooks.env (the script runs from
@@ -223,11 +224,7 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 	const runbooks = "https://git.example.com/you/opcancel/blob/v0.1.0/docs/runbooks"
 	script := policiesKit(t, runbooks)
 	for run := 1; run <= 2; run++ {
-		cmd := exec.Command("bash", script)
-		cmd.Env = append(os.Environ(), "PROJECT=p", "SUBSCRIPTION=their-worker",
-			"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+api.URL+"/",
-			"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true", "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := applyPolicies(script, api.URL, "SUBSCRIPTION=their-worker", "WORKER_ALERTS=yes"); err != nil {
 			t.Fatalf("run %d: %v\n%s", run, err, out)
 		}
 		fake.mu.Lock()
@@ -274,6 +271,76 @@ func TestApplyPoliciesIsIdempotent(t *testing.T) {
 			t.Errorf("%s: the documentation does not end linking %s:\n%s", p.GetDisplayName(), want, doc)
 		}
 	}
+}
+
+// TestApplyPoliciesLeavesTheWorkerAlertsOutByDefault: without
+// WORKER_ALERTS=yes (the prod overlay's alerts page through an
+// Alertmanager) the script creates the queue-health policies and none of
+// the worker's alerts; a worker alert an earlier run created is left as it
+// is, and named with the command that deletes it. A WORKER_ALERTS that is
+// neither yes nor no stops it before any call. (DASHBOARD=no: the
+// dashboard's path is TestApplyPoliciesIsIdempotent's, and gcloud takes
+// seconds a call.)
+func TestApplyPoliciesLeavesTheWorkerAlertsOutByDefault(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	generated := generatedPolicies(t)
+	earlier := generated[slices.Sorted(maps.Keys(generated))[0]]
+	earlier.Name = "projects/p/alertPolicies/earlier"
+	fake := &fakeMonitoring{t: t, policies: map[string]*monitoringpb.AlertPolicy{earlier.Name: earlier},
+		dashboards: map[string]*dashboardpb.Dashboard{}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	script := policiesKit(t, "docs/runbooks")
+
+	out, err := applyPolicies(script, api.URL, "WORKER_ALERTS=maybe")
+	if err == nil || !strings.Contains(string(out), "WORKER_ALERTS=maybe: want yes or no") {
+		t.Errorf("WORKER_ALERTS=maybe: %v\n%s", err, out)
+	}
+	fake.mu.Lock()
+	if len(fake.calls)+len(fake.dashboardCalls) != 0 {
+		t.Errorf("WORKER_ALERTS=maybe called the API: %v %v", fake.calls, fake.dashboardCalls)
+	}
+	fake.mu.Unlock()
+
+	out, err = applyPolicies(script, api.URL, "DASHBOARD=no")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	var got []string
+	for _, p := range fake.policies {
+		got = append(got, p.GetDisplayName())
+	}
+	var want []string
+	for _, p := range policyFiles(t) {
+		want = append(want, p.GetDisplayName())
+	}
+	want = append(want, earlier.GetDisplayName())
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the project holds %v, want the queue-health policies and the earlier %s only", got, earlier.GetDisplayName())
+	}
+	if calls := strings.Join(fake.calls, " "); strings.Contains(calls, http.MethodPatch) {
+		t.Errorf("calls %s: the earlier worker alert was updated", calls)
+	}
+	if del := "gcloud alpha monitoring policies delete " + earlier.Name + " --project=p"; !strings.Contains(string(out), del) {
+		t.Errorf("the script does not name the earlier %s with %q:\n%s", earlier.GetDisplayName(), del, out)
+	}
+}
+
+// applyPolicies runs the script against the fake Cloud Monitoring at api,
+// for project p, with env added.
+func applyPolicies(script, api string, env ...string) ([]byte, error) {
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(append(os.Environ(), "PROJECT=p",
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+api+"/",
+		"CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true", "CLOUDSDK_CORE_DISABLE_PROMPTS=1"), env...)
+	return cmd.CombinedOutput()
 }
 
 // kitAlerts is how many generated policies policiesKit copies.

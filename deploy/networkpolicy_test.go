@@ -72,6 +72,59 @@ func TestNetworkPolicy(t *testing.T) {
 	}
 }
 
+// scraperNamespaces are the namespaces each overlay's metrics scraper runs
+// in: kube-prometheus-stack's usual one, and on GKE Managed Prometheus's
+// collectors, in gmp-system on Standard clusters and gke-gmp-system on
+// Autopilot (which always enforces NetworkPolicy).
+var scraperNamespaces = map[string][]string{
+	"base": {"monitoring"}, "overlays/dev": {"monitoring"}, "overlays/prod": {"monitoring"},
+	"overlays/gke": {"gmp-system", "gke-gmp-system"},
+}
+
+// TestNetworkPolicyAdmitsTheScraper: a collector pod in each of the
+// overlay's scraper namespaces reaches the admin port; a pod of any other
+// namespace does not.
+func TestNetworkPolicyAdmitsTheScraper(t *testing.T) {
+	t.Parallel()
+	for _, dir := range overlays {
+		r := render(t, dir)
+		_, c := r.worker(t)
+		np := workerPolicy(t, r)
+		if np == nil {
+			continue
+		}
+		port := int(adminPort(c))
+		for _, ns := range scraperNamespaces[dir] {
+			if !ingressAllows(np, c, ns, port) {
+				t.Errorf("%s: the scraper in namespace %s cannot reach the admin port %d", dir, ns, port)
+			}
+		}
+		for _, ns := range []string{"default", "kube-system", "gmp-public", "other"} {
+			if ingressAllows(np, c, ns, port) {
+				t.Errorf("%s: a pod of namespace %s reaches the admin port", dir, ns)
+			}
+		}
+	}
+}
+
+// ingressAllows: some ingress rule admits a pod of namespace ns (labelled
+// as Kubernetes labels every namespace) on the container's port.
+func ingressAllows(np *networkingv1.NetworkPolicy, c *corev1.Container, ns string, port int) bool {
+	from := dest{ns: map[string]string{"kubernetes.io/metadata.name": ns}, pod: map[string]string{"app": "collector"}}
+	for _, rule := range np.Spec.Ingress {
+		portOK := len(rule.Ports) == 0
+		for _, p := range rule.Ports {
+			if p.Port == nil || p.Port.IntValue() == port || (p.Port.String() == "admin" && int(adminPort(c)) == port) {
+				portOK = true
+			}
+		}
+		if portOK && peersAllow(rule.From, from) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestTracingComponent: with deploy/components/tracing, the worker sends
 // OTLP to the collector it names, and the NetworkPolicy lets it reach that
 // collector's pods on OTLP's ports, and no other pod or address.

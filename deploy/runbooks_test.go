@@ -196,3 +196,20 @@ func headingAnchors(doc string) []string {
 	}
 	return out
 }
+
+// TestRunbooksLookAtTheDoctor: the alerts a pod held in Init by the doctor
+// component fires (no worker scraped, a pod not ready) tell on-call where
+// the doctor says why: its container's log.
+func TestRunbooksLookAtTheDoctor(t *testing.T) {
+	t.Parallel()
+	for _, alert := range []string{"OpcancelDown", "OpcancelNotReady"} {
+		page, err := os.ReadFile(filepath.Join(runbooksDir, alert+".md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(string(page)), " ")
+		if !strings.Contains(text, "kubectl -n opcancel logs POD -c doctor") || !strings.Contains(text, "Init") {
+			t.Errorf("docs/runbooks/%s.md does not send on-call to the doctor's log (kubectl -n opcancel logs POD -c doctor) for a pod held in Init", alert)
+		}
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
@@ -30,21 +28,37 @@ const tokenFetchTimeout = 30 * time.Second
 // a services-file entry that names none.
 const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-// adcTokenSource returns a token source from Application Default
-// Credentials for scopes. With a subject (domain-wide delegation, as the Vault
-// API needs to act as a Workspace user), a service-account key file signs the
-// delegated JWT itself; on the metadata server (GKE Workload Identity, Compute
-// Engine) the service account signs it through the IAM Credentials API, which
-// needs roles/iam.serviceAccountTokenCreator on itself. Every token endpoint
-// on these paths is reached through a client bounded by tokenFetchTimeout.
-func adcTokenSource(ctx context.Context, scopes []string, subject string) (oauth2.TokenSource, error) {
+// adcCredentials returns the credentials of Application Default
+// Credentials for scopes, with their quota project (see quotaProjectOf;
+// override is GOOGLE_CLOUD_QUOTA_PROJECT). With a subject (domain-wide
+// delegation, as the Vault API needs to act as a Workspace user), a
+// service-account key file signs the delegated JWT itself; on the metadata
+// server (GKE Workload Identity, Compute Engine) the service account signs
+// it through the IAM Credentials API, which needs
+// roles/iam.serviceAccountTokenCreator on itself. Every token endpoint on
+// these paths is reached through a client bounded by tokenFetchTimeout.
+func adcCredentials(ctx context.Context, scopes []string, subject, override string) (credentials, error) {
 	// The token source lives as long as the process; its fetches get their
 	// own bounded HTTP client rather than the caller's context.
 	bg := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Timeout: tokenFetchTimeout})
 	creds, err := google.FindDefaultCredentialsWithParams(bg, google.CredentialsParams{Scopes: scopes, Subject: subject})
 	if err != nil {
-		return nil, err
+		return credentials{}, err
 	}
+	ts, err := adcTokenSource(bg, creds, scopes, subject)
+	if err != nil {
+		return credentials{}, err
+	}
+	project, err := quotaProjectOf(creds.JSON, override)
+	if err != nil {
+		return credentials{}, err
+	}
+	return credentials{tokens: ts, quotaProject: project}, nil
+}
+
+// adcTokenSource returns the token source of creds, found for scopes and
+// subject.
+func adcTokenSource(bg context.Context, creds *google.Credentials, scopes []string, subject string) (oauth2.TokenSource, error) {
 	if subject == "" {
 		return creds.TokenSource, nil
 	}
@@ -99,136 +113,6 @@ func credentialsType(js []byte) string {
 	return f.Type
 }
 
-// tokenCache shares one token source per distinct (scopes, subject).
-type tokenCache struct {
-	make    TokenSourceFunc
-	mu      sync.Mutex
-	sources map[string]*renewableTokens
-}
-
-func newTokenCache(f TokenSourceFunc) *tokenCache {
-	if f == nil {
-		f = adcTokenSource
-	}
-	return &tokenCache{make: f, sources: map[string]*renewableTokens{}}
-}
-
-// get returns the token source of (scopes, subject), making it on first
-// use: credentials that cannot be found are an error here, at start-up.
-func (c *tokenCache) get(ctx context.Context, scopes []string, subject string) (*renewableTokens, error) {
-	sorted := slices.Clone(scopes)
-	slices.Sort(sorted)
-	key := strings.Join(sorted, " ") + "\x00" + subject
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ts, ok := c.sources[key]; ok {
-		return ts, nil
-	}
-	// Sources live as long as the process: a renewal is not bound to the
-	// context of the start-up.
-	bg := context.WithoutCancel(ctx)
-	ts := &renewableTokens{make: func() (oauth2.TokenSource, error) { return c.make(bg, sorted, subject) }}
-	if err := ts.ensure(); err != nil {
-		return nil, err
-	}
-	c.sources[key] = ts
-	return ts, nil
-}
-
-// renewableTokens is the token source of one (scopes, subject). It keeps
-// its token until shortly before the token expires; renew drops a token the
-// API rejected. The token sources of Application Default Credentials cache
-// their token themselves, so a renewal makes a new source rather than
-// asking the old one again.
-//
-// A fetch runs on a goroutine of its own, shared by the requests that need
-// a token meanwhile, and each request waits for it only as long as its own
-// context allows: a token endpoint that hangs costs a request its timeout,
-// never more, and never holds the other requests behind a lock. The fetch
-// itself ends within tokenFetchTimeout on every path adcTokenSource makes.
-type renewableTokens struct {
-	make func() (oauth2.TokenSource, error)
-	mu   sync.Mutex
-	ts   oauth2.TokenSource // nil after a renewal, until the next fetch makes one
-	tok  *oauth2.Token      // the token last fetched; nil after a renewal
-	// pending is the fetch in progress, nil if none.
-	pending *tokenFetch
-}
-
-// tokenFetch is one fetch of a token; done is closed once tok and err are set.
-type tokenFetch struct {
-	done chan struct{}
-	tok  *oauth2.Token
-	err  error
-}
-
-// ensure makes the source if there is none; r is new (start-up).
-func (r *renewableTokens) ensure() error {
-	if r.ts != nil {
-		return nil
-	}
-	ts, err := r.make()
-	if err != nil {
-		return err
-	}
-	r.ts = ts
-	return nil
-}
-
-// Token returns the cached token while it is valid, else waits for a fetch
-// until ctx ends.
-func (r *renewableTokens) Token(ctx context.Context) (*oauth2.Token, error) {
-	r.mu.Lock()
-	if r.tok.Valid() {
-		tok := r.tok
-		r.mu.Unlock()
-		return tok, nil
-	}
-	f := r.pending
-	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
-		r.pending = f
-		go r.fetch(f, r.ts)
-	}
-	r.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.tok, f.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("no token within the request's time: %w", ctx.Err())
-	}
-}
-
-// fetch gets a token from ts, making a source first when there is none.
-func (r *renewableTokens) fetch(f *tokenFetch, ts oauth2.TokenSource) {
-	var err error
-	if ts == nil {
-		ts, err = r.make()
-	}
-	var tok *oauth2.Token
-	if err == nil {
-		tok, err = ts.Token()
-	}
-	r.mu.Lock()
-	r.pending = nil
-	if err == nil {
-		r.ts, r.tok = ts, tok
-	}
-	r.mu.Unlock()
-	f.tok, f.err = tok, err
-	close(f.done)
-}
-
-// renew drops the source whose token the API rejected, unless that token
-// has been renewed already (by a concurrent request rejected for it too).
-func (r *renewableTokens) renew(rejected string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.tok != nil && r.tok.AccessToken == rejected {
-		r.ts, r.tok = nil, nil
-	}
-}
-
 // Sentinel errors of the authenticating transport. They mean a request was
 // refused before it left the process.
 var (
@@ -244,8 +128,9 @@ type credentialError struct{ err error }
 func (e *credentialError) Error() string { return "token: " + e.err.Error() }
 func (e *credentialError) Unwrap() error { return e.err }
 
-// authTransport attaches a bearer token, but only to https requests for the
-// hosts it was made for: one service's endpoint and regional endpoints.
+// authTransport attaches a bearer token, and its quota project, but only to
+// https requests for the hosts it was made for: one service's endpoint and
+// regional endpoints.
 // When the API rejects the token (HTTP 401, UNAUTHENTICATED: revoked, or
 // signed by a rotated key, before it expires), it renews the token and sends
 // the request once more: the one retry of this layer, within the request's
@@ -297,6 +182,9 @@ func (t *authTransport) send(req *http.Request, tok *oauth2.Token) (*http.Respon
 		r.Body = body
 	}
 	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	if t.tokens.quotaProject != "" {
+		r.Header.Set(quotaProjectHeader, t.tokens.quotaProject)
+	}
 	return t.base.RoundTrip(r)
 }
 

@@ -3,6 +3,7 @@ package lro_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,20 +25,28 @@ const secretToken = "ya29.secret-test-token"
 // newClient returns a client whose services all point at endpoint.
 func newClient(t *testing.T, endpoint string, cfg lro.Config) (*lro.Client, *lro.Table) {
 	t.Helper()
-	var extra map[string]string
-	if cfg.Auth == lro.AuthADC {
-		extra = lrotest.TokensToFakes(lrotest.AllAt(endpoint), nil)
-	}
-	yaml := lrotest.ServicesYAML(lrotest.AllAt(endpoint), extra)
-	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{SendsTokens: cfg.Auth == lro.AuthADC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, endpoint, cfg.Auth)
 	c, err := lro.New(context.Background(), table, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, table
+}
+
+// newTable returns a table whose services all point at endpoint, allowed
+// to receive tokens with auth adc.
+func newTable(t *testing.T, endpoint, auth string) *lro.Table {
+	t.Helper()
+	var extra map[string]string
+	if auth == lro.AuthADC {
+		extra = lrotest.TokensToFakes(lrotest.AllAt(endpoint), nil)
+	}
+	yaml := lrotest.ServicesYAML(lrotest.AllAt(endpoint), extra)
+	table, err := lro.ParseTable("test.yaml", []byte(yaml), lro.FileOptions{SendsTokens: auth == lro.AuthADC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
 }
 
 func staticTokens(_ context.Context, _ []string, _ string) (oauth2.TokenSource, error) {
@@ -259,6 +268,13 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		"operations/getbig":    {Get: []lrotest.Answer{{Body: []byte(big)}}},
 		"operations/getweird":  {Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/getweird","done":"yes"}`)}}},
 		"operations/getstatus": {Get: []lrotest.Answer{{Status: 400, Body: []byte(`{"error":{"code":400,"status":"NOT_A_CODE","message":"odd"}}`)}}},
+		"operations/gfe400":    {Cancel: []lrotest.Answer{lrotest.FrontEndPage(400)}},
+		"operations/gfe405":    {Cancel: []lrotest.Answer{lrotest.FrontEndPage(405)}},
+		"operations/gfe502":    {Get: []lrotest.Answer{lrotest.FrontEndPage(502)}},
+		"operations/getempty":  {Get: []lrotest.Answer{{Body: []byte{}}}},
+	}
+	for name, a := range lrotest.NotGoogle() {
+		scripts[proxyOp(name)] = lrotest.Script{Cancel: []lrotest.Answer{a}, Get: []lrotest.Answer{a}}
 	}
 	for n, s := range scripts {
 		fake.Set(n, s)
@@ -269,7 +285,7 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 	vault := table.Lookup("vault.googleapis.com")
 	ctx := context.Background()
 
-	tests := []struct {
+	type answerCase struct {
 		name       string
 		get        bool
 		wantCode   lro.Code
@@ -278,7 +294,8 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		wantOK     bool
 		// wantMisdirected: the answer is not recognisably Google's.
 		wantMisdirected bool
-	}{
+	}
+	tests := []answerCase{
 		{name: "operations/unimpl", wantCode: lro.Unimplemented, wantStatus: 501},
 		{name: "operations/html404", wantCode: lro.Unimplemented, wantStatus: 404},
 		// A 404 that is not recognisably Google's says nothing about the
@@ -287,21 +304,42 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		{name: "operations/gethtml", get: true, wantCode: lro.Unimplemented, wantStatus: 404},
 		{name: "operations/getplain", get: true, wantCode: lro.NotFound, wantStatus: 404, wantMisdirected: true},
 		{name: "operations/quota", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 2 * time.Second},
-		{name: "operations/retryhdr", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 4 * time.Second},
+		// Not Google's, whatever the status: it says nothing about the
+		// operation, but a 429 still asks to slow down.
+		{name: "operations/retryhdr", wantCode: lro.ResourceExhausted, wantStatus: 429, wantDelay: 4 * time.Second, wantMisdirected: true},
 		{name: "operations/denied", wantCode: lro.PermissionDenied, wantStatus: 403},
 		{name: "operations/precond", wantCode: lro.FailedPrecondition, wantStatus: 400},
 		{name: "operations/missing", wantCode: lro.NotFound, wantStatus: 404},
-		{name: "operations/bigerr", wantCode: lro.Unavailable, wantStatus: 503},
+		// An error body too large to read cannot be recognised as Google's.
+		{name: "operations/bigerr", wantCode: lro.Unavailable, wantStatus: 503, wantMisdirected: true},
 		{name: "operations/bigok", wantOK: true},
-		{name: "operations/notjson", wantOK: true},
+		// A 2xx that is not JSON is a proxy's page, not Google's answer.
+		{name: "operations/notjson", wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
 		{name: "operations/reset", wantCode: lro.Transport},
-		{name: "operations/gettrash", get: true, wantCode: lro.Unknown, wantStatus: 200},
+		{name: "operations/gettrash", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
 		{name: "operations/getbig", get: true, wantCode: lro.Unknown, wantStatus: 200},
 		{name: "operations/getweird", get: true, wantCode: lro.Unknown, wantStatus: 200},
 		{name: "operations/getstatus", get: true, wantCode: lro.InvalidArgument, wantStatus: 400},
+		// The Google front end's own pages are Google's answers.
+		{name: "operations/gfe400", wantCode: lro.InvalidArgument, wantStatus: 400},
+		{name: "operations/gfe405", wantCode: lro.Unimplemented, wantStatus: 405},
+		{name: "operations/gfe502", get: true, wantCode: lro.Unavailable, wantStatus: 502},
+		// An empty 200 is no operation, but it is no proxy's page either.
+		{name: "operations/getempty", get: true, wantCode: lro.Unknown, wantStatus: 200},
+	}
+	// Answers of a proxy, a gateway or an ingress, to a cancel and to a get:
+	// the code of their HTTP status (UNKNOWN for a 2xx), and misdirected.
+	for name, a := range lrotest.NotGoogle() {
+		code := lro.Unknown
+		if a.Status != http.StatusOK {
+			code = lro.CodeOf(lro.ParseError(a.Status, nil))
+		}
+		for _, get := range []bool{false, true} {
+			tests = append(tests, answerCase{name: proxyOp(name), get: get, wantCode: code, wantStatus: a.Status, wantMisdirected: true})
+		}
 	}
 	for _, tt := range tests {
-		t.Run(strings.TrimPrefix(tt.name, "operations/"), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s get=%v", strings.TrimPrefix(tt.name, "operations/"), tt.get), func(t *testing.T) {
 			var err error
 			if tt.get {
 				_, err = c.Get(ctx, vault, tt.name)
@@ -336,6 +374,11 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 	if err := c.Cancel(cctx, vault, "operations/unimpl"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Cancel with a cancelled context = %v, want context.Canceled", err)
 	}
+}
+
+// proxyOp is the operation that an answer of lrotest.NotGoogle answers.
+func proxyOp(answer string) string {
+	return "operations/proxy-" + strings.ReplaceAll(answer, " ", "-")
 }
 
 func TestListPages(t *testing.T) {

@@ -73,12 +73,12 @@ func parseCode(name string) (Code, bool) {
 }
 
 // codeFromHTTP maps an HTTP status to a google.rpc code. It is only used when
-// an answer carries no parseable Google error body. Every 5xx maps to a
-// transient code (docs/contract.md#outcomes: "HTTP 5xx without a Google
-// error body" is transient), including 501, which from a proxy or front end
-// says nothing about the API itself. A 404 or 405 without a Google error
-// body is misdirected whatever code it maps to here: Classify treats it as
-// transient (see Misdirected).
+// an answer carries no Google error body: the Google front end's own pages,
+// and answers that are not Google's at all. Those are misdirected whatever
+// code they map to here, and Classify treats them as transient (see
+// Misdirected); the code still tells the throttle that a 429 asks to slow
+// down and a 503 is an overload. Every 5xx maps to a transient code,
+// including 501, which from a front end says nothing about the API itself.
 func codeFromHTTP(status int) Code {
 	switch {
 	case status >= 200 && status < 300:
@@ -142,14 +142,16 @@ func (c Class) String() string {
 // Classify decides whether err is transient or permanent, exactly as
 // docs/contract.md#outcomes says. It is the only place that decides it.
 //
-// Transient: UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
-// INTERNAL, UNKNOWN, UNAUTHENTICATED (a credentials outage says nothing
-// about the operation), CANCELLED (HTTP 499: the request was aborted, not
-// the cancel refused), a 404 or 405 that is not recognisably Google's
-// (Misdirected), transport failures (no answer), and any other error that
-// is not an *Error, since nothing proves it would recur. Permanent:
-// every other google.rpc code, and validation failures (ErrInvalid), which
-// no retry can fix.
+// Transient: any answer that is not recognisably Google's, whatever its
+// status (Misdirected: it says nothing about the operation); of Google's
+// answers UNAVAILABLE, RESOURCE_EXHAUSTED (a quota reason in a 403
+// included), DEADLINE_EXCEEDED, ABORTED, INTERNAL, UNKNOWN,
+// UNAUTHENTICATED (a credentials outage says nothing about the operation),
+// CANCELLED (HTTP 499: the request was aborted, not the cancel refused);
+// transport failures (no answer), and any other error that is not an
+// *Error, since nothing proves it would recur. Permanent: every other
+// google.rpc code in Google's answers, and validation failures
+// (ErrInvalid), which no retry can fix.
 func Classify(err error) Class {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -158,7 +160,7 @@ func Classify(err error) Class {
 		}
 		return Transient
 	}
-	if e.misdirected() {
+	if e.NotGoogle {
 		return Transient
 	}
 	switch e.Code {

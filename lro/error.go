@@ -30,9 +30,11 @@ type Error struct {
 	// the legacy errors[0] of the older APIs; empty if neither is there.
 	Reason string
 	Domain string
-	// NotGoogle marks an answer that is not recognisably from a Google API:
-	// its body is neither a Google JSON error nor the Google front end's own
-	// 404 page. A proxy, an ingress, or a wrong endpoint answers so.
+	// NotGoogle marks an answer that is not recognisably from a Google API,
+	// whatever its status: an error whose body is neither a Google JSON
+	// error nor the Google front end's own error page, or a 2xx whose body
+	// is not JSON. A service mesh, a proxy, a gateway, an ingress or a wrong
+	// endpoint answers so (see Misdirected).
 	NotGoogle bool
 	// Timeout marks a request that got no answer within the request
 	// timeout (Code Transport).
@@ -46,7 +48,10 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code.String())
-	if e.HTTPStatus != 0 {
+	switch {
+	case e.NotGoogle:
+		fmt.Fprintf(&b, " (HTTP %d, not recognisably Google's)", e.HTTPStatus)
+	case e.HTTPStatus != 0:
 		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
 	}
 	if e.Message != "" {
@@ -106,10 +111,7 @@ type googleError struct {
 		Message string            `json:"message"`
 		Status  string            `json:"status"`
 		Details []json.RawMessage `json:"details"`
-		Errors  []struct {
-			Reason string `json:"reason"`
-			Domain string `json:"domain"`
-		} `json:"errors"`
+		Errors  []reason          `json:"errors"`
 	} `json:"error"`
 }
 
@@ -127,27 +129,30 @@ const (
 	typeErrorInfo = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 
-// quotaReasons are the reasons with which the older Google APIs (Workspace:
-// Vault, Admin SDK, Drive) answer a quota error as a 403: a quota, not a
-// permission.
-var quotaReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true}
+// quotaReasons are the reasons with which Google APIs answer a quota
+// error, in a google.rpc.ErrorInfo detail or in the legacy errors[]:
+// RATE_LIMIT_EXCEEDED and RESOURCE_QUOTA_EXCEEDED (google.api.ErrorReason),
+// and rateLimitExceeded and userRateLimitExceeded of the older (Workspace)
+// APIs. Whatever the status beside them (Workspace APIs send 403
+// PERMISSION_DENIED), they mean "slow down": a quota, not a permission.
+var quotaReasons = map[string]bool{
+	"RATE_LIMIT_EXCEEDED": true, "RESOURCE_QUOTA_EXCEEDED": true,
+	"rateLimitExceeded": true, "userRateLimitExceeded": true,
+}
 
 // parseError turns a non-2xx answer into an *Error. The code comes from the
 // body's error.status when the body is a Google error with a known status;
-// otherwise from the HTTP status. A 403 whose reason says a rate limit was
-// exceeded is RESOURCE_EXHAUSTED. The retry delay comes from a RetryInfo
-// detail if there is one, else from the Retry-After header (seconds or an HTTP
-// date, relative to now). body should already be capped by the caller.
+// otherwise from the HTTP status. A quota reason makes it
+// RESOURCE_EXHAUSTED. An answer that is neither a Google error body nor
+// the Google front end's own page is NotGoogle. The retry delay comes from
+// a RetryInfo detail if there is one, else from the Retry-After header
+// (seconds or an HTTP date, relative to now). body should already be
+// capped by the caller.
 func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := &Error{HTTPStatus: status, Code: codeFromHTTP(status)}
-	var ge googleError
-	switch {
-	case json.Unmarshal(body, &ge) == nil && ge.Error != nil:
-		e.readGoogleBody(&ge)
-	case status == http.StatusNotFound && isFrontEnd404(body):
-		e.Code = Unimplemented
-		e.Message = "the Google front end serves no such method (its HTML 404 page)"
-	default:
+	if ge, ok := googleBody(body); ok {
+		e.readGoogleBody(ge)
+	} else if !e.readFrontEndPage(body) {
 		e.Message = http.StatusText(status)
 		e.NotGoogle = true
 	}
@@ -158,6 +163,18 @@ func parseError(status int, header http.Header, body []byte, now time.Time) *Err
 	}
 	e.RetryDelay = min(e.RetryDelay, maxRetryDelay)
 	return e
+}
+
+// googleBody returns the Google error of body, and whether body is one: a
+// JSON object whose error has a status string (AIP-193) or the legacy
+// errors[] of the older APIs. Any service can answer {"error": {"code":
+// 403, "message": "Forbidden"}}; only Google's front ends add the rest.
+func googleBody(body []byte) (*googleError, bool) {
+	var ge googleError
+	if json.Unmarshal(body, &ge) != nil || ge.Error == nil {
+		return nil, false
+	}
+	return &ge, ge.Error.Status != "" || len(ge.Error.Errors) > 0
 }
 
 // readGoogleBody takes the message, code, retry delay and reason of a Google
@@ -179,6 +196,9 @@ func (e *Error) readGoogleBody(ge *googleError) {
 	default:
 		e.Code = codeFromHTTP(httpCode)
 	}
+	// The reason is the first ErrorInfo's, else errors[0]'s; but a quota
+	// reason anywhere wins, since it is what decides the code.
+	var quota *reason
 	for _, raw := range ge.Error.Details {
 		var d errorDetail
 		if json.Unmarshal(raw, &d) != nil {
@@ -193,42 +213,68 @@ func (e *Error) readGoogleBody(ge *googleError) {
 			if e.Reason == "" {
 				e.Reason, e.Domain = d.Reason, d.Domain
 			}
+			if quota == nil && quotaReasons[d.Reason] {
+				quota = &reason{d.Reason, d.Domain}
+			}
+		}
+	}
+	for _, r := range ge.Error.Errors {
+		if quota == nil && quotaReasons[r.Reason] {
+			quota = &reason{r.Reason, r.Domain}
 		}
 	}
 	if e.Reason == "" && len(ge.Error.Errors) > 0 {
 		e.Reason, e.Domain = ge.Error.Errors[0].Reason, ge.Error.Errors[0].Domain
 	}
-	e.Reason, e.Domain = Clip(e.Reason, maxReasonBytes), Clip(e.Domain, maxReasonBytes)
-	if e.Code == PermissionDenied && quotaReasons[e.Reason] {
+	if quota != nil {
 		e.Code = ResourceExhausted
+		e.Reason, e.Domain = quota.Reason, quota.Domain
 	}
+	e.Reason, e.Domain = Clip(e.Reason, maxReasonBytes), Clip(e.Domain, maxReasonBytes)
+}
+
+// reason is an ErrorInfo's reason and domain, or a legacy errors[] entry's.
+type reason struct {
+	Reason string `json:"reason"`
+	Domain string `json:"domain"`
 }
 
 // maxReasonBytes bounds an ErrorInfo reason and domain, which are short
 // identifiers in every Google API.
 const maxReasonBytes = 128
 
-// isFrontEnd404 reports whether body is the Google front end's own HTML
-// 404 page, which it serves for a path that no API behind it serves:
-// "<b>404.</b> That’s an error." (see lro/lrotest's HTML404).
-func isFrontEnd404(body []byte) bool {
-	return bytes.Contains(body, []byte("<b>404.</b>")) &&
-		(bytes.Contains(body, []byte("That’s an error.")) || bytes.Contains(body, []byte("That's an error.")))
+// readFrontEndPage reads body if it is the Google front end's own HTML
+// error page for the answer's status, which it serves for a request that
+// reaches no API behind it: "<b>404.</b> <ins>That’s an error.</ins>" (see
+// lro/lrotest's FrontEndPage). The page is Google's answer, with the code
+// of its status; a 404 page says that Google serves no such method. It
+// reports false, leaving e as it is, for any other body.
+func (e *Error) readFrontEndPage(body []byte) bool {
+	mark := fmt.Appendf(nil, "<b>%d.</b>", e.HTTPStatus)
+	if !bytes.Contains(body, mark) ||
+		!(bytes.Contains(body, []byte("That’s an error.")) || bytes.Contains(body, []byte("That's an error."))) {
+		return false
+	}
+	if e.HTTPStatus == http.StatusNotFound {
+		e.Code = Unimplemented
+		e.Message = "the Google front end serves no such method (its HTML 404 page)"
+		return true
+	}
+	e.Message = fmt.Sprintf("the Google front end's own HTML %d page (%s)", e.HTTPStatus, http.StatusText(e.HTTPStatus))
+	return true
 }
 
-// Misdirected reports whether err is a 404 or 405 answer that is not
-// recognisably Google's (Error.NotGoogle): the request most likely never
-// reached the API, because the service's endpoint or version is wrong or a
-// proxy or ingress answered. Such an answer says nothing about the
-// operation or the method, so it is transient, never UNIMPLEMENTED or
-// NOT_FOUND to act on (see docs/operations.md#api-answers).
+// Misdirected reports whether err is an answer that is not recognisably
+// Google's (Error.NotGoogle), whatever its status: a 403 "RBAC: access
+// denied" of a service mesh, a proxy's block page or its 400, 413 or 431,
+// an ingress's 404, a 2xx page instead of JSON. The request most likely
+// never reached the API: the service's endpoint or version is wrong, or a
+// proxy or gateway answered. Such an answer says nothing about the
+// operation or the method, so it is transient, never an outcome to act on
+// (see docs/operations.md#api-answers).
 func Misdirected(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.misdirected()
-}
-
-func (e *Error) misdirected() bool {
-	return e.NotGoogle && (e.HTTPStatus == http.StatusNotFound || e.HTTPStatus == http.StatusMethodNotAllowed)
+	return errors.As(err, &e) && e.NotGoogle
 }
 
 // parseProtoDuration parses the JSON form of google.protobuf.Duration

@@ -61,43 +61,48 @@ func TestClassifyHTTPFallbackAndTransport(t *testing.T) {
 		wantCode Code
 		want     Class
 	}{
+		// Without a Google body the code comes from the HTTP status, and
+		// the answer is transient whatever the status: it is not
+		// recognisably Google's, so it says nothing about the operation.
 		{"500 html", 500, "<html>oops</html>", Internal, Transient},
 		{"501 plain", 501, "Not Implemented", Unknown, Transient},
 		{"502 empty", 502, "", Unavailable, Transient},
 		{"503 empty", 503, "", Unavailable, Transient},
 		{"504 empty", 504, "", DeadlineExceeded, Transient},
 		{"599 empty", 599, "", Unknown, Transient},
-		{"400 text", 400, "bad", InvalidArgument, Permanent},
+		{"400 text", 400, "bad", InvalidArgument, Transient},
 		{"401 text", 401, "no", Unauthenticated, Transient},
-		{"403 text", 403, "no", PermissionDenied, Permanent},
-		// A 404 or 405 that is not recognisably Google's may come from an
-		// ingress, a proxy, or a wrong endpoint or version: transient.
+		{"403 text", 403, "no", PermissionDenied, Transient},
 		{"404 html", 404, "<html>", NotFound, Transient},
 		{"404 plain", 404, "404 page not found", NotFound, Transient},
 		{"404 JSON of a proxy", 404, `{"message":"no Route matched with those values"}`, NotFound, Transient},
 		{"405 text", 405, "", Unimplemented, Transient},
-		// The Google front end's own 404 page: Google does not serve the path.
-		{"404 Google front end", 404, gfe404, Unimplemented, Permanent},
-		{"404 Google body", 404, `{"error":{"code":404,"status":"NOT_FOUND","message":"Operation not found."}}`, NotFound, Permanent},
-		{"404 Google body without status", 404, `{"error":{"code":404,"message":"Not found."}}`, NotFound, Permanent},
-		{"501 Google body without status", 501, `{"error":{"code":501,"message":"Not implemented."}}`, Unimplemented, Permanent},
-		{"501 Google body without code", 501, `{"error":{"message":"Not implemented."}}`, Unimplemented, Permanent},
 		{"408 text", 408, "", DeadlineExceeded, Transient},
 		{"409 text", 409, "", Aborted, Transient},
-		{"412 text", 412, "", FailedPrecondition, Permanent},
-		{"416 text", 416, "", OutOfRange, Permanent},
-		{"418 text", 418, "", InvalidArgument, Permanent},
+		{"412 text", 412, "", FailedPrecondition, Transient},
+		{"416 text", 416, "", OutOfRange, Transient},
+		{"418 text", 418, "", InvalidArgument, Transient},
 		{"429 text", 429, "slow down", ResourceExhausted, Transient},
 		{"499 text", 499, "", Cancelled, Transient},
 		{"302 redirect", 302, "", Unknown, Transient},
+		// The Google front end's own pages are Google's: the code of their
+		// status, and the 404 page says Google serves no such method.
+		{"404 Google front end", 404, gfe404, Unimplemented, Permanent},
+		{"400 Google front end", 400, gfePage(400, "Bad Request"), InvalidArgument, Permanent},
+		{"502 Google front end", 502, gfePage(502, "Server Error"), Unavailable, Transient},
+		// Google bodies: the status string, else the body's code.
+		{"404 Google body", 404, `{"error":{"code":404,"status":"NOT_FOUND","message":"Operation not found."}}`, NotFound, Permanent},
+		{"404 legacy Google body", 404, `{"error":{"code":404,"message":"Not found.","errors":[{"domain":"global","reason":"notFound","message":"Not found."}]}}`, NotFound, Permanent},
+		{"501 legacy Google body", 501, `{"error":{"code":501,"message":"Not implemented.","errors":[{"domain":"global","reason":"notImplemented"}]}}`, Unimplemented, Permanent},
 		// A Google body wins over the HTTP status.
 		{"503 says NOT_FOUND", 503, `{"error":{"code":503,"status":"NOT_FOUND"}}`, NotFound, Permanent},
 		{"200 says UNAVAILABLE", 404, `{"error":{"code":404,"status":"UNAVAILABLE"}}`, Unavailable, Transient},
 		// Unknown status string: the body's numeric code, then the HTTP status.
 		{"unknown status, body code", 400, `{"error":{"code":503,"status":"WHATEVER"}}`, Unavailable, Transient},
 		{"unknown status, bad code", 403, `{"error":{"code":7,"status":"WHATEVER"}}`, PermissionDenied, Permanent},
+		{"unknown status, 501", 400, `{"error":{"code":501,"status":"WHATEVER"}}`, Unimplemented, Permanent},
 		{"error is not an object", 503, `{"error":"nope"}`, Unavailable, Transient},
-		{"json without error", 400, `{"message":"x"}`, InvalidArgument, Permanent},
+		{"json without error", 400, `{"message":"x"}`, InvalidArgument, Transient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,37 +150,83 @@ const gfe404 = `<!DOCTYPE html>
   <p><b>404.</b> <ins>That’s an error.</ins>
   <p>The requested URL <code>/v9/operations/x:cancel</code> was not found on this server.  <ins>That’s all we know.</ins>`
 
-// TestMisdirected: only a 404 or 405 that is not recognisably Google's is
-// misdirected.
-func TestMisdirected(t *testing.T) {
+// gfePage is the Google front end's own error page for status.
+func gfePage(status int, title string) string {
+	return fmt.Sprintf(`<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <title>Error %[1]d (%[2]s)!!1</title>
+  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
+  <p><b>%[1]d.</b> <ins>That’s an error.</ins>
+  <p>Your client has issued a malformed or illegal request.  <ins>That’s all we know.</ins>`, status, title)
+}
+
+// TestNotGoogleAnswersAreMisdirected: an answer that is not recognisably
+// Google's (no Google JSON error body, not the Google front end's own
+// page) is misdirected whatever its status: a proxy, a gateway or a wrong
+// endpoint answered, and it says nothing about the operation. It is
+// transient, never an outcome to ack. Google's own answers are not.
+func TestNotGoogleAnswersAreMisdirected(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
+		name   string
 		status int
 		body   string
 		want   bool
 	}{
-		{404, "404 page not found", true},
-		{404, "", true},
-		{405, "Method Not Allowed", true},
-		{404, gfe404, false},
-		{404, string(lrotestHTML404), false},
-		{404, `{"error":{"code":404,"status":"NOT_FOUND"}}`, false},
-		{405, `{"error":{"code":405,"message":"no"}}`, false},
-		{403, "Forbidden", false},
-		{503, "", false},
+		{"404 plain", 404, "404 page not found", true},
+		{"404 empty", 404, "", true},
+		{"405 plain", 405, "Method Not Allowed", true},
+		{"403 RBAC of a service mesh", 403, "RBAC: access denied", true},
+		{"403 HTML block page", 403, blockPage, true},
+		{"400 of a proxy", 400, "<html><head><title>400 Bad Request</title></head><body><center><h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>", true},
+		{"413 of a proxy", 413, "<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center></body></html>", true},
+		{"431 of a proxy", 431, "Request Header Fields Too Large", true},
+		{"401 of a proxy", 401, "Unauthorized", true},
+		{"407 of a proxy", 407, "Proxy Authentication Required", true},
+		{"412 of a proxy", 412, "", true},
+		{"429 of a proxy", 429, "Too Many Requests", true},
+		{"503 of a proxy", 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", true},
+		{"302 to a login page", 302, `<a href="https://sso.example.com/">Found</a>`, true},
+		{"JSON of a proxy", 403, `{"message":"Forbidden"}`, true},
+		{"JSON error string of a proxy", 403, `{"error":"access_denied"}`, true},
+		{"JSON error object without Google's status or errors", 403, `{"error":{"code":403,"message":"Forbidden"}}`, true},
+		{"empty JSON error object", 403, `{"error":{}}`, true},
+		{"truncated Google body", 403, `{"error":{"code":403,"status":"PERMISSION_DENIED","mess`, true},
+		{"another status's front-end page", 403, gfePage(404, "Not Found"), true},
+		{"404 Google front end", 404, gfe404, false},
+		{"400 Google front end", 400, gfePage(400, "Bad Request"), false},
+		{"403 Google front end", 403, gfePage(403, "Forbidden"), false},
+		{"502 Google front end", 502, gfePage(502, "Server Error"), false},
+		{"404 Google body", 404, `{"error":{"code":404,"status":"NOT_FOUND"}}`, false},
+		{"403 Google body", 403, `{"error":{"code":403,"status":"PERMISSION_DENIED","message":"The caller does not have permission"}}`, false},
+		{"403 legacy Google body", 403, `{"error":{"code":403,"message":"Forbidden","errors":[{"domain":"global","reason":"forbidden"}]}}`, false},
+		{"503 Google body", 503, `{"error":{"code":503,"status":"UNAVAILABLE"}}`, false},
 	}
 	for _, tt := range tests {
-		if got := Misdirected(parseError(tt.status, http.Header{}, []byte(tt.body), time.Now())); got != tt.want {
-			t.Errorf("Misdirected(%d %.30q) = %v, want %v", tt.status, tt.body, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			err := parseError(tt.status, http.Header{}, []byte(tt.body), time.Now())
+			if got := Misdirected(err); got != tt.want {
+				t.Errorf("Misdirected(%d %.40q) = %v, want %v (%v)", tt.status, tt.body, got, tt.want, err)
+			}
+			if tt.want && Classify(err) != Transient {
+				t.Errorf("Classify(%d %.40q) = %v, want transient", tt.status, tt.body, Classify(err))
+			}
+			if tt.want && !strings.Contains(err.Error(), "not recognisably Google's") {
+				t.Errorf("Error() = %q, want it to say the answer is not Google's", err.Error())
+			}
+		})
 	}
-	if Misdirected(errors.New("x")) || Misdirected(nil) {
-		t.Error("Misdirected of a foreign error or nil")
+	if Misdirected(errors.New("x")) || Misdirected(nil) || Misdirected(&Error{Code: Transport}) {
+		t.Error("Misdirected of a foreign error, nil or no answer")
 	}
 }
 
-// lrotestHTML404 is lrotest.HTML404's body (lrotest imports lro).
-var lrotestHTML404 = []byte("<!DOCTYPE html><html><body><p><b>404.</b> That’s an error.</p></body></html>")
+// blockPage is the kind of page an egress or TLS-inspecting proxy serves
+// for a request its policy blocks.
+const blockPage = `<!DOCTYPE html><html><head><title>Access Denied</title></head>
+<body><h1>Access Denied</h1><p>Your request to vault.googleapis.com was blocked by your organisation's security policy.</p>
+<p>Reference #18.5e2c3b17.1700000000.1a2b3c4d</p></body></html>`
 
 func TestParseErrorDetails(t *testing.T) {
 	t.Parallel()
@@ -278,20 +329,27 @@ func TestParseErrorDetails(t *testing.T) {
 	}
 }
 
-// TestQuotaIn403: the legacy Workspace form of a quota error, a 403 whose
-// ErrorInfo or errors[].reason is rateLimitExceeded or
-// userRateLimitExceeded, is RESOURCE_EXHAUSTED (retried, and slowing the
-// service down), not PERMISSION_DENIED (acked as denied). The reason is
-// kept, and the error's text says it.
+// TestQuotaIn403: a quota error in a 403 is RESOURCE_EXHAUSTED (retried,
+// and slowing the service down), not PERMISSION_DENIED (acked as denied).
+// The quota reasons are the ErrorInfo reasons RATE_LIMIT_EXCEEDED and
+// RESOURCE_QUOTA_EXCEEDED and the legacy rateLimitExceeded and
+// userRateLimitExceeded, found in an ErrorInfo detail or in errors[],
+// whichever comes first. The quota reason is kept, and the error's text
+// says it.
 func TestQuotaIn403(t *testing.T) {
 	t.Parallel()
-	legacy := func(reason string) string {
-		return `{"error":{"code":403,"message":"User Rate Limit Exceeded","status":"PERMISSION_DENIED",` +
-			`"errors":[{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"` + reason + `"}]}}`
-	}
 	errorInfo := func(reason string) string {
-		return `{"error":{"code":403,"message":"Rate limit.","status":"PERMISSION_DENIED","details":[` +
-			`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"` + reason + `","domain":"googleapis.com"}]}}`
+		return `{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"` + reason + `","domain":"googleapis.com","metadata":{"service":"vault.googleapis.com"}}`
+	}
+	legacy := func(reason string) string {
+		return `{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"` + reason + `"}`
+	}
+	body := func(details, errs []string) string {
+		return `{"error":{"code":403,"message":"Quota exceeded.","status":"PERMISSION_DENIED","errors":[` +
+			strings.Join(errs, ",") + `],"details":[` + strings.Join(details, ",") + `]}}`
+	}
+	exhausted := func(reason, domain string) Error {
+		return Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Quota exceeded.", Reason: reason, Domain: domain}
 	}
 	tests := []struct {
 		name     string
@@ -299,28 +357,44 @@ func TestQuotaIn403(t *testing.T) {
 		want     Error
 		wantText string
 	}{
-		{"legacy userRateLimitExceeded", legacy("userRateLimitExceeded"),
-			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "userRateLimitExceeded", Domain: "usageLimits"},
-			"RESOURCE_EXHAUSTED (HTTP 403): User Rate Limit Exceeded (reason userRateLimitExceeded)"},
-		{"legacy rateLimitExceeded", legacy("rateLimitExceeded"),
-			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "User Rate Limit Exceeded", Reason: "rateLimitExceeded", Domain: "usageLimits"}, ""},
-		{"ErrorInfo rateLimitExceeded", errorInfo("rateLimitExceeded"),
-			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "rateLimitExceeded", Domain: "googleapis.com"},
-			"RESOURCE_EXHAUSTED (HTTP 403): Rate limit. (reason rateLimitExceeded)"},
-		{"ErrorInfo userRateLimitExceeded", errorInfo("userRateLimitExceeded"),
-			Error{HTTPStatus: 403, Code: ResourceExhausted, Message: "Rate limit.", Reason: "userRateLimitExceeded", Domain: "googleapis.com"}, ""},
-		{"another reason stays denied", legacy("insufficientPermissions"),
-			Error{HTTPStatus: 403, Code: PermissionDenied, Message: "User Rate Limit Exceeded", Reason: "insufficientPermissions", Domain: "usageLimits"},
-			"PERMISSION_DENIED (HTTP 403): User Rate Limit Exceeded (reason insufficientPermissions)"},
+		{"today's Workspace form: errors[] and ErrorInfo",
+			body([]string{errorInfo("RATE_LIMIT_EXCEEDED")}, []string{legacy("userRateLimitExceeded")}),
+			exhausted("RATE_LIMIT_EXCEEDED", "googleapis.com"),
+			"RESOURCE_EXHAUSTED (HTTP 403): Quota exceeded. (reason RATE_LIMIT_EXCEEDED)"},
+		{"ErrorInfo RATE_LIMIT_EXCEEDED", body([]string{errorInfo("RATE_LIMIT_EXCEEDED")}, nil), exhausted("RATE_LIMIT_EXCEEDED", "googleapis.com"), ""},
+		{"ErrorInfo RESOURCE_QUOTA_EXCEEDED", body([]string{errorInfo("RESOURCE_QUOTA_EXCEEDED")}, nil), exhausted("RESOURCE_QUOTA_EXCEEDED", "googleapis.com"), ""},
+		{"ErrorInfo rateLimitExceeded", body([]string{errorInfo("rateLimitExceeded")}, nil), exhausted("rateLimitExceeded", "googleapis.com"), ""},
+		{"ErrorInfo userRateLimitExceeded", body([]string{errorInfo("userRateLimitExceeded")}, nil), exhausted("userRateLimitExceeded", "googleapis.com"), ""},
+		{"legacy userRateLimitExceeded", body(nil, []string{legacy("userRateLimitExceeded")}), exhausted("userRateLimitExceeded", "usageLimits"),
+			"RESOURCE_EXHAUSTED (HTTP 403): Quota exceeded. (reason userRateLimitExceeded)"},
+		{"legacy rateLimitExceeded", body(nil, []string{legacy("rateLimitExceeded")}), exhausted("rateLimitExceeded", "usageLimits"), ""},
+		{"legacy RATE_LIMIT_EXCEEDED", body(nil, []string{legacy("RATE_LIMIT_EXCEEDED")}), exhausted("RATE_LIMIT_EXCEEDED", "usageLimits"), ""},
+		{"another ErrorInfo first", body([]string{errorInfo("SOMETHING_ELSE"), errorInfo("RESOURCE_QUOTA_EXCEEDED")}, nil), exhausted("RESOURCE_QUOTA_EXCEEDED", "googleapis.com"), ""},
+		{"another legacy reason first", body(nil, []string{legacy("forbidden"), legacy("userRateLimitExceeded")}), exhausted("userRateLimitExceeded", "usageLimits"), ""},
+		{"ErrorInfo says another thing, errors[] a quota", body([]string{errorInfo("ACCESS_DENIED")}, []string{legacy("rateLimitExceeded")}), exhausted("rateLimitExceeded", "usageLimits"), ""},
+		{"another reason stays denied", body([]string{errorInfo("IAM_PERMISSION_DENIED")}, []string{legacy("insufficientPermissions")}),
+			Error{HTTPStatus: 403, Code: PermissionDenied, Message: "Quota exceeded.", Reason: "IAM_PERMISSION_DENIED", Domain: "googleapis.com"},
+			"PERMISSION_DENIED (HTTP 403): Quota exceeded. (reason IAM_PERMISSION_DENIED)"},
+		{"a legacy reason alone stays denied", body(nil, []string{legacy("insufficientPermissions")}),
+			Error{HTTPStatus: 403, Code: PermissionDenied, Message: "Quota exceeded.", Reason: "insufficientPermissions", Domain: "usageLimits"}, ""},
 	}
 	for _, tt := range tests {
-		got := parseError(403, http.Header{}, []byte(tt.body), time.Now())
-		if diff := cmp.Diff(tt.want, *got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-		}
-		if tt.wantText != "" && got.Error() != tt.wantText {
-			t.Errorf("%s: Error() = %q, want %q", tt.name, got.Error(), tt.wantText)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseError(403, http.Header{}, []byte(tt.body), time.Now())
+			if diff := cmp.Diff(tt.want, *got); diff != "" {
+				t.Errorf("parseError (-want +got):\n%s", diff)
+			}
+			wantClass := Permanent
+			if tt.want.Code == ResourceExhausted {
+				wantClass = Transient
+			}
+			if c := Classify(got); c != wantClass {
+				t.Errorf("Classify = %v, want %v", c, wantClass)
+			}
+			if tt.wantText != "" && got.Error() != tt.wantText {
+				t.Errorf("Error() = %q, want %q", got.Error(), tt.wantText)
+			}
+		})
 	}
 }
 

@@ -53,8 +53,9 @@ type Metrics struct {
 	ThrottleDelayed *prometheus.CounterVec
 	// ThrottleWait sums the time requests waited for adaptive throttling.
 	ThrottleWait *prometheus.CounterVec
-	// MisdirectedRequests counts requests answered with a 404 or 405 that is
-	// not recognisably Google's, by service: opcancel_api_misdirected_requests_total.
+	// MisdirectedRequests counts requests answered by something that is not
+	// recognisably Google's, whatever the HTTP status, by service:
+	// opcancel_api_misdirected_requests_total.
 	MisdirectedRequests *prometheus.CounterVec
 	// ServiceRequestsInFlight is each service's requests holding a slot of its
 	// share of the pool (maxConcurrency): being sent and answered, or, one at
@@ -130,7 +131,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		ThrottleWait: counterVec("opcancel_throttle_wait_seconds_total",
 			"Time requests waited for adaptive throttling, by service.", "service"),
 		MisdirectedRequests: counterVec("opcancel_api_misdirected_requests_total",
-			"API requests answered 404 or 405 by something that is not recognisably the Google API (no Google error body, not the Google front end's 404 page): a wrong endpoint or version, or a proxy's answer; by service.", "service"),
+			"API requests answered by something that is not recognisably the Google API, whatever the HTTP status (no Google error body, not the Google front end's own error page, or a 2xx that is not JSON): a wrong endpoint or version, or a proxy, gateway or service mesh; retried and nacked, never acked; by service.", "service"),
 		ServiceRequestsInFlight: gaugeVec("opcancel_service_requests_in_flight",
 			"API requests holding a slot of their service's share of the pool (maxConcurrency), by service.", "service"),
 		ServiceMaxConcurrency: gaugeVec("opcancel_service_max_concurrency",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"opcancel/lro"
 )
@@ -38,10 +39,12 @@ func (w *Worker) cancel(ctx context.Context, j *job) result {
 
 // afterPrecondition decides a cancel answered FAILED_PRECONDITION: one
 // successful get tells whether the operation is done (its final state is the
-// outcome) or still running (not_cancellable). A get that cannot be served,
-// UNIMPLEMENTED or misdirected, leaves it not_cancellable with the get's
-// code: the cancel reached Google and was refused, and nothing more can be
-// learnt by asking again.
+// outcome) or still running (not_cancellable). A get Google says it does not
+// serve (UNIMPLEMENTED) leaves it not_cancellable with the get's code: the
+// cancel reached Google and was refused, and nothing more can be learnt by
+// asking again. A get answered by something that is not Google's (a
+// misdirected answer, a 405 included) is retried like any transient
+// failure: it says nothing about the operation.
 func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error) result {
 	if !j.svc.Readable(j.req.Name) {
 		r := answer(NotCancellable, cancelErr)
@@ -53,9 +56,9 @@ func (w *Worker) afterPrecondition(ctx context.Context, j *job, cancelErr error)
 	err := w.retrying(ctx, j, func(ctx context.Context) error {
 		var err error
 		op, err = w.ops.Get(ctx, j.svc, j.req.Name)
-		if lro.CodeOf(err) == lro.Unimplemented || lro.Misdirected(err) {
+		if lro.CodeOf(err) == lro.Unimplemented && !lro.Misdirected(err) {
 			unreadable = err
-			return nil // final, though a misdirected answer is transient elsewhere
+			return nil // final
 		}
 		return err
 	})
@@ -110,6 +113,16 @@ func final(op *lro.Operation) result {
 		r.outcome = DoneNoResult
 	}
 	return r
+}
+
+// unreadable is the outcome of a verification whose last get, at the verify
+// timeout, was answered by something that is not Google's (lro.Misdirected):
+// the state of the operation is unknown, and unverified would ack what a
+// proxy, not the API, said. It is retry_exhausted, nacked, and the
+// redelivery cancels and verifies again.
+func unreadable(timeout time.Duration, err error) result {
+	return result{outcome: RetryExhausted, code: lro.CodeOf(err).String(),
+		message: fmt.Sprintf("the cancel was accepted, but the operation could not be read within the verify timeout (%s): %v", timeout, err)}
 }
 
 // answer is an outcome decided by an API answer (or by the last failure).

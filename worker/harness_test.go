@@ -52,13 +52,21 @@ func newHarness(t *testing.T, cfg Config, fakeOpts lrotest.Options, yaml string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
 	if fakeOpts.Services == nil {
 		fakeOpts.Services = table.Services()
 	}
 	fake := lrotest.New(fakeOpts)
-	client, err := lro.New(context.Background(), table, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport(), Observer: RequestObserver(m)})
+	return wireHarness(t, cfg, table, fake, lro.Config{Auth: lro.AuthNone, Transport: fake.Transport()})
+}
+
+// wireHarness wires a worker for table to fake through a client configured
+// by lc (its observer is the worker's metrics).
+func wireHarness(t *testing.T, cfg Config, table *lro.Table, fake *lrotest.Server, lc lro.Config) *harness {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	lc.Observer = RequestObserver(m)
+	client, err := lro.New(context.Background(), table, lc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,10 @@ func TestHostileAnswers(t *testing.T) {
 		code    string
 		maxTime time.Duration
 	}{
-		{"non-JSON 200 on cancel is an accepted cancel", lrotest.Script{Cancel: []lrotest.Answer{{Body: []byte("<html>OK</html>"), ContentType: "text/html"}}}, Cancelled, "OK", 10 * time.Second},
-		{"non-JSON 200 on every get", lrotest.Script{Get: repeat(lrotest.Answer{Body: []byte("not json")}, 100)}, Unverified, "UNKNOWN", 5 * time.Minute},
+		// A page instead of JSON is not Google's answer: retried, and
+		// never the last word of a verification.
+		{"non-JSON 200 on cancel is retried", lrotest.Script{Cancel: []lrotest.Answer{{Body: []byte("<html>OK</html>"), ContentType: "text/html"}, {}}}, Cancelled, "OK", 10 * time.Second},
+		{"non-JSON 200 on every get", lrotest.Script{Get: repeat(lrotest.Answer{Body: []byte("not json")}, 100)}, RetryExhausted, "UNKNOWN", 5 * time.Minute},
 		{"10 MiB operation", lrotest.Script{Get: repeat(lrotest.Answer{Body: tenMiB}, 100)}, Unverified, "UNKNOWN", 5 * time.Minute},
 		{"slow drip on cancel", lrotest.Script{Cancel: []lrotest.Answer{{Body: []byte(`{"padding":"` + strings.Repeat("x", 100) + `"}`), Drip: time.Second}}}, RetryExhausted, "TRANSPORT", 2*time.Minute + 30*time.Second},
 		{"JSON under a wrong content type", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/x","done":true,"error":{"code":1,"message":"c"}}`), ContentType: "image/png"}}}, Cancelled, "OK", 10 * time.Second},

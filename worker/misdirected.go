@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -10,8 +11,9 @@ import (
 )
 
 // misdirectedLogEvery is how often, at most, a service's misdirected
-// answers are logged: a wrong endpoint or version answers every request so,
-// and one line a minute says it as well as one a message.
+// answers are logged: a wrong endpoint or version, or a proxy in the way,
+// answers every request so, and one line a minute says it as well as one a
+// message.
 const misdirectedLogEvery = time.Minute
 
 // misdirection is one service's record of answers that are not recognisably
@@ -23,10 +25,11 @@ type misdirection struct {
 	unlogged int // answers since the last log line
 }
 
-// misdirected counts a misdirected answer of svc, and logs the likely
-// misconfiguration when the last such line is old enough. The request is
-// transient (lro.Classify): retried, then nacked, never acked as
-// unimplemented; see docs/runbooks/OpcancelMisdirectedRequests.md.
+// misdirected counts an answer of svc that is not recognisably Google's,
+// whatever its status, and logs the likely misconfiguration when the last
+// such line is old enough. Such an answer says nothing about the operation
+// (lro.Classify: transient): the request is retried, then its delivery
+// nacked, never acked on it; see docs/runbooks/OpcancelMisdirectedRequests.md.
 func (w *Worker) misdirected(svc *lro.Service, st *serviceState, err error) {
 	w.metrics.MisdirectedRequests.WithLabelValues(svc.Host).Inc()
 	m := &st.misdirection
@@ -40,7 +43,9 @@ func (w *Worker) misdirected(svc *lro.Service, st *serviceState, err error) {
 	answers := m.unlogged
 	m.lastLog, m.unlogged = now, 0
 	m.mu.Unlock()
-	w.log.Warn("requests answered by something that is not recognisably Google's API (a 404 or 405 without a Google error body): check the service's endpoint and version in the services file; these cancels are retried and nacked, not recorded as unimplemented",
+	var e *lro.Error
+	errors.As(err, &e) // lro.Misdirected(err) holds: e is set
+	w.log.Warn("requests answered by something that is not recognisably Google's API (no Google error body, not the Google front end's own page): check the service's endpoint and version in the services file, and any proxy, gateway or service mesh on the way; these requests are retried and their messages nacked, never acked on such an answer",
 		zap.String("service", svc.Host), zap.String("endpoint", svc.Endpoint.String()), zap.String("version", svc.Version),
-		zap.Int("answers", answers), zap.Error(err))
+		zap.Int("status", e.HTTPStatus), zap.Int("answers", answers), zap.Error(err))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 )
 
@@ -67,4 +68,61 @@ func TestMisdirected404sAreNackedAndReported(t *testing.T) {
 			t.Errorf("answers counted in the warnings: %v and %v, of %d", warnings[0].ContextMap()["answers"], warnings[1].ContextMap()["answers"], cancels)
 		}
 	})
+}
+
+// TestNotGoogleAnswersAckNothing: behind a service mesh, an egress or
+// TLS-inspecting proxy, or a gateway, an answer that is not recognisably
+// Google's says nothing about the operation, whatever its status: to the
+// cancel, to the verification gets after an accepted cancel, or to the get
+// after a FAILED_PRECONDITION. Every such job is retried, then nacked
+// (retry_exhausted), never acked as denied, rejected, unverified or
+// not_cancellable; the answers are counted as misdirected, and the warning
+// names the HTTP status.
+func TestNotGoogleAnswersAckNothing(t *testing.T) {
+	t.Parallel()
+	refused := lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")
+	places := []struct {
+		name string
+		// method is the request the proxy answers.
+		method string
+		script lrotest.Script
+	}{
+		{"cancel", http.MethodPost, lrotest.Script{}},
+		{"verification get", http.MethodGet, lrotest.Script{}},
+		{"get after FAILED_PRECONDITION", http.MethodGet, lrotest.Script{Cancel: []lrotest.Answer{refused}}},
+	}
+	for answerName, a := range lrotest.NotGoogle() {
+		for _, p := range places {
+			t.Run(answerName+" to the "+p.name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					cfg := DefaultConfig()
+					cfg.RetryBudget = 20 * time.Second
+					cfg.VerifyTimeout = time.Minute
+					h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
+						if r.Method == p.method {
+							return &a
+						}
+						return nil
+					}}, "")
+					h.fake.Set("operations/x", p.script)
+					got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil))
+					e, _ := h.outcomeLog("m")
+					if got != RetryExhausted {
+						t.Fatalf("outcome %s (%v), want retry_exhausted: an answer that is not Google's acks nothing", got, e.ContextMap()["detail"])
+					}
+					if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
+						t.Errorf("settlement (-want +got):\n%s", diff)
+					}
+					if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got < 1 {
+						t.Errorf("opcancel_api_misdirected_requests_total = %v, want every such answer counted", got)
+					}
+					warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()
+					if len(warnings) != 1 || warnings[0].ContextMap()["status"] != int64(a.Status) {
+						t.Errorf("warnings %v, want one naming HTTP status %d", warnings, a.Status)
+					}
+				})
+			})
+		}
+	}
 }

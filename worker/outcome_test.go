@@ -86,11 +86,13 @@ func TestEveryOutcome(t *testing.T) {
 			requests: []string{"POST /v1/operations/c7u:cancel", "GET /v1/operations/c7u"},
 		},
 		{
+			// A get answered by something that is not Google's says nothing:
+			// it is retried, and Google's answer to the next decides.
 			name: "failed_precondition, then a get answered by a 404 that is not Google's", data: "operations/c7n",
 			script: &lrotest.Script{Cancel: []lrotest.Answer{lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")},
-				Get: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}},
-			service: vault, want: NotCancellable, code: "NOT_FOUND", settle: "ack",
-			requests: []string{"POST /v1/operations/c7n:cancel", "GET /v1/operations/c7n"},
+				Get: []lrotest.Answer{{Status: 404, Body: []byte("404 page not found"), ContentType: "text/plain"}}, DoneAfterPolls: lrotest.Never},
+			service: vault, want: NotCancellable, code: "FAILED_PRECONDITION", settle: "ack",
+			requests: []string{"POST /v1/operations/c7n:cancel", "GET /v1/operations/c7n", "GET /v1/operations/c7n"},
 		},
 		{
 			name: "unimplemented", data: "operations/c8",

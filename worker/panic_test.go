@@ -34,14 +34,20 @@ func TestPanicsAreContained(t *testing.T) {
 			if got := h.settled.get(id); len(got) != 1 || got[0] != "nack" {
 				t.Errorf("%s: settled %v, want one nack", id, got)
 			}
-			var line string
+			// Cloud Error Reporting groups an entry by its stack_trace, which
+			// must read as Go's own panic output: the value, then the stack.
+			var fields map[string]any
 			for _, e := range h.logs.FilterMessageSnippet("panic").All() {
 				if e.ContextMap()["messageId"] == id && e.Level == zapcore.ErrorLevel {
-					line = toString(e.ContextMap()["stack"])
+					fields = e.ContextMap()
 				}
 			}
-			if !strings.Contains(line, frame) {
-				t.Errorf("%s: no error line with the stack of the panic (in %s): %q", id, frame, line)
+			trace := toString(fields["stack_trace"])
+			if !strings.HasPrefix(trace, "panic: a bug in ") || !strings.Contains(trace, "\n\ngoroutine ") || !strings.Contains(trace, frame) {
+				t.Errorf("%s: no error line whose stack_trace is the panic and its stack (in %s): %q", id, frame, trace)
+			}
+			if _, ok := fields["stack"]; ok {
+				t.Errorf("%s: the stack is also logged under \"stack\"", id)
 			}
 		}
 		if got := testutilCounter(h.m.Panics.WithLabelValues(vault)); got != 2 {

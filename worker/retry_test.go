@@ -145,49 +145,68 @@ func TestRetryBudget(t *testing.T) {
 	})
 }
 
-// TestQuotaIn403IsRetriedAndSlowsDown: the older APIs answer a quota error
-// as a 403 with the reason userRateLimitExceeded. It is a quota, not a
-// refusal: retried (not acked as denied), counted and throttled as
-// RESOURCE_EXHAUSTED, and its reason is in the log's detail and the event.
+// TestQuotaIn403IsRetriedAndSlowsDown: Google APIs answer a quota error
+// as a 403: the older APIs with errors[].reason userRateLimitExceeded,
+// today's Workspace APIs with that and a google.rpc.ErrorInfo reason
+// RATE_LIMIT_EXCEEDED, others with an ErrorInfo RESOURCE_QUOTA_EXCEEDED.
+// Each is a quota, not a refusal: retried (not acked as denied), counted
+// and throttled as RESOURCE_EXHAUSTED, and its reason is in the log's
+// detail and the event.
 func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
-		quota := lrotest.Answer{Status: 403, Body: []byte(`{"error":{"code":403,"message":"User Rate Limit Exceeded","status":"PERMISSION_DENIED",` +
-			`"errors":[{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"userRateLimitExceeded"}]}}`)}
-		const n = 5
-		var wg sync.WaitGroup
-		for i := range n {
-			h.fake.Set(fmt.Sprintf("operations/q%d", i), lrotest.Script{Cancel: []lrotest.Answer{quota, {}}})
-			wg.Go(func() {
-				h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/q%d", i), nil))
-			})
-		}
-		synctest.Wait() // every first cancel has been answered
-		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault)); math.IsInf(got, 1) {
-			t.Errorf("allowed rate after %d quota answers = %v, want the throttle to hold it down", n, got)
-		}
-		wg.Wait()
-		if got := h.jobs(vault, Cancelled); got != n {
-			t.Errorf("cancelled = %v, want %d (denied: %v)", got, n, h.jobs(vault, Denied))
-		}
-		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != n {
-			t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want %d", got, n)
-		}
+	errorInfo := func(reason string) string {
+		return `{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"` + reason + `","domain":"googleapis.com","metadata":{"service":"vault.googleapis.com","quota_limit":"DefaultPerMinutePerUser"}}`
+	}
+	legacy := `{"message":"User Rate Limit Exceeded","domain":"usageLimits","reason":"userRateLimitExceeded"}`
+	forms := []struct {
+		name, errors, details, reason string
+	}{
+		{"legacy errors[]", legacy, "", "userRateLimitExceeded"},
+		{"today's Workspace form", legacy, errorInfo("RATE_LIMIT_EXCEEDED"), "RATE_LIMIT_EXCEEDED"},
+		{"ErrorInfo RESOURCE_QUOTA_EXCEEDED", "", errorInfo("RESOURCE_QUOTA_EXCEEDED"), "RESOURCE_QUOTA_EXCEEDED"},
+	}
+	for _, f := range forms {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				quota := lrotest.Answer{Status: 403, Body: []byte(`{"error":{"code":403,"message":"Quota exceeded for quota metric 'Queries'.","status":"PERMISSION_DENIED",` +
+					`"errors":[` + f.errors + `],"details":[` + f.details + `]}}`)}
+				h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+				const n = 5
+				var wg sync.WaitGroup
+				for i := range n {
+					h.fake.Set(fmt.Sprintf("operations/q%d", i), lrotest.Script{Cancel: []lrotest.Answer{quota, {}}})
+					wg.Go(func() {
+						h.w.Handle(context.Background(), h.delivery(fmt.Sprint(i), fmt.Sprintf("operations/q%d", i), nil))
+					})
+				}
+				synctest.Wait() // every first cancel has been answered
+				if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault)); math.IsInf(got, 1) {
+					t.Errorf("allowed rate after %d quota answers = %v, want the throttle to hold it down", n, got)
+				}
+				wg.Wait()
+				if got := h.jobs(vault, Cancelled); got != n {
+					t.Errorf("cancelled = %v, want %d (denied: %v)", got, n, h.jobs(vault, Denied))
+				}
+				if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != n {
+					t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want %d", got, n)
+				}
 
-		// When the quota outlasts the budget, the reason is in the detail and the event.
-		cfg := DefaultConfig()
-		cfg.RetryBudget = 0
-		h0 := newHarness(t, cfg, lrotest.Options{}, "")
-		h0.fake.Set("operations/q", lrotest.Script{Cancel: []lrotest.Answer{quota}})
-		if got := h0.w.Handle(context.Background(), h0.delivery("m", "operations/q", nil)); got != RetryExhausted {
-			t.Fatalf("outcome = %s, want retry_exhausted", got)
-		}
-		e, _ := h0.outcomeLog("m")
-		if d := toString(e.ContextMap()["detail"]); e.ContextMap()["code"] != "RESOURCE_EXHAUSTED" || !strings.Contains(d, "reason userRateLimitExceeded") {
-			t.Errorf("log code %v, detail %q; want RESOURCE_EXHAUSTED and the reason", e.ContextMap()["code"], d)
-		}
-	})
+				// When the quota outlasts the budget, the reason is in the detail and the event.
+				cfg := DefaultConfig()
+				cfg.RetryBudget = 0
+				h0 := newHarness(t, cfg, lrotest.Options{}, "")
+				h0.fake.Set("operations/q", lrotest.Script{Cancel: []lrotest.Answer{quota}})
+				if got := h0.w.Handle(context.Background(), h0.delivery("m", "operations/q", nil)); got != RetryExhausted {
+					t.Fatalf("outcome = %s, want retry_exhausted", got)
+				}
+				e, _ := h0.outcomeLog("m")
+				if d := toString(e.ContextMap()["detail"]); e.ContextMap()["code"] != "RESOURCE_EXHAUSTED" || !strings.Contains(d, "reason "+f.reason) {
+					t.Errorf("log code %v, detail %q; want RESOURCE_EXHAUSTED and the reason %s", e.ContextMap()["code"], d, f.reason)
+				}
+			})
+		})
+	}
 }
 
 // TestWaitingInLineSpendsNoRetryBudget: in a paced backlog (400 jobs at 5

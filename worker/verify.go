@@ -50,6 +50,9 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 			interval = min(interval*2, w.cfg.PollMax)
 			continue
 		}
+		if lro.Misdirected(lastErr) {
+			return unreadable(timeout, lastErr)
+		}
 		r := result{outcome: Unverified, code: lro.OK.String(), message: fmt.Sprintf("operation not done within the verify timeout (%s)", timeout)}
 		if lastErr != nil {
 			r.code = lro.CodeOf(lastErr).String()

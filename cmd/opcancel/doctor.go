@@ -14,8 +14,13 @@ import (
 // per check with the command that fixes a failure.
 type doctorCmd struct {
 	workerTarget
-	Output string `default:"text" enum:"text,json" help:"text: one line per check; json: one JSON object with every check."`
+	BatchesTopic string `help:"Topic ID or projects/P/topics/T of the batch manifests that submit publishes and opcancel wait reads, for a deployment whose operators follow batches: check that it exists and that it and the results topic keep their messages; not checked when empty."`
+	FailOn       string `default:"any" enum:"any,config" help:"any: every failed check fails the doctor; config: only configuration faults do (a missing resource, IAM, credentials, an answer that is not Google's, no such method), and a service that does not answer is a warning, as in the init container, where one sick API must not hold every new pod in Init."`
+	Output       string `default:"text" enum:"text,json" help:"text: one line per check; json: one JSON object with every check."`
 }
+
+// --fail-on=config: a service that does not answer is a warning.
+const failOnConfig = "config"
 
 // Check statuses: a failure fails the doctor; a warning is a check that
 // could not be made, or an answer worth a look; a skip does not apply.
@@ -44,6 +49,7 @@ type doctor struct {
 	table        *lro.Table
 	subscription string
 	resultsTopic string
+	batchesTopic string
 	// emulator is PUBSUB_EMULATOR_HOST: Pub/Sub without IAM.
 	emulator string
 	// id is the identity the checks run as, found on first use.
@@ -61,20 +67,42 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 			return err
 		}
 	}
+	if c.BatchesTopic != "" {
+		if d.batchesTopic, err = c.resolve(e, "topics", "--batches-topic", c.BatchesTopic); err != nil {
+			return err
+		}
+	}
 	if c.RequestTimeout <= 0 {
 		return usagef("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
 	if d.table, err = loadServicesFile(c.Config, c.Auth); err != nil {
 		return err
 	}
+	// Without credentials nothing else can be checked: the one line that
+	// says so, with its fix, is the report.
+	creds := d.credentialsCheck(ctx)
+	if creds.Status == checkFail {
+		return report(e.stdout, c.Output, []check{creds})
+	}
 	if d.ps, err = c.connect(ctx, e); err != nil {
 		return err
 	}
 	defer d.ps.Close()
-	checks := d.pubsubChecks(ctx)
-	checks = append(checks, d.credentialChecks(ctx)...)
+	checks := append([]check{creds}, d.pubsubChecks(ctx)...)
+	checks = append(checks, d.waitChecks(ctx)...)
+	checks = append(checks, d.quotaProjectCheck(ctx))
 	checks = append(checks, d.serviceChecks(ctx)...)
 	return report(e.stdout, c.Output, checks)
+}
+
+// unanswered is the status of a check whose service did not answer (no
+// connection, a timeout, a server that cannot serve now): a failure,
+// or with --fail-on=config a warning.
+func (d *doctor) unanswered() string {
+	if d.cmd.FailOn == failOnConfig {
+		return checkWarn
+	}
+	return checkFail
 }
 
 // report writes the checks and returns an exitError (status 1) when one failed.

@@ -33,8 +33,10 @@ func (d *doctor) pubsubChecks(ctx context.Context) []check {
 			Detail: d.subscription + " does not exist",
 			Fix:    fmt.Sprintf("PROJECT=%s SUBSCRIPTION=%s deploy/pubsub/provision.sh", projectOf(d.subscription), lastSegment(d.subscription))})
 		return checks // nothing else about it can be checked
-	default:
+	case exists == checkOK || consume.answered:
 		checks = append(checks, check{Name: "subscription", Status: checkOK, Detail: d.subscription + " exists"})
+	default:
+		checks = append(checks, d.subscriptionUnknown(policyErr))
 	}
 	checks = append(checks, consume.check)
 	if d.resultsTopic == "" {
@@ -73,6 +75,16 @@ func (d *doctor) readSubscription(ctx context.Context) (exists string, p *queue.
 	return checkOK, p, nil
 }
 
+// subscriptionUnknown is the subscription's line when neither reading it
+// (failing with err) nor the permission test answered.
+func (d *doctor) subscriptionUnknown(err error) check {
+	c := check{Name: "subscription", Status: checkWarn, Detail: "not checked: " + d.subscription + " could not be read, nor its permissions tested: " + errText(err)}
+	if pubsubUnanswered(err) {
+		c.Status = d.unanswered()
+	}
+	return c
+}
+
 // deadLetterCheck says whether the subscription has a dead-letter policy.
 func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy, err error) check {
 	c := check{Name: "dead-letter policy"}
@@ -98,6 +110,8 @@ func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy,
 type permissionResult struct {
 	check
 	notFound bool
+	// answered: Pub/Sub answered the test, so the resource exists.
+	answered bool
 }
 
 // permissionCheck asks Pub/Sub whether the caller holds perm on resource
@@ -109,6 +123,7 @@ func (d *doctor) permissionCheck(ctx context.Context, name, resource, perm, kind
 	r := permissionResult{check: check{Name: name}}
 	switch grpcstatus.Code(err) {
 	case codes.OK:
+		r.answered = true
 	case codes.NotFound:
 		r.notFound = true
 		r.Status, r.Detail = checkFail, resource+" does not exist"

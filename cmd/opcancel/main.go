@@ -44,6 +44,10 @@ type env struct {
 	traces *sdktrace.TracerProvider
 }
 
+// quotaProjectEnv names the project billed for the API requests made with
+// credentials (lro.Config.QuotaProject), as Google's client libraries read it.
+const quotaProjectEnv = "GOOGLE_CLOUD_QUOTA_PROJECT"
+
 // cli is the command line: one subcommand.
 type cli struct {
 	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`

@@ -26,7 +26,7 @@ type replayRead struct {
 }
 
 // describe says what the flags selected: "" without --batch or
-// --service; the counts per service follow the total either way.
+// --service; the counts per service, if any, follow the total either way.
 func (d *replayRead) describe(c *replayCmd) string {
 	var by []string
 	if c.Batch != "" {
@@ -41,7 +41,11 @@ func (d *replayRead) describe(c *replayCmd) string {
 		}
 		return " (" + d.counts.String() + ")"
 	}
-	return fmt.Sprintf(", %d selected by %s (%s)", len(d.selected), strings.Join(by, " and "), d.counts)
+	selected := fmt.Sprintf(", %d selected by %s", len(d.selected), strings.Join(by, " and "))
+	if len(d.counts) > 0 {
+		selected += " (" + d.counts.String() + ")"
+	}
+	return selected
 }
 
 // run reads the subscription, then publishes the selected dead letters

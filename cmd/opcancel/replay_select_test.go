@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"opcancel/queue"
 )
 
 // TestReplaySelectsByBatchAndService: --batch and --service replay only the
@@ -75,5 +77,30 @@ func TestReplaySelectsByBatchAndService(t *testing.T) {
 
 	if _, errb, code := replay("--service=aiplatform.googleapis.com"); code != 2 || !strings.Contains(errb, "not enabled") {
 		t.Errorf("--service of a service not enabled: exit %d, %s", code, errb)
+	}
+}
+
+// TestReplayDescribesWhatItSelected: the dry run's account of a selection
+// gives the count per service of what it selected, and no empty
+// parentheses when it selected nothing (a batch none of whose names
+// dead-lettered).
+func TestReplayDescribesWhatItSelected(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		cmd  replayCmd
+		read replayRead
+		want string
+	}{
+		{"everything", replayCmd{}, replayRead{counts: serviceCounts{vaultHost: 2}}, " (vault.googleapis.com 2)"},
+		{"an empty subscription", replayCmd{}, replayRead{counts: serviceCounts{}}, ""},
+		{"a batch", replayCmd{Batch: "b1"}, replayRead{selected: make([]queue.Pulled, 2), counts: serviceCounts{vaultHost: 2}},
+			`, 2 selected by --batch "b1" (vault.googleapis.com 2)`},
+		{"a batch with no dead letter", replayCmd{Batch: "b9", Service: vaultHost}, replayRead{counts: serviceCounts{}},
+			`, 0 selected by --batch "b9" and --service vault.googleapis.com`},
+	} {
+		if got := tt.read.describe(&tt.cmd); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

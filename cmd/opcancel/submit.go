@@ -14,7 +14,7 @@ import (
 
 // submitCmd is `opcancel submit`: bulk cancel requests.
 type submitCmd struct {
-	pubsubBase     `kong:"set='project_of=the topic',set='full_name=topic name'"`
+	pubsubBase     `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions of --wait',set='full_name=topic name'"`
 	Names          []string      `arg:"" optional:"" help:"Operation names (bare, or //host/name); \"-\" reads them from standard input."`
 	Topic          string        `required:"" help:"Topic ID or projects/P/topics/T the worker's subscription reads."`
 	File           string        `help:"Read names from this file, one per line (\"-\": standard input); blank lines and # comments are skipped." type:"path"`
@@ -58,7 +58,8 @@ func (c *submitCmd) Help() string {
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
 		"1 when a publish failed, or on another runtime error or an interrupt; " +
-		"2 on a usage error, a journal of another batch, topic or list of names, or more than --confirm-above names without confirmation; " +
+		"2 on a usage error, a journal of another batch, topic or list of names, more than --confirm-above names without confirmation, " +
+		"or (with --wait or --journal) a batches topic that does not exist or may not be published to, found before anything is published; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
 		"invalid, forbidden, duplicate: the operation may still run); " +
 		"4 with --wait when some name had no outcome at --wait-timeout."
@@ -103,9 +104,6 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	if err := c.confirmPublish(e, sub, b); err != nil {
 		return err
 	}
-	if err := c.startJournal(sub, j, b); err != nil {
-		return err
-	}
 	ps, err := c.connect(ctx, e)
 	if err != nil {
 		return err
@@ -115,22 +113,46 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	defer p.Stop()
 	sub.pub = p
 	if !c.Wait {
-		if j != nil {
-			b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
+		if err := c.openManifest(ctx, ps, s, b, j); err != nil {
+			return err
+		}
+		if err := c.startJournal(sub, j, b); err != nil {
+			return err
 		}
 		return c.publish(ctx, e, sub, b)
 	}
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []string{s.resultsTopic, s.batchesTopic}, b.since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", s.resultsTopic}, {"--batches-topic", s.batchesTopic}}, b.since, w, e.stderr)
 	if err != nil {
-		return err
+		return fmt.Errorf("nothing was published: %w", err)
 	}
-	b.record = &batchRecorder{journal: j, manifest: newManifestWriter(ps, s.batchesTopic, c.Batch)}
-	err = c.publishAndWait(ctx, e, sub, b, w, events)
+	err = c.openManifest(ctx, ps, s, b, j)
+	if err == nil {
+		if err = c.startJournal(sub, j, b); err == nil {
+			err = c.publishAndWait(ctx, e, sub, b, w, events)
+		}
+	}
 	if cerr := events.close(); cerr != nil {
 		fmt.Fprintf(e.stderr, "--wait: %s\n", escape(cerr.Error()))
 	}
 	return err
+}
+
+// openManifest starts the batch's manifest (with --wait or --journal) by
+// publishing its first record, before any request is published: a batches
+// topic that is missing or not permitted refuses the run while nothing is
+// published (batchTopicError). With --wait, the temporary subscription to
+// the batches topic exists by then and reads that record too.
+func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submitSetup, b *batchPlan, j *journal) error {
+	if !c.Wait && j == nil {
+		return nil
+	}
+	m := newManifestWriter(ps, s.batchesTopic, c.Batch)
+	if err := m.open(ctx); err != nil {
+		return fmt.Errorf("nothing was published: %w", batchTopicError("--batches-topic", s.batchesTopic, usePublish, err))
+	}
+	b.record = &batchRecorder{journal: j, manifest: m}
+	return nil
 }
 
 // publish publishes, prints the summary and returns the exit error.

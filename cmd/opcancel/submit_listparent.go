@@ -22,7 +22,7 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	if c.Filter != "" && !svc.Dialect.Filterable() {
 		return nil, usagef("--filter: the operations.list of %s (%s dialect) takes no filter; select with --older-than and --newer-than", svc.Host, svc.Dialect)
 	}
-	client, err := c.apiClient(ctx, table)
+	client, err := c.apiClient(ctx, e, table)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +66,9 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 }
 
 // apiClient is the operations API client of --list-parent and --show.
-func (c *submitCmd) apiClient(ctx context.Context, table *lro.Table) (*lro.Client, error) {
-	return lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent()})
+func (c *submitCmd) apiClient(ctx context.Context, e *env, table *lro.Table) (*lro.Client, error) {
+	return lro.New(ctx, table, lro.Config{Auth: c.Auth, RequestTimeout: c.RequestTimeout, UserAgent: userAgent(),
+		QuotaProject: e.getenv(quotaProjectEnv)})
 }
 
 // validateSelection checks --filter, --older-than, --newer-than and

@@ -79,6 +79,22 @@ func newManifestWriter(qc *queue.Client, topic, batch string) *manifestWriter {
 		run: hex.EncodeToString(b[:]), lastPart: time.Now()}
 }
 
+// open publishes the run's first part, which lists no message yet, and
+// waits for the server's answer, bounded by manifestTimeout: a batches
+// topic that is missing or not permitted is found before anything else is
+// published. On an error the writer is stopped.
+func (m *manifestWriter) open(ctx context.Context) error {
+	m.parts++
+	m.publish(manifestRecord{Batch: m.batch, Run: m.run, Part: m.parts})
+	ctx, cancel := context.WithTimeout(ctx, manifestTimeout)
+	defer cancel()
+	_, err := m.results[0].Get(ctx)
+	if err != nil {
+		m.pub.Stop()
+	}
+	return err
+}
+
 func (m *manifestWriter) add(e manifestEntry) { m.pending = append(m.pending, e) }
 
 // flush publishes the pending messages as a part when there are enough of

@@ -49,7 +49,7 @@ func (c *submitCmd) dryRun(ctx context.Context, e *env, sub submission, b *batch
 	if !c.Show {
 		return c.publish(ctx, e, sub, b)
 	}
-	client, err := c.apiClient(ctx, sub.table)
+	client, err := c.apiClient(ctx, e, sub.table)
 	if err != nil {
 		return err
 	}

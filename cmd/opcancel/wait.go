@@ -13,7 +13,7 @@ import (
 // as `submit --wait` does while it publishes, through the same code
 // (followBatch). See docs/contract.md#opcancel-wait.
 type waitCmd struct {
-	pubsubBase   `kong:"set='project_of=the results topic',set='full_name=topic name'"`
+	pubsubBase   `kong:"set='project_of=the topics given as IDs and of the temporary subscriptions',set='full_name=topic name'"`
 	Batch        string        `required:"" help:"The batch to follow: the ID submit printed (its --batch)."`
 	Since        string        `help:"Read the results topic from this time on: RFC 3339 (2026-11-22T07:00:00Z) or how long ago (90m) (default: the time of a generated batch ID less 5m, else as far back as the topic keeps messages)."`
 	ResultsTopic string        `default:"opcancel-results" help:"Topic ID or projects/P/topics/T of the worker's result events (its --results-topic)."`
@@ -33,7 +33,7 @@ func (c *waitCmd) Help() string {
 		"has an outcome, at once for a batch that is over.\n\n" +
 		"Exit status: 0 when every name ended in an outcome meaning its operation no longer runs (cancelled, " +
 		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when some of the " +
-		"batch's messages failed to publish; 2 on a usage error; 3 when some name ended otherwise (the operation may " +
+		"batch's messages failed to publish; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
 		"still run); 4 when some name had no outcome at --wait-timeout, or the batch's publishing never ended."
 }
 
@@ -65,13 +65,18 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.Since == "" && !generatedBatchID.MatchString(c.Batch) {
+		fmt.Fprintf(e.stderr, "batch %s is not a generated ID, which carries its start time: wait reads the topics from as far back as they keep "+
+			"messages, and counts an earlier batch of the same ID in them as part of it; --since (2h, or the time submit started) reads from then on\n",
+			escape(c.Batch))
+	}
 	ps, stop, err := c.start(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []string{results, batches}, since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", results}, {"--batches-topic", batches}}, since, w, e.stderr)
 	if err != nil {
 		return err
 	}

@@ -38,19 +38,26 @@ type batchEvents struct {
 const deleteTimeout = 10 * time.Second
 
 // openBatchEvents creates a temporary subscription in project to each of
-// topics (full names), seeks it to since unless it is zero, and receives
-// the batch's events and manifest from them into w until close.
-func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topics []string, since time.Time, w *watch, stderr io.Writer) (*batchEvents, error) {
+// topics, seeks it to since unless it is zero, and receives the batch's
+// events and manifest from them into w until close. A topic that does not
+// exist is a usage error naming its flag (batchTopicError).
+func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topics []batchTopic, since time.Time, w *watch, stderr io.Writer) (*batchEvents, error) {
+	b := &batchEvents{qc: qc, failed: make(chan error, len(topics))}
+	for _, t := range topics {
+		b.topics = append(b.topics, t.name)
+	}
 	filter, ok := queue.EqualsFilter("batch", w.batch)
 	if !ok {
-		fmt.Fprintf(stderr, "batch %q cannot be a Pub/Sub filter; every message of %s is read and filtered here\n", w.batch, strings.Join(topics, " and "))
+		fmt.Fprintf(stderr, "batch %q cannot be a Pub/Sub filter; every message of %s is read and filtered here\n", w.batch, b)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	b := &batchEvents{qc: qc, topics: topics, cancel: cancel, failed: make(chan error, len(topics))}
-	for _, topic := range topics {
+	b.cancel = cancel
+	for _, t := range topics {
 		sub := "projects/" + project + "/subscriptions/" + waitSubscriptionID(w.batch)
-		err := qc.CreateTemporarySubscription(ctx, sub, topic, filter)
-		if err == nil {
+		err := qc.CreateTemporarySubscription(ctx, sub, t.name, filter)
+		if err != nil {
+			err = batchTopicError(t.flag, t.name, useAttach, err)
+		} else {
 			b.subs = append(b.subs, sub)
 			if !since.IsZero() {
 				err = qc.SeekToTime(ctx, sub, since)

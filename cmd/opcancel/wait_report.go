@@ -53,7 +53,7 @@ func newBatchReport(w *watch, sum submitSummary, timedOut bool) *batchReport {
 	msgs := w.results()
 	r.messages = len(msgs)
 	for _, m := range msgs {
-		key := m.service + "/" + m.name
+		key := nameKey(m.service, m.name)
 		n, ok := byName[key]
 		if !ok {
 			n = &nameResult{Service: m.service, Name: m.name}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,16 +24,23 @@ import (
 func newPubsubKeepingResults(t *testing.T, e *queuetest.Emulator) pubsubResources {
 	t.Helper()
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
-	ps.results, ps.batches = "projects/"+ps.project+"/topics/results", "projects/"+ps.project+"/topics/batches"
-	for _, topic := range []string{ps.results, ps.batches} {
-		_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
-			Name: topic, MessageRetentionDuration: durationpb.New(10 * time.Minute),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	ps.results = keptTopic(t, e, ps.project, "results", 10*time.Minute)
+	ps.batches = keptTopic(t, e, ps.project, "batches", 10*time.Minute)
 	return ps
+}
+
+// keptTopic creates projects/project/topics/id keeping its messages for
+// retention, and returns its full name.
+func keptTopic(t *testing.T, e *queuetest.Emulator, project, id string, retention time.Duration) string {
+	t.Helper()
+	topic := "projects/" + project + "/topics/" + id
+	_, err := e.Client.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{
+		Name: topic, MessageRetentionDuration: durationpb.New(retention),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic
 }
 
 var summaryBatch = regexp.MustCompile(`batch: (\S+)`)
@@ -113,5 +121,36 @@ func TestWaitForABatchWithoutManifest(t *testing.T) {
 	_, _, code, err := runCLI(t, env, "wait", "--batch="+batchOf(t, out), "--results-topic="+ps.results, "--batches-topic="+ps.batches, "--wait-timeout=2s")
 	if code != 4 || !strings.Contains(err.Error(), "no manifest and no message on") {
 		t.Errorf("wait: exit %d (%v), want 4 saying there is no manifest", code, err)
+	}
+}
+
+// TestWaitForABatchIDOfOnesOwn: a batch ID the operator chose carries no
+// start time. wait without --since reads the topics from as far back as
+// they keep messages, finds the batch, and says on stderr that --since
+// reads less; with --since it says nothing of it. (No worker: the names
+// have no outcome, exit 4.)
+func TestWaitForABatchIDOfOnesOwn(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	ps := newPubsubKeepingResults(t, e)
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}
+	batch := "incident-" + uniqueName("own")
+	if _, errb, code, _ := runCLI(t, env, "submit", "--topic="+ps.topic, "--batches-topic="+ps.batches, "--batch="+batch,
+		"--journal="+filepath.Join(t.TempDir(), "batch.journal"), "operations/a", "operations/b"); code != 0 {
+		t.Fatalf("submit --journal: exit %d\n%s", code, errb)
+	}
+	const hint = "is not a generated ID, which carries its start time"
+	for _, since := range []string{"", "--since=10m"} {
+		args := []string{"wait", "--batch=" + batch, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches, "--wait-timeout=2s"}
+		if since != "" {
+			args = append(args, since)
+		}
+		out, errb, code := runCLIChecked(t, e, ps.project, env, args...)
+		if counts := reportCounts(strings.SplitN(out, "\n", 2)[1]); code != 4 || counts["(no outcome)"] != 2 || counts["total"] != 2 {
+			t.Errorf("wait %s: exit %d, want 4 with the batch's 2 names found\n%s\n%s", since, code, out, errb)
+		}
+		if got := strings.Contains(errb, hint); got != (since == "") {
+			t.Errorf("wait %s: the hint about --since on stderr: %v, want %v\n%s", since, got, since == "", errb)
+		}
 	}
 }

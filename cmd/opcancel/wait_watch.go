@@ -10,11 +10,15 @@ import (
 // `submit --wait` and the demo's table: the messages published (by message
 // ID) and the outcome of each. It learns the messages from the batch's
 // manifest (manifest, for wait and submit) or from its caller (expect and
-// published, for the demo). An event counts when its batch and message ID
-// are the batch's: an event of another batch, or for a message the batch
-// did not publish, is ignored, and a message's second event (a
-// redelivery's) replaces its outcome only when it finished later: the later
-// finishedAt is the last word (docs/contract.md#result-events). See
+// published, for the demo). An event counts when its batch is the batch's
+// and its message ID one of the batch's messages, or, once every message
+// is known, when its service and name are those of one of them: a copy of
+// the batch's message published again under a new ID, as `replay` does
+// with a dead letter (Pub/Sub's dead letters do not keep the original's
+// ID). An event of another batch, or for a name the batch did not publish,
+// is ignored, and a message's later event (a redelivery's, a replay's)
+// replaces its outcome only when it finished later: the later finishedAt
+// is the last word (docs/contract.md#result-events). See
 // docs/contract.md#opcancel-wait.
 type watch struct {
 	batch string
@@ -24,9 +28,13 @@ type watch struct {
 	// outcome.
 	done chan struct{}
 
-	mu         sync.Mutex
-	msgs       map[string]*publishedMessage
-	order      []*publishedMessage // in the order learnt
+	mu    sync.Mutex
+	msgs  map[string]*publishedMessage
+	order []*publishedMessage // in the order learnt
+	// byName are the messages of each service and name (nameKey).
+	byName map[string][]*publishedMessage
+	// early are the events for message IDs not known yet, while
+	// publishing goes on.
 	early      map[string]worker.Event
 	publishing bool
 	ended      int
@@ -61,7 +69,7 @@ func (r *manifestRun) complete() bool {
 func newWatch(batch string) *watch {
 	return &watch{
 		batch: batch, changed: make(chan struct{}, 1), done: make(chan struct{}),
-		msgs: map[string]*publishedMessage{}, early: map[string]worker.Event{}, publishing: true,
+		msgs: map[string]*publishedMessage{}, byName: map[string][]*publishedMessage{}, early: map[string]worker.Event{}, publishing: true,
 		counts: map[worker.Outcome]int{}, runs: map[string]*manifestRun{},
 	}
 }
@@ -81,6 +89,8 @@ func (w *watch) add(id, service, name string) {
 	m := &publishedMessage{service: service, name: name}
 	w.msgs[id] = m
 	w.order = append(w.order, m)
+	key := nameKey(service, name)
+	w.byName[key] = append(w.byName[key], m)
 	// The event can come first: the worker may be quicker than the answer
 	// to the publish, or than the manifest.
 	if ev, ok := w.early[id]; ok {
@@ -96,9 +106,15 @@ func (w *watch) published() {
 	w.endPublishing()
 }
 
+// endPublishing: every message is known, so that an event still waiting
+// for its message ID is a copy's (copyOutcome).
 func (w *watch) endPublishing() {
 	w.publishing = false
+	early := w.early
 	w.early = nil
+	for _, ev := range early {
+		w.copyOutcome(ev)
+	}
 	w.checkDone()
 }
 
@@ -143,30 +159,48 @@ func (w *watch) record(ev worker.Event) {
 	defer w.mu.Unlock()
 	m, ok := w.msgs[ev.MessageID]
 	switch {
-	case !ok && w.publishing:
+	case ok:
+		w.apply(m, ev)
+	case w.publishing:
 		if prev, seen := w.early[ev.MessageID]; !seen || ev.FinishedAt.After(prev.FinishedAt) {
 			w.early[ev.MessageID] = ev
 		}
-	case ok && m.event == nil:
-		w.apply(m, ev)
-		w.signal()
-	case ok && ev.FinishedAt.After(m.event.FinishedAt):
-		if w.counts[m.event.Outcome]--; w.counts[m.event.Outcome] == 0 {
-			delete(w.counts, m.event.Outcome)
-		}
-		m.event = &ev
-		w.counts[ev.Outcome]++
-		w.signal()
+	default:
+		w.copyOutcome(ev)
 	}
 }
 
-// apply records ev as m's outcome.
+// copyOutcome takes an event for a message ID the batch does not have, once
+// every message of the batch is known: it is a copy of the batch's
+// messages of its service and name, published again under a new ID (a
+// replayed dead letter), and counts as a later event of each of them.
+func (w *watch) copyOutcome(ev worker.Event) {
+	for _, m := range w.byName[nameKey(ev.Service, ev.Name)] {
+		w.apply(m, ev)
+	}
+}
+
+// apply takes ev as an event of m: its outcome, unless m has one that
+// finished as late or later.
 func (w *watch) apply(m *publishedMessage, ev worker.Event) {
+	switch {
+	case m.event == nil:
+		w.ended++
+	case ev.FinishedAt.After(m.event.FinishedAt):
+		if w.counts[m.event.Outcome]--; w.counts[m.event.Outcome] == 0 {
+			delete(w.counts, m.event.Outcome)
+		}
+	default:
+		return
+	}
 	m.event = &ev
-	w.ended++
 	w.counts[ev.Outcome]++
 	w.checkDone()
+	w.signal()
 }
+
+// nameKey is the key of a service's operation name.
+func nameKey(service, name string) string { return service + "/" + name }
 
 func (w *watch) checkDone() {
 	if !w.publishing && w.ended == len(w.msgs) {

@@ -73,3 +73,47 @@ func TestWatchKeepsTheLastWord(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchCountsACopyOfAMessage: an event for a message ID the batch does
+// not have, with the service and name of one of its messages (a dead
+// letter replayed under a new ID), is that message's outcome once every
+// message is known, whether it comes before or after the manifest's end;
+// an older one does not replace a later outcome, and a copy of a name the
+// batch did not publish is ignored.
+func TestWatchCountsACopyOfAMessage(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	replayed := testEvent("b1", "90", "operations/b", worker.Cancelled)
+	replayed.FinishedAt = at.Add(time.Minute)
+	stale := testEvent("b1", "91", "operations/a", worker.Unverified)
+	stale.FinishedAt = at.Add(-time.Minute)
+	stranger := testEvent("b1", "92", "operations/z", worker.Denied)
+	own := testEvent("b1", "1", "operations/a", worker.Cancelled)
+	own.FinishedAt = at
+	for _, early := range []bool{true, false} {
+		w := newWatch("b1")
+		if early {
+			for _, ev := range []worker.Event{replayed, stale, stranger} {
+				w.record(ev)
+			}
+		}
+		w.expect("1", vaultHost, "operations/a")
+		w.expect("2", vaultHost, "operations/b")
+		w.record(own)
+		w.published()
+		if !early {
+			for _, ev := range []worker.Event{replayed, stale, stranger} {
+				w.record(ev)
+			}
+		}
+		select {
+		case <-w.done:
+		default:
+			t.Fatalf("early %v: not done with the replayed message's outcome in", early)
+		}
+		st := w.status()
+		if st.ended != 2 || st.total != 2 || st.counts[worker.Cancelled] != 2 || len(st.counts) != 1 {
+			t.Errorf("early %v: status %d of %d, %v; want 2 of 2, 2 cancelled", early, st.ended, st.total, st.counts)
+		}
+	}
+}

@@ -42,6 +42,7 @@ func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks work
 		Transport:       hooks.transport,
 		Observer:        worker.RequestObserver(m),
 		UserAgent:       userAgent(),
+		QuotaProject:    e.getenv(quotaProjectEnv),
 	})
 	if err != nil {
 		return nil, err

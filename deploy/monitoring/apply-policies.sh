@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates or updates opcancel's Cloud Monitoring alert policies and its
 # dashboard in PROJECT: the queue-health policies in policies/ (hand-written,
-# on Pub/Sub's own metrics; docs/deploy.md#queue-health), the worker's
-# alerts in alerts/ (PromQL policies generated from the PrometheusRule;
+# on Pub/Sub's own metrics; docs/deploy.md#queue-health), with
+# WORKER_ALERTS=yes the worker's alerts in alerts/ (PromQL policies
+# generated from the PrometheusRule, on Managed Prometheus's series;
 # docs/deploy.md#cloud-monitoring-alert-policies), and dashboard.json
 # (generated from the Grafana dashboard). A policy or dashboard whose
 # displayName exists is replaced in place, never duplicated (a dashboard by
@@ -11,7 +12,13 @@
 #
 #   PROJECT=my-project \
 #   NOTIFICATION_CHANNELS=projects/my-project/notificationChannels/123 \
-#   deploy/monitoring/apply-policies.sh
+#   WORKER_ALERTS=yes deploy/monitoring/apply-policies.sh   # the gke overlay
+#
+# WORKER_ALERTS is no by default: where the worker's alerts already page
+# through an Alertmanager (the prod overlay), the same alerts here would
+# page twice, and where its metrics are not in Managed Prometheus,
+# OpcancelDown's absent(up) would be a CRITICAL that never clears. Only the
+# gke path, whose rules reach no Alertmanager, asks for them.
 #
 # The queue-health policies watch the subscriptions deploy/pubsub/provision.sh
 # creates; SUBSCRIPTION and DEAD_LETTER_SUBSCRIPTION name others. Each
@@ -20,6 +27,10 @@
 # replaces the whole policy, notification channels included: give
 # NOTIFICATION_CHANNELS (comma-separated) on every run. DASHBOARD=no leaves
 # the dashboard alone.
+#
+# Portable to bash 3.2 and BSD sed (macOS): an array that may be empty is
+# expanded as ${a[@]+"${a[@]}"} (bash before 4.4 calls an empty "${a[@]}"
+# unbound under set -u), and no sed replacement holds \n.
 set -euo pipefail
 
 PROJECT="${PROJECT:?set PROJECT to the Google Cloud project}"
@@ -27,6 +38,16 @@ SUBSCRIPTION="${SUBSCRIPTION:-opcancel-worker}"
 DEAD_LETTER_SUBSCRIPTION="${DEAD_LETTER_SUBSCRIPTION:-opcancel-dead-letter}"
 NOTIFICATION_CHANNELS="${NOTIFICATION_CHANNELS:-}"
 DASHBOARD="${DASHBOARD:-yes}"
+WORKER_ALERTS="${WORKER_ALERTS:-no}"
+for setting in "DASHBOARD=${DASHBOARD}" "WORKER_ALERTS=${WORKER_ALERTS}"; do
+  case "${setting#*=}" in
+    yes | no) ;;
+    *)
+      echo "${setting}: want yes or no" >&2
+      exit 2
+      ;;
+  esac
+done
 
 here="$(cd "$(dirname "$0")" && pwd)"
 runbooks="$(sed -n 's/^RUNBOOKS=//p' "${here}/../base/runbooks.env")"
@@ -47,21 +68,40 @@ trap 'rm -rf "${tmp}"' EXIT
 
 # One listing: "displayName name" per policy (display names have no spaces).
 existing="$(g alpha monitoring policies list --format='value(displayName,name)')"
+# display_name FILE: the displayName of a generated or hand-written file.
+display_name() { sed -n 's/^  "displayName": "\(.*\)",$/\1/p' "$1"; }
+# existing_policy DISPLAY: the name of the project's policy of that displayName.
+existing_policy() { printf '%s\n' "${existing}" | awk -v d="$1" '$1 == d { print $2; exit }'; }
 
-for file in "${here}"/policies/*.json "${here}"/alerts/*.json; do
+files=("${here}"/policies/*.json)
+if [ "${WORKER_ALERTS}" = yes ]; then
+  files+=("${here}"/alerts/*.json)
+else
+  # Policies an earlier run with WORKER_ALERTS=yes made are left alone, and
+  # named: they page besides the Alertmanager.
+  for file in "${here}"/alerts/*.json; do
+    display="$(display_name "${file}")"
+    name="$(existing_policy "${display}")"
+    if [ -n "${name}" ]; then
+      echo "WORKER_ALERTS=no leaves ${display} (${name}) as it is; if the worker's alerts page through an Alertmanager: gcloud alpha monitoring policies delete ${name} --project=${PROJECT}" >&2
+    fi
+  done
+fi
+
+for file in ${files[@]+"${files[@]}"}; do
   policy="${tmp}/$(basename "${file}")"
   sed -e "s|docs/runbooks/|$(literal "${runbooks}")/|g" \
     -e "s|subscription_id = \\\\\"opcancel-worker\\\\\"|subscription_id = \\\\\"$(literal "${SUBSCRIPTION}")\\\\\"|g" \
     -e "s|subscription_id = \\\\\"opcancel-dead-letter\\\\\"|subscription_id = \\\\\"$(literal "${DEAD_LETTER_SUBSCRIPTION}")\\\\\"|g" \
     "${file}" >"${policy}"
-  display="$(sed -n 's/^  "displayName": "\(.*\)",$/\1/p' "${file}")"
-  name="$(printf '%s\n' "${existing}" | awk -v d="${display}" '$1 == d { print $2; exit }')"
+  display="$(display_name "${file}")"
+  name="$(existing_policy "${display}")"
   if [ -n "${name}" ]; then
     echo "updating ${display} (${name})"
-    g alpha monitoring policies update "${name}" --policy-from-file="${policy}" "${update_flags[@]}"
+    g alpha monitoring policies update "${name}" --policy-from-file="${policy}" ${update_flags[@]+"${update_flags[@]}"}
   else
     echo "creating ${display}"
-    g alpha monitoring policies create --policy-from-file="${policy}" "${create_flags[@]}"
+    g alpha monitoring policies create --policy-from-file="${policy}" ${create_flags[@]+"${create_flags[@]}"}
   fi
 done
 
@@ -69,14 +109,22 @@ if [ "${DASHBOARD}" = no ]; then
   exit 0
 fi
 dashboard="${here}/dashboard.json"
-display="$(sed -n 's/^  "displayName": "\(.*\)",$/\1/p' "${dashboard}")"
+display="$(display_name "${dashboard}")"
 # "displayName name etag" per dashboard.
 found="$(g monitoring dashboards list --format='value(displayName,name,etag)' | awk -v d="${display}" '$1 == d { print $2, $3; exit }')"
 if [ -n "${found}" ]; then
   read -r name etag <<<"${found}"
   echo "updating dashboard ${display} (${name})"
-  # An update names the version it replaces by its etag.
-  sed -e "1s|^{\$|{\n  \"etag\": \"$(literal "${etag}")\",|" "${dashboard}" >"${tmp}/dashboard.json"
+  # An update names the version it replaces by its etag, as the object's
+  # first field (the generated file opens with a line "{").
+  if [ "$(sed -n 1p "${dashboard}")" != "{" ]; then
+    echo "${dashboard}: does not open with a line {" >&2
+    exit 1
+  fi
+  {
+    printf '{\n  "etag": "%s",\n' "${etag}"
+    sed -e 1d "${dashboard}"
+  } >"${tmp}/dashboard.json"
   g monitoring dashboards update "${name}" --config-from-file="${tmp}/dashboard.json"
 else
   echo "creating dashboard ${display}"

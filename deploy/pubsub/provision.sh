@@ -210,7 +210,7 @@ grant_worker() {
 # Publishers publish requests to the request topic, and nothing else.
 grant_publishers() {
   members "$PUBLISHERS"
-  for member in "${list[@]}"; do
+  for member in ${list[@]+"${list[@]}"}; do
     grant topics "$TOPIC" "$member" roles/pubsub.publisher
   done
 }
@@ -258,7 +258,7 @@ grant_wait_users() {
     return
   fi
   wait_role
-  for member in "${list[@]}"; do
+  for member in ${list[@]+"${list[@]}"}; do
     grant topics "$TOPIC" "$member" roles/pubsub.publisher
     grant topics "$RESULTS_TOPIC" "$member" roles/pubsub.subscriber
     grant topics "$BATCHES_TOPIC" "$member" roles/pubsub.publisher
@@ -274,7 +274,7 @@ grant_wait_users() {
 # to the request topic.
 grant_replay_operators() {
   members "$REPLAY_OPERATORS"
-  for member in "${list[@]}"; do
+  for member in ${list[@]+"${list[@]}"}; do
     grant subscriptions "$DEAD_LETTER_SUBSCRIPTION" "$member" roles/pubsub.subscriber
     grant subscriptions "$DEAD_LETTER_SUBSCRIPTION" "$member" roles/pubsub.viewer
     grant topics "$TOPIC" "$member" roles/pubsub.publisher

@@ -3,6 +3,7 @@ package lrotest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -53,9 +54,62 @@ func Exhausted(retryDelay time.Duration, retryAfter string) Answer {
 }
 
 // HTML404 is the 404 page a Google front end serves for a path it does not route.
-func HTML404() Answer {
-	return Answer{Status: http.StatusNotFound, ContentType: "text/html; charset=UTF-8",
-		Body: []byte("<!DOCTYPE html><html><body><p><b>404.</b> That’s an error.</p></body></html>")}
+func HTML404() Answer { return FrontEndPage(http.StatusNotFound) }
+
+// FrontEndPage is the Google front end's own HTML error page for status, as
+// it serves it for a request that reaches no API behind it: a path none
+// serves (404), a method the path does not take (405), a request it
+// refuses (400, 413), its own failure (502).
+func FrontEndPage(status int) Answer {
+	title, detail := http.StatusText(status), "Your client has issued a request this server cannot serve."
+	switch {
+	case status == http.StatusNotFound:
+		detail = "The requested URL was not found on this server."
+	case status == http.StatusMethodNotAllowed:
+		detail = "The request method is inappropriate for the URL."
+	case status == http.StatusBadRequest:
+		detail = "Your client has issued a malformed or illegal request."
+	case status >= 500:
+		title = "Server Error"
+		detail = "The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds."
+	}
+	page := fmt.Sprintf(`<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">
+  <title>Error %[1]d (%[2]s)!!1</title>
+  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
+  <p><b>%[1]d.</b> <ins>That’s an error.</ins>
+  <p>%[3]s  <ins>That’s all we know.</ins>
+`, status, title, detail)
+	return Answer{Status: status, ContentType: "text/html; charset=UTF-8", Body: []byte(page)}
+}
+
+// NotGoogle lists answers that something other than a Google API gives,
+// named: a service mesh, an egress or TLS-inspecting proxy, an ingress or
+// gateway in front of the endpoint. None of them says anything about an
+// operation.
+func NotGoogle() map[string]Answer {
+	html := func(status int, title string) Answer {
+		return Answer{Status: status, ContentType: "text/html",
+			Body: fmt.Appendf(nil, "<html><head><title>%[1]d %[2]s</title></head><body><center><h1>%[1]d %[2]s</h1></center><hr><center>nginx</center></body></html>", status, title)}
+	}
+	plain := func(status int, body string) Answer {
+		return Answer{Status: status, ContentType: "text/plain", Body: []byte(body)}
+	}
+	return map[string]Answer{
+		"403 RBAC of a service mesh": plain(http.StatusForbidden, "RBAC: access denied"),
+		"403 block page of a proxy": {Status: http.StatusForbidden, ContentType: "text/html", Body: []byte(`<!DOCTYPE html><html><head><title>Access Denied</title></head>` +
+			`<body><h1>Access Denied</h1><p>Your request was blocked by your organisation's security policy.</p></body></html>`)},
+		"200 block page of a proxy": {Status: http.StatusOK, ContentType: "text/html", Body: []byte(`<!DOCTYPE html><html><head><title>Blocked</title></head>` +
+			`<body><h1>This site is blocked</h1><p>Category: uncategorised.</p></body></html>`)},
+		"400 of a proxy":            html(http.StatusBadRequest, "Bad Request"),
+		"413 of a proxy":            html(http.StatusRequestEntityTooLarge, "Request Entity Too Large"),
+		"431 of a proxy":            plain(http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"),
+		"404 of an ingress":         plain(http.StatusNotFound, "default backend - 404"),
+		"403 JSON of a gateway":     {Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)},
+		"403 JSON error of a proxy": {Status: http.StatusForbidden, Body: []byte(`{"error":{"code":403,"message":"Forbidden"}}`)},
+	}
 }
 
 // httpStatus is the usual HTTP status of each google.rpc code (code.proto).
