@@ -29,6 +29,7 @@ type gcloudState struct {
 	Topics        map[string]bool      // full names
 	Subscriptions map[string]string    // full name → its topic's full name
 	Retention     map[string]string    // topic's full name → its --message-retention-duration
+	Filters       map[string]string    // full name → its filter, if any
 	Roles         map[string]*fakeRole // projects/P/roles/R
 	Bindings      map[string]bool      // iamBinding.key()
 	Calls         [][]string           // the command words of each call, flags left out
@@ -168,7 +169,22 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 		if !ok {
 			return notFound(full("subscriptions", name))
 		}
+		if flags["format"] == "value(filter)" {
+			fmt.Fprintln(stdout, s.Filters[full("subscriptions", name)])
+			return 0
+		}
 		fmt.Fprintln(stdout, topic)
+	case "pubsub topics list-subscriptions":
+		var subs []string
+		for sub, topic := range s.Subscriptions {
+			if topic == full("topics", name) {
+				subs = append(subs, sub)
+			}
+		}
+		slices.Sort(subs)
+		for _, sub := range subs {
+			fmt.Fprintln(stdout, sub)
+		}
 	case "pubsub topics create":
 		if s.Topics[full("topics", name)] {
 			return fail("ALREADY_EXISTS: %s", name)
@@ -180,6 +196,12 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 			return fail("ALREADY_EXISTS: %s", name)
 		}
 		s.Subscriptions[full("subscriptions", name)] = full("topics", flags["topic"])
+		if f := flags["message-filter"]; f != "" {
+			if s.Filters == nil {
+				s.Filters = map[string]string{}
+			}
+			s.Filters[full("subscriptions", name)] = f
+		}
 	case "pubsub topics update":
 		if !s.Topics[full("topics", name)] {
 			return notFound(full("topics", name))

@@ -260,11 +260,21 @@ func TestManifests(t *testing.T) {
 			if len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 || d.Spec.Template.Spec.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
 				t.Error("the worker is not spread across zones")
 			}
+			// The emulator loops a backlog whose messages wait on the stream
+			// longer than the lease; Pub/Sub keeps the crash bound of the
+			// default lease (docs/operations.md#lease-settings).
+			lease := env["OPCANCEL_LEASE_EXTENSION"]
 			if dir == "overlays/dev" {
 				if env["OPCANCEL_AUTH"] != "none" || env["PUBSUB_EMULATOR_HOST"] == "" {
 					t.Errorf("dev runs with --auth=%s against %q, want none against the emulator", env["OPCANCEL_AUTH"], env["PUBSUB_EMULATOR_HOST"])
 				}
+				if lease != "10m" {
+					t.Errorf("dev runs with --lease-extension %q, want 10m, the longest Pub/Sub allows: the emulator's backlog drains", lease)
+				}
 				return
+			}
+			if lease != "" {
+				t.Errorf("%s sets --lease-extension %s, want the default (%v): a crashed worker's messages back within it", dir, lease, queue.DefaultLeaseExtension)
 			}
 			if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.services) != 1 || len(r.netpols) != 1 {
 				t.Errorf("%s renders %v", dir, r.kinds)

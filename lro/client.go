@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -188,10 +189,31 @@ func (c *Client) Get(ctx context.Context, svc *Service, name string) (*Operation
 		return nil, err
 	}
 	op, err := svc.Dialect.decodeOperation(body)
-	if err != nil {
-		return nil, &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: "malformed operation in answer: " + err.Error()}
+	switch {
+	case err != nil:
+		return nil, notAnOperation("the answer is not an operation: " + err.Error())
+	case !sameOperation(op.Name, name):
+		return nil, notAnOperation("the answer is not the operation asked for: it names another, or none")
 	}
 	return op, nil
+}
+
+// notAnOperation is a 2xx answer to get that is not the operation asked
+// for: a gateway's or a proxy's JSON ({"message": "Forbidden"}, {}), or
+// another operation. Google's names the operation (see sameOperation).
+func notAnOperation(message string) *Error {
+	return &Error{HTTPStatus: http.StatusOK, Code: Unknown, Message: message, NotGoogle: true}
+}
+
+// sameOperation reports whether an operation named got in an answer to
+// get is the one asked for as want: its name ends in the same operation
+// ID. Every dialect names the operation, but not always as it was asked
+// for: Cloud SQL and GKE by its ID alone, Cloud Storage under
+// projects/_/buckets/, some APIs under the project's number where it was
+// asked by its ID.
+func sameOperation(got, want string) bool {
+	id := func(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+	return got != "" && id(got) == id(want)
 }
 
 // check refuses any request for a service outside the table, a name that

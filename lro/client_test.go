@@ -272,6 +272,20 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		"operations/gfe405":    {Cancel: []lrotest.Answer{lrotest.FrontEndPage(405)}},
 		"operations/gfe502":    {Get: []lrotest.Answer{lrotest.FrontEndPage(502)}},
 		"operations/getempty":  {Get: []lrotest.Answer{{Body: []byte{}}}},
+		// JSON that is not the operation asked for: a gateway's.
+		"operations/getmessage": {Get: []lrotest.Answer{{Body: []byte(`{"message":"Forbidden"}`)}}},
+		"operations/getobject":  {Get: []lrotest.Answer{{Body: []byte(`{}`)}}},
+		"operations/getother":   {Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/other","done":true,"response":{}}`)}}},
+		// The same operation under another parent: an API names the
+		// project by its number where it was asked by its ID.
+		"operations/getparent": {Get: []lrotest.Answer{{Body: []byte(`{"name":"projects/123/operations/getparent","done":true,"response":{}}`)}}},
+		// A cancel's answer is Empty.
+		"operations/cancelmessage": {Cancel: []lrotest.Answer{{Body: []byte(`{"message":"Forbidden"}`)}}},
+		"operations/cancelnobody":  {Cancel: []lrotest.Answer{{Body: []byte{}}}},
+		// Damaged on the way: JSON that ends early.
+		"operations/getcut":    {Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/getcut","do`)}}},
+		"operations/cancelcut": {Cancel: []lrotest.Answer{{Body: []byte(`{`)}}},
+		"operations/errorcut":  {Cancel: []lrotest.Answer{{Status: 403, Body: []byte(`{"error":{"code":403,"message":"Quota exceeded.","status":"PERMISSION_DE`)}}},
 	}
 	for name, a := range lrotest.NotGoogle() {
 		scripts[proxyOp(name)] = lrotest.Script{Cancel: []lrotest.Answer{a}, Get: []lrotest.Answer{a}}
@@ -312,20 +326,34 @@ func TestAnswersBecomeTypedErrors(t *testing.T) {
 		{name: "operations/missing", wantCode: lro.NotFound, wantStatus: 404},
 		// An error body too large to read cannot be recognised as Google's.
 		{name: "operations/bigerr", wantCode: lro.Unavailable, wantStatus: 503, wantMisdirected: true},
-		{name: "operations/bigok", wantOK: true},
+		// A cancel's answer is Empty: anything else is not Google's.
+		{name: "operations/bigok", wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/cancelmessage", wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/cancelnobody", wantOK: true},
 		// A 2xx that is not JSON is a proxy's page, not Google's answer.
 		{name: "operations/notjson", wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
 		{name: "operations/reset", wantCode: lro.Transport},
+		// Text under a JSON content type was sent so: a page.
 		{name: "operations/gettrash", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		// JSON by its content type that begins as JSON and does not parse
+		// was damaged on its way: no answer, and nobody's misdirection.
+		{name: "operations/getcut", get: true, wantCode: lro.Transport},
+		{name: "operations/cancelcut", wantCode: lro.Transport},
+		{name: "operations/errorcut", wantCode: lro.Transport},
 		{name: "operations/getbig", get: true, wantCode: lro.Unknown, wantStatus: 200},
-		{name: "operations/getweird", get: true, wantCode: lro.Unknown, wantStatus: 200},
+		// JSON that is not an operation, or not the one asked for, is not
+		// Google's answer to the get.
+		{name: "operations/getweird", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/getmessage", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/getobject", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/getother", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/getempty", get: true, wantCode: lro.Unknown, wantStatus: 200, wantMisdirected: true},
+		{name: "operations/getparent", get: true, wantOK: true},
 		{name: "operations/getstatus", get: true, wantCode: lro.InvalidArgument, wantStatus: 400},
 		// The Google front end's own pages are Google's answers.
 		{name: "operations/gfe400", wantCode: lro.InvalidArgument, wantStatus: 400},
 		{name: "operations/gfe405", wantCode: lro.Unimplemented, wantStatus: 405},
 		{name: "operations/gfe502", get: true, wantCode: lro.Unavailable, wantStatus: 502},
-		// An empty 200 is no operation, but it is no proxy's page either.
-		{name: "operations/getempty", get: true, wantCode: lro.Unknown, wantStatus: 200},
 	}
 	// Answers of a proxy, a gateway or an ingress, to a cancel and to a get:
 	// the code of their HTTP status (UNKNOWN for a 2xx), and misdirected.

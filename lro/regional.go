@@ -66,3 +66,19 @@ func (s *Service) EndpointHosts() []string {
 	slices.Sort(hosts)
 	return slices.Compact(hosts)
 }
+
+// EndpointOf returns the host of the endpoint the requests about name go
+// to: its location's regional endpoint, or the global one (see
+// docs/contract.md#regional-endpoints). It is one of EndpointHosts, never
+// text of the name.
+func (s *Service) EndpointOf(name string) (string, error) {
+	r, err := s.route(name)
+	if err != nil {
+		return "", err
+	}
+	u, err := s.endpointFor(r, name)
+	if err != nil {
+		return "", err
+	}
+	return u.Host, nil
+}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,41 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 		c.observer.RequestStarted(svc.Host, method)
 		defer func() { c.observer.RequestFinished(svc.Host, method, code, c.now().Sub(start)) }()
 	}
+	a, err := c.exchange(ctx, svc, method, httpMethod, target)
+	switch {
+	case err != nil:
+	case a.status >= 200 && a.status < 300:
+		err = a.success(method)
+	default:
+		err = parseError(a.status, a.header, a.body, c.now())
+		if a.tooLarge {
+			err.(*Error).Message += fmt.Sprintf(" (error body larger than %d bytes)", MaxBodyBytes)
+		}
+	}
+	if err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) {
+			code = e.Code
+		}
+		return nil, err
+	}
+	code = OK
+	return a.body, nil
+}
+
+// httpAnswer is an answer that arrived whole: its status, headers and body,
+// the body cut at MaxBodyBytes (tooLarge) and otherwise as sent.
+type httpAnswer struct {
+	status   int
+	header   http.Header
+	body     []byte
+	tooLarge bool
+}
+
+// exchange sends the request and reads its answer. A request that got no
+// answer, or one cut short or damaged on its way (see damaged), is a
+// transport failure (Code Transport); a cancelled caller context is
+// returned as is.
+func (c *Client) exchange(ctx context.Context, svc *Service, method, httpMethod, target string) (*httpAnswer, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var body io.Reader
@@ -37,48 +74,70 @@ func (c *Client) do(ctx context.Context, svc *Service, method, httpMethod, targe
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.clients[svc.Host].Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if err == nil {
+		a := &httpAnswer{status: resp.StatusCode, header: resp.Header}
+		a.body, err = readCapped(resp.Body, MaxBodyBytes)
+		resp.Body.Close()
+		if a.tooLarge = errors.Is(err, errTooLarge); a.tooLarge || err == nil {
+			return a, a.damaged()
 		}
-		e := transportError(err, c.timeout)
-		code = e.Code
-		return nil, e
 	}
-	data, readErr := readCapped(resp.Body, MaxBodyBytes)
-	resp.Body.Close()
-	if readErr != nil && !errors.Is(readErr, errTooLarge) {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		e := transportError(readErr, c.timeout)
-		code = e.Code
-		return nil, e
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		code = OK
-		switch {
-		case readErr != nil && method != methodCancel:
-			// A cancel's answer is Empty: its body is not needed.
-			code = Unknown
-			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: fmt.Sprintf("answer body is larger than %d bytes", MaxBodyBytes)}
-		case readErr == nil && !jsonOrEmpty(data):
-			// A page instead of JSON: a proxy's, not the API's answer, and
-			// no sign that the request reached the API (see Misdirected).
-			code = Unknown
-			return nil, &Error{HTTPStatus: resp.StatusCode, Code: Unknown, Message: "answer is not JSON", NotGoogle: true}
-		}
-		return data, nil
+	return nil, transportError(err, c.timeout)
+}
+
+// damaged reports an answer whose content type says JSON and whose body
+// begins as JSON but does not parse: cut short on its way (a truncated
+// body with a Content-Length to match), not an answer of anyone's. It is a
+// transport failure, retried like a reset, and no sign of a misdirection.
+// A body that does not even begin as JSON was sent so: a page under the
+// wrong content type.
+func (a *httpAnswer) damaged() error {
+	b := bytes.TrimSpace(a.body)
+	if a.tooLarge || !jsonContentType(a.header) || len(b) == 0 || (b[0] != '{' && b[0] != '[') || json.Valid(b) {
+		return nil
 	}
-	var e *Error
-	if readErr != nil {
-		e = parseError(resp.StatusCode, resp.Header, nil, c.now())
-		e.Message = fmt.Sprintf("%s (error body larger than %d bytes)", e.Message, MaxBodyBytes)
-	} else {
-		e = parseError(resp.StatusCode, resp.Header, data, c.now())
+	return &Error{Code: Transport, Message: fmt.Sprintf("the answer (HTTP %d) was damaged on its way: its JSON body ends early or does not parse", a.status)}
+}
+
+// success checks a 2xx answer to method. A body that is not JSON is a
+// proxy's page, not the API's answer, and no sign that the request
+// reached the API (see Misdirected); so is an answer to a cancel that is
+// not google.protobuf.Empty (empty, or {}), which is every catalog API's
+// answer to it. An answer to get is checked against the name asked for by
+// Get.
+func (a *httpAnswer) success(method string) error {
+	notGoogle := func(message string) error {
+		return &Error{HTTPStatus: a.status, Code: Unknown, Message: message, NotGoogle: true}
 	}
-	code = e.Code
-	return nil, e
+	switch {
+	case method == methodCancel && !a.empty():
+		return notGoogle("the answer to a cancel is not empty, as Google's is")
+	case a.tooLarge:
+		return &Error{HTTPStatus: a.status, Code: Unknown, Message: fmt.Sprintf("answer body is larger than %d bytes", MaxBodyBytes)}
+	case !jsonOrEmpty(a.body):
+		return notGoogle("answer is not JSON")
+	}
+	return nil
+}
+
+// empty reports whether the body is google.protobuf.Empty: nothing, or a
+// JSON object without members.
+func (a *httpAnswer) empty() bool {
+	if a.tooLarge {
+		return false
+	}
+	b := bytes.TrimSpace(a.body)
+	var m map[string]json.RawMessage
+	return len(b) == 0 || b[0] == '{' && json.Unmarshal(b, &m) == nil && len(m) == 0
+}
+
+// jsonContentType reports whether the answer says its body is JSON.
+func jsonContentType(h http.Header) bool {
+	t, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && (t == "application/json" || strings.HasSuffix(t, "+json"))
 }
 
 var errTooLarge = errors.New("body too large")

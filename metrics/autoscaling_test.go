@@ -32,6 +32,29 @@ func TestUnpacedOutstandingRatio(t *testing.T) {
 	}
 }
 
+// TestQueuedJobsOfAPacedServiceAreNotCounted: jobs that wait to start
+// behind a service's requests waiting for its rate wait for the rate too;
+// jobs queued behind a service that waits for capacity count.
+func TestQueuedJobsOfAPacedServiceAreNotCounted(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry())
+	m.MaxOutstanding.Set(10000)
+	// A flood: 5,000 held, 20 requests waiting for the rate, 4,970 jobs
+	// behind them; 10 jobs of another service being worked on.
+	m.JobsInFlight.Set(5010)
+	m.APIRequestsWaitingForRate.WithLabelValues("flood.googleapis.com").Set(20)
+	m.JobsQueued.WithLabelValues("flood.googleapis.com").Set(4970)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.002; got != want {
+		t.Errorf("(5,010 held - 20 requests and 4,970 jobs waiting for the rate) / 10,000 = %v, want %v", got, want)
+	}
+	// A service without requests waiting for a rate: its queued jobs wait
+	// for capacity, which another worker adds.
+	m.APIRequestsWaitingForRate.WithLabelValues("flood.googleapis.com").Set(0)
+	if got, want := testutil.ToFloat64(m.UnpacedOutstanding), 0.501; got != want {
+		t.Errorf("nothing waiting for a rate: %v, want %v", got, want)
+	}
+}
+
 func helpOf(t *testing.T, reg *prometheus.Registry, name string) string {
 	t.Helper()
 	fams, err := reg.Gather()

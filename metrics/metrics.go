@@ -75,6 +75,9 @@ type Metrics struct {
 	// throttling): all of a service's queued requests while the last one to
 	// leave waited for its pace, none otherwise.
 	APIRequestsWaitingForRate *prometheus.GaugeVec
+	// JobsQueued is each service's jobs that wait to start: held, routed,
+	// and behind the service's start line (see docs/design.md#floods-wait-their-turn).
+	JobsQueued *prometheus.GaugeVec
 	// Panics counts deliveries whose handling panicked (recovered; the
 	// delivery was nacked), by service.
 	Panics *prometheus.CounterVec
@@ -142,6 +145,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"API requests waiting to be sent (for their service's turn, its share of the pool, the pool or its pace), by service.", "service"),
 		APIRequestsWaitingForRate: gaugeVec("opcancel_api_requests_waiting_for_rate",
 			"API requests waiting to be sent behind their service's rate (configured, or lowered by adaptive throttling): a service's queued requests while the last one sent waited for its pace, else 0; by service.", "service"),
+		JobsQueued: gaugeVec("opcancel_jobs_queued",
+			"Jobs held that wait to start: routed to their service, behind the jobs of its start line, holding their message and nothing else; by service.", "service"),
 		Panics: counterVec("opcancel_panics_total",
 			"Deliveries whose handling panicked: recovered, logged with the stack, and nacked; by service.", "service"),
 		MaxOutstanding: gauge("opcancel_max_outstanding",
@@ -159,7 +164,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.JobsInFlight, m.APIRequestsInFlight, m.ResultPublishFailures,
 		m.RateLimitWait, m.RateLimitDelayed, m.ThrottleAllowedRate, m.ThrottleDelayed, m.ThrottleWait,
 		m.MisdirectedRequests, m.ServiceRequestsInFlight, m.ServiceMaxConcurrency, m.ServiceConcurrencyWait,
-		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
+		m.APIRequestsQueued, m.APIRequestsWaitingForRate, m.JobsQueued, m.Panics, m.MaxOutstanding, m.Concurrency, m.UnpacedOutstanding, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

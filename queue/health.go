@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/stats"
 )
 
@@ -16,14 +17,19 @@ const streamingPull = "/google.pubsub.v1.Subscriber/StreamingPull"
 const streamSettle = time.Second
 
 // streamMonitor watches the client's gRPC calls (a stats.Handler) and reports
-// whether a streaming pull is open.
+// whether a streaming pull to a subscription is open.
 type streamMonitor struct {
 	mu      sync.Mutex
 	streams map[*streamTag]time.Time // open streaming pulls and when they began
 	now     func() time.Time
 }
 
-type streamTag struct{ answered bool }
+// streamTag is one streaming pull: the subscription its first request
+// names, and whether the server has answered.
+type streamTag struct {
+	sub      string
+	answered bool
+}
 
 type tagKey struct{}
 
@@ -31,14 +37,15 @@ func newStreamMonitor() *streamMonitor {
 	return &streamMonitor{streams: map[*streamTag]time.Time{}, now: time.Now}
 }
 
-// Healthy reports whether at least one streaming pull has been open for a
-// while or has received something from the server.
-func (m *streamMonitor) Healthy() bool {
+// Healthy reports whether at least one streaming pull to the subscription
+// sub (a full name) has been open for a while or has received something
+// from the server.
+func (m *streamMonitor) Healthy(sub string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	for tag, began := range m.streams {
-		if tag.answered || now.Sub(began) >= streamSettle {
+		if tag.sub == sub && (tag.answered || now.Sub(began) >= streamSettle) {
 			return true
 		}
 	}
@@ -59,9 +66,13 @@ func (m *streamMonitor) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch s.(type) {
+	switch s := s.(type) {
 	case *stats.Begin:
 		m.streams[tag] = m.now()
+	case *stats.OutPayload:
+		if r, ok := s.Payload.(*pubsubpb.StreamingPullRequest); ok && r.GetSubscription() != "" {
+			tag.sub = r.GetSubscription()
+		}
 	case *stats.InHeader, *stats.InPayload:
 		tag.answered = true
 	case *stats.End:

@@ -57,9 +57,20 @@ const (
 )
 
 // Validate reports an invalid field as a *worker.ConfigError, the one type
-// of an invalid setting that commands turn into the flag's name.
+// of an invalid setting that commands turn into the flag's name. A
+// LeaseExtension of 0 is the default.
 func (c ReceiveConfig) Validate() error {
-	if l := c.LeaseExtension; l != 0 && (l < MinLeaseExtension || l > MaxLeaseExtension || l%time.Second != 0) {
+	if c.LeaseExtension == 0 {
+		return nil
+	}
+	return CheckLeaseExtension(c.LeaseExtension)
+}
+
+// CheckLeaseExtension reports a lease extension outside Pub/Sub's limits,
+// 0 included, as a *worker.ConfigError: for a value a user set, where 0 is
+// not a way to ask for the default.
+func CheckLeaseExtension(l time.Duration) error {
+	if l < MinLeaseExtension || l > MaxLeaseExtension || l%time.Second != 0 {
 		return &worker.ConfigError{Field: "LeaseExtension", Value: l,
 			Problem: "must be whole seconds from 10s to 10m (Pub/Sub's limits on an ack deadline)"}
 	}
@@ -116,9 +127,9 @@ func receiveSettings(cfg ReceiveConfig) pubsub.ReceiveSettings {
 	}
 }
 
-// Healthy reports whether a streaming pull is open: the subscription is
-// being received.
-func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy() }
+// Healthy reports whether a streaming pull to the subscription is open: it
+// is being received.
+func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy(s.name) }
 
 // The worker defines the interfaces it consumes; the Subscriber is its Source.
 var _ worker.Source = (*Subscriber)(nil)

@@ -158,3 +158,53 @@ func nackThenAck(t *testing.T, s *queue.Subscriber) ([]worker.Delivery, error) {
 	defer mu.Unlock()
 	return got, errors.Join(errs...)
 }
+
+// TestHealthyIsPerSubscription: of two subscriptions of one client, the
+// one being received is healthy, the other is not until it is received
+// too: a worker reading partitions is ready only when it reads them all.
+func TestHealthyIsPerSubscription(t *testing.T) {
+	t.Parallel()
+	p := newOnPstest(t, false)
+	ctx := context.Background()
+	setup, err := pubsub.NewClient(ctx, "p", queuetest.ClientOptions(p.srv.Addr)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	const other = "projects/p/subscriptions/other"
+	if _, err := setup.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: other, Topic: p.topic}); err != nil {
+		t.Fatal(err)
+	}
+	pub := p.client.Publisher(queue.PublishConfig{Topic: p.topic})
+	if err := pub.Publish(ctx, []byte("operations/x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	pub.Stop()
+	receive := func(s *queue.Subscriber) (stop func()) {
+		rctx, cancel := context.WithCancel(ctx)
+		got := make(chan struct{})
+		done := make(chan error, 1)
+		var once sync.Once
+		go func() {
+			done <- s.Receive(rctx, func(_ context.Context, d worker.Delivery) { d.Ack(); once.Do(func() { close(got) }) })
+		}()
+		select {
+		case <-got: // the stream has delivered: it is open and has answered
+		case err := <-done:
+			t.Fatalf("Receive returned early: %v", err)
+		}
+		return func() { cancel(); <-done }
+	}
+	a := p.client.Subscriber(queue.ReceiveConfig{Subscription: p.sub, MaxOutstanding: 10})
+	b := p.client.Subscriber(queue.ReceiveConfig{Subscription: other, MaxOutstanding: 10})
+	stopA := receive(a)
+	defer stopA()
+	if !a.Healthy() || b.Healthy() {
+		t.Errorf("receiving %s only: healthy %v, and %s %v; want true and false", p.sub, a.Healthy(), other, b.Healthy())
+	}
+	stopB := receive(b)
+	defer stopB()
+	if !b.Healthy() {
+		t.Errorf("%s not healthy while received", other)
+	}
+}

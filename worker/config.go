@@ -12,7 +12,8 @@ type Config struct {
 	// Concurrency bounds the API requests in flight at once (the worker pool).
 	Concurrency int
 	// MaxOutstanding bounds the deliveries held at once, including those
-	// waiting between verification polls, which hold no pool slot.
+	// waiting between verification polls, which hold no pool slot, all
+	// sources together: each of n sources holds SourceWindow(n).
 	MaxOutstanding int
 	// VerifyTimeout is how long to poll for done after a cancel was accepted,
 	// unless the service overrides it.
@@ -48,7 +49,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Concurrency:     64,
-		MaxOutstanding:  1000,
+		MaxOutstanding:  10000,
 		VerifyTimeout:   5 * time.Minute,
 		RetryBudget:     2 * time.Minute,
 		ShutdownTimeout: 25 * time.Second,
@@ -60,6 +61,13 @@ func DefaultConfig() Config {
 		MemoryEntries:   200000,
 		MemoryAge:       time.Hour,
 	}
+}
+
+// SourceWindow is how many deliveries each of n sources (subscriptions)
+// may hold: an equal part of MaxOutstanding, at least 1. It is also each
+// subscription's flow-control limit.
+func (c Config) SourceWindow(n int) int {
+	return max(c.MaxOutstanding/max(n, 1), 1)
 }
 
 // withDefaults fills the zero internal tunables from DefaultConfig.

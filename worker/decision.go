@@ -115,11 +115,13 @@ func final(op *lro.Operation) result {
 	return r
 }
 
-// unreadable is the outcome of a verification whose last get, at the verify
-// timeout, was answered by something that is not Google's (lro.Misdirected):
-// the state of the operation is unknown, and unverified would ack what a
-// proxy, not the API, said. It is retry_exhausted, nacked, and the
-// redelivery cancels and verifies again.
+// unreadable is the outcome of a verification that never heard from
+// Google (every get answered by something that is not Google's, or not at
+// all: lro.FromGoogle), or whose last get, at the verify timeout, was
+// answered by something that is not Google's (lro.Misdirected): the state
+// of the operation is unknown, and unverified would ack what a proxy, or
+// silence, said. It is retry_exhausted, nacked, and the redelivery cancels
+// and verifies again. err is the last get's failure.
 func unreadable(timeout time.Duration, err error) result {
 	return result{outcome: RetryExhausted, code: lro.CodeOf(err).String(),
 		message: fmt.Sprintf("the cancel was accepted, but the operation could not be read within the verify timeout (%s): %v", timeout, err)}

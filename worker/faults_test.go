@@ -211,8 +211,8 @@ func startFaultyAPI(t *testing.T, f *faultyAPI) (string, *http.Transport) {
 func TestFaultsBetweenWorkerAndAPI(t *testing.T) {
 	t.Parallel()
 	const requestTimeout = time.Second
-	// A quota error in a 403: its truncated body is no Google error, and
-	// reads as PERMISSION_DENIED only by its HTTP status.
+	// A quota error in a 403: cut short, it is no answer, neither a
+	// refusal nor a misdirection.
 	quota := lrotest.Answer{Status: 403, Body: []byte(`{"error":{"code":403,"message":"Quota exceeded.","status":"PERMISSION_DENIED",` +
 		`"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com"}]}}`)}
 	tests := []struct {
@@ -228,9 +228,9 @@ func TestFaultsBetweenWorkerAndAPI(t *testing.T) {
 		{"reset mid-body of a get's answer", resetMidBody, http.MethodGet, lrotest.Script{}, "TRANSPORT"},
 		{"stall after the cancel's headers", stallAfterHeaders, http.MethodPost, lrotest.Script{}, "TRANSPORT"},
 		{"stall after a get's headers", stallAfterHeaders, http.MethodGet, lrotest.Script{}, "TRANSPORT"},
-		{"truncated JSON of the cancel's answer", truncatedJSON, http.MethodPost, lrotest.Script{}, "UNKNOWN"},
-		{"truncated JSON of a get's answer", truncatedJSON, http.MethodGet, lrotest.Script{}, "UNKNOWN"},
-		{"truncated JSON of a quota error", truncatedJSON, http.MethodPost, lrotest.Script{Cancel: []lrotest.Answer{quota, {}}}, "PERMISSION_DENIED"},
+		{"truncated JSON of the cancel's answer", truncatedJSON, http.MethodPost, lrotest.Script{}, "TRANSPORT"},
+		{"truncated JSON of a get's answer", truncatedJSON, http.MethodGet, lrotest.Script{}, "TRANSPORT"},
+		{"truncated JSON of a quota error", truncatedJSON, http.MethodPost, lrotest.Script{Cancel: []lrotest.Answer{quota, {}}}, "TRANSPORT"},
 		{"Content-Length longer than the cancel's answer", longContentLength, http.MethodPost, lrotest.Script{}, "TRANSPORT"},
 		{"Content-Length longer than a get's answer", longContentLength, http.MethodGet, lrotest.Script{}, "TRANSPORT"},
 		// The transport itself sends the request again: the worker sees
@@ -271,6 +271,12 @@ func TestFaultsBetweenWorkerAndAPI(t *testing.T) {
 			method := map[string]string{http.MethodPost: "cancel", http.MethodGet: "get"}[tt.method]
 			if n := testutilCounter(h.m.APIRequests.WithLabelValues(vault, method, tt.seen)); n != 1 {
 				t.Errorf("opcancel_api_requests_total{method=%q,code=%q} = %v, want the damaged answer counted there", method, tt.seen, n)
+			}
+			if n := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); n != 0 {
+				t.Errorf("opcancel_api_misdirected_requests_total = %v, want 0: damage on the way is no misdirection", n)
+			}
+			if w := h.logs.FilterMessageSnippet("not recognisably Google's").All(); len(w) != 0 {
+				t.Errorf("%d misdirection warnings, want none: %v", len(w), w)
 			}
 			st := fake.Op("operations/x")
 			switch {

@@ -29,11 +29,13 @@ func TestHostileAnswers(t *testing.T) {
 		{"10 MiB operation", lrotest.Script{Get: repeat(lrotest.Answer{Body: tenMiB}, 100)}, Unverified, "UNKNOWN", 5 * time.Minute},
 		{"slow drip on cancel", lrotest.Script{Cancel: []lrotest.Answer{{Body: []byte(`{"padding":"` + strings.Repeat("x", 100) + `"}`), Drip: time.Second}}}, RetryExhausted, "TRANSPORT", 2*time.Minute + 30*time.Second},
 		{"JSON under a wrong content type", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/x","done":true,"error":{"code":1,"message":"c"}}`), ContentType: "image/png"}}}, Cancelled, "OK", 10 * time.Second},
-		{"done with both error and response", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"done":true,"error":{"code":13,"message":"e"},"response":{"@type":"x"}}`)}}}, Failed, "OK", 10 * time.Second},
+		{"done with both error and response", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/x","done":true,"error":{"code":13,"message":"e"},"response":{"@type":"x"}}`)}}}, Failed, "OK", 10 * time.Second},
 		// A google.rpc.Status with code 0 (OK) is no error.
 		{"done with an empty error", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/x","done":true,"error":{}}`)}}}, DoneNoResult, "OK", 10 * time.Second},
-		{"done with an OK error and a response", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"done":true,"error":{"code":0,"message":"fine"},"response":{"@type":"x"}}`)}}}, Completed, "OK", 10 * time.Second},
-		{"error code of the wrong type", lrotest.Script{Get: repeat(lrotest.Answer{Body: []byte(`{"done":true,"error":{"code":"one"}}`)}, 100)}, Unverified, "UNKNOWN", 5 * time.Minute},
+		{"done with an OK error and a response", lrotest.Script{Get: []lrotest.Answer{{Body: []byte(`{"name":"operations/x","done":true,"error":{"code":0,"message":"fine"},"response":{"@type":"x"}}`)}}}, Completed, "OK", 10 * time.Second},
+		// JSON that is no operation is not Google's: never the last word
+		// of a verification either.
+		{"error code of the wrong type", lrotest.Script{Get: repeat(lrotest.Answer{Body: []byte(`{"name":"operations/x","done":true,"error":{"code":"one"}}`)}, 100)}, RetryExhausted, "UNKNOWN", 5 * time.Minute},
 		{"unknown status string", lrotest.Script{Cancel: []lrotest.Answer{{Status: 400, Body: []byte(`{"error":{"code":400,"status":"TOTALLY_NEW","message":"?"}}`)}}}, Rejected, "INVALID_ARGUMENT", time.Second},
 		{"unknown status with a 503", lrotest.Script{Cancel: []lrotest.Answer{{Status: 503, Body: []byte(`{"error":{"code":503,"status":"TOTALLY_NEW"}}`)}, {}}}, Cancelled, "OK", 10 * time.Second},
 		{"absurd RetryInfo", lrotest.Script{Cancel: []lrotest.Answer{{Status: 429, Body: []byte(`{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31536000000s"}]}}`)}}}, RetryExhausted, "RESOURCE_EXHAUSTED", 2 * time.Minute},

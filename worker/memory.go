@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
@@ -12,39 +13,53 @@ import (
 // final state never changes), and the outcomes of the messages it acked
 // (a delivery of an acked message is Pub/Sub's repeat, whose ack was lost
 // or void). It holds at most max entries, the oldest leaving first, and an
-// entry older than age is not used.
+// entry older than age is not used. An entry is the same size whatever
+// the name or message ID it stands for: its key is a digest.
 type memory struct {
 	max int
 	age time.Duration
 
 	mu      sync.Mutex
-	entries map[string]remembered
+	entries map[memoryKey]remembered
 	// order holds the keys, oldest first from next once it is full: a ring
 	// of up to max keys, each key once.
-	order []string
+	order []memoryKey
 	next  int
 }
 
+// memoryKey is the first 16 bytes of the SHA-256 of what an entry stands
+// for. Two of 200,000 entries share one with a probability of about
+// 10⁻²⁹: never, in practice.
+type memoryKey [16]byte
+
 // remembered is one entry: how something ended, and when.
 type remembered struct {
-	service string
 	outcome Outcome
 	code    string
 	at      time.Time
 }
 
 func newMemory(max int, age time.Duration) *memory {
-	return &memory{max: max, age: age, entries: map[string]remembered{}}
+	return &memory{max: max, age: age, entries: map[memoryKey]remembered{}}
 }
 
 // The two kinds of keys: a message ID, and an operation (service host and
 // name), which no message ID can be mistaken for.
-func messageKey(id string) string              { return "message\x00" + id }
-func operationKey(service, name string) string { return "operation\x00" + service + "/" + name }
+func messageKey(id string) memoryKey              { return digest("message\x00", id) }
+func operationKey(service, name string) memoryKey { return digest("operation\x00", service+"/"+name) }
+
+func digest(kind, s string) memoryKey {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	h.Write([]byte(s))
+	var k memoryKey
+	copy(k[:], h.Sum(nil))
+	return k
+}
 
 // put remembers r under key. An entry of the same key is replaced and keeps
 // its place in the order.
-func (m *memory) put(key string, r remembered) {
+func (m *memory) put(key memoryKey, r remembered) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.entries[key]; ok {
@@ -62,7 +77,7 @@ func (m *memory) put(key string, r remembered) {
 }
 
 // get returns the entry of key unless it is older than age.
-func (m *memory) get(key string, now time.Time) (remembered, bool) {
+func (m *memory) get(key memoryKey, now time.Time) (remembered, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.entries[key]
@@ -102,13 +117,13 @@ func (r remembered) result(message string) result {
 // state.
 func (w *Worker) rememberOperation(j *job, r result) {
 	if r.outcome.final() && !r.fromMemory {
-		w.memory.put(operationKey(j.svc.Host, j.req.Name), remembered{service: j.service, outcome: r.outcome, code: r.code, at: time.Now()})
+		w.memory.put(operationKey(j.svc.Host, j.req.Name), remembered{outcome: r.outcome, code: r.code, at: time.Now()})
 	}
 }
 
 // rememberMessage keeps the outcome of j's message, which was acked.
 func (w *Worker) rememberMessage(j *job, r result) {
 	if j.d.ID != "" {
-		w.memory.put(messageKey(j.d.ID), remembered{service: j.service, outcome: r.outcome, code: r.code, at: time.Now()})
+		w.memory.put(messageKey(j.d.ID), remembered{outcome: r.outcome, code: r.code, at: time.Now()})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
 	"opcancel/metrics"
+	"opcancel/request"
 )
 
 // TestRepeatsAreSettledFromMemory: an operation found done is never asked
@@ -118,19 +119,49 @@ func TestMemoryHoldsAtMostItsEntries(t *testing.T) {
 	m := newMemory(3, time.Hour)
 	now := time.Now()
 	for i := range 5 {
-		m.put(fmt.Sprint(i), remembered{outcome: Cancelled, at: now})
+		m.put(messageKey(fmt.Sprint(i)), remembered{outcome: Cancelled, at: now})
 	}
-	m.put("4", remembered{outcome: Failed, at: now}) // replaced in place
+	m.put(messageKey("4"), remembered{outcome: Failed, at: now}) // replaced in place
 	for i, want := range []bool{false, false, true, true, true} {
-		if _, ok := m.get(fmt.Sprint(i), now); ok != want {
+		if _, ok := m.get(messageKey(fmt.Sprint(i)), now); ok != want {
 			t.Errorf("entry %d remembered: %v, want %v", i, ok, want)
 		}
 	}
-	if r, _ := m.get("4", now); r.outcome != Failed {
+	if r, _ := m.get(messageKey("4"), now); r.outcome != Failed {
 		t.Errorf("entry 4 = %s, want the latest, failed", r.outcome)
 	}
 	if len(m.entries) != 3 || len(m.order) != 3 {
 		t.Errorf("%d entries, %d keys in order; want 3 and 3", len(m.entries), len(m.order))
+	}
+}
+
+// TestMemoryEntriesDoNotGrowWithNames: an entry takes as much memory for
+// the longest valid name (1 KiB, under a long host) as for a short one,
+// so that the memory's bound in entries is a bound in bytes
+// (docs/design.md#the-memory-of-outcomes). Not parallel: it reads the
+// heap, which the parallel tests leave alone until it returns.
+func TestMemoryEntriesDoNotGrowWithNames(t *testing.T) {
+	const n = 20000
+	long := strings.Repeat("h", 240) + ".googleapis.com"
+	perEntry := func(host string, nameBytes int) float64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m := newMemory(n, time.Hour)
+		now := time.Now()
+		for i := range n {
+			id := fmt.Sprintf("/%d", i)
+			name := "operations/" + strings.Repeat("a", nameBytes-len("operations/")-len(id)) + id
+			m.put(operationKey(host, name), remembered{outcome: Cancelled, code: "OK", at: now})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(m)
+		return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	}
+	short, longest := perEntry(vault, 20), perEntry(long, request.MaxNameBytes)
+	if longest > short+64 {
+		t.Errorf("an entry takes %.0f bytes with 1 KiB names under a %d-byte host, %.0f with 20-byte names: want the same, whatever the name", longest, len(long), short)
 	}
 }
 
@@ -144,12 +175,15 @@ func TestStartUpSeriesFromMemory(t *testing.T) {
 	}
 }
 
-// BenchmarkMemoryPerEntry measures the heap one remembered outcome takes,
-// with keys as long as the benchmarks' operation names and Pub/Sub's
-// message IDs: go test -run '^$' -bench MemoryPerEntry ./worker
-// (docs/performance.md#micro-benchmarks).
+// BenchmarkMemoryPerEntry measures the heap one remembered outcome takes
+// in a full memory of the default 200,000 entries, half of them
+// operations with the longest valid names (1 KiB) under a 255-byte host,
+// half message IDs: go test -run '^$' -bench MemoryPerEntry ./worker
+// (docs/performance.md#micro-benchmarks). An entry's size does not depend
+// on them (TestMemoryEntriesDoNotGrowWithNames).
 func BenchmarkMemoryPerEntry(b *testing.B) {
-	const n = 100000
+	n := DefaultConfig().MemoryEntries
+	host := strings.Repeat("h", 240) + ".googleapis.com"
 	var per float64
 	for b.Loop() {
 		runtime.GC()
@@ -158,12 +192,14 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 		m := newMemory(n, time.Hour)
 		now := time.Now()
 		for i := range n / 2 {
-			m.put(operationKey(vault, fmt.Sprintf("operations/bench-%d", i)), remembered{service: vault, outcome: Cancelled, code: "OK", at: now})
-			m.put(messageKey(fmt.Sprint(17000000000000000+i)), remembered{service: vault, outcome: Cancelled, code: "OK", at: now})
+			id := fmt.Sprintf("/%d", i)
+			name := "operations/" + strings.Repeat("a", request.MaxNameBytes-len("operations/")-len(id)) + id
+			m.put(operationKey(host, name), remembered{outcome: Cancelled, code: "OK", at: now})
+			m.put(messageKey(fmt.Sprint(17000000000000000+i)), remembered{outcome: Cancelled, code: "OK", at: now})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		per = float64(after.HeapAlloc-before.HeapAlloc) / n
+		per = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 		runtime.KeepAlive(m)
 	}
 	b.ReportMetric(per, "B/entry")

@@ -81,48 +81,65 @@ func TestMisdirected404sAreNackedAndReported(t *testing.T) {
 func TestNotGoogleAnswersAckNothing(t *testing.T) {
 	t.Parallel()
 	refused := lrotest.Err(lro.FailedPrecondition, "Operation cannot be cancelled.")
-	places := []struct {
+	type place struct {
 		name string
 		// method is the request the proxy answers.
 		method string
 		script lrotest.Script
-	}{
-		{"cancel", http.MethodPost, lrotest.Script{}},
+	}
+	cancel := place{"cancel", http.MethodPost, lrotest.Script{}}
+	gets := []place{
 		{"verification get", http.MethodGet, lrotest.Script{}},
 		{"get after FAILED_PRECONDITION", http.MethodGet, lrotest.Script{Cancel: []lrotest.Answer{refused}}},
 	}
-	for answerName, a := range lrotest.NotGoogle() {
-		for _, p := range places {
-			t.Run(answerName+" to the "+p.name, func(t *testing.T) {
-				t.Parallel()
-				synctest.Test(t, func(t *testing.T) {
-					cfg := DefaultConfig()
-					cfg.RetryBudget = 20 * time.Second
-					cfg.VerifyTimeout = time.Minute
-					h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
-						if r.Method == p.method {
-							return &a
-						}
-						return nil
-					}}, "")
-					h.fake.Set("operations/x", p.script)
-					got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil))
-					e, _ := h.outcomeLog("m")
-					if got != RetryExhausted {
-						t.Fatalf("outcome %s (%v), want retry_exhausted: an answer that is not Google's acks nothing", got, e.ContextMap()["detail"])
-					}
-					if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
-						t.Errorf("settlement (-want +got):\n%s", diff)
-					}
-					if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got < 1 {
-						t.Errorf("opcancel_api_misdirected_requests_total = %v, want every such answer counted", got)
-					}
-					warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()
-					if len(warnings) != 1 || warnings[0].ContextMap()["status"] != int64(a.Status) {
-						t.Errorf("warnings %v, want one naming HTTP status %d", warnings, a.Status)
-					}
-				})
-			})
+	type answerAt struct {
+		name   string
+		answer lrotest.Answer
+		place  place
+	}
+	var cases []answerAt
+	for name, a := range lrotest.NotGoogle() {
+		for _, p := range append([]place{cancel}, gets...) {
+			cases = append(cases, answerAt{name, a, p})
 		}
+	}
+	// JSON that is not the operation asked for, to a get.
+	for name, a := range lrotest.NotTheOperation() {
+		for _, p := range gets {
+			cases = append(cases, answerAt{name, a, p})
+		}
+	}
+	for _, c := range cases {
+		a, p := c.answer, c.place
+		t.Run(c.name+" to the "+p.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.RetryBudget = 20 * time.Second
+				cfg.VerifyTimeout = time.Minute
+				h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
+					if r.Method == p.method {
+						return &a
+					}
+					return nil
+				}}, "")
+				h.fake.Set("operations/x", p.script)
+				got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil))
+				e, _ := h.outcomeLog("m")
+				if got != RetryExhausted {
+					t.Fatalf("outcome %s (%v), want retry_exhausted: an answer that is not Google's acks nothing", got, e.ContextMap()["detail"])
+				}
+				if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
+					t.Errorf("settlement (-want +got):\n%s", diff)
+				}
+				if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got < 1 {
+					t.Errorf("opcancel_api_misdirected_requests_total = %v, want every such answer counted", got)
+				}
+				warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()
+				if len(warnings) != 1 || warnings[0].ContextMap()["status"] != int64(a.Status) {
+					t.Errorf("warnings %v, want one naming HTTP status %d", warnings, a.Status)
+				}
+			})
+		})
 	}
 }

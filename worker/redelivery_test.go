@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"opcancel/lro"
 	"opcancel/lro/lrotest"
 )
 
@@ -75,4 +76,69 @@ func TestRedeliveryFollowsTheFirstCopy(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAckedOnlyAfterItsOutcomeAndEvent: when a delivery is acked, its
+// outcome is already counted and logged and its result event published:
+// a worker that dies before the ack loses nothing, the message comes back.
+func TestAckedOnlyAfterItsOutcomeAndEvent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		h.fake.Set("operations/x", lrotest.Script{})
+		d := h.delivery("m", "operations/x", nil)
+		var atAck []string
+		d.Ack = func() error {
+			if _, _, ok := h.sink.byID("m"); !ok {
+				atAck = append(atAck, "no event")
+			}
+			if h.jobs(vault, Cancelled) != 1 {
+				atAck = append(atAck, "no outcome counted")
+			}
+			if _, ok := h.outcomeLog("m"); !ok {
+				atAck = append(atAck, "no outcome logged")
+			}
+			h.settled.add("m", "ack")
+			return nil
+		}
+		if got := h.w.Handle(context.Background(), d); got != Cancelled {
+			t.Fatalf("outcome %s, want cancelled", got)
+		}
+		if diff := cmp.Diff([]string{"ack"}, h.settled.get("m")); diff != "" {
+			t.Errorf("settlement (-want +got):\n%s", diff)
+		}
+		if len(atAck) > 0 {
+			t.Errorf("at the ack: %v; want the outcome counted and logged and its event published first", atAck)
+		}
+	})
+}
+
+// TestALostAckMeansASecondCancel: delivery is at least once, not exactly
+// once. A worker that dies between an outcome and its ack leaves the
+// message to be delivered again, to a worker that has not seen it (a new
+// process remembers nothing): the operation gets a second cancel, which is
+// harmless, and a second result event, with the same name and message ID.
+func TestALostAckMeansASecondCancel(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		first := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
+		first.fake.Set("operations/x", lrotest.Script{})
+		d := first.delivery("m", "operations/x", nil)
+		d.Ack = func() error { return nil } // the process dies: the ack never leaves
+		if got := first.w.Handle(context.Background(), d); got != Cancelled {
+			t.Fatalf("first delivery: %s, want cancelled", got)
+		}
+		second := wireHarness(t, DefaultConfig(), first.table, first.fake, lro.Config{Auth: lro.AuthNone, Transport: first.fake.Transport()})
+		if got := second.w.Handle(context.Background(), second.delivery("m", "operations/x", nil)); got != Cancelled {
+			t.Errorf("the redelivery: %s, want cancelled", got)
+		}
+		if n := first.fake.Op("operations/x").Cancels; n != 2 {
+			t.Errorf("%d cancels, want 2: the redelivery cancels again", n)
+		}
+		e1, _, ok1 := first.sink.byID("m")
+		e2, _, ok2 := second.sink.byID("m")
+		if !ok1 || !ok2 || e1.Name != e2.Name || e1.Outcome != Cancelled || e2.Outcome != Cancelled {
+			t.Errorf("events %+v (%v) and %+v (%v), want one per delivery, both cancelled, of the same name", e1, ok1, e2, ok2)
+		}
+	})
 }

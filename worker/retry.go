@@ -25,6 +25,7 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 		queued := time.Now()
 		err := w.call(ctx, j.svc, func(ctx context.Context) error {
 			w.spend(j, time.Since(queued)) // as the request leaves
+			w.started(j)
 			return fn(ctx)
 		})
 		j.attempts++

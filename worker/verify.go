@@ -23,6 +23,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 	deadline := time.Now().Add(timeout)
 	interval := w.cfg.PollInitial
 	var lastErr error // the last poll's transient failure; nil if it answered "running"
+	heard := false    // whether any poll got an answer of Google's
 	for {
 		wait := max(jitter(interval), lro.RetryDelayOf(lastErr))
 		if err := sleep(ctx, min(wait, time.Until(deadline))); err != nil {
@@ -35,6 +36,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 			return err
 		})
 		j.polls++
+		heard = heard || lro.FromGoogle(err)
 		switch {
 		case err == nil && op.Done:
 			return final(op)
@@ -50,7 +52,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 			interval = min(interval*2, w.cfg.PollMax)
 			continue
 		}
-		if lro.Misdirected(lastErr) {
+		if !heard || lro.Misdirected(lastErr) {
 			return unreadable(timeout, lastErr)
 		}
 		r := result{outcome: Unverified, code: lro.OK.String(), message: fmt.Sprintf("operation not done within the verify timeout (%s)", timeout)}

@@ -2,12 +2,15 @@ package worker
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestPollScheduleAndVerifyTimeout(t *testing.T) {
@@ -114,4 +117,63 @@ func TestUnreadableOperations(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestVerificationWithoutAGoogleAnswerAcksNothing: a verification in which
+// no answer was Google's (a proxy's page on every poll, then a reset or a
+// timeout on the last; or no answer at all) has not seen the operation:
+// it ends retry_exhausted and is nacked, never acked unverified. One
+// answer of Google's, an operation still running, makes it unverified.
+func TestVerificationWithoutAGoogleAnswerAcksNothing(t *testing.T) {
+	t.Parallel()
+	page := lrotest.NotGoogle()["200 block page of a proxy"]
+	tests := []struct {
+		name string
+		// last answers the poll at the verify timeout; first, when set, the
+		// first poll; a proxy's page answers the others.
+		first, last *lrotest.Answer
+		want        Outcome
+		settled     string
+	}{
+		{"pages, then a reset", nil, &lrotest.Answer{Reset: true}, RetryExhausted, "nack"},
+		{"pages, then a timeout", nil, &lrotest.Answer{Hang: true}, RetryExhausted, "nack"},
+		{"resets only", &lrotest.Answer{Reset: true}, &lrotest.Answer{Reset: true}, RetryExhausted, "nack"},
+		{"running, pages, then a reset", &lrotest.Answer{Body: []byte(`{"name":"operations/x","done":false}`)}, &lrotest.Answer{Reset: true}, Unverified, "ack"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.VerifyTimeout = time.Minute
+				var deadline time.Time
+				gets := 0
+				h := newHarness(t, cfg, lrotest.Options{Fault: func(r *http.Request) *lrotest.Answer {
+					if r.Method == http.MethodPost {
+						deadline = time.Now().Add(cfg.VerifyTimeout)
+						return nil
+					}
+					gets++
+					switch {
+					case !time.Now().Before(deadline):
+						return tt.last
+					case gets == 1 && tt.first != nil:
+						return tt.first
+					case tt.first != nil && tt.first.Reset:
+						return tt.first
+					}
+					return &page
+				}}, "")
+				h.fake.Set("operations/x", lrotest.Script{DoneAfterPolls: lrotest.Never})
+				got := h.w.Handle(context.Background(), h.delivery("m", "operations/x", nil))
+				e, _ := h.outcomeLog("m")
+				if got != tt.want {
+					t.Errorf("outcome %s (%v), want %s", got, e.ContextMap()["detail"], tt.want)
+				}
+				if diff := cmp.Diff([]string{tt.settled}, h.settled.get("m")); diff != "" {
+					t.Errorf("settlement (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
 }

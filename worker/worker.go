@@ -74,7 +74,8 @@ type Worker struct {
 	// slots are the pool: API requests in flight (Concurrency); runners run them.
 	slots   *semaphore.Weighted
 	runners *requestRunners
-	// held bounds deliveries held (MaxOutstanding).
+	// held bounds the deliveries handed to Handle (MaxOutstanding); Run
+	// gives each source a window of its own.
 	held     *semaphore.Weighted
 	services map[string]*serviceState
 
@@ -86,6 +87,8 @@ type Worker struct {
 	inFlight map[string]struct{}
 	// messages holds the message IDs in flight, with their fate.
 	messages map[string]*fate
+	// lines are the start lines, by service and endpoint (see admission.go).
+	lines map[string]*startLine
 }
 
 // Deps are the worker's collaborators.
@@ -129,12 +132,14 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
 		memory:   newMemory(cfg.MemoryEntries, cfg.MemoryAge),
+		lines:    map[string]*startLine{},
 	}
 	if w.tracer != nil {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
 	}
 	for _, s := range deps.Table.Services() {
 		w.services[s.Host] = newServiceState(s, cfg.Concurrency, w.metrics)
+		w.metrics.JobsQueued.WithLabelValues(s.Host)
 	}
 	initOutcomeSeries(w.metrics, deps.Table.Hosts())
 	for _, h := range append(deps.Table.Hosts(), metrics.UnknownService) {
@@ -148,45 +153,6 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 // Close releases the worker's idle request goroutines. Call it once no
 // delivery is being handled any more (after Run has returned).
 func (w *Worker) Close() { w.runners.close() }
-
-// Run receives from src until ctx is done. When it is, receiving stops, held
-// jobs get until the shutdown timeout to reach an outcome, and the rest end
-// as interrupted (nacked). The same happens when the source stops for good
-// (the context it hands the handler ends without ctx: the subscription was
-// deleted, or permission revoked): held jobs whose messages can no longer
-// be settled get no more than the shutdown timeout either. Run returns when
-// the source has returned, which is after every delivery was settled.
-func (w *Worker) Run(ctx context.Context, src Source) error {
-	jobs, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelJobs()
-	received := make(chan struct{})
-	stopping, stop := context.WithCancel(ctx)
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		select {
-		case <-received:
-			return
-		case <-stopping.Done():
-		}
-		t := time.NewTimer(w.cfg.ShutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-received:
-		case <-t.C:
-			cancelJobs()
-		}
-	})
-	defer close(received)
-	// The source's context ends when shutdown begins; jobs keep theirs. The
-	// handler's context ending first means the source is stopping.
-	var watch sync.Once
-	return src.Receive(ctx, func(hctx context.Context, d Delivery) {
-		watch.Do(func() { context.AfterFunc(hctx, stop) })
-		w.Handle(w.withDeliveryTrace(jobs, hctx), d)
-	})
-}
 
 // job is one delivery in progress.
 type job struct {
@@ -203,24 +169,33 @@ type job struct {
 	budgetEnd time.Time
 	// span is the job's span; nil when tracing is off.
 	span trace.Span
+	// line is the start line whose place the job holds until its first
+	// request leaves; nil before and after (see admission.go).
+	line *startLine
 }
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
-// ending before an outcome means interrupted. Handle blocks while the worker
-// already holds MaxOutstanding deliveries. A delivery of a message whose
-// first copy is still in flight ends as that copy does (see follow); one of
-// a message acked before, or for an operation found done before, is
-// settled from memory without a request (see memory). A panic while
-// handling d is contained: d is nacked and Handle returns "" (see contain).
-func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
+// ending before an outcome means interrupted. Handle blocks while the
+// deliveries handed to Handle hold MaxOutstanding places. A delivery of a
+// message whose first copy is still in flight ends as that copy does (see
+// follow); one of a message acked before, or for an operation found done
+// before, is settled from memory without a request (see memory). A panic
+// while handling d is contained: d is nacked and Handle returns "" (see
+// contain).
+func (w *Worker) Handle(ctx context.Context, d Delivery) Outcome {
+	return w.handle(ctx, w.held, d)
+}
+
+// handle is Handle with the window of d's source: held.
+func (w *Worker) handle(ctx context.Context, held *semaphore.Weighted, d Delivery) (o Outcome) {
 	j := &job{d: d, received: time.Now(), service: metrics.UnknownService}
 	ctx = w.startSpan(ctx, j)
-	if err := w.held.Acquire(ctx, 1); err != nil {
+	if err := held.Acquire(ctx, 1); err != nil {
 		_ = w.route(j) // for the log line and the service's count
 		w.finish(ctx, j, interrupted(err))
 		return Interrupted
 	}
-	defer w.held.Release(1)
+	defer held.Release(1)
 	w.metrics.JobsInFlight.Inc()
 	defer w.metrics.JobsInFlight.Dec()
 	first, following := w.track(d.ID)
@@ -251,8 +226,8 @@ func (w *Worker) Handle(ctx context.Context, d Delivery) (o Outcome) {
 }
 
 // process decodes and routes the delivery, checks that the deployment may
-// cancel it, claims its operation against duplicates, and decides its
-// outcome.
+// cancel it, claims its operation against duplicates, waits for its turn
+// to start (admission.go), and decides its outcome.
 func (w *Worker) process(ctx context.Context, j *job) result {
 	if err := w.route(j); err != nil {
 		return invalid(err)
@@ -270,6 +245,10 @@ func (w *Worker) process(ctx context.Context, j *job) result {
 	if r, ok := w.rememberedOperation(j); ok {
 		return r
 	}
+	if err := w.admit(ctx, j); err != nil {
+		return interrupted(err)
+	}
+	defer w.started(j)
 	r := w.cancel(ctx, j)
 	w.rememberOperation(j, r)
 	return r

@@ -181,6 +181,7 @@ func TestStartUpSeries(t *testing.T) {
 		{m.ServiceConcurrencyWait, "opcancel_service_concurrency_wait_seconds_total", hosts},
 		{m.APIRequestsQueued, "opcancel_api_requests_queued", hosts},
 		{m.APIRequestsWaitingForRate, "opcancel_api_requests_waiting_for_rate", hosts},
+		{m.JobsQueued, "opcancel_jobs_queued", hosts},
 		{m.Panics, "opcancel_panics_total", hosts + 1},
 	} {
 		if got := testutil.CollectAndCount(tt.c); got != tt.want {

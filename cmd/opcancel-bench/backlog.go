@@ -77,7 +77,7 @@ func backlog(ctx context.Context) (*result, error) {
 	res.add("answered_503", unavailable.Load())
 	res.add("requests_per_s", float64(answers.Load())/elapsed.Seconds())
 	res.add("longest_held_seconds", ls.longest.Seconds())
-	res.add("note", "one worker with the default settings (--max-outstanding 1000, --retry-budget 2m) on the emulator; a lease lapse is a delivery of a message whose earlier delivery was still held or had been acked (counted apart: redelivered_while_held, redelivered_after_ack, with the shortest and longest time from the first delivery); longest_held_seconds is from a message's first delivery to its ack")
+	res.add("note", fmt.Sprintf("one worker with the default settings (--max-outstanding %d, --retry-budget %v) on the emulator;", cfg.MaxOutstanding, cfg.RetryBudget)+" a lease lapse is a delivery of a message whose earlier delivery was still held or had been acked (counted apart: redelivered_while_held, redelivered_after_ack, with the shortest and longest time from the first delivery); longest_held_seconds is from a message's first delivery to its ack")
 	return res, nil
 }
 

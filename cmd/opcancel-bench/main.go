@@ -4,10 +4,10 @@
 //	{"scenario": NAME, "value": X, "unit": U, "bound": B, "ratio": X/B,
 //	 "target": T, "pass": BOOL, ...other figures}
 //
-// go run ./cmd/opcancel-bench runs them all (about sixteen minutes on two
+// go run ./cmd/opcancel-bench runs them all (about twenty minutes on two
 // cores); -scenario NAME runs one. The scenarios drive the real worker
-// against lro/lrotest fakes; emulator_e2e, backlog and backlog_drain also
-// need the official Pub/Sub emulator.
+// against lro/lrotest fakes; emulator_e2e, backlog, backlog_drain, flood
+// and held_messages also need the official Pub/Sub emulator.
 package main
 
 import (
@@ -116,6 +116,8 @@ var scenarios = []scenario{
 	{"isolation", one(isolation)},
 	{"backlog", one(backlog)},
 	{"backlog_drain", one(backlogDrain)},
+	{"flood", flood},
+	{"held_messages", one(heldMessages)},
 	{"fleet", fleets},
 }
 
@@ -135,29 +137,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	only := fs.String("scenario", "", "run only this scenario: "+strings.Join(names(), ", "))
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	fs.IntVar(&drain.names, "drain-names", drain.names, "backlog_drain: names in the backlog")
+	fs.DurationVar(&drain.latency, "drain-latency", drain.latency, "backlog_drain: the API's latency")
+	fs.DurationVar(&drain.lease, "drain-lease-extension", drain.lease, "backlog_drain: the worker's --lease-extension (0: its default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles(*cpuprofile, *memprofile)
+	if err != nil {
+		return err
 	}
-	if *memprofile != "" {
-		runtime.MemProfileRate = 4096
-		defer func() {
-			if f, err := os.Create(*memprofile); err == nil {
-				pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}()
-	}
+	defer stopProfiles()
 	if *only != "" && !slices.Contains(names(), *only) {
 		return fmt.Errorf("-scenario %q: want one of %s", *only, strings.Join(names(), ", "))
 	}
@@ -187,6 +177,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%d scenario(s) short of target\n", failed)
 	}
 	return nil
+}
+
+// startProfiles starts the CPU profile into cpu and the allocation
+// profile into mem (none for an empty name); the function returned writes
+// them.
+func startProfiles(cpu, mem string) (func(), error) {
+	var stops []func()
+	stop := func() {
+		for _, s := range slices.Backward(stops) {
+			s()
+		}
+	}
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if mem != "" {
+		runtime.MemProfileRate = 4096
+		stops = append(stops, func() {
+			if f, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		})
+	}
+	return stop, nil
 }
 
 func names() []string {

@@ -107,7 +107,7 @@ func latencyBound(ctx context.Context) (*result, error) {
 	res.add("cancelled", testutil.ToFloat64(r.m.Jobs.WithLabelValues("vault.googleapis.com", "cancelled")))
 	res.add("share", testutil.ToFloat64(r.m.ServiceMaxConcurrency.WithLabelValues(vaultHost)))
 	res.add("jobs_per_s_with_max_concurrency_64", whole.done.steadyRate())
-	res.add("note", "steady rate between the 10th and 90th percentile completions, with the default share of the pool (half of --concurrency); then the same with maxConcurrency: 64 for the service; each job waits ~1 s before its poll, so --max-outstanding 1000 holds ~700 jobs at the bound")
+	res.add("note", "steady rate between the 10th and 90th percentile completions, with the default share of the pool (half of --concurrency); then the same with maxConcurrency: 64 for the service; each job waits ~1 s before its poll, so ~700 jobs are held at the bound")
 	return res, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"opcancel/lro"
+	"opcancel/queue"
 	"opcancel/worker"
 )
 
@@ -88,8 +89,8 @@ func (c *demoCmd) startWorker(ctx context.Context, e *env, world *demoWorld) (*d
 	}}
 	defaults := worker.DefaultConfig()
 	wc := workerCmd{
-		workerTarget: workerTarget{Subscription: world.sub, ResultsTopic: world.results, Auth: lro.AuthNone, RequestTimeout: 10 * time.Second},
-		Concurrency:  defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding,
+		workerTarget: workerTarget{Subscription: []string{world.sub}, ResultsTopic: world.results, Auth: lro.AuthNone, RequestTimeout: 10 * time.Second},
+		Concurrency:  defaults.Concurrency, MaxOutstanding: defaults.MaxOutstanding, LeaseExtension: queue.DefaultLeaseExtension,
 		// Shorter than the worker's defaults: the demo is over in seconds.
 		VerifyTimeout: 30 * time.Second, RetryBudget: 30 * time.Second,
 		ShutdownTimeout: 5 * time.Second, LogLevel: c.LogLevel,

@@ -43,13 +43,16 @@ type check struct {
 
 // doctor holds what the checks share.
 type doctor struct {
-	cmd          *doctorCmd
-	e            *env
-	ps           *queue.Client
-	table        *lro.Table
-	subscription string
-	resultsTopic string
-	batchesTopic string
+	cmd   *doctorCmd
+	e     *env
+	ps    *queue.Client
+	table *lro.Table
+	// subscription is the one the checks are about: each of subscriptions
+	// in turn, then the first.
+	subscription  string
+	subscriptions []string
+	resultsTopic  string
+	batchesTopic  string
 	// emulator is PUBSUB_EMULATOR_HOST: Pub/Sub without IAM.
 	emulator string
 	// id is the identity the checks run as, found on first use.
@@ -59,7 +62,7 @@ type doctor struct {
 func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 	d := &doctor{cmd: c, e: e, emulator: e.getenv("PUBSUB_EMULATOR_HOST")}
 	var err error
-	if d.subscription, err = c.resolve(e, "subscriptions", "--subscription", c.Subscription); err != nil {
+	if d.subscriptions, err = c.resolveSubscriptions(e); err != nil {
 		return err
 	}
 	if c.ResultsTopic != "" {
@@ -88,7 +91,12 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer d.ps.Close()
-	checks := append([]check{creds}, d.pubsubChecks(ctx)...)
+	checks := []check{creds}
+	for i, sub := range d.subscriptions {
+		d.subscription = sub
+		checks = append(checks, d.pubsubChecks(ctx, i == 0)...)
+	}
+	d.subscription = d.subscriptions[0]
 	checks = append(checks, d.waitChecks(ctx)...)
 	checks = append(checks, d.quotaProjectCheck(ctx))
 	checks = append(checks, d.serviceChecks(ctx)...)

@@ -21,9 +21,10 @@ const (
 )
 
 // pubsubChecks: the subscription exists and may be consumed, the results
-// topic may be published to, the subscription has a dead-letter policy
-// whose topic exists, and the Pub/Sub service agent may use it.
-func (d *doctor) pubsubChecks(ctx context.Context) []check {
+// topic (withResults: once, with the first subscription) may be published
+// to, the subscription has a dead-letter policy whose topic exists, and the
+// Pub/Sub service agent may use it.
+func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []check {
 	checks := []check{}
 	exists, policy, policyErr := d.readSubscription(ctx)
 	consume := d.permissionCheck(ctx, "consume", d.subscription, permConsume, "subscriptions", "roles/pubsub.subscriber")
@@ -32,6 +33,9 @@ func (d *doctor) pubsubChecks(ctx context.Context) []check {
 		checks = append(checks, check{Name: "subscription", Status: checkFail,
 			Detail: d.subscription + " does not exist",
 			Fix:    fmt.Sprintf("PROJECT=%s SUBSCRIPTION=%s deploy/pubsub/provision.sh", projectOf(d.subscription), lastSegment(d.subscription))})
+		if withResults {
+			checks = append(checks, d.resultsCheck(ctx))
+		}
 		return checks // nothing else about it can be checked
 	case exists == checkOK || consume.answered:
 		checks = append(checks, check{Name: "subscription", Status: checkOK, Detail: d.subscription + " exists"})
@@ -39,10 +43,8 @@ func (d *doctor) pubsubChecks(ctx context.Context) []check {
 		checks = append(checks, d.subscriptionUnknown(policyErr))
 	}
 	checks = append(checks, consume.check)
-	if d.resultsTopic == "" {
-		checks = append(checks, check{Name: "results topic", Status: checkSkip, Detail: "no --results-topic: no result events are published"})
-	} else {
-		checks = append(checks, d.permissionCheck(ctx, "results topic", d.resultsTopic, permPublish, "topics", "roles/pubsub.publisher").check)
+	if withResults {
+		checks = append(checks, d.resultsCheck(ctx))
 	}
 	dl := d.deadLetterCheck(ctx, policy, policyErr)
 	checks = append(checks, dl)
@@ -58,6 +60,14 @@ func (d *doctor) pubsubChecks(ctx context.Context) []check {
 	dlt.check.Status, dlt.check.Fix = checkOK, ""
 	dlt.check.Detail = policy.Topic + " exists"
 	return append(checks, dlt.check, d.serviceAgentCheck(ctx, policy.Topic))
+}
+
+// resultsCheck: the results topic may be published to.
+func (d *doctor) resultsCheck(ctx context.Context) check {
+	if d.resultsTopic == "" {
+		return check{Name: "results topic", Status: checkSkip, Detail: "no --results-topic: no result events are published"}
+	}
+	return d.permissionCheck(ctx, "results topic", d.resultsTopic, permPublish, "topics", "roles/pubsub.publisher").check
 }
 
 // readSubscription reads the subscription's dead-letter policy: exists is

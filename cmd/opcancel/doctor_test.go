@@ -69,6 +69,13 @@ func TestDoctorFindsEachFailure(t *testing.T) {
 			check: "subscription", detail: "/subscriptions/missing does not exist", fix: "SUBSCRIPTION=missing deploy/pubsub/provision.sh",
 		},
 		{
+			name: "one of the partitions does not exist",
+			breakIt: func(w *doctorWorld) ([]string, []string) {
+				return nil, []string{"--subscription=projects/" + w.project + "/subscriptions/missing," + w.sub}
+			},
+			check: "subscription", detail: "/subscriptions/missing does not exist", fix: "SUBSCRIPTION=missing deploy/pubsub/provision.sh",
+		},
+		{
 			name:    "the worker may not consume (IAM injected)",
 			breakIt: func(w *doctorWorld) ([]string, []string) { w.iam.granted[w.sub] = nil; return nil, nil },
 			check:   "consume", detail: "lacks pubsub.subscriptions.consume",

@@ -278,8 +278,12 @@ func (w *doctorWorld) run(t *testing.T, env []string, args ...string) *doctorRun
 		t.Fatal(err)
 	}
 	base := append([]string{"PUBSUB_EMULATOR_HOST=" + startIAMProxy(t, w.e.Host, w.iam)}, w.creds.env...)
-	cmd := exec.Command(binary(t), append([]string{"doctor", "--output=json", "--subscription=" + w.sub, "--results-topic=" + w.results,
-		"--batches-topic=" + w.batches, "--config=" + config, "--request-timeout=20s"}, args...)...)
+	flags := []string{"doctor", "--output=json", "--results-topic=" + w.results, "--batches-topic=" + w.batches, "--config=" + config, "--request-timeout=20s"}
+	// --subscription adds one: args that give one check it alone.
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--subscription=") }) {
+		flags = append(flags, "--subscription="+w.sub)
+	}
+	cmd := exec.Command(binary(t), append(flags, args...)...)
 	cmd.Env = append(base, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -152,9 +152,9 @@ func TestPubSubUnreachable(t *testing.T) {
 	waitFor(t, "the messages published during the outage", l.job(), func() bool { return cancelled() == 4 })
 }
 
-// TestAPIDownForAMinute: every request fails with 503 for a minute, and
-// until every job has ended retry_exhausted (nacked) at least once; none is
-// acked early, and all finish after recovery.
+// TestAPIDownForAMinute: every request fails with Google's 503 UNAVAILABLE
+// for a minute, and until every job has ended retry_exhausted (nacked) at
+// least once; none is acked early, and all finish after recovery.
 func TestAPIDownForAMinute(t *testing.T) {
 	skipIfShort(t)
 	t.Parallel()
@@ -174,7 +174,8 @@ func TestAPIDownForAMinute(t *testing.T) {
 		Default: func(string) *lrotest.Script { return &lrotest.Script{} },
 		Fault: func(*http.Request) *lrotest.Answer {
 			if down.Load() {
-				return &lrotest.Answer{Status: 503, Body: []byte("<html>Service Unavailable</html>"), ContentType: "text/html"}
+				a := lrotest.Unavailable(0)
+				return &a
 			}
 			return nil
 		},

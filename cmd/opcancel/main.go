@@ -50,7 +50,7 @@ const quotaProjectEnv = "GOOGLE_CLOUD_QUOTA_PROJECT"
 
 // cli is the command line: one subcommand.
 type cli struct {
-	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of a Pub/Sub subscription."`
+	Worker   workerCmd   `cmd:"" help:"Run the daemon: cancel the operations named by the messages of one or more Pub/Sub subscriptions."`
 	Submit   submitCmd   `cmd:"" help:"Publish cancel requests in bulk: names from arguments, a file, standard input, or operations.list."`
 	Wait     waitCmd     `cmd:"" help:"Follow a batch to its outcomes at any time, from its start: the table and exit status of submit --wait."`
 	Replay   replayCmd   `cmd:"" help:"Publish the messages of a dead-letter subscription to the worker's topic again, acking each once it is published."`

@@ -16,7 +16,7 @@ import (
 type workerCmd struct {
 	workerTarget
 	Concurrency     int           `default:"${concurrency}" help:"Max API requests in flight at once (the worker pool)."`
-	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, including those waiting between verification polls; also the Pub/Sub flow-control limit."`
+	MaxOutstanding  int           `default:"${max_outstanding}" help:"Max messages held at once, all subscriptions together, including those waiting to start behind their service's rate and between verification polls; each subscription's Pub/Sub flow-control limit is its equal part."`
 	LeaseExtension  time.Duration `default:"${lease_extension}" help:"Lease of a held message, renewed while it is held: a worker that dies gets its messages delivered again within it; whole seconds, 10s to 10m."`
 	VerifyTimeout   time.Duration `default:"${verify_timeout}" help:"How long to poll for done after a cancel was accepted (a service's verifyTimeout overrides it)."`
 	RetryBudget     time.Duration `default:"${retry_budget}" help:"How long one delivery may spend retrying transient failures before it is nacked (0: no retries)."`
@@ -70,7 +70,9 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 		return err
 	}
 	defer d.close()
-	reportDeadLetter(ctx, d.ps, s.subscription, s.log)
+	for _, sub := range s.subscriptions {
+		reportDeadLetter(ctx, d.ps, sub, s.log)
+	}
 	s.log.Info("worker starting", c.startFields(s, d)...)
 	if hooks.started != nil {
 		hooks.started(d.admin.Addr())
@@ -88,7 +90,7 @@ func (c *workerCmd) run(ctx context.Context, e *env, hooks workerHooks) error {
 // startFields are the fields of the start-up log line: what runs, and the
 // addresses it serves (see docs/contract.md#logs).
 func (c *workerCmd) startFields(s *workerSetup, d *daemon) []zap.Field {
-	fields := []zap.Field{zap.String("version", build().version), zap.String("subscription", s.subscription),
+	fields := []zap.Field{zap.String("version", build().version), zap.Strings("subscriptions", s.subscriptions),
 		zap.Strings("services", s.table.Hosts()), zap.String("resultsTopic", s.resultsTopic),
 		zap.Int("concurrency", s.cfg.Concurrency), zap.Int("maxOutstanding", s.cfg.MaxOutstanding),
 		zap.String("admin", d.admin.Addr().String())}

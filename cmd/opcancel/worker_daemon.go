@@ -20,7 +20,7 @@ import (
 type daemon struct {
 	ps       *queue.Client
 	w        *worker.Worker
-	sub      *queue.Subscriber
+	subs     []*queue.Subscriber
 	results  *queue.Publisher // nil without --results-topic
 	admin    *metrics.Server
 	profiles *metrics.Server // nil without --debug-listen
@@ -63,8 +63,8 @@ func (c *workerCmd) wire(ctx context.Context, e *env, s *workerSetup, hooks work
 		d.ps.Close()
 		return nil, err
 	}
-	// Readiness: receiving, and no shutdown begun.
-	d.admin = metrics.NewServer(ln, reg, func() bool { return !d.stopping.Load() && d.sub.Healthy() })
+	// Readiness: receiving from every subscription, and no shutdown begun.
+	d.admin = metrics.NewServer(ln, reg, d.ready)
 	if c.DebugListen != "" {
 		pln, err := net.Listen("tcp", c.DebugListen)
 		if err != nil {
@@ -93,8 +93,24 @@ func (d *daemon) makeWorker(c *workerCmd, s *workerSetup, deps worker.Deps) erro
 	if d.w, err = worker.New(s.cfg, deps); err != nil {
 		return err
 	}
-	d.sub = d.ps.Subscriber(s.receive)
+	for _, r := range s.receive {
+		d.subs = append(d.subs, d.ps.Subscriber(r))
+	}
 	return nil
+}
+
+// ready reports whether the worker receives from every subscription and
+// no shutdown has begun.
+func (d *daemon) ready() bool {
+	if d.stopping.Load() {
+		return false
+	}
+	for _, sub := range d.subs {
+		if !sub.Healthy() {
+			return false
+		}
+	}
+	return true
 }
 
 // run supervises the worker and the admin server. Shutdown begins when ctx
@@ -121,7 +137,11 @@ func (d *daemon) run(ctx context.Context) error {
 	g.Go(func() error {
 		defer stopAdmin()
 		defer beginShutdown()
-		err := d.w.Run(runCtx, d.sub)
+		srcs := make([]worker.Source, len(d.subs))
+		for i, sub := range d.subs {
+			srcs[i] = sub
+		}
+		err := d.w.Run(runCtx, srcs...)
 		if d.results != nil {
 			d.results.Stop() // flush result events before exit
 		}

@@ -15,18 +15,20 @@ import (
 
 // workerSetup is the worker's validated configuration.
 type workerSetup struct {
-	subscription, resultsTopic string
-	cfg                        worker.Config
-	receive                    queue.ReceiveConfig
-	table                      *lro.Table
-	log                        *zap.Logger
+	subscriptions []string
+	resultsTopic  string
+	cfg           worker.Config
+	// receive are the receive settings of each subscription, in order.
+	receive []queue.ReceiveConfig
+	table   *lro.Table
+	log     *zap.Logger
 }
 
 // setup validates the flags; every error is a usage error naming the bad value.
 func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	s := &workerSetup{}
 	var err error
-	if s.subscription, err = c.resolve(e, "subscriptions", "--subscription", c.Subscription); err != nil {
+	if s.subscriptions, err = c.resolveSubscriptions(e); err != nil {
 		return nil, err
 	}
 	if c.ResultsTopic != "" {
@@ -43,9 +45,18 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 	if err := s.cfg.Validate(); err != nil {
 		return nil, workerConfigError(err)
 	}
-	s.receive = queue.ReceiveConfig{Subscription: s.subscription, MaxOutstanding: s.cfg.MaxOutstanding, LeaseExtension: c.LeaseExtension}
-	if err := s.receive.Validate(); err != nil {
+	if err := queue.CheckLeaseExtension(c.LeaseExtension); err != nil {
 		return nil, workerConfigError(err)
+	}
+	if n := len(s.subscriptions); s.cfg.MaxOutstanding < n {
+		return nil, usagef("--max-outstanding %d: must be at least the number of subscriptions (%d): each holds an equal part", s.cfg.MaxOutstanding, n)
+	}
+	for _, sub := range s.subscriptions {
+		r := queue.ReceiveConfig{Subscription: sub, MaxOutstanding: s.cfg.SourceWindow(len(s.subscriptions)), LeaseExtension: c.LeaseExtension}
+		if err := r.Validate(); err != nil {
+			return nil, workerConfigError(err)
+		}
+		s.receive = append(s.receive, r)
 	}
 	if c.RequestTimeout <= 0 {
 		return nil, usagef("--request-timeout %s: must be positive", c.RequestTimeout)

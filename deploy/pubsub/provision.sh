@@ -17,6 +17,12 @@ set -euo pipefail
 PROJECT="${PROJECT:?set PROJECT to the Google Cloud project}"
 TOPIC="${TOPIC:-opcancel-requests}"                          # where cancel requests are published
 SUBSCRIPTION="${SUBSCRIPTION:-opcancel-worker}"              # what the workers read (--subscription)
+# Partitions (docs/deploy.md#partitions): service hosts, separated by
+# spaces, each read from a subscription of its own filtered on the service
+# attribute, SUBSCRIPTION-HOST, beside one for the rest,
+# SUBSCRIPTION-rest-HASH (named after the list: a filter cannot be
+# changed). Empty: the one unfiltered SUBSCRIPTION.
+PARTITIONS="${PARTITIONS:-}"
 RESULTS_TOPIC="${RESULTS_TOPIC:-opcancel-results}"           # result events (--results-topic)
 BATCHES_TOPIC="${BATCHES_TOPIC:-opcancel-batches}"           # the manifests of submit's batches (submit and wait --batches-topic)
 # How long the results and batches topics keep their messages: how far back
@@ -52,6 +58,37 @@ if [ -n "$WAIT_USERS" ] && { [ -z "$WAIT_PROJECT" ] || [ "$WAIT_PROJECT" = "$PRO
   printf 'WAIT_USERS needs WAIT_PROJECT, a project other than %s for their temporary subscriptions: in %s, the right to create, read and delete them would reach the worker subscription %s too\n' "$PROJECT" "$PROJECT" "$SUBSCRIPTION" >&2
   exit 2
 fi
+
+# partition_plan checks PARTITIONS before anything is created: it sets
+# partition_hosts (sorted, each once) and rest_filter, the filter of the
+# rest, which must fit Pub/Sub's 256 bytes.
+partition_hosts=()
+rest_filter=""
+partition_plan() {
+  local hosts=() host
+  read -r -a hosts <<<"$PARTITIONS"
+  for host in ${hosts[@]+"${hosts[@]}"}; do
+    if ! [[ "$host" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]]; then
+      printf 'PARTITIONS: %q is not a service host (lower-case letters, digits, dots and dashes)\n' "$host" >&2
+      exit 2
+    fi
+  done
+  if [ "${#hosts[@]}" -eq 0 ]; then
+    return
+  fi
+  while IFS= read -r host; do
+    partition_hosts+=("$host")
+  done < <(printf '%s\n' ${hosts[@]+"${hosts[@]}"} | sort -u)
+  for host in ${partition_hosts[@]+"${partition_hosts[@]}"}; do
+    rest_filter="${rest_filter:+$rest_filter OR }attributes.service = \"$host\""
+  done
+  rest_filter="NOT ($rest_filter)"
+  if [ "${#rest_filter}" -gt 256 ]; then
+    printf 'PARTITIONS: the filter of the rest, %s, is %d bytes, over Pub/Sub'"'"'s 256: partition fewer services (the ones that flood)\n' "$rest_filter" "${#rest_filter}" >&2
+    exit 2
+  fi
+}
+partition_plan
 
 emulator="${CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB:-}"
 g() { gcloud --project="$PROJECT" --quiet "$@"; }
@@ -131,19 +168,68 @@ kept_topic "$RESULTS_TOPIC"
 kept_topic "$BATCHES_TOPIC"
 topic "$DEAD_LETTER_TOPIC"
 
-if missing subscriptions "$SUBSCRIPTION" topic; then
-  g pubsub subscriptions create "$SUBSCRIPTION" --topic="$TOPIC" \
-    --ack-deadline="$ACK_DEADLINE" \
-    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
-    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" \
-    --message-retention-duration="$RETENTION" --expiration-period=never
-else
-  attached "$SUBSCRIPTION" "$TOPIC"
-  echo "subscription $SUBSCRIPTION exists; updating its policies"
-  g pubsub subscriptions update "$SUBSCRIPTION" \
+# partitions creates a subscription filtered on the service attribute for
+# each host of PARTITIONS, and one for the rest: messages of every other
+# service, and those without the attribute (docs/deploy.md#partitions). It
+# sets worker_subscriptions and prints the workers' OPCANCEL_SUBSCRIPTION.
+# A subscription on TOPIC of an earlier list (or the unfiltered
+# SUBSCRIPTION) still takes its messages: it is named, with what to do.
+partitions() {
+  local host hash name
+  # POSIX cksum: the same on Linux and macOS.
+  hash="$(printf '%s\n' ${partition_hosts[@]+"${partition_hosts[@]}"} | cksum | cut -d' ' -f1)"
+  worker_subscriptions=()
+  for host in ${partition_hosts[@]+"${partition_hosts[@]}"}; do
+    worker_subscription "$SUBSCRIPTION-$host" "attributes.service = \"$host\""
+    worker_subscriptions+=("$SUBSCRIPTION-$host")
+  done
+  worker_subscription "$SUBSCRIPTION-rest-$hash" "$rest_filter"
+  worker_subscriptions+=("$SUBSCRIPTION-rest-$hash")
+  while read -r name; do
+    name="${name##*/}"
+    if [[ "$name" == "$SUBSCRIPTION" || "$name" == "$SUBSCRIPTION"-* ]] && [[ " ${worker_subscriptions[*]} " != *" $name "* ]]; then
+      printf 'subscription %s still receives messages of %s meant for the workers, which now read the partitions: have them read it too until its oldest unacked message is younger than the partitions, then delete it (docs/deploy.md#partitions)\n' "$name" "$TOPIC"
+    fi
+  done < <(g pubsub topics list-subscriptions "$TOPIC" --format='value(.)')
+  echo "the workers read: OPCANCEL_SUBSCRIPTION=$(IFS=,; echo "${worker_subscriptions[*]}")"
+}
+
+# worker_subscription NAME [FILTER]: a subscription the workers read, on
+# TOPIC, with the retry and dead-letter policies, created with FILTER, or
+# the one that exists, whose policies are updated. A filter cannot be
+# changed: one that exists with another filter stops the script.
+worker_subscription() {
+  local filter="${2:-}" with=()
+  if [ -n "$filter" ]; then
+    with=("--message-filter=$filter")
+  fi
+  if missing subscriptions "$1" topic; then
+    g pubsub subscriptions create "$1" --topic="$TOPIC" \
+      --ack-deadline="$ACK_DEADLINE" \
+      --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
+      --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" \
+      --message-retention-duration="$RETENTION" --expiration-period=never ${with[@]+"${with[@]}"}
+    return
+  fi
+  attached "$1" "$TOPIC"
+  missing subscriptions "$1" filter || true
+  if [ "$found" != "$filter" ]; then
+    printf 'subscription %s exists with the filter %s, not %s, and a filter cannot be changed: delete it once it is drained, or choose another SUBSCRIPTION (docs/deploy.md#partitions)\n' "$1" "${found:-(none)}" "${filter:-(none)}" >&2
+    exit 1
+  fi
+  echo "subscription $1 exists; updating its policies"
+  g pubsub subscriptions update "$1" \
     --ack-deadline="$ACK_DEADLINE" \
     --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
     --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
+}
+
+# The subscriptions the workers read.
+worker_subscriptions=("$SUBSCRIPTION")
+if [ "${#partition_hosts[@]}" -eq 0 ]; then
+  worker_subscription "$SUBSCRIPTION"
+else
+  partitions
 fi
 
 if missing subscriptions "$DEAD_LETTER_SUBSCRIPTION" topic; then
@@ -192,18 +278,22 @@ grant_service_agent() {
   number="$(gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
   local agent="serviceAccount:service-${number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   grant topics "$DEAD_LETTER_TOPIC" "$agent" roles/pubsub.publisher
-  grant subscriptions "$SUBSCRIPTION" "$agent" roles/pubsub.subscriber
+  for sub in ${worker_subscriptions[@]+"${worker_subscriptions[@]}"}; do
+    grant subscriptions "$sub" "$agent" roles/pubsub.subscriber
+  done
 }
 
 # The worker receives and settles requests, reads its subscription's
 # dead-letter policy at start, and publishes result events.
 grant_worker() {
   if [ -z "$WORKER_SA" ]; then
-    echo "WORKER_SA not set: grant the worker roles/pubsub.subscriber and roles/pubsub.viewer on $SUBSCRIPTION and roles/pubsub.publisher on $RESULTS_TOPIC yourself"
+    echo "WORKER_SA not set: grant the worker roles/pubsub.subscriber and roles/pubsub.viewer on ${worker_subscriptions[*]} and roles/pubsub.publisher on $RESULTS_TOPIC yourself"
     return
   fi
-  grant subscriptions "$SUBSCRIPTION" "serviceAccount:$WORKER_SA" roles/pubsub.subscriber
-  grant subscriptions "$SUBSCRIPTION" "serviceAccount:$WORKER_SA" roles/pubsub.viewer
+  for sub in ${worker_subscriptions[@]+"${worker_subscriptions[@]}"}; do
+    grant subscriptions "$sub" "serviceAccount:$WORKER_SA" roles/pubsub.subscriber
+    grant subscriptions "$sub" "serviceAccount:$WORKER_SA" roles/pubsub.viewer
+  done
   grant topics "$RESULTS_TOPIC" "serviceAccount:$WORKER_SA" roles/pubsub.publisher
 }
 

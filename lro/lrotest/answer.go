@@ -109,6 +109,19 @@ func NotGoogle() map[string]Answer {
 		"404 of an ingress":         plain(http.StatusNotFound, "default backend - 404"),
 		"403 JSON of a gateway":     {Status: http.StatusForbidden, Body: []byte(`{"message":"Forbidden"}`)},
 		"403 JSON error of a proxy": {Status: http.StatusForbidden, Body: []byte(`{"error":{"code":403,"message":"Forbidden"}}`)},
+		"200 JSON of a gateway":     {Status: http.StatusOK, Body: []byte(`{"message":"Forbidden"}`)},
+	}
+}
+
+// NotTheOperation lists 2xx JSON answers to operations.get that are not
+// the operation asked for, named: a gateway's empty object, and another
+// operation, done. Google's names the operation (docs/operations.md#api-answers).
+// To a cancel, whose answer is Empty, the first is Google's.
+func NotTheOperation() map[string]Answer {
+	return map[string]Answer{
+		"200 empty JSON object of a gateway": {Status: http.StatusOK, Body: []byte(`{}`)},
+		"200 another operation, done": {Status: http.StatusOK, Body: []byte(`{"name":"operations/another","done":true,` +
+			`"response":{"@type":"type.googleapis.com/google.protobuf.Empty"}}`)},
 	}
 }
 
