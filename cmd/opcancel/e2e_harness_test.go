@@ -1,10 +1,7 @@
 package main
 
 import (
-	"flag"
 	"os"
-	"runtime"
-	"strconv"
 	"testing"
 
 	"opcancel/internal/e2etest"
@@ -26,18 +23,4 @@ var (
 	binary = e2etest.Binary
 )
 
-// e2eParallel is how many tests run at once unless -parallel says otherwise.
-// The end-to-end tests spend their time waiting on real time (outages, lease
-// lapses, shutdown timeouts), not on the CPU, so go test's default of one
-// test per core would make the suite as long as the sum of those waits.
-const e2eParallel = 8
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(max(e2eParallel, runtime.GOMAXPROCS(0))))
-	}
-	os.Exit(e2etest.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(e2etest.Main(m)) }

@@ -14,10 +14,13 @@ package e2etest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -36,9 +39,24 @@ var (
 	binDir  string
 )
 
-// Main runs the tests, then stops the emulator and removes the binary that
-// they shared; it returns the exit status for os.Exit.
+// Parallel is how many tests Main lets run at once unless -parallel says
+// otherwise: every end-to-end test of either module at once. They spend
+// their time waiting on real time (outages, lease lapses, shutdown
+// timeouts, other processes), not on the CPU, so go test's default of one
+// test per core would make a package as long as the sum of those waits,
+// where it can be as long as its longest test (docs/testing.md).
+const Parallel = 64
+
+// Main runs the tests, Parallel at once unless -parallel is given, then
+// stops the emulator and removes the binary that they shared; it returns
+// the exit status for os.Exit.
 func Main(m *testing.M) int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	if emu != nil {
 		emu.Stop()
