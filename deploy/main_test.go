@@ -22,7 +22,10 @@ func TestMain(m *testing.M) {
 	if state := os.Getenv(fakeGcloudEnv); state != "" {
 		os.Exit(fakeGcloud(state, os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(e2etest.Main(m))
+	// One test per core, go test's default: most of the kit's tests run
+	// other programs (gcloud, kubectl, promtool, go build) that keep a
+	// core busy, so more at once only makes each slower.
+	os.Exit(e2etest.Main(m, 0))
 }
 
 // The harness's names as the kit's tests use them.

@@ -62,6 +62,12 @@ func TestWorkerEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	l := e2eLimits
+	// operations/transient's retries (after 200 ms, then after a quota
+	// error's Retry-After of 1 s) fit in the retry budget however long
+	// each of its three requests takes, up to the request timeout: with
+	// the usual 2 s, a busy machine's slow requests used it up, and the
+	// job was nacked before its quota retry.
+	l.retryBudget = 200*time.Millisecond + time.Second + 3*l.requestTimeout
 	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: 3s")
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
 	ops := e2eOps()

@@ -39,23 +39,20 @@ var (
 	binDir  string
 )
 
-// Parallel is how many tests Main lets run at once unless -parallel says
-// otherwise: every end-to-end test of either module at once. They spend
-// their time waiting on real time (outages, lease lapses, shutdown
-// timeouts, other processes), not on the CPU, so go test's default of one
-// test per core would make a package as long as the sum of those waits,
-// where it can be as long as its longest test (docs/testing.md).
-const Parallel = 64
-
-// Main runs the tests, Parallel at once unless -parallel is given, then
-// stops the emulator and removes the binary that they shared; it returns
-// the exit status for os.Exit.
-func Main(m *testing.M) int {
+// Main runs the tests, parallel at once unless -parallel is given (0: go
+// test's default, one per core), then stops the emulator and removes the
+// binary that they shared; it returns the exit status for os.Exit.
+//
+// Tests that wait on real time (outages, lease lapses, shutdown timeouts)
+// rather than on the CPU want many at once: at one per core, a package of
+// them takes the sum of their waits; at all at once, its longest test
+// (docs/testing.md#how-long-it-takes).
+func Main(m *testing.M, parallel int) int {
 	flag.Parse()
 	given := false
 	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
+	if !given && parallel > runtime.GOMAXPROCS(0) {
+		flag.Set("test.parallel", strconv.Itoa(parallel))
 	}
 	code := m.Run()
 	if emu != nil {
