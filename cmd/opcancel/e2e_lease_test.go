@@ -24,7 +24,10 @@ import (
 func TestLeaseOutlivesAPacedWait(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
-	l := limits{retryBudget: 0, verifyTimeout: time.Second, requestTimeout: time.Second, shutdownTimeout: time.Second,
+	// No retries: the one cancel and the one get must each succeed, within
+	// e2eLimits' request timeout (a second, on a busy machine, once ended
+	// the job retry_exhausted before its paced poll).
+	l := limits{retryBudget: 0, verifyTimeout: time.Second, requestTimeout: e2eLimits.requestTimeout, shutdownTimeout: time.Second,
 		leaseExtension: queue.MinLeaseExtension}
 	formerMaximum := l.retryBudget + l.verifyTimeout + l.shutdownTimeout + 2*l.requestTimeout + time.Minute
 	// The cancel leaves at once; the poll a second later waits for the
