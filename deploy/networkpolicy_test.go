@@ -25,10 +25,11 @@ import (
 var googleAPIs = []string{"142.250.4.95", "199.36.153.8"}
 
 // TestNetworkPolicy: the worker accepts connections on its admin port only,
-// only from the scraper's namespace; it may resolve names, reach HTTPS
-// outside the cluster and the GKE metadata server (both of its addresses:
-// Workload Identity tokens) and, in dev, the emulator and the fake API; it
-// reaches no pod or Service of the cluster on 443, and nothing on OTLP's
+// only from the scraper's namespace; it may resolve names at the cluster's
+// resolvers, reach HTTPS outside the cluster and the GKE metadata server
+// (both of its addresses: Workload Identity tokens) and, in dev, the
+// emulator and the fake API; it reaches no pod, Service or node of the
+// cluster on 443, no DNS server outside the cluster, and nothing on OTLP's
 // ports unless the tracing component opens them.
 func TestNetworkPolicy(t *testing.T) {
 	t.Parallel()
@@ -44,8 +45,7 @@ func TestNetworkPolicy(t *testing.T) {
 			t.Errorf("%s: policy types %s, want Ingress and Egress", dir, types)
 		}
 		checkIngress(t, dir, np, c)
-		wanted := []egressWant{{"UDP", 53, dest{ip: "10.96.0.10"}}, {"TCP", 53, dest{ip: "10.96.0.10"}},
-			{"TCP", 80, dest{ip: "169.254.169.254"}}, {"TCP", 988, dest{ip: "169.254.169.252"}}}
+		wanted := append(clusterDNS(t, dir), egressWant{"TCP", 80, dest{ip: "169.254.169.254"}}, egressWant{"TCP", 988, dest{ip: "169.254.169.252"}})
 		for _, ip := range googleAPIs {
 			wanted = append(wanted, egressWant{"TCP", 443, dest{ip: ip}})
 		}
@@ -60,6 +60,11 @@ func TestNetworkPolicy(t *testing.T) {
 		for _, w := range clusterOn443(t, dir) {
 			if egressAllows(np, w) {
 				t.Errorf("%s: the NetworkPolicy lets the worker reach %s, inside the cluster", dir, w)
+			}
+		}
+		for _, w := range outsideDNS() {
+			if egressAllows(np, w) {
+				t.Errorf("%s: the NetworkPolicy lets the worker reach %s, which is not the cluster's resolver", dir, w)
 			}
 		}
 		for _, port := range []int{4317, 4318} {
@@ -211,13 +216,13 @@ func workerPolicy(t *testing.T, r *rendered) *networkingv1.NetworkPolicy {
 	return nil
 }
 
-// clusterRanges are the pod and Service ranges of the clusters an overlay
-// is for: kind's and minikube's defaults for the base and dev, and for the
-// production overlays what deploy/components/production/cluster-ranges.env
-// sets.
+// clusterRanges are the pod, Service and node ranges of the clusters an
+// overlay is for, in that order, and the link-local range: kind's defaults
+// for the base and dev, and for the production overlays what
+// deploy/components/production/cluster-ranges.env sets.
 func clusterRanges(t *testing.T, dir string) []netip.Prefix {
 	t.Helper()
-	ranges := []string{"10.244.0.0/16", "10.96.0.0/12"}
+	ranges := []string{"10.244.0.0/16", "10.96.0.0/12", "172.18.0.0/16"}
 	if dir == "overlays/prod" || dir == "overlays/gke" {
 		env, err := os.ReadFile(filepath.Join("components", "production", "cluster-ranges.env"))
 		if err != nil {
@@ -229,8 +234,8 @@ func clusterRanges(t *testing.T, dir string) []netip.Prefix {
 				ranges = append(ranges, v)
 			}
 		}
-		if len(ranges) != 2 {
-			t.Fatalf("cluster-ranges.env sets %v, want POD_CIDR and SERVICE_CIDR", ranges)
+		if len(ranges) != 3 {
+			t.Fatalf("cluster-ranges.env sets %v, want POD_CIDR, SERVICE_CIDR and NODE_CIDR", ranges)
 		}
 	}
 	var out []netip.Prefix
@@ -261,6 +266,39 @@ func clusterOn443(t *testing.T, dir string) []egressWant {
 		for _, a := range []netip.Addr{p.Addr().Next(), last} {
 			out = append(out, egressWant{"TCP", 443, anyPod(a.String())})
 		}
+	}
+	return out
+}
+
+// clusterDNS are the cluster's resolvers on port 53, UDP and TCP:
+// kube-dns's pods, the kube-dns Service's address (the tenth of the
+// Service range, as clusters give it), the GKE metadata server (Cloud DNS
+// for GKE) and NodeLocal DNSCache's address.
+func clusterDNS(t *testing.T, dir string) []egressWant {
+	t.Helper()
+	kubeDNS := clusterRanges(t, dir)[1].Addr()
+	for range 10 {
+		kubeDNS = kubeDNS.Next()
+	}
+	var out []egressWant
+	for _, to := range []dest{
+		{ns: map[string]string{"kubernetes.io/metadata.name": "kube-system"}, pod: map[string]string{"k8s-app": "kube-dns"}},
+		{ip: kubeDNS.String()}, {ip: "169.254.169.254"}, {ip: "169.254.20.10"},
+	} {
+		out = append(out, egressWant{"UDP", 53, to}, egressWant{"TCP", 53, to})
+	}
+	return out
+}
+
+// outsideDNS are DNS servers the worker has no business with: one on the
+// internet, a Google API address, another pod of kube-system.
+func outsideDNS() []egressWant {
+	var out []egressWant
+	for _, to := range []dest{
+		{ip: "8.8.8.8"}, {ip: googleAPIs[0]},
+		{ns: map[string]string{"kubernetes.io/metadata.name": "kube-system"}, pod: map[string]string{"k8s-app": "other"}},
+	} {
+		out = append(out, egressWant{"UDP", 53, to}, egressWant{"TCP", 53, to})
 	}
 	return out
 }

@@ -294,9 +294,9 @@ func (r *subscriptionNames) React(req any) (bool, any, error) {
 
 // TestSubmitWaitSubscribesInTheWaitProject: with --project set to the wait
 // project and the topics named in full, as docs/operations.md#iam tells the
-// wait users, submit --wait makes its temporary subscriptions in the wait
-// project, attached to the results and batches topics of the worker's
-// project, and follows the batch to its outcome.
+// wait users, submit --wait makes its temporary subscription in the wait
+// project, attached to the results topic of the worker's project, and
+// follows the batch to its outcome.
 func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	t.Parallel()
 	fake := lrotest.New(lrotest.Options{})
@@ -322,8 +322,7 @@ func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	}
 	created.mu.Lock()
 	defer created.mu.Unlock()
-	if len(created.names) != 3 || !strings.HasPrefix(created.names[1], "projects/p-wait/subscriptions/opcancel-wait-") ||
-		!strings.HasPrefix(created.names[2], "projects/p-wait/subscriptions/opcancel-wait-") {
-		t.Errorf("subscriptions created: %v; want the worker's, then two of submit --wait (results, batches) in projects/p-wait, named opcancel-wait-…", created.names)
+	if len(created.names) != 2 || !strings.HasPrefix(created.names[1], "projects/p-wait/subscriptions/opcancel-wait-") {
+		t.Errorf("subscriptions created: %v; want the worker's, then the one of submit --wait (results) in projects/p-wait, named opcancel-wait-…", created.names)
 	}
 }

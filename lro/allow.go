@@ -27,6 +27,29 @@ func (s *Service) Allowed(name string) error {
 	return fmt.Errorf("%w: name %q is outside the allow list of %s in the services file %s", ErrForbidden, truncate(name, 200), s.Host, templateList(s.Allow))
 }
 
+// AllowedParent reports whether the allow list may admit an operation of
+// the collection parent, a name ValidateParent accepts: nil without an
+// allow list or when a template may match one of its children, else an
+// error wrapping ErrForbidden that names the list. Listing a parent
+// outside the list would only find names that are never sent. Children
+// are taken at any depth: a list of "operations" may answer
+// "operations/team-a/x" where the pattern is "operations/**".
+func (s *Service) AllowedParent(parent string) error {
+	if len(s.Allow) == 0 {
+		return nil
+	}
+	children, err := parseTemplate(parent + "/**")
+	if err != nil {
+		return err
+	}
+	for _, t := range s.Allow {
+		if t.Overlaps(children) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no operation of %q is inside the allow list of %s in the services file %s", ErrForbidden, truncate(parent, 200), s.Host, templateList(s.Allow))
+}
+
 // templateList shows templates as a bounded list: at most eight, each as written.
 func templateList(ts []Template) string {
 	out := make([]string, 0, min(len(ts), 9))
@@ -83,4 +106,85 @@ func literalFirst(t Template) error {
 		return fmt.Errorf("%q begins with %q; a template begins with a literal segment (\"operations\", \"projects\", …)", t.raw, first)
 	}
 	return nil
+}
+
+// AllowedShapes returns the shapes of the names of s that the API can
+// read and the deployment may cancel: for each route with operations.get,
+// and each allow template (the route alone without an allow list), the
+// segments of names matching both, a literal or "*" for a segment of any
+// value. A name made of a shape, "*" filled with any segment, matches the
+// route's pattern and the template; callers check it with Readable and
+// Allowed, since an earlier route may take it. As doctor's probe needs,
+// see docs/contract.md#opcancel-doctor.
+func (s *Service) AllowedShapes() [][]string {
+	var shapes [][]string
+	for _, r := range s.Routes {
+		if r.NoGet {
+			continue
+		}
+		allow := s.Allow
+		if len(allow) == 0 {
+			allow = []Template{r.Pattern}
+		}
+		for _, t := range allow {
+			if shape, ok := witness(r.Pattern, t); ok {
+				shapes = append(shapes, shape)
+			}
+		}
+	}
+	return shapes
+}
+
+// witness returns the segments of the shortest names matching both t
+// and u, as Overlaps matches them: a literal where either template has
+// one, else "*".
+func witness(t, u Template) ([]string, bool) {
+	a, b := expandMulti(t.segments), expandMulti(u.segments)
+	// failed[i][j] marks (a[i:], b[j:]) as tried, and found not to overlap.
+	failed := make([][]bool, len(a)+1)
+	for i := range failed {
+		failed[i] = make([]bool, len(b)+1)
+	}
+	var walk func(i, j int) ([]string, bool)
+	walk = func(i, j int) ([]string, bool) {
+		if failed[i][j] {
+			return nil, false
+		}
+		if i == len(a) && j == len(b) {
+			return []string{}, true
+		}
+		if i < len(a) && a[i] == anySegments {
+			if w, ok := walk(i+1, j); ok {
+				return w, true
+			}
+		}
+		if j < len(b) && b[j] == anySegments {
+			if w, ok := walk(i, j+1); ok {
+				return w, true
+			}
+		}
+		if i < len(a) && j < len(b) {
+			seg, ni, nj := "", i, j
+			switch {
+			case a[i] == anySegments && b[j] == anySegments:
+				// Both may be empty, tried above.
+			case a[i] == anySegments:
+				seg, nj = b[j], j+1
+			case b[j] == anySegments:
+				seg, ni = a[i], i+1
+			case a[i] == "*":
+				seg, ni, nj = b[j], i+1, j+1
+			case b[j] == "*" || a[i] == b[j]:
+				seg, ni, nj = a[i], i+1, j+1
+			}
+			if seg != "" {
+				if w, ok := walk(ni, nj); ok {
+					return append([]string{seg}, w...), true
+				}
+			}
+		}
+		failed[i][j] = true
+		return nil, false
+	}
+	return walk(0, 0)
 }

@@ -37,6 +37,12 @@ func TestTemplateOverlaps(t *testing.T) {
 		if got := b.Overlaps(a); got != tt.want {
 			t.Errorf("%s overlaps %s = %v, want %v", tt.b, tt.a, got, tt.want)
 		}
+		// The witness is a name of both, with "*" filled.
+		shape, ok := witness(a, b)
+		name := strings.ReplaceAll(strings.Join(shape, "/"), "*", "w")
+		if ok != tt.want || ok && !(a.Match(name) && b.Match(name)) {
+			t.Errorf("witness(%s, %s) = %q, %v; want a name of both: %v", tt.a, tt.b, name, ok, tt.want)
+		}
 	}
 }
 
@@ -45,21 +51,14 @@ func TestTemplateOverlaps(t *testing.T) {
 // a service without an allow list admits every name of its patterns.
 func TestAllowListsForbid(t *testing.T) {
 	t.Parallel()
-	table, err := ParseTable("s.yaml", []byte(`
-services:
-  - host: androidmanagement.googleapis.com
-    allow: ["enterprises/LC01234/**", "enterprises/LC05678/devices/kiosk1/operations/*"]
-`), FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := enterprisesTable(t)
 	amapi := table.Lookup("androidmanagement.googleapis.com")
 	for _, name := range []string{"enterprises/LC01234/devices/d1/operations/o1", "enterprises/LC05678/devices/kiosk1/operations/o"} {
 		if err := amapi.Allowed(name); err != nil {
 			t.Errorf("Allowed(%q) = %v", name, err)
 		}
 	}
-	err = amapi.Allowed("enterprises/LC09999/devices/d1/operations/o1")
+	err := amapi.Allowed("enterprises/LC09999/devices/d1/operations/o1")
 	want := `forbidden: name "enterprises/LC09999/devices/d1/operations/o1" is outside the allow list of androidmanagement.googleapis.com in the services file [enterprises/LC01234/** enterprises/LC05678/devices/kiosk1/operations/*]`
 	if !errors.Is(err, ErrForbidden) || err.Error() != want {
 		t.Errorf("Allowed(another enterprise) = %v\nwant %s", err, want)
@@ -83,6 +82,98 @@ services:
 	err = long.Lookup("vault.googleapis.com").Allowed("operations/" + strings.Repeat("y", 1000))
 	if err == nil || len(err.Error()) > 600 || !strings.Contains(err.Error(), "… 12 more]") {
 		t.Errorf("the refusal of a long name by a long list is %d bytes: %v", len(err.Error()), err)
+	}
+}
+
+// enterprisesTable enables Android Management with an allow list of an
+// enterprise and one device of another, and Vault without one.
+func enterprisesTable(t *testing.T) *Table {
+	t.Helper()
+	table, err := ParseTable("s.yaml", []byte(`
+services:
+  - host: androidmanagement.googleapis.com
+    allow: ["enterprises/LC01234/**", "enterprises/LC05678/devices/kiosk1/operations/*"]
+`), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+// TestAllowedShapes: the shapes of the names the doctor may probe are
+// inside the allow list where there is one, and the patterns otherwise.
+func TestAllowedShapes(t *testing.T) {
+	t.Parallel()
+	table := enterprisesTable(t)
+	tests := []struct {
+		host string
+		want string
+	}{
+		{"androidmanagement.googleapis.com", "enterprises/LC01234/devices/*/operations/* enterprises/LC05678/devices/kiosk1/operations/*"},
+		{"vault.googleapis.com", "operations/*"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, shape := range table.Lookup(tt.host).AllowedShapes() {
+			got = append(got, strings.Join(shape, "/"))
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%s: AllowedShapes() = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
+
+// TestAllowedParent: a collection may be listed when the allow list may
+// admit one of its operations, at any depth.
+func TestAllowedParent(t *testing.T) {
+	t.Parallel()
+	table := enterprisesTable(t)
+	amapi := table.Lookup("androidmanagement.googleapis.com")
+	for _, tt := range []struct {
+		parent string
+		want   bool
+	}{
+		{"enterprises/LC01234/devices/d1/operations", true},
+		{"enterprises/LC05678/devices/kiosk1/operations", true},
+		{"enterprises/LC05678/devices/kiosk2/operations", false},
+		{"enterprises/LC09999/devices/d1/operations", false},
+	} {
+		err := amapi.AllowedParent(tt.parent)
+		if got := err == nil; got != tt.want || err != nil && !errors.Is(err, ErrForbidden) {
+			t.Errorf("AllowedParent(%q) = %v, want allowed %v", tt.parent, err, tt.want)
+		}
+	}
+	vault := MustParseTemplate("operations/team-a/**")
+	table.Lookup("vault.googleapis.com").Allow = []Template{vault}
+	if err := table.Lookup("vault.googleapis.com").AllowedParent("operations"); err != nil {
+		t.Errorf("AllowedParent(operations) with %s = %v; its list may answer team-a's", vault, err)
+	}
+}
+
+// TestAllowListsMatchNamesAsWritten: templates match literally and
+// case-sensitively (docs/contract.md#allow-lists): a project's ID does not
+// admit the names an API lists with its number, nor another spelling of
+// the ID; the contract's example lists both.
+func TestAllowListsMatchNamesAsWritten(t *testing.T) {
+	t.Parallel()
+	table, err := ParseTable("s.yaml", []byte(`
+services:
+  - host: aiplatform.googleapis.com
+    allow: ["projects/my-project/**", "projects/123456789012/**"]
+`), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aip := table.Lookup("aiplatform.googleapis.com")
+	for name, want := range map[string]bool{
+		"projects/my-project/locations/us-central1/operations/1":   true,
+		"projects/123456789012/locations/us-central1/operations/1": true,
+		"projects/My-Project/locations/us-central1/operations/1":   false,
+		"projects/210987654321/locations/us-central1/operations/1": false,
+	} {
+		if got := aip.Allowed(name) == nil; got != want {
+			t.Errorf("Allowed(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
 

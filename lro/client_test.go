@@ -133,7 +133,8 @@ func TestInvalidNamesSendNothing(t *testing.T) {
 }
 
 // TestForbiddenNamesSendNothing: the client itself refuses a name its
-// service's allow list forbids, whatever its caller checked.
+// service's allow list forbids, and a list of a parent none of whose
+// operations it admits, whatever its caller checked.
 func TestForbiddenNamesSendNothing(t *testing.T) {
 	t.Parallel()
 	fake := lrotest.New(lrotest.Options{Default: func(string) *lrotest.Script { return &lrotest.Script{} }})
@@ -152,6 +153,9 @@ func TestForbiddenNamesSendNothing(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, vault, "operations/team-b/x"); !errors.Is(err, lro.ErrForbidden) {
 		t.Errorf("Get(outside the allow list) = %v, want ErrForbidden", err)
+	}
+	if _, err := c.List(ctx, vault, "operations/team-b", lro.ListQuery{}); !errors.Is(err, lro.ErrForbidden) {
+		t.Errorf("List(a parent outside the allow list) = %v, want ErrForbidden", err)
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Errorf("%d requests sent for forbidden names, want 0", n)

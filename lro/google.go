@@ -48,7 +48,38 @@ func (fe fileEntry) checkTokenDestination(s *Service) error {
 	case len(fe.Scopes) == 0:
 		return fmt.Errorf("scopes: required with allowTokenOutsideGoogle: name the scopes of the token %s may receive", foreign[0])
 	}
+	for i, sc := range fe.Scopes {
+		if broadScope(sc) {
+			return fmt.Errorf("scopes[%d]: %q is too broad for a token sent outside Google (%s, allowTokenOutsideGoogle): "+
+				"it lets whoever holds it act as the credentials on every Google Cloud API, or mint tokens that do; "+
+				"name only the scopes this service's cancel and get accept", i, sc, foreign[0])
+		}
+	}
 	return nil
+}
+
+// broadScopes are the scopes a token sent outside Google must not have:
+// with cloud-platform its holder may call every Google Cloud API the
+// credentials may (read them all with its read-only variant), and with
+// iam it may mint tokens of any scope for the service accounts the
+// credentials may act as, the worker's own among them where Vault's
+// subject needs it (docs/operations.md#iam). Token sources are shared by
+// scope set, so such a token would also be the one of every other service
+// with the same scopes.
+var broadScopes = []string{
+	"https://www.googleapis.com/auth/cloud-platform",
+	"https://www.googleapis.com/auth/cloud-platform.read-only",
+	"https://www.googleapis.com/auth/iam",
+}
+
+func broadScope(scope string) bool {
+	scope = strings.TrimSuffix(scope, "/")
+	for _, b := range broadScopes {
+		if strings.EqualFold(scope, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // ForeignHostError is an endpoint refused because it is outside Google's

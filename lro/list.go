@@ -61,6 +61,9 @@ func (c *Client) List(ctx context.Context, svc *Service, parent string, q ListQu
 		return nil, err
 	}
 	r, err := svc.listRoute(parent)
+	if err == nil {
+		err = svc.AllowedParent(parent)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -179,6 +179,21 @@ func TestParseTableErrors(t *testing.T) {
 			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): scopes: required with allowTokenOutsideGoogle: name the scopes of the token gateway.example.com may receive`,
 		},
 		{
+			// The broadest token, to whoever holds the gateway's name.
+			name: "token outside Google with the cloud-platform scope",
+			adc:  true,
+			yaml: "services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n    allowTokenOutsideGoogle: true\n" +
+				"    scopes: [\"https://www.googleapis.com/auth/ediscovery\", \"https://www.googleapis.com/auth/cloud-platform\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): scopes[1]: "https://www.googleapis.com/auth/cloud-platform" is too broad for a token sent outside Google (gateway.example.com, allowTokenOutsideGoogle): it lets whoever holds it act as the credentials on every Google Cloud API, or mint tokens that do; name only the scopes this service's cancel and get accept`,
+		},
+		{
+			name: "token outside Google with the iam scope",
+			adc:  true,
+			yaml: "services:\n  - host: vault.googleapis.com\n    endpoint: https://gateway.example.com\n    allowTokenOutsideGoogle: true\n" +
+				"    scopes: [\"https://www.googleapis.com/auth/iam/\"]\n",
+			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): scopes[0]: "https://www.googleapis.com/auth/iam/" is too broad for a token sent outside Google (gateway.example.com, allowTokenOutsideGoogle): it lets whoever holds it act as the credentials on every Google Cloud API, or mint tokens that do; name only the scopes this service's cancel and get accept`,
+		},
+		{
 			name: "pattern of any project resource",
 			yaml: "services:\n  - host: vault.googleapis.com\n    patterns: [\"operations/**\", \"projects/**\"]\n",
 			want: `services file s.yaml: services[0] (host "vault.googleapis.com"): patterns[1]: "projects/**" is not the shape of an operation name: a pattern must end in "operations/*" or "operations/**" (set allowNonOperationPatterns: true for an API whose operations are named otherwise)`,

@@ -30,6 +30,9 @@ const (
 	DeadLetterSourceSubscription = "CloudPubSubDeadLetterSourceSubscription"
 	// DeadLetterSourceDeliveryCount is how many deliveries it had there.
 	DeadLetterSourceDeliveryCount = "CloudPubSubDeadLetterSourceDeliveryCount"
+	// DeadLetterAttributePrefix begins the name of every attribute
+	// Pub/Sub adds when it dead-letters a message.
+	DeadLetterAttributePrefix = "CloudPubSubDeadLetter"
 )
 
 // defaultMaxDeliveryAttempts is what Pub/Sub uses for a policy's

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"opcancel/lro"
 )
 
 // confirmation is the question every bulk command (submit, replay) asks
@@ -76,17 +78,31 @@ func (s serviceCounts) total() int {
 }
 
 // String is "vault.googleapis.com 1200, androidmanagement.googleapis.com
-// 300": the largest first. Hosts are escaped: a dead letter's host is
-// read from the message.
+// 300": the largest first. A dead letter's host is read from the message,
+// so hosts are escaped and cut, and at most maxCountedHosts are named, the
+// others counted together: the line stays a line whatever the dead
+// letters say.
 func (s serviceCounts) String() string {
 	hosts := make([]string, 0, len(s))
 	for h := range s {
 		hosts = append(hosts, h)
 	}
 	slices.SortFunc(hosts, func(a, b string) int { return cmp.Or(s[b]-s[a], strings.Compare(a, b)) })
-	parts := make([]string, len(hosts))
+	parts := make([]string, 0, min(len(hosts), maxCountedHosts+1))
 	for i, h := range hosts {
-		parts[i] = fmt.Sprintf("%s %d", escape(h), s[h])
+		if i == maxCountedHosts {
+			rest := serviceCounts{}
+			for _, h := range hosts[i:] {
+				rest[h] = s[h]
+			}
+			parts = append(parts, fmt.Sprintf("%d other services %d", len(rest), rest.total()))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", lro.Clip(escape(h), maxHostBytes), s[h]))
 	}
 	return strings.Join(parts, ", ")
 }
+
+// maxCountedHosts bounds the hosts serviceCounts.String names; each is cut
+// after maxHostBytes, as a DNS name.
+const maxCountedHosts = 8

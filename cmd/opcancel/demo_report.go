@@ -59,7 +59,7 @@ func printDemoTable(w io.Writer, got, expected map[string]float64) bool {
 // the result events.
 func (c *demoCmd) outcomes(ctx context.Context, e *env, world *demoWorld, names []givenName, invalid []string) (map[string]float64, error) {
 	watch := newWatch(newBatchID(time.Now()))
-	events, err := openBatchEvents(ctx, world.qc, demoProject, []batchTopic{{"--results-topic", world.results}}, time.Time{}, watch, e.stderr)
+	events, err := openBatchEvents(ctx, world.qc, demoProject, []batchTopic{{flag: "--results-topic", name: world.results}}, time.Time{}, watch, e.stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"opcancel/lro"
@@ -36,8 +37,14 @@ func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) 
 	endpoint := check{Name: "endpoint " + s.Host}
 	name := probeName(s, projectOf(d.subscription))
 	if name == "" {
-		endpoint.Status, endpoint.Detail = checkSkip, "no operations.get to ask: the API cannot read its operations"
-		token.Status, token.Detail = checkSkip, "not checked without a request to send"
+		why := "the API cannot read its operations"
+		if len(s.Allow) > 0 {
+			// A name the doctor cannot make up, such as a literal
+			// operation ID, may be a real operation: it is not probed.
+			why = "the allow list admits no name the API can read and the doctor may make up (opcancel services " + s.Host + ")"
+		}
+		endpoint.Status, endpoint.Detail = checkSkip, "no operations.get to ask: "+why
+		token.Status, token.Detail = checkSkip, "not checked without a request to send: "+why
 		return []check{token, endpoint}
 	}
 	get := func() error { _, err := client.Get(ctx, s, name); return err }
@@ -49,6 +56,13 @@ func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) 
 	}
 	var e *lro.Error
 	errors.As(err, &e)
+	if err != nil && e == nil {
+		// Refused before it was sent: no token was minted, and the
+		// endpoint was not asked.
+		token.Status, token.Detail = checkSkip, "not checked: the request was refused before it was sent"
+		endpoint.Status, endpoint.Detail = checkFail, fmt.Sprintf("operations.get of %s: %s", name, errText(err))
+		return []check{token, endpoint}
+	}
 	if d.cmd.Auth == lro.AuthNone {
 		token.Status, token.Detail = checkSkip, "--auth=none sends no token"
 	} else {
@@ -98,18 +112,24 @@ func (d *doctor) endpointCheck(ctx context.Context, c check, s *lro.Service, nam
 	return c
 }
 
-// probeName makes a name of one of s's readable patterns that no operation
-// has: wildcards become opcancel-doctor (the project where a pattern names
-// one, global for a location), and the last a random ID. Empty when s
-// cannot read any of its names.
+// probeName makes a name that no operation has, of one of s's readable
+// patterns and inside its allow list (lro.Service.AllowedShapes), so that
+// the doctor never asks about a name the deployment may not touch:
+// wildcards become opcancel-doctor (the project where a pattern names one,
+// global for a location), and the last, the operation's ID, a random one.
+// A shape whose ID is literal could name a real operation and is passed
+// over. Empty when no name fits.
 func probeName(s *lro.Service, project string) string {
 	var random [6]byte
 	rand.Read(random[:])
 	id := "opcancel-doctor-" + hex.EncodeToString(random[:])
-	for _, pattern := range s.Patterns() {
-		segs := strings.Split(pattern, "/")
+	for _, shape := range s.AllowedShapes() {
+		if shape[len(shape)-1] != "*" {
+			continue
+		}
+		segs := slices.Clone(shape)
 		for i, seg := range segs {
-			if seg != "*" && seg != "**" {
+			if seg != "*" {
 				continue
 			}
 			prev := ""
@@ -128,7 +148,7 @@ func probeName(s *lro.Service, project string) string {
 			}
 		}
 		name := strings.Join(segs, "/")
-		if s.Match(name) == nil && s.Readable(name) {
+		if s.Match(name) == nil && s.Readable(name) && s.Allowed(name) == nil {
 			return name
 		}
 	}

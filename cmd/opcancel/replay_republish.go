@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -47,11 +47,7 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 	results := make([]queue.Result, len(msgs))
 	spans := make([]trace.Span, len(msgs))
 	for i, m := range msgs {
-		attrs := maps.Clone(m.Attributes)
-		if attrs == nil {
-			attrs = map[string]string{}
-		}
-		attrs[replayedFromAttribute] = r.setup.sub
+		attrs := r.replayAttributes(m.Attributes)
 		pctx := ctx
 		if r.tracer != nil {
 			pctx, spans[i] = r.startSpan(ctx, m)
@@ -88,6 +84,21 @@ func (r *replay) republish(ctx context.Context, msgs []queue.Pulled) error {
 		return fmt.Errorf("%w; those messages were published and will be published again by the next replay", err)
 	}
 	return errors.Join(r.ps.Nack(sctx, r.setup.sub, nacks), ctx.Err())
+}
+
+// replayAttributes are the attributes of a dead letter's copy: its own,
+// but for those Pub/Sub added when it dead-lettered it, and replayedFrom.
+// A copy is not a dead letter: kept, they would let any subscription the
+// copy reaches (another of the request topic's) pass replay's guard.
+func (r *replay) replayAttributes(dead map[string]string) map[string]string {
+	attrs := make(map[string]string, len(dead)+1)
+	for k, v := range dead {
+		if !strings.HasPrefix(k, queue.DeadLetterAttributePrefix) {
+			attrs[k] = v
+		}
+	}
+	attrs[replayedFromAttribute] = r.setup.sub
+	return attrs
 }
 
 // startSpan starts the replay's span of m in the trace m was published in,

@@ -104,3 +104,21 @@ func TestReplayDescribesWhatItSelected(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayCountsAreBounded: the count per service that the dry run and
+// the confirmation print names hosts read from dead letters: however
+// many and whatever they hold, the line names a few, escaped and cut.
+func TestReplayCountsAreBounded(t *testing.T) {
+	t.Parallel()
+	counts := serviceCounts{vaultHost: 50, amapiHost: 40}
+	for i := range 200 {
+		counts[fmt.Sprintf("\x1b]0;owned\a%d.%s", i, strings.Repeat("x", 1000))] = 1
+	}
+	got := counts.String()
+	if !strings.HasPrefix(got, "vault.googleapis.com 50, androidmanagement.googleapis.com 40, ") || !strings.HasSuffix(got, ", 194 other services 194") {
+		t.Errorf("counts: %.300q…; want the largest first and the rest counted together", got)
+	}
+	if len(got) > 4096 || strings.ContainsAny(got, "\x1b\a") {
+		t.Errorf("counts: %d bytes, raw controls %v; want a bounded, escaped line", len(got), strings.ContainsAny(got, "\x1b\a"))
+	}
+}

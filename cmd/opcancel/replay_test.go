@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"opcancel/queue"
 	"opcancel/queue/queuetest"
 )
 
@@ -78,7 +79,8 @@ func deadLetters(t *testing.T, e *queuetest.Emulator, project string, deadAck ti
 }
 
 // TestReplayDeadLetters: replay publishes the dead letters to the topic
-// again, data and attributes unchanged plus replayedFrom, acking each only
+// again, data and attributes unchanged plus replayedFrom (less Pub/Sub's
+// dead-letter attributes: a copy is not a dead letter), acking each only
 // once it is published: a publish that fails leaves the dead letters
 // where they were. It asks for confirmation above --confirm-above, as
 // submit does, and --limit bounds it.
@@ -128,12 +130,20 @@ func TestReplayDeadLetters(t *testing.T) {
 	if got := left(); !strings.HasPrefix(got, "dead letters: 0 ") {
 		t.Errorf("after the replay: %q, want none left", got)
 	}
+	// The copies are not dead letters: another subscription of the
+	// request topic (reader) is no source for a replay.
+	_, _, code, err := runCLI(t, env, "replay", "--dry-run", "--idle="+replayIdle.String(), "--from-subscription="+reader,
+		"--topic=projects/"+project+"/topics/elsewhere")
+	if want := "has no " + queue.DeadLetterSourceSubscription + " attribute"; code != 2 || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("replay from a subscription of the request topic, after a replay: exit %d, %v; want 2 and %q", code, err, want)
+	}
 
 	checkReplayed(t, e, reader, deadSub, msgs)
 }
 
 // checkReplayed: reader got each of msgs once, its data and attributes
-// unchanged, plus replayedFrom naming deadSub.
+// unchanged, plus replayedFrom naming deadSub, and without the attributes
+// Pub/Sub added when it dead-lettered it.
 func checkReplayed(t *testing.T, e *queuetest.Emulator, reader, deadSub string, msgs []message) {
 	t.Helper()
 	replayed, err := e.Drain(context.Background(), reader)
@@ -156,6 +166,11 @@ func checkReplayed(t *testing.T, e *queuetest.Emulator, reader, deadSub string, 
 		}
 		if diff := cmp.Diff(deadSub, attrs[replayedFromAttribute]); diff != "" {
 			t.Errorf("replayed %s: replayedFrom (-want +got):\n%s", m.data, diff)
+		}
+		for k := range attrs {
+			if strings.HasPrefix(k, queue.DeadLetterAttributePrefix) {
+				t.Errorf("replayed %s: the copy keeps the dead-letter attribute %s", m.data, k)
+			}
 		}
 	}
 }

@@ -113,7 +113,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	defer p.Stop()
 	sub.pub = p
 	if !c.Wait {
-		if err := c.openManifest(ctx, ps, s, b, j); err != nil {
+		if err := c.openManifest(ctx, ps, s, b, j, nil); err != nil {
 			return err
 		}
 		if err := c.startJournal(sub, j, b); err != nil {
@@ -121,12 +121,15 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 		}
 		return c.publish(ctx, e, sub, b)
 	}
+	// The batch's messages come from this run itself, which lists those of
+	// the journal's earlier runs too, never from the batches topic, which
+	// the wait users may write (wait_runs.go).
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", s.resultsTopic}, {"--batches-topic", s.batchesTopic}}, b.since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{flag: "--results-topic", name: s.resultsTopic}}, b.since, w, e.stderr)
 	if err != nil {
 		return fmt.Errorf("nothing was published: %w", err)
 	}
-	err = c.openManifest(ctx, ps, s, b, j)
+	err = c.openManifest(ctx, ps, s, b, j, w)
 	if err == nil {
 		if err = c.startJournal(sub, j, b); err == nil {
 			err = c.publishAndWait(ctx, e, sub, b, w, events)
@@ -141,13 +144,14 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 // openManifest starts the batch's manifest (with --wait or --journal) by
 // publishing its first record, before any request is published: a batches
 // topic that is missing or not permitted refuses the run while nothing is
-// published (batchTopicError). With --wait, the temporary subscription to
-// the batches topic exists by then and reads that record too.
-func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submitSetup, b *batchPlan, j *journal) error {
+// published (batchTopicError). With --wait, w is told every record of the
+// run as it is published.
+func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submitSetup, b *batchPlan, j *journal, w *watch) error {
 	if !c.Wait && j == nil {
 		return nil
 	}
 	m := newManifestWriter(ps, s.batchesTopic, c.Batch)
+	m.watch = w
 	if err := m.open(ctx); err != nil {
 		return fmt.Errorf("nothing was published: %w", batchTopicError("--batches-topic", s.batchesTopic, usePublish, err))
 	}

@@ -50,12 +50,19 @@ func (c *submitCmd) plan(sub submission, j *journal) (*batchPlan, error) {
 }
 
 // startJournal writes a new journal, its list the valid names, before
-// anything is published.
+// anything is published, and records the run in it; the run's manifest
+// names the journal's earlier runs.
 func (c *submitCmd) startJournal(sub submission, j *journal, b *batchPlan) error {
-	if j == nil || j.exists {
+	if j == nil {
 		return nil
 	}
-	return j.create(journalHeader{Batch: c.Batch, Topic: sub.topic, Reason: c.Reason, StartedAt: time.Now().UTC()}, b.todo)
+	if !j.exists {
+		if err := j.create(journalHeader{Batch: c.Batch, Topic: sub.topic, Reason: c.Reason, StartedAt: time.Now().UTC()}, b.todo); err != nil {
+			return err
+		}
+	}
+	b.record.manifest.earlierRuns = j.earlierRuns()
+	return j.startRun(b.record.manifest.run)
 }
 
 // publishBatch publishes what b has left to publish, telling b.record.

@@ -16,13 +16,17 @@ import (
 // message the server has ("published": the position, with its message
 // ID), appended as the answers come and made durable (fsync) before
 // submit waits for the next answer, and at least every
-// journalSyncEvery lines. A message is recorded only once the server
+// journalSyncEvery lines. Each run that publishes also adds a line with
+// the ID of its manifest's run ("run"), so that a run that resumes the
+// journal names the earlier ones in its manifest (manifestEnd.EarlierRuns). A message is recorded only once the server
 // has it; what a crash leaves behind is in docs/contract.md#resuming-a-submit.
 type journal struct {
 	path   string
 	header journalHeader
 	plan   []journalLine // position n is plan[n-1]
 	sent   map[int]string
+	// runs are the manifest runs of the earlier runs, in the file's order.
+	runs []string
 	// exists: the file was there when submit started: this run resumes it.
 	exists bool
 
@@ -52,14 +56,15 @@ const (
 	journalVersion = 1
 )
 
-// journalLine is a name of the list (Plan) or a message published for
-// one (Published, MessageID).
+// journalLine is a name of the list (Plan), a message published for one
+// (Published, MessageID), or the start of a run (Run alone).
 type journalLine struct {
 	Plan      int    `json:"plan,omitempty"`
 	Published int    `json:"published,omitempty"`
-	Service   string `json:"service"`
-	Name      string `json:"name"`
+	Service   string `json:"service,omitempty"`
+	Name      string `json:"name,omitempty"`
 	MessageID string `json:"messageId,omitempty"`
+	Run       string `json:"run,omitempty"`
 }
 
 // journalError is a usage error about the journal at path.
@@ -168,6 +173,24 @@ func (j *journal) published(n int, id string) error {
 		return j.sync()
 	}
 	return nil
+}
+
+// startRun records that run (its manifest's run ID) publishes now, made
+// durable before it does.
+func (j *journal) startRun(run string) error {
+	if j.w == nil {
+		j.w = bufio.NewWriter(j.f)
+	}
+	j.writeLine(journalLine{Run: run})
+	return j.sync()
+}
+
+// earlierRuns are the runs the journal names, the latest maxEarlierRuns.
+func (j *journal) earlierRuns() []string {
+	if j == nil {
+		return nil
+	}
+	return j.runs[max(0, len(j.runs)-maxEarlierRuns):]
 }
 
 // sync makes the lines written so far durable.

@@ -132,6 +132,13 @@ func (j *journal) parsePlan(n int, l journalLine) error {
 }
 
 func (j *journal) parsePublished(n int, l journalLine) error {
+	if l.Run != "" {
+		if l != (journalLine{Run: l.Run}) || !runID(l.Run) {
+			return journalError(j.path, "line %d: want a run (\"run\": 1-%d printable characters) and nothing else", n, maxRunIDBytes)
+		}
+		j.runs = append(j.runs, l.Run)
+		return nil
+	}
 	p := l.Published
 	switch {
 	case l.Plan != 0 || p < 1 || p > len(j.plan):

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,6 +61,13 @@ func TestSubmitJournalResumesOrRefuses(t *testing.T) {
 			want: "it ends after 2 lines, inside its header or list of names: the run that wrote it stopped before publishing anything"},
 		{name: "a last line cut short", edit: func(l []string) []string { return append(l, `{"published":2,"serv`) }, cut: true,
 			code: 0, want: "1 (1 earlier)", after: strings.Join(journalLines(), "\n") + "\n"},
+		{name: "the runs that published", edit: func(l []string) []string {
+			return append(l[:3], append([]string{`{"run":"9f86d081884c7d65"}`}, append(l[3:], `{"run":"5e2a0c6f1b7d9e31"}`)...)...)
+		}, code: 0, want: "1 (1 earlier)"},
+		{name: "a run with more", edit: func(l []string) []string { return append(l, `{"run":"5e2a0c6f1b7d9e31","published":2}`) }, code: 2,
+			want: `line 5: want a run ("run": 1-64 printable characters) and nothing else`},
+		{name: "a run that is no run's", edit: func(l []string) []string { return append(l, `{"run":"a b"}`) }, code: 2,
+			want: `line 5: want a run`},
 		{name: "a last line without its newline", edit: func(l []string) []string {
 			return append(l, `{"published":2,"service":"vault.googleapis.com","name":"operations/b","messageId":"12"}`)
 		}, cut: true, code: 0, want: "0 (2 earlier)"},
@@ -147,5 +157,36 @@ func TestSubmitJournalConfirmsWhatIsLeft(t *testing.T) {
 	_, _, code, _ = runCLI(t, nil, "submit", "--project=p", "--topic=requests", "--journal="+fresh, "--confirm-above=0", "operations/a")
 	if _, serr := os.Stat(fresh); code != 2 || serr == nil {
 		t.Errorf("a new journal, not confirmed: exit %d, the file exists: %v; want 2 and no file", code, serr == nil)
+	}
+}
+
+// TestSubmitJournalNamesItsRuns: each run records its manifest's run in the
+// journal before it publishes; the run that resumes the journal reads them
+// back for its end record's earlierRuns, the latest maxEarlierRuns.
+func TestSubmitJournalNamesItsRuns(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	var want []string
+	for i := range maxEarlierRuns + 20 {
+		j, err := openJournal(path, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := j.create(journalHeader{Batch: "b1", Topic: "projects/p/topics/requests"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := j.earlierRuns(); !slices.Equal(got, want[max(0, len(want)-maxEarlierRuns):]) {
+			t.Fatalf("run %d: earlier runs %v, want the latest %d of %v", i, got, maxEarlierRuns, want)
+		}
+		run := fmt.Sprintf("run-%d", i)
+		if err := j.startRun(run); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, run)
+		if err := j.close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -19,6 +19,9 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	if err := svc.ValidateParent(c.ListParent); err != nil {
 		return nil, usagef("--list-parent %w", err)
 	}
+	if err := svc.AllowedParent(c.ListParent); err != nil {
+		return nil, usagef("--list-parent: %w", err)
+	}
 	if c.Filter != "" && !svc.Dialect.Filterable() {
 		return nil, usagef("--filter: the operations.list of %s (%s dialect) takes no filter; select with --older-than and --newer-than", svc.Host, svc.Dialect)
 	}

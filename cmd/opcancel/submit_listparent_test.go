@@ -31,12 +31,7 @@ func TestSubmitListParentStopsOnATokenCycle(t *testing.T) {
 		fmt.Fprintf(w, `{"operations":[{"name":"enterprises/e1/devices/d1/operations/op-%s"}],"nextPageToken":%q}`, tok, next)
 	}))
 	defer srv.Close()
-	config := filepath.Join(t.TempDir(), "services.yaml")
-	os.WriteFile(config, []byte("services:\n  - host: androidmanagement.googleapis.com\n    endpoint: "+srv.URL+"\n    patterns: [\"enterprises/*/devices/*/operations/*\"]\n"), 0o600)
-	var out, errb bytes.Buffer
-	err := run(context.Background(), []string{"submit", "--project=p", "--topic=requests", "--config=" + config, "--auth=none",
-		"--service=androidmanagement.googleapis.com", "--list-parent=enterprises/e1/devices/d1/operations", "--yes"},
-		getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1"}), strings.NewReader(""), &out, &errb)
+	err := submitListParent(t, srv.URL, `patterns: ["enterprises/*/devices/*/operations/*"]`, "enterprises/e1/devices/d1/operations")
 	want := `page 3 leads back to page 2 (page token "A")`
 	if exitCode(err) != 1 || !strings.Contains(fmt.Sprint(err), want) {
 		t.Errorf("submit = exit %d, %v; want exit 1 and %q", exitCode(err), err, want)
@@ -62,4 +57,37 @@ func TestListAllCapsPages(t *testing.T) {
 	if calls != 5 {
 		t.Errorf("%d pages listed, want 5", calls)
 	}
+}
+
+// TestSubmitListParentOutsideTheAllowList: a --list-parent none of whose
+// operations the service's allow list admits is a usage error, before
+// anything is listed: every name listed would be refused anyway, and the
+// deployment has no business under that parent.
+func TestSubmitListParentOutsideTheAllowList(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, `{"operations":[]}`)
+	}))
+	defer srv.Close()
+	err := submitListParent(t, srv.URL, `allow: ["enterprises/LC01234/**"]`, "enterprises/LC09999/devices/d1/operations")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "allow list") {
+		t.Errorf("submit = exit %d, %v; want exit 2 naming the allow list", exitCode(err), err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d list requests, want none", n)
+	}
+}
+
+// submitListParent runs submit --list-parent of Android Management at
+// endpoint, its services-file entry with the key line more.
+func submitListParent(t *testing.T, endpoint, more, parent string) error {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "services.yaml")
+	os.WriteFile(config, []byte("services:\n  - host: androidmanagement.googleapis.com\n    endpoint: "+endpoint+"\n    "+more+"\n"), 0o600)
+	var out, errb bytes.Buffer
+	return run(context.Background(), []string{"submit", "--project=p", "--topic=requests", "--config=" + config, "--auth=none",
+		"--service=androidmanagement.googleapis.com", "--list-parent=" + parent, "--yes"},
+		getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1"}), strings.NewReader(""), &out, &errb)
 }

@@ -62,6 +62,12 @@ type manifestWriter struct {
 	parts      int
 	lastPart   time.Time
 	results    []queue.Result
+	// earlierRuns are the runs of the journal this run resumes, for its
+	// end record.
+	earlierRuns []string
+	// watch, with --wait, is told each record as it is published: submit
+	// --wait follows its own run, not what the batches topic says of it.
+	watch *watch
 }
 
 // manifestEvery is how often a run publishes a part while its messages are
@@ -110,6 +116,9 @@ func (m *manifestWriter) flush(force bool) {
 }
 
 func (m *manifestWriter) publish(r manifestRecord) {
+	if m.watch != nil {
+		m.watch.manifest(r)
+	}
 	data, _ := json.Marshal(r) // strings and numbers
 	// The context only carries trace context: the publisher sends on its own.
 	m.results = append(m.results, m.pub.PublishAsync(context.Background(), data, map[string]string{"batch": m.batch, manifestAttribute: m.run}))
@@ -122,7 +131,7 @@ func (m *manifestWriter) end(sum submitSummary, interrupted bool) error {
 	m.flush(true)
 	m.publish(manifestRecord{Batch: m.batch, Run: m.run, End: &manifestEnd{
 		Parts: m.parts, Published: sum.published, PublishedEarlier: sum.earlier, Invalid: sum.invalid, Failed: sum.failed,
-		Interrupted: interrupted, EndedAt: time.Now().UTC(),
+		Interrupted: interrupted, EndedAt: time.Now().UTC(), EarlierRuns: m.earlierRuns,
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), manifestTimeout)
 	defer cancel()

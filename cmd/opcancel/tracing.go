@@ -19,7 +19,8 @@ import (
 // tracing is the process's OpenTelemetry tracing (see
 // docs/operations.md#tracing). It is off unless the standard variables ask
 // for it; the SDK then reads them itself: the exporter and protocol, the
-// endpoint, headers and timeouts, the sampler, the resource.
+// endpoint, headers and timeouts, the resource. The sampler is read here
+// (tracing_sampler.go), so that publishers cannot decide it.
 type tracing struct {
 	provider *sdktrace.TracerProvider // nil: off
 	owned    bool                     // made here, so shut down here
@@ -51,6 +52,10 @@ func newTracing(ctx context.Context, e *env) (*tracing, error) {
 	if !tracingEnabled(e.getenv) {
 		return &tracing{}, nil
 	}
+	sampler, err := traceSampler(e.getenv)
+	if err != nil {
+		return nil, err
+	}
 	exp, err := autoexport.NewSpanExporter(ctx)
 	if err != nil {
 		return nil, usagef("OTEL_TRACES_EXPORTER: %w", err)
@@ -63,7 +68,7 @@ func newTracing(ctx context.Context, e *env) (*tracing, error) {
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, usagef("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(sampler))
 	otel.SetTracerProvider(tp)
 	return &tracing{provider: tp, owned: true}, nil
 }

@@ -76,14 +76,14 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer stop()
 	w := newWatch(c.Batch)
-	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{"--results-topic", results}, {"--batches-topic", batches}}, since, w, e.stderr)
+	events, err := openBatchEvents(ctx, ps, c.project, []batchTopic{{flag: "--results-topic", name: results}, {flag: "--batches-topic", name: batches, manifests: true}}, since, w, e.stderr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, events, since.UTC().Format(time.RFC3339))
 	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, nil, nil)
 	if cerr := events.close(); cerr != nil {
-		fmt.Fprintf(e.stderr, "wait: %v\n", cerr)
+		fmt.Fprintf(e.stderr, "wait: %s\n", escape(cerr.Error()))
 	}
 	return err
 }

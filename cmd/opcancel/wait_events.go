@@ -17,8 +17,9 @@ import (
 )
 
 // batchEvents brings a batch's result events and manifest into a watch: a
-// temporary subscription on the results topic and one on the batches
-// topic, created before anything is published (so that nothing can be
+// temporary subscription on the results topic and, for `wait`, one on the
+// batches topic, each taking only its own kind of message, created before
+// anything is published (so that nothing can be
 // missed) or sought back to the batch's start (the topics keep their
 // messages for their retention), filtered on the batch where Pub/Sub can
 // apply the filter, and deleted by close, whatever ended the run.
@@ -68,11 +69,16 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topi
 		}
 	}
 	refused := &refusedRecords{stderr: stderr}
-	for _, sub := range b.subs {
+	w.warn = func(s string) { fmt.Fprintln(stderr, escape(s)) }
+	for i, sub := range b.subs {
+		take := takeResult
+		if topics[i].manifests {
+			take = takeManifest
+		}
 		s := qc.Subscriber(queue.ReceiveConfig{Subscription: sub, MaxOutstanding: 1000})
 		b.receiving.Go(func() {
 			err := s.Receive(rctx, func(_ context.Context, d worker.Delivery) {
-				takeResult(d, w, refused)
+				take(d, w, refused)
 				d.Ack()
 			})
 			if err != nil {
@@ -86,25 +92,36 @@ func openBatchEvents(ctx context.Context, qc *queue.Client, project string, topi
 // String names the topics read.
 func (b *batchEvents) String() string { return strings.Join(b.topics, " and ") }
 
-// takeResult gives w one message: a manifest record
-// (it has the manifest attribute) or a result event. The emulator does not
-// apply filters: the watch checks the batch.
-func takeResult(d worker.Delivery, w *watch, refused *refusedRecords) {
+// takeResult gives w a message of the results topic: a result event,
+// which only the worker publishes. A message with the manifest attribute
+// is none. The emulator does not apply filters: the watch checks the
+// batch.
+func takeResult(d worker.Delivery, w *watch, _ *refusedRecords) {
 	if _, ok := d.Attributes[manifestAttribute]; ok {
-		rec, err := decodeManifestRecord(d.Data)
-		if err != nil {
-			if d.Attributes["batch"] == w.batch {
-				refused.report(err)
-			}
-			return
-		}
-		w.manifest(rec)
 		return
 	}
 	var ev worker.Event
 	if json.Unmarshal(d.Data, &ev) == nil {
 		w.record(ev)
 	}
+}
+
+// takeManifest gives w a message of the batches topic: a manifest record,
+// which has the manifest attribute. Anything else there (a result event
+// that a wait user published, say) is ignored: the batches topic is
+// written by those who may submit, not by the worker.
+func takeManifest(d worker.Delivery, w *watch, refused *refusedRecords) {
+	if _, ok := d.Attributes[manifestAttribute]; !ok {
+		return
+	}
+	rec, err := decodeManifestRecord(d.Data)
+	if err != nil {
+		if d.Attributes["batch"] == w.batch {
+			refused.report(err)
+		}
+		return
+	}
+	w.manifest(rec)
 }
 
 // refusedRecords reports the batch's manifest records that are not valid:
@@ -120,7 +137,7 @@ func (r *refusedRecords) report(err error) {
 	defer r.mu.Unlock()
 	r.n++
 	if r.n <= 3 {
-		fmt.Fprintf(r.stderr, "ignored: %v\n", err)
+		fmt.Fprintf(r.stderr, "ignored: %s\n", escape(err.Error()))
 	} else if r.n&(r.n-1) == 0 {
 		fmt.Fprintf(r.stderr, "ignored %d manifest records that are not valid\n", r.n)
 	}

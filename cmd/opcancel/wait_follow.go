@@ -50,6 +50,9 @@ func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o f
 	switch {
 	case pubErr != nil:
 		return pubErr
+	case werr != nil && st.publishing && st.conflict != "":
+		return exitError{4, fmt.Errorf("batch %s: its publishing is not taken as over: %s (docs/operations.md#what-wait-users-can-falsify); "+
+			"%d of the %d messages its manifest names have no outcome", w.batch, escape(st.conflict), r.NoOutcome, r.messages)}
 	case werr != nil && st.publishing:
 		return exitError{4, fmt.Errorf("batch %s: its publishing had not ended by --wait-timeout (a submit still running, "+
 			"or one interrupted: run it again with its --journal to publish the rest); %d of the %d messages published so far have no outcome",

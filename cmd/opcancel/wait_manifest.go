@@ -10,8 +10,8 @@ import (
 )
 
 // A batch's manifest is what tells `wait` which messages a batch has: each
-// run of `submit --wait` or `submit --journal` publishes it to the results
-// topic, next to the worker's result events, in parts that list the
+// run of `submit --wait` or `submit --journal` publishes it to the batches
+// topic, apart from the worker's result events, in parts that list the
 // messages the server has (message ID, service, name), then one end record
 // with the run's counts. A run that resumes a journal lists again what the
 // journal says earlier runs published, so the parts of one finished run
@@ -19,6 +19,8 @@ import (
 
 // manifestAttribute is the attribute that marks a manifest record (its
 // value is the run) and tells it from a result event, which has none.
+// Each is read only from its own topic: a message of the batches topic
+// without it, or one of the results topic with it, is not taken.
 const manifestAttribute = "manifest"
 
 // Bounds of a part, so that one stays far below Pub/Sub's 10 MB message
@@ -26,6 +28,7 @@ const manifestAttribute = "manifest"
 const (
 	maxPartEntries = 1000
 	maxRunIDBytes  = 64
+	maxEarlierRuns = 100
 	maxMessageID   = 128
 	maxHostBytes   = 253
 )
@@ -62,6 +65,10 @@ type manifestEnd struct {
 	// run with the journal publishes the rest.
 	Interrupted bool      `json:"interrupted"`
 	EndedAt     time.Time `json:"endedAt"`
+	// EarlierRuns are the runs of the journal this run resumed, as its
+	// journal names them (the latest maxEarlierRuns): a run killed before
+	// its end record does not keep the batch open once this one ended.
+	EarlierRuns []string `json:"earlierRuns,omitempty"`
 }
 
 // summary is the run's summary line.
@@ -79,7 +86,7 @@ func decodeManifestRecord(data []byte) (manifestRecord, error) {
 		return r, fmt.Errorf("manifest record: %w", err)
 	}
 	switch {
-	case r.Run == "" || len(r.Run) > maxRunIDBytes || !printableASCII(r.Run):
+	case !runID(r.Run):
 		return r, fmt.Errorf("manifest record: run %q: want 1-%d printable characters", lro.Clip(r.Run, maxRunIDBytes), maxRunIDBytes)
 	case r.End == nil && r.Part < 1:
 		return r, fmt.Errorf("manifest record of run %s: neither a part (from 1) nor an end", r.Run)
@@ -89,6 +96,19 @@ func decodeManifestRecord(data []byte) (manifestRecord, error) {
 		return r, fmt.Errorf("manifest record of run %s: %d messages in a part, the limit is %d", r.Run, len(r.Messages), maxPartEntries)
 	case r.End != nil && (r.End.Parts < 0 || r.End.Published < 0 || r.End.PublishedEarlier < 0 || r.End.Invalid < 0 || r.End.Failed < 0):
 		return r, fmt.Errorf("manifest record of run %s: a negative count", r.Run)
+	case r.End != nil && r.End.Parts == 0:
+		// A run publishes its first part before anything else
+		// (manifestWriter.open): an end without one is no run's.
+		return r, fmt.Errorf("manifest record of run %s: an end record that counts no part", r.Run)
+	case r.End != nil && len(r.End.EarlierRuns) > maxEarlierRuns:
+		return r, fmt.Errorf("manifest record of run %s: %d earlier runs, the limit is %d", r.Run, len(r.End.EarlierRuns), maxEarlierRuns)
+	}
+	if r.End != nil {
+		for _, id := range r.End.EarlierRuns {
+			if !runID(id) {
+				return r, fmt.Errorf("manifest record of run %s: earlier run %q: want 1-%d printable characters", r.Run, lro.Clip(id, maxRunIDBytes), maxRunIDBytes)
+			}
+		}
 	}
 	for _, m := range r.Messages {
 		if err := m.validate(); err != nil {
@@ -122,6 +142,12 @@ func hostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// runID: a run's ID as submit makes it could be: 1-maxRunIDBytes
+// printable characters.
+func runID(s string) bool {
+	return s != "" && len(s) <= maxRunIDBytes && printableASCII(s)
 }
 
 func printableASCII(s string) bool {

@@ -99,9 +99,21 @@ func TestDecodeManifestRecord(t *testing.T) {
 		"part 0":               {func(r *manifestRecord) { r.Part = 0 }, "neither a part (from 1) nor an end"},
 		"an end with messages": {func(r *manifestRecord) { r.End = &manifestEnd{} }, "an end record with messages"},
 		"a negative count":     {func(r *manifestRecord) { *r = end("r1", -1, 0, 0, false, time.Time{}) }, "a negative count"},
-		"a bad name":           {func(r *manifestRecord) { r.Messages[0].Name = "operations/\x1b[2J" }, "forbidden character"},
-		"a bad service":        {func(r *manifestRecord) { r.Messages[0].Service = "vault/x" }, `service "vault/x" is not a host name`},
-		"no message ID":        {func(r *manifestRecord) { r.Messages[0].MessageID = "" }, `message ID ""`},
+		"an end of no part":    {func(r *manifestRecord) { *r = end("r1", 0, 0, 0, false, time.Time{}) }, "an end record that counts no part"},
+		"too many earlier runs": {func(r *manifestRecord) {
+			*r = end("r1", 1, 0, 0, false, time.Time{})
+			r.End.EarlierRuns = make([]string, maxEarlierRuns+1)
+			for i := range r.End.EarlierRuns {
+				r.End.EarlierRuns[i] = fmt.Sprint("r", i)
+			}
+		}, "101 earlier runs, the limit is 100"},
+		"an earlier run with a space": {func(r *manifestRecord) {
+			*r = end("r1", 1, 0, 0, false, time.Time{})
+			r.End.EarlierRuns = []string{"r 0"}
+		}, `earlier run "r 0"`},
+		"a bad name":    {func(r *manifestRecord) { r.Messages[0].Name = "operations/\x1b[2J" }, "forbidden character"},
+		"a bad service": {func(r *manifestRecord) { r.Messages[0].Service = "vault/x" }, `service "vault/x" is not a host name`},
+		"no message ID": {func(r *manifestRecord) { r.Messages[0].MessageID = "" }, `message ID ""`},
 		"too many messages": {func(r *manifestRecord) {
 			for i := range maxPartEntries {
 				r.Messages = append(r.Messages, manifestEntry{MessageID: fmt.Sprint(i), Service: vaultHost, Name: "operations/x"})

@@ -14,9 +14,11 @@ import (
 // make what is missing.
 
 // batchTopic is a topic that following a batch needs, and the flag that
-// names it.
+// names it; manifests: the batches topic, whose messages are manifest
+// records, else the results topic, whose messages are result events.
 type batchTopic struct {
 	flag, name string
+	manifests  bool
 }
 
 // topicRetention is the message retention deploy/pubsub/provision.sh gives

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"sync"
 
 	"opcancel/worker"
@@ -43,6 +45,11 @@ type watch struct {
 	// the manifest records taken.
 	runs    map[string]*manifestRun
 	records int
+	// conflict says how records of a run contradict each other, once some
+	// do (wait_runs.go): the batch's publishing is then never over.
+	conflict string
+	// warn, if set, is told the first conflict.
+	warn func(string)
 	// last is the end of the run that ended publishing, or the latest end
 	// seen while it goes on; nil before any.
 	last *manifestEnd
@@ -52,18 +59,6 @@ type watch struct {
 type publishedMessage struct {
 	service, name string
 	event         *worker.Event // nil: no outcome yet
-}
-
-// manifestRun is what the manifest of one run of submit has given so far.
-type manifestRun struct {
-	parts map[int]bool
-	end   *manifestEnd
-}
-
-// complete: the run ended without an interruption and each of its parts
-// is in: its messages are every message of the batch.
-func (r *manifestRun) complete() bool {
-	return r.end != nil && !r.end.Interrupted && len(r.parts) == r.end.Parts
 }
 
 func newWatch(batch string) *watch {
@@ -119,7 +114,7 @@ func (w *watch) endPublishing() {
 }
 
 // manifest takes one record of the batch's manifest. Publishing is over
-// once a run has ended, not interrupted, and each of its parts is in.
+// once the runs seen say so (watch.over).
 func (w *watch) manifest(rec manifestRecord) {
 	if rec.Batch != w.batch {
 		return
@@ -129,23 +124,25 @@ func (w *watch) manifest(rec manifestRecord) {
 	w.records++
 	run, ok := w.runs[rec.Run]
 	if !ok {
-		run = &manifestRun{parts: map[int]bool{}}
+		run = &manifestRun{parts: map[int][sha256.Size]byte{}}
 		w.runs[rec.Run] = run
+		if len(w.runs) > maxBatchRuns {
+			w.contradicted(fmt.Sprintf("its manifest names more than %d runs", maxBatchRuns))
+		}
 	}
-	if rec.End != nil {
-		run.end = rec.End
-		if w.publishing && (w.last == nil || rec.End.EndedAt.After(w.last.EndedAt)) {
+	if why := run.take(rec); why != "" {
+		w.contradicted(fmt.Sprintf("run %s of its manifest has %s", rec.Run, why))
+	}
+	for _, m := range rec.Messages {
+		w.add(m.MessageID, m.Service, m.Name)
+	}
+	if w.publishing {
+		if last := w.over(); last != nil {
+			w.last = last
+			w.endPublishing()
+		} else if rec.End != nil && (w.last == nil || rec.End.EndedAt.After(w.last.EndedAt)) {
 			w.last = rec.End
 		}
-	} else {
-		run.parts[rec.Part] = true
-		for _, m := range rec.Messages {
-			w.add(m.MessageID, m.Service, m.Name)
-		}
-	}
-	if w.publishing && run.complete() {
-		w.last = run.end
-		w.endPublishing()
 	}
 	w.signal()
 }
@@ -228,6 +225,8 @@ type watchStatus struct {
 	// manifest records taken.
 	publishing bool
 	records    int
+	// conflict: records of a run contradict each other (wait_runs.go).
+	conflict string
 }
 
 func (w *watch) status() watchStatus {
@@ -237,7 +236,7 @@ func (w *watch) status() watchStatus {
 	for o, n := range w.counts {
 		counts[o] = n
 	}
-	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records}
+	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, conflict: w.conflict}
 }
 
 // summary is the summary line of the run that ended the batch's

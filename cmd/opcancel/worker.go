@@ -23,7 +23,7 @@ type workerCmd struct {
 	Listen          string        `default:":9090" help:"Address of /metrics, /healthz and /readyz."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `default:"${shutdown_timeout}" help:"Drain budget after SIGTERM/SIGINT; jobs still running then are nacked."`
-	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address; a loopback one (127.0.0.1:6060, reached with kubectl port-forward) unless --debug-listen-non-loopback."`
+	DebugListen     string        `help:"Address of Go's profiles (/debug/pprof/: goroutine dumps, heap, CPU); off if empty. Never the admin address; a loopback IP (127.0.0.1:6060, reached with kubectl port-forward; not a name such as localhost) unless --debug-listen-non-loopback."`
 	DebugNetwork    bool          `name:"debug-listen-non-loopback" help:"Let --debug-listen be an address other than loopback (every interface, the pod's): whoever reaches it reads the program's stacks and memory."`
 }
 

@@ -90,12 +90,14 @@ func TestDebugListenServesProfilesTheAdminPortNever(t *testing.T) {
 
 // TestDebugListenIsLoopbackUnlessOptedOut: profiles are served on loopback
 // only; any other address (every interface, the pod's) is a usage error
-// naming the flag that allows it, and with that flag it is accepted.
+// naming the flag that allows it, and with that flag it is accepted. A
+// name, localhost too, is refused: /etc/hosts or DNS decide what it is.
 func TestDebugListenIsLoopbackUnlessOptedOut(t *testing.T) {
 	t.Parallel()
 	for addr, loopback := range map[string]bool{
-		"127.0.0.1:6060": true, "127.0.0.2:0": true, "[::1]:6060": true, "localhost:6060": true,
+		"127.0.0.1:6060": true, "127.0.0.2:0": true, "[::1]:6060": true, "[::ffff:127.0.0.1]:6060": true,
 		":6060": false, "0.0.0.0:6060": false, "[::]:6060": false, "10.4.0.7:6060": false, "opcancel-0:6060": false, "[::ffff:10.0.0.1]:6060": false,
+		"localhost:6060": false, "localhost.:6060": false,
 	} {
 		if err := checkDebugListen(addr, false); (err == nil) != loopback {
 			t.Errorf("--debug-listen=%s: %v, want accepted %v", addr, err, loopback)
@@ -103,6 +105,9 @@ func TestDebugListenIsLoopbackUnlessOptedOut(t *testing.T) {
 		if err := checkDebugListen(addr, true); err != nil {
 			t.Errorf("--debug-listen=%s --debug-listen-non-loopback: %v", addr, err)
 		}
+	}
+	if err := checkDebugListen("localhost:6060", false); err == nil || !strings.Contains(err.Error(), "write the address, 127.0.0.1:PORT") {
+		t.Errorf("--debug-listen=localhost:6060: %v, want a usage error saying what to write", err)
 	}
 	if err := checkDebugListen("6060", true); err == nil || exitCode(err) != 2 {
 		t.Errorf("--debug-listen=6060 (no host:port): %v, want a usage error", err)

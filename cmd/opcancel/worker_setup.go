@@ -78,8 +78,9 @@ func (c *workerCmd) setup(e *env) (*workerSetup, error) {
 }
 
 // checkDebugListen is the usage error of a --debug-listen that is not a
-// loopback address ("localhost" or a loopback IP; an empty host is every
-// interface), unless nonLoopback (--debug-listen-non-loopback) allows it.
+// loopback IP (an empty host is every interface; a name, localhost
+// included, is resolved through /etc/hosts or DNS, which may not say
+// loopback), unless nonLoopback (--debug-listen-non-loopback) allows it.
 func checkDebugListen(addr string, nonLoopback bool) error {
 	if addr == "" {
 		return nil
@@ -88,8 +89,12 @@ func checkDebugListen(addr string, nonLoopback bool) error {
 	if err != nil {
 		return usagef("--debug-listen %s: %v", addr, err)
 	}
-	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() || nonLoopback {
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case nonLoopback || err == nil && ip.IsLoopback():
 		return nil
+	case err != nil && host != "":
+		return usagef("--debug-listen %s: %q is a name, which /etc/hosts or DNS may resolve to an address other than loopback: write the address, 127.0.0.1:PORT or [::1]:PORT, or add --debug-listen-non-loopback", addr, host)
 	}
 	return usagef("--debug-listen %s: not a loopback address: profiles show the program's stacks and memory to whoever reaches them; listen on 127.0.0.1:PORT and use kubectl port-forward, or add --debug-listen-non-loopback", addr)
 }

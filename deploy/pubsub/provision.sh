@@ -49,10 +49,29 @@ WAIT_USERS="${WAIT_USERS:-}"                                 # members that run 
 # The project where submit --wait's temporary subscriptions live (its
 # --project): one that holds nothing else, never PROJECT, because Pub/Sub's
 # permissions to create, read and delete subscriptions cannot be limited to
-# some subscriptions of a project.
+# some subscriptions of a project. For the same reason the WAIT_USERS of one
+# WAIT_PROJECT can consume or delete each other's: run the script once per
+# user, each with a project of their own, to keep them apart
+# (docs/operations.md#what-wait-users-can-do-to-each-other).
 WAIT_PROJECT="${WAIT_PROJECT:-}"
 WAIT_ROLE="${WAIT_ROLE:-opcancelWaiter}"                     # the custom role of WAIT_USERS in WAIT_PROJECT
 REPLAY_OPERATORS="${REPLAY_OPERATORS:-}"                     # members that run opcancel replay from the dead letters
+
+# Another request topic is another deployment (one per tenant,
+# docs/operations.md#one-deployment-per-tenant): it must not share the
+# first deployment's results, batches or dead letters, whose readers and
+# writers would then be both deployments' (the wait users of either could
+# end the other's batches with a forged manifest).
+shared=""
+if [ "$TOPIC" != "opcancel-requests" ]; then
+  if [ "$RESULTS_TOPIC" = "opcancel-results" ]; then shared="$shared RESULTS_TOPIC"; fi
+  if [ "$BATCHES_TOPIC" = "opcancel-batches" ]; then shared="$shared BATCHES_TOPIC"; fi
+  if [ "$DEAD_LETTER_TOPIC" = "opcancel-dead-letter" ]; then shared="$shared DEAD_LETTER_TOPIC"; fi
+fi
+if [ -n "$shared" ]; then
+  printf 'TOPIC is %s, another deployment than the first (opcancel-requests), but it would share the first deployment'"'"'s%s: set them for this deployment too (docs/operations.md#one-deployment-per-tenant)\n' "$TOPIC" "$shared" >&2
+  exit 2
+fi
 
 if [ -n "$WAIT_USERS" ] && { [ -z "$WAIT_PROJECT" ] || [ "$WAIT_PROJECT" = "$PROJECT" ]; }; then
   printf 'WAIT_USERS needs WAIT_PROJECT, a project other than %s for their temporary subscriptions: in %s, the right to create, read and delete them would reach the worker subscription %s too\n' "$PROJECT" "$PROJECT" "$SUBSCRIPTION" >&2
