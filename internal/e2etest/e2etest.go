@@ -45,7 +45,7 @@ var (
 //
 // Tests that wait on real time (outages, lease lapses, shutdown timeouts)
 // rather than on the CPU want many at once: at one per core, a package of
-// them takes the sum of their waits; at all at once, its longest test
+// them takes the sum of their waits over the cores; all at once, its longest test
 // (docs/testing.md#how-long-it-takes).
 func Main(m *testing.M, parallel int) int {
 	flag.Parse()
