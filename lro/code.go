@@ -72,9 +72,10 @@ func parseCode(name string) (Code, bool) {
 	return 0, false
 }
 
-// codeFromHTTP maps an HTTP status to a google.rpc code. It is only used when
-// an answer carries no Google error body: the Google front end's own pages,
-// and answers that are not Google's at all. Those are misdirected whatever
+// codeFromHTTP maps an HTTP status to a google.rpc code, as
+// docs/contract.md#api-answers lists them. It is only used when an answer
+// carries no Google error body: the Google front end's own pages, and
+// answers that are not Google's at all. Those are misdirected whatever
 // code they map to here, and Classify treats them as transient (see
 // Misdirected); the code still tells the throttle that a 429 asks to slow
 // down and a 503 is an overload. Every 5xx maps to a transient code,

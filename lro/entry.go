@@ -75,9 +75,18 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 	if fe.Subject != "" {
 		s.Subject = fe.Subject
 	}
+	if err := fe.applyLimits(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// applyLimits sets the entry's pacing and time limits on the service: rate,
+// maxConcurrency and verifyTimeout.
+func (fe fileEntry) applyLimits(s *Service) error {
 	if fe.Rate != nil {
 		if r := *fe.Rate; r != r || r < 0 || (r > 0 && r < minRate) {
-			return nil, fmt.Errorf("rate: %v must be 0 (unlimited) or at least %v requests per second", r, minRate)
+			return fmt.Errorf("rate: %v must be 0 (unlimited) or at least %v requests per second", r, minRate)
 		}
 		s.Rate = *fe.Rate
 	}
@@ -85,21 +94,21 @@ func (fe fileEntry) service(opts FileOptions) (*Service, error) {
 		// A number, so that 2.5 is refused rather than read as 2.
 		n := *fe.MaxConcurrency
 		if n != math.Trunc(n) || n < 1 || n > math.MaxInt32 {
-			return nil, fmt.Errorf("maxConcurrency: %v must be a whole number of at least 1 (this service's requests in flight at once)", n)
+			return fmt.Errorf("maxConcurrency: %v must be a whole number of at least 1 (this service's requests in flight at once)", n)
 		}
 		s.MaxConcurrency = int(n)
 	}
 	if fe.VerifyTimeout != "" {
 		d, err := time.ParseDuration(fe.VerifyTimeout)
 		if err != nil {
-			return nil, fmt.Errorf("verifyTimeout: %q is not a duration like \"90s\" or \"5m\"", fe.VerifyTimeout)
+			return fmt.Errorf("verifyTimeout: %q is not a duration like \"90s\" or \"5m\"", fe.VerifyTimeout)
 		}
 		if d <= 0 {
-			return nil, fmt.Errorf("verifyTimeout: %q must be positive", fe.VerifyTimeout)
+			return fmt.Errorf("verifyTimeout: %q must be positive", fe.VerifyTimeout)
 		}
 		s.VerifyTimeout = d
 	}
-	return s, nil
+	return nil
 }
 
 // base is the entry's service before its other keys apply: the catalog's

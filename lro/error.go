@@ -116,7 +116,7 @@ func Clip(s string, limit int) string {
 // never reached the API: the service's endpoint or version is wrong, or a
 // proxy or gateway answered. Such an answer says nothing about the
 // operation or the method, so it is transient, never an outcome to act on
-// (see docs/operations.md#api-answers).
+// (see docs/contract.md#api-answers).
 func Misdirected(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.NotGoogle

@@ -38,7 +38,7 @@ const (
 // error, in a google.rpc.ErrorInfo detail or in the legacy errors[]:
 // RATE_LIMIT_EXCEEDED and RESOURCE_QUOTA_EXCEEDED, and rateLimitExceeded
 // and userRateLimitExceeded of the older (Workspace) APIs
-// (docs/operations.md#api-answers). Whatever the status beside them (Workspace APIs send 403
+// (docs/contract.md#api-answers). Whatever the status beside them (Workspace APIs send 403
 // PERMISSION_DENIED), they mean "slow down": a quota, not a permission.
 var quotaReasons = map[string]bool{
 	"RATE_LIMIT_EXCEEDED": true, "RESOURCE_QUOTA_EXCEEDED": true,

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -34,29 +36,65 @@ func (c confirmation) validate() error {
 // and --yes was not given; nil means go on. would says what would be done
 // ("2000 cancel requests (…) would be published to T"), question asks it
 // ("Publish 2000 cancel requests (…) to T?"), and notDone says what was
-// not done when the answer is no ("published").
-func (c confirmation) ask(e *env, counts serviceCounts, would, question, notDone string) error {
-	if c.Yes || counts.total() <= c.ConfirmAbove {
+// not done when the answer is no ("published"). A question skipped by
+// OPCANCEL_YES or OPCANCEL_CONFIRM_ABOVE, set in the environment rather
+// than on the command line, is said on stderr: an export left in a shell
+// must not skip it silently.
+func (c confirmation) ask(ctx context.Context, e *env, counts serviceCounts, would, question, notDone string) error {
+	n := counts.total()
+	switch {
+	case n <= c.ConfirmAbove:
+		if v := e.fromEnvironment("confirm-above"); v != "" && n > 0 {
+			fmt.Fprintf(e.stderr, "no confirmation asked: %d messages, not more than --confirm-above %d, set by %s\n", n, c.ConfirmAbove, v)
+		}
+		return nil
+	case c.Yes:
+		if v := e.fromEnvironment("yes"); v != "" {
+			fmt.Fprintf(e.stderr, "confirmation skipped by %s: %d messages, more than --confirm-above %d\n", v, n, c.ConfirmAbove)
+		}
 		return nil
 	}
-	return confirm(e, fmt.Sprintf("%s, more than --confirm-above %d", would, c.ConfirmAbove), question, notDone)
+	return confirm(ctx, e, fmt.Sprintf("%s, more than --confirm-above %d", would, c.ConfirmAbove), question, notDone)
 }
 
 // confirm asks question on the terminal and returns nil when the answer is
 // y or yes; any other answer is an error saying that nothing was done
-// (notDone: "published"). With no terminal on standard input to ask on, it
-// is a usage error saying what would be done (action) and that --yes
-// confirms it.
-func confirm(e *env, action, question, notDone string) error {
+// (notDone: "published"), and so is ctx ending while it waits (Ctrl-C at
+// the question). With no terminal on standard input to ask on, it is a
+// usage error saying what would be done (action) and that --yes confirms
+// it.
+func confirm(ctx context.Context, e *env, action, question, notDone string) error {
 	if !isTerminal(e.stdin) {
 		return usagef("%s; confirm with --yes (standard input is not a terminal to ask on)", action)
 	}
 	fmt.Fprintf(e.stderr, "%s [y/N] ", question)
-	answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	answer, err := readAnswer(ctx, e.stdin)
+	if err != nil {
+		fmt.Fprintln(e.stderr)
+		return fmt.Errorf("not confirmed; nothing %s: %w", notDone, err)
+	}
 	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 		return fmt.Errorf("not confirmed; nothing %s", notDone)
 	}
 	return nil
+}
+
+// readAnswer reads a line from r, or returns ctx's error when ctx ends
+// first. A read from a terminal cannot be cancelled: the goroutine that
+// reads ends with the line, or with the input's end, which the process's
+// exit brings.
+func readAnswer(ctx context.Context, r io.Reader) (string, error) {
+	answer := make(chan string, 1) // the reader never blocks on a question given up
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		return line, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // isTerminal reports whether f is an *os.File on a terminal.

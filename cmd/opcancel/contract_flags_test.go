@@ -107,6 +107,24 @@ func TestFlagTablesLiveInTheContractOnly(t *testing.T) {
 	}
 }
 
+// readmeMaxLines is how long the README may grow: the front door (what
+// opcancel is, the two set-up commands, a quick start and links), with
+// the contract, design and operations in docs/.
+const readmeMaxLines = 250
+
+// TestTheREADMEStaysAFrontDoor: the README stays at most readmeMaxLines
+// lines; what outgrows it belongs in a page of docs/, linked.
+func TestTheREADMEStaysAFrontDoor(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(readme, []byte("\n")); n > readmeMaxLines {
+		t.Errorf("README.md has %d lines, more than %d: move the detail to docs/ and link it", n, readmeMaxLines)
+	}
+}
+
 // commands returns every command of the parser's model, nested ones
 // included, hidden ones left out.
 func commands(t *testing.T) []*kong.Node {

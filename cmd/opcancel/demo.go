@@ -17,7 +17,7 @@ type demoCmd struct {
 	Count    int           `default:"200" help:"How many cancel requests to publish."`
 	Mix      string        `default:"cancelled=60,completed=10,unimplemented=8,transient=12,not_found=5,invalid=5" help:"Relative weights of the kinds of operation: cancelled, completed (finishes despite the cancel), unimplemented, transient (503 with RetryInfo, then cancelled), not_found, invalid (malformed messages)."`
 	Latency  time.Duration `default:"20ms" help:"Latency of every answer of the fake API."`
-	Listen   string        `help:"Keep /metrics, /healthz and /readyz up at this address after the run, until interrupted (default: a free port, closed at the end)."`
+	Listen   string        `help:"Keep /metrics, /healthz and /readyz up at this address after the run, until interrupted (default: a free loopback port, closed at the end)."`
 	LogLevel string        `default:"error" enum:"debug,info,warn,error" help:"Level of the worker's JSON log on stderr (info shows one line per outcome)."`
 	Timeout  time.Duration `default:"60s" help:"Give up if the outcomes are not all in by then."`
 	Config   string        `help:"YAML services file: the demo plays every API it enables, besides the built-ins, on fakes (it sends nothing anywhere else)." type:"path"`

@@ -31,8 +31,8 @@ const (
 	checkSkip = "skip"
 )
 
-// check is one line of the doctor's report.
-type check struct {
+// doctorCheck is one line of the doctor's report.
+type doctorCheck struct {
 	Name   string `json:"check"`
 	Status string `json:"status"`
 	// Detail says what was found; text from an API is escaped (printable).
@@ -85,13 +85,13 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 	// says so, with its fix, is the report.
 	creds := d.credentialsCheck(ctx)
 	if creds.Status == checkFail {
-		return report(e.stdout, c.Output, []check{creds})
+		return writeDoctorReport(e.stdout, c.Output, []doctorCheck{creds})
 	}
 	if d.ps, err = c.connect(ctx, e); err != nil {
 		return err
 	}
 	defer d.ps.Close()
-	checks := []check{creds}
+	checks := []doctorCheck{creds}
 	for i, sub := range d.subscriptions {
 		d.subscription = sub
 		checks = append(checks, d.pubsubChecks(ctx, i == 0)...)
@@ -100,7 +100,7 @@ func (c *doctorCmd) Run(ctx context.Context, e *env) error {
 	checks = append(checks, d.waitChecks(ctx)...)
 	checks = append(checks, d.quotaProjectCheck(ctx))
 	checks = append(checks, d.serviceChecks(ctx)...)
-	return report(e.stdout, c.Output, checks)
+	return writeDoctorReport(e.stdout, c.Output, checks)
 }
 
 // unanswered is the status of a check whose service did not answer (no
@@ -113,8 +113,8 @@ func (d *doctor) unanswered() string {
 	return checkFail
 }
 
-// report writes the checks and returns an exitError (status 1) when one failed.
-func report(w io.Writer, output string, checks []check) error {
+// writeDoctorReport writes the checks and returns an exitError (status 1) when one failed.
+func writeDoctorReport(w io.Writer, output string, checks []doctorCheck) error {
 	failed := 0
 	for _, c := range checks {
 		if c.Status == checkFail {
@@ -124,8 +124,8 @@ func report(w io.Writer, output string, checks []check) error {
 	var err error
 	if output == "json" {
 		err = writeJSON(w, struct {
-			OK     bool    `json:"ok"`
-			Checks []check `json:"checks"`
+			OK     bool          `json:"ok"`
+			Checks []doctorCheck `json:"checks"`
 		}{failed == 0, checks})
 	} else {
 		for _, c := range checks {

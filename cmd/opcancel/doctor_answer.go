@@ -19,13 +19,11 @@ import (
 	"opcancel/lro"
 )
 
-// Which failures are no answer: with --fail-on=config they are warnings,
-// and the metadata server's are asked again for a while.
-
 // noAnswer reports whether err is a request that got no answer: no
 // connection, a timeout, or a server that said it cannot serve now (5xx,
 // 429) where a token was asked for. A token endpoint's refusal (4xx) is an
-// answer.
+// answer. With --fail-on=config no answer is a warning, and the metadata
+// server is asked again for a while when it gave none.
 func noAnswer(err error) bool {
 	var refused *metadata.Error
 	var retrieve *oauth2.RetrieveError

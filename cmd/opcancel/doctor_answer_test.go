@@ -19,9 +19,10 @@ import (
 	"opcancel/lro"
 )
 
-// TestNoAnswer: what is no answer, for --fail-on=config and the metadata
-// server's warm-up, and what is an answer, however unwelcome.
-func TestNoAnswer(t *testing.T) {
+// TestOutagesAreNoAnswerRefusalsAreAnswers: what is no answer, for
+// --fail-on=config and the metadata server's warm-up, and what is an
+// answer, however unwelcome.
+func TestOutagesAreNoAnswerRefusalsAreAnswers(t *testing.T) {
 	t.Parallel()
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	tests := []struct {
@@ -73,10 +74,10 @@ func TestNoAnswer(t *testing.T) {
 	}
 }
 
-// TestUntilAnswered: a call that gets no answer is made again until it
-// is answered or the window has passed, and no longer; an answer, even a
-// refusal, ends it at once.
-func TestUntilAnswered(t *testing.T) {
+// TestNoAnswerIsAskedAgainUntilTheWindowEnds: a call that gets no answer
+// is made again until it is answered or the window has passed, and no
+// longer; an answer, even a refusal, ends it at once.
+func TestNoAnswerIsAskedAgainUntilTheWindowEnds(t *testing.T) {
 	t.Parallel()
 	unanswered := &metadata.Error{Code: http.StatusServiceUnavailable}
 	refused := &metadata.Error{Code: http.StatusForbidden}

@@ -16,14 +16,14 @@ import (
 // scopes, and its subject through domain-wide delegation), and its
 // endpoint answers an operations.get of a name that does not exist as
 // Google does: NOT_FOUND in Google's error form.
-func (d *doctor) serviceChecks(ctx context.Context) []check {
+func (d *doctor) serviceChecks(ctx context.Context) []doctorCheck {
 	client, err := lro.New(ctx, d.table, lro.Config{Auth: d.cmd.Auth, RequestTimeout: d.cmd.RequestTimeout, UserAgent: userAgent(),
 		QuotaProject: d.e.getenv(quotaProjectEnv)})
 	if err != nil {
-		return []check{{Name: "credentials", Status: checkFail, Detail: errText(err),
+		return []doctorCheck{{Name: "credentials", Status: checkFail, Detail: errText(err),
 			Fix: "gcloud auth application-default login, or a service account (docs/operations.md#credentials)"}}
 	}
-	var checks []check
+	var checks []doctorCheck
 	for _, s := range d.table.Services() {
 		checks = append(checks, d.probe(ctx, client, s)...)
 	}
@@ -32,9 +32,9 @@ func (d *doctor) serviceChecks(ctx context.Context) []check {
 
 // probe sends operations.get for a made-up name of s and reads the answer
 // as a token check and an endpoint check.
-func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) []check {
-	token := check{Name: "token " + s.Host}
-	endpoint := check{Name: "endpoint " + s.Host}
+func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) []doctorCheck {
+	token := doctorCheck{Name: "token " + s.Host}
+	endpoint := doctorCheck{Name: "endpoint " + s.Host}
 	name := probeName(s, projectOf(d.subscription))
 	if name == "" {
 		why := "the API cannot read its operations"
@@ -45,7 +45,7 @@ func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) 
 		}
 		endpoint.Status, endpoint.Detail = checkSkip, "no operations.get to ask: "+why
 		token.Status, token.Detail = checkSkip, "not checked without a request to send: "+why
-		return []check{token, endpoint}
+		return []doctorCheck{token, endpoint}
 	}
 	get := func() error { _, err := client.Get(ctx, s, name); return err }
 	var err error
@@ -61,7 +61,7 @@ func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) 
 		// endpoint was not asked.
 		token.Status, token.Detail = checkSkip, "not checked: the request was refused before it was sent"
 		endpoint.Status, endpoint.Detail = checkFail, fmt.Sprintf("operations.get of %s: %s", name, errText(err))
-		return []check{token, endpoint}
+		return []doctorCheck{token, endpoint}
 	}
 	if d.cmd.Auth == lro.AuthNone {
 		token.Status, token.Detail = checkSkip, "--auth=none sends no token"
@@ -70,14 +70,14 @@ func (d *doctor) probe(ctx context.Context, client *lro.Client, s *lro.Service) 
 	}
 	if token.Status != checkOK && token.Status != checkSkip {
 		endpoint.Status, endpoint.Detail = checkSkip, "not checked without a token"
-		return []check{token, endpoint}
+		return []doctorCheck{token, endpoint}
 	}
-	return []check{token, d.endpointCheck(ctx, endpoint, s, name, err, e)}
+	return []doctorCheck{token, d.endpointCheck(ctx, endpoint, s, name, err, e)}
 }
 
 // endpointCheck reads the probe's answer: only Google's NOT_FOUND, in its
 // error form, says the endpoint is the API.
-func (d *doctor) endpointCheck(ctx context.Context, c check, s *lro.Service, name string, err error, e *lro.Error) check {
+func (d *doctor) endpointCheck(ctx context.Context, c doctorCheck, s *lro.Service, name string, err error, e *lro.Error) doctorCheck {
 	fix := "check host " + s.Host + "'s endpoint and version in the services file: opcancel services"
 	if d.cmd.Config != "" {
 		fix += " --config=" + shellWord(d.cmd.Config)

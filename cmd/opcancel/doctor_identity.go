@@ -96,8 +96,8 @@ func (d *doctor) member(ctx context.Context) string {
 
 // credentialsCheck: the credentials Pub/Sub (unless the emulator) and the
 // APIs (unless --auth=none) use are found.
-func (d *doctor) credentialsCheck(ctx context.Context) check {
-	c := check{Name: "credentials"}
+func (d *doctor) credentialsCheck(ctx context.Context) doctorCheck {
+	c := doctorCheck{Name: "credentials"}
 	if d.cmd.Auth == lro.AuthNone && d.emulator != "" {
 		c.Status, c.Detail = checkSkip, "--auth=none and the Pub/Sub emulator (PUBSUB_EMULATOR_HOST): no credentials are used"
 		return c
@@ -127,8 +127,8 @@ func userCredentials(kind string) bool {
 
 // quotaProjectCheck: with --auth=adc, user credentials name a quota
 // project.
-func (d *doctor) quotaProjectCheck(ctx context.Context) check {
-	c := check{Name: "quota project"}
+func (d *doctor) quotaProjectCheck(ctx context.Context) doctorCheck {
+	c := doctorCheck{Name: "quota project"}
 	if d.cmd.Auth == lro.AuthNone {
 		c.Status, c.Detail = checkSkip, "--auth=none sends no credentials"
 		return c

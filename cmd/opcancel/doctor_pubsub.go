@@ -24,13 +24,13 @@ const (
 // topic (withResults: once, with the first subscription) may be published
 // to, the subscription has a dead-letter policy whose topic exists, and the
 // Pub/Sub service agent may use it.
-func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []check {
-	checks := []check{}
+func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []doctorCheck {
+	checks := []doctorCheck{}
 	exists, policy, policyErr := d.readSubscription(ctx)
 	consume := d.permissionCheck(ctx, "consume", d.subscription, permConsume, "subscriptions", "roles/pubsub.subscriber")
 	switch {
 	case exists == checkFail || consume.notFound:
-		checks = append(checks, check{Name: "subscription", Status: checkFail,
+		checks = append(checks, doctorCheck{Name: "subscription", Status: checkFail,
 			Detail: d.subscription + " does not exist",
 			Fix:    fmt.Sprintf("PROJECT=%s SUBSCRIPTION=%s deploy/pubsub/provision.sh", projectOf(d.subscription), lastSegment(d.subscription))})
 		if withResults {
@@ -38,11 +38,11 @@ func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []check {
 		}
 		return checks // nothing else about it can be checked
 	case exists == checkOK || consume.answered:
-		checks = append(checks, check{Name: "subscription", Status: checkOK, Detail: d.subscription + " exists"})
+		checks = append(checks, doctorCheck{Name: "subscription", Status: checkOK, Detail: d.subscription + " exists"})
 	default:
 		checks = append(checks, d.subscriptionUnknown(policyErr))
 	}
-	checks = append(checks, consume.check)
+	checks = append(checks, consume.doctorCheck)
 	if withResults {
 		checks = append(checks, d.resultsCheck(ctx))
 	}
@@ -53,21 +53,21 @@ func (d *doctor) pubsubChecks(ctx context.Context, withResults bool) []check {
 	}
 	dlt := d.permissionCheck(ctx, "dead-letter topic", policy.Topic, permPublish, "topics", "roles/pubsub.publisher")
 	if dlt.notFound {
-		return append(checks, dlt.check)
+		return append(checks, dlt.doctorCheck)
 	}
 	// The worker never publishes dead letters, Pub/Sub's service agent
 	// does: the caller's own permission on the topic is no failure.
-	dlt.check.Status, dlt.check.Fix = checkOK, ""
-	dlt.check.Detail = policy.Topic + " exists"
-	return append(checks, dlt.check, d.serviceAgentCheck(ctx, policy.Topic))
+	dlt.doctorCheck.Status, dlt.doctorCheck.Fix = checkOK, ""
+	dlt.doctorCheck.Detail = policy.Topic + " exists"
+	return append(checks, dlt.doctorCheck, d.serviceAgentCheck(ctx, policy.Topic))
 }
 
 // resultsCheck: the results topic may be published to.
-func (d *doctor) resultsCheck(ctx context.Context) check {
+func (d *doctor) resultsCheck(ctx context.Context) doctorCheck {
 	if d.resultsTopic == "" {
-		return check{Name: "results topic", Status: checkSkip, Detail: "no --results-topic: no result events are published"}
+		return doctorCheck{Name: "results topic", Status: checkSkip, Detail: "no --results-topic: no result events are published"}
 	}
-	return d.permissionCheck(ctx, "results topic", d.resultsTopic, permPublish, "topics", "roles/pubsub.publisher").check
+	return d.permissionCheck(ctx, "results topic", d.resultsTopic, permPublish, "topics", "roles/pubsub.publisher").doctorCheck
 }
 
 // readSubscription reads the subscription's dead-letter policy: exists is
@@ -87,8 +87,8 @@ func (d *doctor) readSubscription(ctx context.Context) (exists string, p *queue.
 
 // subscriptionUnknown is the subscription's line when neither reading it
 // (failing with err) nor the permission test answered.
-func (d *doctor) subscriptionUnknown(err error) check {
-	c := check{Name: "subscription", Status: checkWarn, Detail: "not checked: " + d.subscription + " could not be read, nor its permissions tested: " + errText(err)}
+func (d *doctor) subscriptionUnknown(err error) doctorCheck {
+	c := doctorCheck{Name: "subscription", Status: checkWarn, Detail: "not checked: " + d.subscription + " could not be read, nor its permissions tested: " + errText(err)}
 	if pubsubUnanswered(err) {
 		c.Status = d.unanswered()
 	}
@@ -96,8 +96,8 @@ func (d *doctor) subscriptionUnknown(err error) check {
 }
 
 // deadLetterCheck says whether the subscription has a dead-letter policy.
-func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy, err error) check {
-	c := check{Name: "dead-letter policy"}
+func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy, err error) doctorCheck {
+	c := doctorCheck{Name: "dead-letter policy"}
 	switch {
 	case errors.Is(err, queue.ErrPermissionDenied):
 		c.Status = checkWarn
@@ -118,7 +118,7 @@ func (d *doctor) deadLetterCheck(ctx context.Context, p *queue.DeadLetterPolicy,
 
 // permissionResult is a permission check, and whether the resource is missing.
 type permissionResult struct {
-	check
+	doctorCheck
 	notFound bool
 	// answered: Pub/Sub answered the test, so the resource exists.
 	answered bool
@@ -130,7 +130,7 @@ func (d *doctor) permissionCheck(ctx context.Context, name, resource, perm, kind
 	ctx, cancel := context.WithTimeout(ctx, d.cmd.RequestTimeout)
 	defer cancel()
 	held, err := d.ps.Permissions(ctx, resource, []string{perm})
-	r := permissionResult{check: check{Name: name}}
+	r := permissionResult{doctorCheck: doctorCheck{Name: name}}
 	switch grpcstatus.Code(err) {
 	case codes.OK:
 		r.answered = true
@@ -184,8 +184,8 @@ var (
 // project may publish to the dead-letter topic and subscribe to the
 // subscription; without both, dead-lettering silently does not happen.
 // It reads both IAM policies (pubsub.*.getIamPolicy: roles/pubsub.admin).
-func (d *doctor) serviceAgentCheck(ctx context.Context, topic string) check {
-	c := check{Name: "Pub/Sub service agent"}
+func (d *doctor) serviceAgentCheck(ctx context.Context, topic string) doctorCheck {
+	c := doctorCheck{Name: "Pub/Sub service agent"}
 	ctx, cancel := context.WithTimeout(ctx, d.cmd.RequestTimeout)
 	defer cancel()
 	onTopic, err := d.ps.Bindings(ctx, topic)
@@ -213,11 +213,11 @@ func (d *doctor) serviceAgentCheck(ctx context.Context, topic string) check {
 		agent = "serviceAccount:service-$(gcloud projects describe " + project + " --format='value(projectNumber)')@gcp-sa-pubsub.iam.gserviceaccount.com"
 	}
 	var missing, fixes []string
-	if !grants(onTopic, publisherRoles, number) {
+	if !agentHasRole(onTopic, publisherRoles, number) {
 		missing = append(missing, "publish to "+topic)
 		fixes = append(fixes, d.grant("topics", topic, agent, "roles/pubsub.publisher"))
 	}
-	if !grants(onSub, subscriberRoles, number) {
+	if !agentHasRole(onSub, subscriberRoles, number) {
 		missing = append(missing, "subscribe to "+d.subscription)
 		fixes = append(fixes, d.grant("subscriptions", d.subscription, agent, "roles/pubsub.subscriber"))
 	}
@@ -254,10 +254,10 @@ func agentNumber(policies ...map[string][]string) string {
 	return ""
 }
 
-// grants reports whether one of roles is granted to the service agent of
+// agentHasRole reports whether one of roles is granted to the service agent of
 // the project number (any agent's, when the number is not known: there is
 // none then).
-func grants(policy map[string][]string, roles []string, number string) bool {
+func agentHasRole(policy map[string][]string, roles []string, number string) bool {
 	for _, role := range roles {
 		for _, m := range policy[role] {
 			if s := serviceAgent.FindStringSubmatch(m); s != nil && (number == "" || s[1] == number) {
@@ -267,9 +267,6 @@ func grants(policy map[string][]string, roles []string, number string) bool {
 	}
 	return false
 }
-
-// lastSegment is ID of projects/P/kind/ID.
-func lastSegment(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
 
 // shellWord quotes s for a POSIX shell when it needs it, leaving $(…) to
 // expand.

@@ -16,7 +16,7 @@ import (
 // tokenCheck reads the probe's answer e (nil: a success) for the token: a
 // request that failed before it was sent for want of a token, or one the
 // API rejected (401), means none could be minted or used.
-func (d *doctor) tokenCheck(ctx context.Context, c check, s *lro.Service, e *lro.Error) check {
+func (d *doctor) tokenCheck(ctx context.Context, c doctorCheck, s *lro.Service, e *lro.Error) doctorCheck {
 	as := strings.Join(s.Scopes, " ")
 	if s.Subject != "" {
 		as += ", as " + printable(s.Subject)

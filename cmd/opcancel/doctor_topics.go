@@ -10,11 +10,6 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 )
 
-// The checks of what `opcancel wait` and `submit --wait`/`--journal` read,
-// for a deployment that uses them (--batches-topic): the batches topic
-// exists, and the results and batches topics keep their messages, without
-// which wait cannot follow a batch back (docs/contract.md#opcancel-doctor).
-
 // minWaitRetention is the message retention below which the doctor warns:
 // a batch older than it cannot be followed back.
 const minWaitRetention = 24 * time.Hour
@@ -26,6 +21,7 @@ type topicRead struct {
 	err       error
 }
 
+// readTopic reads the topic's message retention, within --request-timeout.
 func (d *doctor) readTopic(ctx context.Context, topic string) topicRead {
 	ctx, cancel := context.WithTimeout(ctx, d.cmd.RequestTimeout)
 	defer cancel()
@@ -33,18 +29,21 @@ func (d *doctor) readTopic(ctx context.Context, topic string) topicRead {
 	return topicRead{name: topic, retention: r, err: err}
 }
 
-// waitChecks: with --batches-topic, the batches topic exists and both
-// topics keep their messages long enough; one skip line without it.
-func (d *doctor) waitChecks(ctx context.Context) []check {
+// waitChecks checks what `opcancel wait` and `submit --wait`/`--journal`
+// read, for a deployment that uses them (docs/contract.md#opcancel-doctor):
+// with --batches-topic, the batches topic exists and both topics keep their
+// messages long enough, without which wait cannot follow a batch back; one
+// skip line without it.
+func (d *doctor) waitChecks(ctx context.Context) []doctorCheck {
 	if d.batchesTopic == "" {
-		return []check{{Name: "batches topic", Status: checkSkip,
+		return []doctorCheck{{Name: "batches topic", Status: checkSkip,
 			Detail: "no --batches-topic: the topics of opcancel wait (the batches topic, and how long the results and batches topics keep their messages) are not checked"}}
 	}
 	batches := d.readTopic(ctx, d.batchesTopic)
 	exists := d.topicExists(ctx, "batches topic", batches)
-	checks := []check{exists}
+	checks := []doctorCheck{exists}
 	if d.resultsTopic == "" {
-		checks = append(checks, check{Name: "results topic retention", Status: checkSkip, Detail: "no --results-topic: no result events for opcancel wait to read"})
+		checks = append(checks, doctorCheck{Name: "results topic retention", Status: checkSkip, Detail: "no --results-topic: no result events for opcancel wait to read"})
 	} else {
 		checks = append(checks, d.retentionCheck(ctx, "results topic retention", d.readTopic(ctx, d.resultsTopic)))
 	}
@@ -56,8 +55,8 @@ func (d *doctor) waitChecks(ctx context.Context) []check {
 
 // topicExists says whether the topic read exists; a caller that may not
 // read it asks the permission test, which answers NotFound too.
-func (d *doctor) topicExists(ctx context.Context, name string, t topicRead) check {
-	c := check{Name: name}
+func (d *doctor) topicExists(ctx context.Context, name string, t topicRead) doctorCheck {
+	c := doctorCheck{Name: name}
 	err := t.err
 	if grpcstatus.Code(err) == codes.PermissionDenied {
 		pctx, cancel := context.WithTimeout(ctx, d.cmd.RequestTimeout)
@@ -77,8 +76,8 @@ func (d *doctor) topicExists(ctx context.Context, name string, t topicRead) chec
 
 // retentionCheck says whether the topic read keeps its messages at least
 // minWaitRetention: how far back opcancel wait can follow a batch.
-func (d *doctor) retentionCheck(ctx context.Context, name string, t topicRead) check {
-	c := check{Name: name}
+func (d *doctor) retentionCheck(ctx context.Context, name string, t topicRead) doctorCheck {
+	c := doctorCheck{Name: name}
 	fix := fmt.Sprintf("gcloud pubsub topics update %s --project=%s --message-retention-duration=%s", lastSegment(t.name), projectOf(t.name), topicRetention)
 	switch code := grpcstatus.Code(t.err); {
 	case code == codes.NotFound:

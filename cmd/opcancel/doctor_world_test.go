@@ -251,12 +251,12 @@ func (w *doctorWorld) answerVault(t *testing.T, a lrotest.Answer) {
 type doctorRun struct {
 	code   int
 	stderr string
-	OK     bool    `json:"ok"`
-	Checks []check `json:"checks"`
+	OK     bool          `json:"ok"`
+	Checks []doctorCheck `json:"checks"`
 }
 
 // check returns the run's check of that name.
-func (r *doctorRun) check(t *testing.T, name string) check {
+func (r *doctorRun) check(t *testing.T, name string) doctorCheck {
 	t.Helper()
 	for _, c := range r.Checks {
 		if c.Name == name {
@@ -264,7 +264,7 @@ func (r *doctorRun) check(t *testing.T, name string) check {
 		}
 	}
 	t.Fatalf("no check %q in %+v", name, r.Checks)
-	return check{}
+	return doctorCheck{}
 }
 
 // run runs the doctor on the world with env (on top of the world's

@@ -6,7 +6,8 @@
 // replay*.go, demo*.go, fakeapi*.go, services*.go, doctor*.go, version*.go;
 // wait*.go follow a batch to its outcomes, for wait, submit --wait and the
 // demo); what several share is named for what it provides: main.go (run
-// and the parser), cli_flags.go, exit.go, log.go, tracing.go, pubsub.go (the
+// and the parser), cli_flags.go, configfile.go (the services file of
+// --config), exit.go, log.go, tracing.go, pubsub.go (the
 // base of the Pub/Sub commands), confirm.go, progress.go, output.go, mix.go.
 package main
 
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -24,7 +26,10 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP is a terminal or SSH session that went away: stop as on
+	// Ctrl-C, so that submit records where it stopped and the temporary
+	// subscriptions of --wait and wait are deleted.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -42,6 +47,15 @@ type env struct {
 	// traces, if set, takes every span, whatever the environment says:
 	// tests read the spans back from it (see tracing.go).
 	traces *sdktrace.TracerProvider
+	// resolved names the flags whose value came from their environment
+	// variable: flag → variable.
+	resolved map[string]string
+}
+
+// fromEnvironment is the variable that set flag, or "" when the command
+// line or the default did.
+func (e *env) fromEnvironment(flag string) string {
+	return e.resolved[flag]
 }
 
 // quotaProjectEnv names the project billed for the API requests made with
@@ -74,6 +88,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // runIn is run in the surroundings e.
 func runIn(ctx context.Context, args []string, e *env) error {
+	// Receivers write to stderr too (wait's notes on a batch's manifest),
+	// beside the command's own goroutine: an *os.File takes concurrent
+	// writes, any other writer is serialised.
+	e.stdout, e.stderr = serialised(e.stdout), serialised(e.stderr)
 	var c cli
 	// Kong asks to exit only after printing --help; the help is the result.
 	helped := false
@@ -92,6 +110,26 @@ func runIn(ctx context.Context, args []string, e *env) error {
 	return kctx.Run(e)
 }
 
+// serialised is w, or, unless it is an *os.File, w behind a mutex.
+func serialised(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+// lockedWriter is a writer that goroutines may share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // newParser returns the command line's parser into c: flags, their
 // environment variables and defaults; exit is called after --help.
 func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
@@ -100,6 +138,10 @@ func newParser(c *cli, e *env, exit func(int)) (*kong.Kong, error) {
 			return nil, nil
 		}
 		if v := e.getenv(envVar(flag.Name)); v != "" {
+			if e.resolved == nil {
+				e.resolved = map[string]string{}
+			}
+			e.resolved[flag.Name] = envVar(flag.Name)
 			return v, nil
 		}
 		return nil, nil

@@ -11,19 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// Text that came from a message or an API (names, error messages, operation
-// types, outcomes and codes of result events) reaches the terminal only
-// through escape: a control sequence in an API's error message must not
-// move the cursor, recolour, retitle the window, or reorder what the
-// operator reads (docs/contract.md#terminal-output).
-
 // escape returns s with everything a terminal could act on written out as
-// a Go escape: C0 controls and DEL (\n, \t, \x1b, …), C1 controls
-// (\u009b), Unicode format characters, bidirectional overrides and
-// isolates among them (\u202e, \u2066), line and paragraph separators
-// (\u2028), and each byte that is not UTF-8 (\xff). Printable text,
-// backslashes included, is left as it is: the result is for reading, not
-// for parsing back.
+// a Go escape, as docs/contract.md#terminal-output lists it; printable
+// text, backslashes included, is left as it is: the result is for reading,
+// not for parsing back. Text that came from a message or an API (names,
+// error messages, operation types, outcomes and codes of result events)
+// reaches the terminal only through escape, so that an API's error message
+// cannot move the cursor, recolour, retitle the window, or reorder what the
+// operator reads.
 func escape(s string) string {
 	if strings.IndexFunc(s, unsafeRune) < 0 && utf8.ValidString(s) {
 		return s

@@ -9,9 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// TestEscape: what a terminal would act on is written out, everything else
-// is left alone.
-func TestEscape(t *testing.T) {
+// TestControlSequencesArePrintedNotObeyed: what a terminal would act on
+// is written out by escape, everything else is left alone.
+func TestControlSequencesArePrintedNotObeyed(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name, in, want string

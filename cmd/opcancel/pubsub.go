@@ -57,6 +57,9 @@ func projectOf(name string) string {
 	return parts[1]
 }
 
+// lastSegment is ID of projects/P/kind/ID.
+func lastSegment(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+
 // startTracing starts the tracing e asks for (see tracing.go), which the
 // client of connect then uses. The caller shuts it down.
 func (b *pubsubBase) startTracing(ctx context.Context, e *env) (*tracing, error) {

@@ -54,20 +54,15 @@ func (c *replayCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	tr, err := c.startTracing(ctx, e)
+	ps, stop, err := c.start(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer tr.shutdownTo(e.stderr)
-	ps, err := c.connect(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer ps.Close()
+	defer stop()
 	if err := c.refuseLoop(ctx, ps, s); err != nil {
 		return err
 	}
-	r := &replay{cmd: c, setup: s, ps: ps, tracer: tr.tracer(), e: e, progress: isTerminal(e.stderr)}
+	r := &replay{cmd: c, setup: s, ps: ps, tracer: c.tracing.tracer(), e: e, progress: isTerminal(e.stderr)}
 	if !c.DryRun {
 		pub := ps.Publisher(queue.PublishConfig{Topic: s.topic, CountThreshold: replayBatch})
 		defer pub.Stop()

@@ -85,7 +85,7 @@ func (r *replay) readAndReplay(ctx context.Context) error {
 		return nil
 	}
 	n := len(read.selected)
-	if err := r.cmd.ask(r.e, read.counts,
+	if err := r.cmd.ask(ctx, r.e, read.counts,
 		fmt.Sprintf("%d dead letters (%s) of %s would be published to %s and acked there", n, read.counts, r.setup.sub, r.setup.topic),
 		fmt.Sprintf("Publish %d dead letters (%s) of %s to %s, and ack them there?", n, read.counts, r.setup.sub, r.setup.topic),
 		"replayed"); err != nil {

@@ -57,7 +57,8 @@ func (c *submitCmd) Help() string {
 		"opcancel wait --batch ID follows the batch from anywhere, at any time, as --wait does.\n\n" +
 		"Exit status: 0 when every name was published and, with --wait, ended in an outcome meaning its operation " +
 		"no longer runs (cancelled, completed, failed, done_no_result, not_found); " +
-		"1 when a publish failed, or on another runtime error or an interrupt; " +
+		"1 when a publish failed, when the journal could not be written (the error says how many names were not tried), " +
+		"when the batch's manifest could not be published, or on another runtime error or an interrupt; " +
 		"2 on a usage error, a journal of another batch, topic or list of names, more than --confirm-above names without confirmation, " +
 		"or (with --wait or --journal) a batches topic that does not exist or may not be published to, found before anything is published; " +
 		"3 with --wait when some name ended otherwise (not_cancellable, unimplemented, unverified, denied, rejected, " +
@@ -101,7 +102,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	if c.DryRun {
 		return c.dryRun(ctx, e, sub, b)
 	}
-	if err := c.confirmPublish(e, sub, b); err != nil {
+	if err := c.confirmPublish(ctx, e, sub, b); err != nil {
 		return err
 	}
 	ps, err := c.connect(ctx, e)
@@ -131,6 +132,7 @@ func (c *submitCmd) Run(ctx context.Context, e *env) (err error) {
 	}
 	err = c.openManifest(ctx, ps, s, b, j, w)
 	if err == nil {
+		w.endsWith(b.record.manifest.run)
 		if err = c.startJournal(sub, j, b); err == nil {
 			err = c.publishAndWait(ctx, e, sub, b, w, events)
 		}
@@ -159,18 +161,30 @@ func (c *submitCmd) openManifest(ctx context.Context, ps *queue.Client, s *submi
 	return nil
 }
 
-// publish publishes, prints the summary and returns the exit error.
+// publish publishes, prints the summary and returns the exit error: that
+// of publishing, else a manifest that could not be published (exit 1:
+// wait cannot follow the batch).
 func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batchPlan) error {
 	sum, err := c.publishBatch(ctx, e, sub, b)
-	if merr := c.endManifest(ctx, e, b, sum); merr != nil {
-		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch; run submit again with its --journal to publish the manifest again\n", escape(merr.Error()))
-	}
+	merr := c.endManifest(b, sum, err)
 	if c.Output == "json" {
-		writeJSON(e.stdout, sum.fields())
+		fields := sum.fields()
+		if b.record != nil {
+			fields["manifestPublished"] = merr == nil
+		}
+		writeJSON(e.stdout, fields)
 	} else {
 		fmt.Fprintln(e.stdout, sum)
 	}
-	return c.publishError(ctx, sum, err)
+	perr := c.publishError(ctx, sum, err)
+	switch {
+	case merr == nil:
+		return perr
+	case perr != nil:
+		fmt.Fprintf(e.stderr, "%s: opcancel wait cannot follow the batch until a run of submit with --journal %s publishes it again\n", escape(merr.Error()), c.Journal)
+		return perr
+	}
+	return fmt.Errorf("the batch's manifest was not published (opcancel wait cannot follow the batch; run submit again with --journal %s to publish it again): %w", c.Journal, merr)
 }
 
 // publishAndWait publishes, waits for the outcomes of the whole batch
@@ -180,7 +194,7 @@ func (c *submitCmd) publish(ctx context.Context, e *env, sub submission, b *batc
 func (c *submitCmd) publishAndWait(ctx context.Context, e *env, sub submission, b *batchPlan, w *watch, events *batchEvents) error {
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s\n", c.Batch, events)
 	sum, err := c.publishBatch(ctx, e, sub, b)
-	merr := c.endManifest(ctx, e, b, sum)
+	merr := c.endManifest(b, sum, err)
 	if c.Output != "json" {
 		fmt.Fprintln(e.stdout, sum)
 	}

@@ -13,9 +13,16 @@ import (
 // opcancel wait reads, and an exit error that says how to resume.
 
 // names are the names to submit: those given, or, when none are given to
-// a journal that exists, the journal's list.
+// a journal that exists, the journal's list. A journal that exists is
+// resumed with its own list when --list-parent is given too: listing
+// again would find another list (what the first run cancelled is done by
+// then), so that the command that started the batch also resumes it.
 func (c *submitCmd) names(ctx context.Context, e *env, table *lro.Table, j *journal) ([]givenName, error) {
-	if j != nil && j.exists && len(c.Names) == 0 && c.File == "" && c.ListParent == "" {
+	if j != nil && j.exists && len(c.Names) == 0 && c.File == "" {
+		if c.ListParent != "" {
+			fmt.Fprintf(e.stderr, "--journal %s: resuming its own list of %d names; --list-parent, --filter, --older-than and --newer-than "+
+				"are not applied again (a new listing would find what the batch cancelled done)\n", j.path, len(j.plan))
+		}
 		return j.planNames(), nil
 	}
 	return c.collect(ctx, e, table)
@@ -74,7 +81,7 @@ func (c *submitCmd) publishBatch(ctx context.Context, e *env, sub submission, b 
 	fmt.Fprintf(e.stderr, "batch %s: %d names to %s%s\n", c.Batch, len(b.todo), sub.topic, earlier)
 	if b.record != nil {
 		sub.record = b.record
-		for _, m := range b.record.journal.earlier() {
+		for _, m := range b.record.journal.earlier() { // durable: read from the file
 			b.record.manifest.add(m)
 		}
 	}
@@ -83,16 +90,18 @@ func (c *submitCmd) publishBatch(ctx context.Context, e *env, sub submission, b 
 	return sum, err
 }
 
-// endManifest ends the run's manifest, if it has one.
-func (c *submitCmd) endManifest(ctx context.Context, e *env, b *batchPlan, sum submitSummary) error {
+// endManifest ends the run's manifest, if it has one; err is what
+// publishing ended with.
+func (c *submitCmd) endManifest(b *batchPlan, sum submitSummary, err error) error {
 	if b.record == nil {
 		return nil
 	}
-	return b.record.manifest.end(sum, ctx.Err() != nil)
+	return b.record.manifest.end(sum, b.earlier+len(b.todo), err != nil || sum.notTried > 0)
 }
 
 // publishError is the exit error of publishing that ended with err: an
-// interrupt or failed publishes say how a journal resumes them.
+// interrupt, a stop (a journal that could not be written) or failed
+// publishes say what was left and how a journal resumes it.
 func (c *submitCmd) publishError(ctx context.Context, sum submitSummary, err error) error {
 	resume := ""
 	if c.Journal != "" {
@@ -100,7 +109,9 @@ func (c *submitCmd) publishError(ctx context.Context, sum submitSummary, err err
 	}
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted with %d messages published%s: %w", sum.published, resume, ctx.Err())
+		return fmt.Errorf("interrupted with %d messages published, %d failed, %d not tried%s: %w", sum.published, sum.failed, sum.notTried, resume, ctx.Err())
+	case err != nil && sum.notTried > 0:
+		return fmt.Errorf("publishing stopped with %d messages published, %d failed, %d not tried%s: %w", sum.published, sum.failed, sum.notTried, resume, err)
 	case err == nil && sum.failed > 0:
 		return fmt.Errorf("%d of %d messages were not published%s", sum.failed, sum.failed+sum.published, resume)
 	}

@@ -161,18 +161,15 @@ func (j *journal) writeLine(v any) {
 }
 
 // published appends that name n of the list was published as message
-// id; every journalSyncEvery lines it makes them durable.
-func (j *journal) published(n int, id string) error {
+// id; the caller makes it durable (sync), at least every
+// journalSyncEvery lines.
+func (j *journal) published(n int, id string) {
 	if j.w == nil {
 		j.w = bufio.NewWriter(j.f)
 	}
 	l := j.plan[n-1]
 	j.writeLine(journalLine{Published: n, Service: l.Service, Name: l.Name, MessageID: id})
 	j.sent[n] = id
-	if j.unsynced >= journalSyncEvery {
-		return j.sync()
-	}
-	return nil
 }
 
 // startRun records that run (its manifest's run ID) publishes now, made

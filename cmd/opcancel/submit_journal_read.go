@@ -97,6 +97,9 @@ func (j *journal) parse(n int, data []byte) error {
 			return journalError(j.path, "line 1: a header of version %d, batch %q, topic %q, %d names: want version %d, a batch, a topic",
 				h.Version, h.Batch, h.Topic, h.Names, journalVersion)
 		}
+		if err := j.header.printable(); err != nil {
+			return journalError(j.path, "line 1: %v", err)
+		}
 		return nil
 	}
 	var l journalLine
@@ -153,6 +156,21 @@ func (j *journal) parsePublished(n int, l journalLine) error {
 		return journalError(j.path, "line %d: name %d published a second time (message %s, then %s)", n, p, id, l.MessageID)
 	}
 	j.sent[p] = l.MessageID
+	return nil
+}
+
+// printable refuses a header whose batch, topic or reason could not have
+// come from submit: they are printed on the terminal (docs/contract.md#terminal-output)
+// and put on every message.
+func (h journalHeader) printable() error {
+	for _, f := range []struct{ what, value string }{{"batch", h.Batch}, {"topic", h.Topic}, {"reason", h.Reason}} {
+		if escape(f.value) != f.value {
+			return fmt.Errorf("the %s %q has characters that are not printable: not a journal submit wrote", f.what, f.value)
+		}
+	}
+	if _, err := request.Decode([]byte("x"), map[string]string{"batch": h.Batch, "reason": h.Reason}); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -51,6 +51,8 @@ func TestSubmitJournalResumesOrRefuses(t *testing.T) {
 			want: "this run has more valid names than its list of 2: the first not in it is //vault.googleapis.com/operations/c (argument 3)"},
 		{name: "not a journal", edit: func(l []string) []string { return append([]string{"names"}, l[1:]...) }, code: 2,
 			want: "line 1: not the header of a journal of opcancel submit"},
+		{name: "a batch that would clear the terminal", edit: func(l []string) []string { l[0] = strings.Replace(l[0], `"b1"`, `"b1\u001b[2J"`, 1); return l },
+			code: 2, want: `line 1: the batch "b1\x1b[2J" has characters that are not printable`},
 		{name: "a corrupt line", edit: func(l []string) []string { l[2] = `{"plan":2,"service"`; return l }, code: 2,
 			want: "line 3: not a line of a journal"},
 		{name: "a line of another list", edit: func(l []string) []string { l[3] = strings.Replace(l[3], "operations/a", "operations/x", 1); return l },

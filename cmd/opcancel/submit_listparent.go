@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"opcancel/lro"
@@ -40,6 +41,13 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 	total, notDone, undated := 0, 0, 0
 	for _, page := range pages {
 		for _, op := range page.Operations {
+			// A listed name is a name, never a message (one that starts
+			// with "{" would be read as JSON with a batch and reason of
+			// its own), and one of the collection listed.
+			if !strings.HasPrefix(op.Name, c.ListParent+"/") {
+				return nil, fmt.Errorf("list %s: the API answered an operation named %q, which is not under %s/; nothing published",
+					c.ListParent, lro.Clip(op.Name, 256), c.ListParent)
+			}
 			total++
 			if op.Done {
 				continue
@@ -53,7 +61,7 @@ func (c *submitCmd) listOperations(ctx context.Context, e *env, table *lro.Table
 			case !age.keeps(op.Created):
 				continue
 			}
-			names = append(names, givenName{where: "list", text: op.Name})
+			names = append(names, givenName{where: "list", text: "//" + svc.Host + "/" + op.Name})
 		}
 	}
 	line := fmt.Sprintf("%s: %d operations in %d pages, %d not done", c.ListParent, total, len(pages), notDone)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"opcancel/lro"
+	"opcancel/lro/lrotest"
 )
 
 // TestSubmitListParentStopsOnATokenCycle: an API whose page tokens go
@@ -56,6 +58,80 @@ func TestListAllCapsPages(t *testing.T) {
 	}
 	if calls != 5 {
 		t.Errorf("%d pages listed, want 5", calls)
+	}
+}
+
+// TestSubmitListParentResumesWithTheSameCommand: the runbook's "the same
+// command run again publishes only what is missing" holds for
+// --list-parent: a listing again would differ (what the batch cancelled
+// is done by then), so a journal that exists is resumed with its own
+// list, and stderr says that the listing flags are not applied again.
+func TestSubmitListParentResumesWithTheSameCommand(t *testing.T) {
+	t.Parallel()
+	fake := lrotest.New(lrotest.Options{})
+	const parent = "enterprises/e1/devices/d1/operations"
+	for _, n := range []string{"a", "b", "c"} {
+		fake.Set(parent+"/"+n, lrotest.Script{})
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	w := newPstestWorld(t, srv.URL)
+	batches := "projects/p/topics/opcancel-batches"
+	if err := w.qc.CreateTopic(context.Background(), batches); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": w.ps.Addr}
+	args := []string{"submit", "--project=p", "--topic=" + w.topic, "--batches-topic=" + batches, "--config=" + w.config, "--auth=none",
+		"--service=" + amapiHost, "--list-parent=" + parent, "--journal=" + filepath.Join(t.TempDir(), "j")}
+	if out, errb, code, err := runCLI(t, env, args...); code != 0 {
+		t.Fatalf("the first run: exit %d (%v)\n%s\n%s", code, err, out, errb)
+	}
+	fake.Set(parent+"/a", lrotest.Script{AlreadyDone: true}) // cancelled by the worker meanwhile
+	out, errb, code, err := runCLI(t, env, args...)
+	if code != 0 || !strings.Contains(out, "published: 0 (3 earlier)") {
+		t.Errorf("the same command run again: exit %d (%v), want 0 and nothing published again\n%s\n%s", code, err, out, errb)
+	}
+	if want := "resuming its own list of 3 names; --list-parent, --filter, --older-than and --newer-than are not applied again"; !strings.Contains(errb, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errb)
+	}
+	requests := 0
+	for _, m := range w.ps.Messages() {
+		if m.Attributes["manifest"] == "" {
+			requests++
+		}
+	}
+	if requests != 3 {
+		t.Errorf("%d cancel requests published, want 3, one per listed name", requests)
+	}
+}
+
+// TestSubmitListParentTakesOnlyNamesUnderTheParent: a name that
+// operations.list answers is a name of the collection listed, never a
+// message: one that is JSON (its batch and reason would win over
+// --batch), or one outside the collection, is refused, escaped, and
+// nothing is published.
+func TestSubmitListParentTakesOnlyNamesUnderTheParent(t *testing.T) {
+	t.Parallel()
+	const parent = "enterprises/e1/devices/d1/operations"
+	for name, tt := range map[string]struct{ listed, want string }{
+		"a message": {`{"name":"enterprises/e1/devices/d1/operations/x","batch":"someone-elses","reason":"hi"}`,
+			`named "{\"name\":\"enterprises/e1/devices/d1/operations/x\",\"batch\":\"someone-elses\",\"reason\":\"hi\"}", which is not under ` + parent + "/"},
+		"another collection": {"enterprises/zz/devices/d9/operations/x\x1b[2J", `named "enterprises/zz/devices/d9/operations/x\x1b[2J", which is not under`},
+	} {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := json.Marshal(map[string]any{"operations": []map[string]string{{"name": parent + "/ok"}, {"name": tt.listed}}})
+			w.Write(b)
+		}))
+		w := newPstestWorld(t, api.URL)
+		out, errb, code, err := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": w.ps.Addr}, "submit", "--project=p", "--topic="+w.topic,
+			"--config="+w.config, "--auth=none", "--service="+amapiHost, "--list-parent="+parent, "--batch=mine")
+		api.Close()
+		if code != 1 || !strings.Contains(fmt.Sprint(err), tt.want) {
+			t.Errorf("%s: exit %d (%v), want 1 and %q\n%s\n%s", name, code, err, tt.want, out, errb)
+		}
+		if msgs := w.ps.Messages(); len(msgs) != 0 {
+			t.Errorf("%s: %d messages published, want none", name, len(msgs))
+		}
 	}
 }
 

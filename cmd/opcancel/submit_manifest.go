@@ -14,26 +14,30 @@ import (
 
 // batchRecorder keeps what a run of submit publishes where a later run and
 // `wait` find it: the journal (--journal) and the batch's manifest on the
-// results topic (--wait, --journal). A message reaches the manifest only
-// once its journal line is durable, so that a run that resumes the
-// journal, which lists again every message the journal has, lists every
-// message any manifest of the batch has.
+// batches topic (--wait, --journal). A message reaches the manifest only
+// once its journal line is durable (synced), so that a run that resumes
+// the journal, which lists again every message the journal has, lists
+// every message any manifest of the batch has: the messages whose lines
+// were written since the last sync wait in unsynced, and are dropped if
+// the sync fails.
 type batchRecorder struct {
 	journal  *journal        // nil without --journal
-	manifest *manifestWriter // nil without --wait and --journal
+	manifest *manifestWriter // never nil
+	unsynced []manifestEntry
 }
 
 func (r *batchRecorder) sent(o outgoing, id string) error {
-	if r.journal != nil {
-		if err := r.journal.published(o.n, id); err != nil {
-			return err
+	entry := manifestEntry{MessageID: id, Service: o.req.Service, Name: o.req.Name}
+	if r.journal == nil {
+		r.manifest.add(entry)
+		if len(r.manifest.pending) >= maxPartEntries {
+			r.manifest.flush(false)
 		}
-	}
-	if r.manifest == nil {
 		return nil
 	}
-	r.manifest.add(manifestEntry{MessageID: id, Service: o.req.Service, Name: o.req.Name})
-	if len(r.manifest.pending) >= maxPartEntries {
+	r.journal.published(o.n, id)
+	r.unsynced = append(r.unsynced, entry)
+	if r.journal.unsynced >= journalSyncEvery {
 		return r.idle()
 	}
 	return nil
@@ -42,12 +46,15 @@ func (r *batchRecorder) sent(o outgoing, id string) error {
 func (r *batchRecorder) idle() error {
 	if r.journal != nil {
 		if err := r.journal.sync(); err != nil {
+			r.unsynced = nil
 			return err
 		}
+		for _, e := range r.unsynced {
+			r.manifest.add(e)
+		}
+		r.unsynced = r.unsynced[:0]
 	}
-	if r.manifest != nil {
-		r.manifest.flush(false)
-	}
+	r.manifest.flush(false)
 	return nil
 }
 
@@ -59,9 +66,11 @@ type manifestWriter struct {
 	topic      string
 	batch, run string
 	pending    []manifestEntry
-	parts      int
-	lastPart   time.Time
-	results    []queue.Result
+	// listed counts the messages given to the manifest (add).
+	listed   int
+	parts    int
+	lastPart time.Time
+	results  []queue.Result
 	// earlierRuns are the runs of the journal this run resumes, for its
 	// end record.
 	earlierRuns []string
@@ -101,7 +110,10 @@ func (m *manifestWriter) open(ctx context.Context) error {
 	return err
 }
 
-func (m *manifestWriter) add(e manifestEntry) { m.pending = append(m.pending, e) }
+func (m *manifestWriter) add(e manifestEntry) {
+	m.pending = append(m.pending, e)
+	m.listed++
+}
 
 // flush publishes the pending messages as a part when there are enough of
 // them or enough time has passed, or when force is set.
@@ -125,13 +137,18 @@ func (m *manifestWriter) publish(r manifestRecord) {
 }
 
 // end publishes what is pending and the end record with the run's
-// summary, waits for the server's answers, bounded by manifestTimeout,
-// and stops the publisher. The error names the first part that failed.
-func (m *manifestWriter) end(sum submitSummary, interrupted bool) error {
+// summary, the size of the batch's list (names) and how many of its names
+// the manifest does not list (failed, never tried, or published without
+// a durable journal line), waits for the server's answers, bounded by
+// manifestTimeout, and stops the publisher. stopped: publishing stopped
+// before the end of the list, whatever the cause (an interrupt, a journal
+// that could not be written). The error names the first part that failed.
+func (m *manifestWriter) end(sum submitSummary, names int, stopped bool) error {
 	m.flush(true)
+	left := max(names-m.listed, 0)
 	m.publish(manifestRecord{Batch: m.batch, Run: m.run, End: &manifestEnd{
 		Parts: m.parts, Published: sum.published, PublishedEarlier: sum.earlier, Invalid: sum.invalid, Failed: sum.failed,
-		Interrupted: interrupted, EndedAt: time.Now().UTC(), EarlierRuns: m.earlierRuns,
+		Interrupted: stopped, EndedAt: time.Now().UTC(), EarlierRuns: m.earlierRuns, Names: names, Left: &left,
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), manifestTimeout)
 	defer cancel()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,4 +137,55 @@ func countedPubsub(t *testing.T, e *queuetest.Emulator) (ps pubsubResources, cou
 		t.Fatal(err)
 	}
 	return ps, counter
+}
+
+// TestSubmitJournalFailsWhenItsManifestIsLost: the batches topic deleted
+// while submit --journal publishes: every name is published, but wait
+// cannot follow the batch, so submit exits 1 after its summary, which says
+// so (--output json: "manifestPublished": false), and says how to publish
+// the manifest again.
+func TestSubmitJournalFailsWhenItsManifestIsLost(t *testing.T) {
+	t.Parallel()
+	e := emulator(t)
+	ps := newPubsubKeepingResults(t, e)
+	dir := t.TempDir()
+	names, journal := filepath.Join(dir, "names.txt"), filepath.Join(dir, "batch.journal")
+	var list strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&list, "operations/lost-manifest-%03d\n", i)
+	}
+	if err := os.WriteFile(names, []byte(list.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var out, errb syncBuffer
+	go func() {
+		done <- run(context.Background(), []string{"submit", "--topic=" + ps.topic, "--batches-topic=" + ps.batches, "--journal=" + journal,
+			"--file=" + names, "--rate=20", "--output=json"}, getenvFrom(map[string]string{"PUBSUB_EMULATOR_HOST": e.Host}), strings.NewReader(""), &out, &errb)
+	}()
+	// The journal is written once the manifest's first part is in.
+	waitFor(t, "the journal", untilPublished, func() bool { _, err := os.Stat(journal); return err == nil })
+	if err := e.Client.TopicAdminClient.DeleteTopic(context.Background(), &pubsubpb.DeleteTopicRequest{Topic: ps.batches}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	waitFor(t, "submit to end", untilPublished, func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	var sum struct {
+		Published         int
+		ManifestPublished *bool
+	}
+	if jerr := json.Unmarshal([]byte(out.String()), &sum); jerr != nil || sum.Published != 60 || sum.ManifestPublished == nil || *sum.ManifestPublished {
+		t.Errorf("summary %s (%v): want 60 published and \"manifestPublished\": false", out.String(), jerr)
+	}
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "the batch's manifest was not published") ||
+		!strings.Contains(err.Error(), "run submit again with --journal "+journal) {
+		t.Errorf("exit %d (%v), want 1 saying that the manifest was not published and how to publish it\n%s", exitCode(err), err, errb.String())
+	}
 }

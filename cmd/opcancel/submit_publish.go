@@ -22,6 +22,9 @@ import (
 // submitSummary is what submit reports at the end.
 type submitSummary struct {
 	published, invalid, failed int
+	// notTried is how many valid names were left unpublished, never
+	// queued, when publishing stopped before the end of the list.
+	notTried int
 	// earlier is how many of the names the journal says earlier runs
 	// published.
 	earlier int
@@ -38,13 +41,17 @@ func (s submitSummary) String() string {
 	if s.earlier > 0 {
 		earlier = fmt.Sprintf(" (%d earlier)", s.earlier)
 	}
-	return fmt.Sprintf("%s: %d%s, invalid: %d, failed: %d, batch: %s", verb, s.published, earlier, s.invalid, s.failed, s.batch)
+	notTried := ""
+	if s.notTried > 0 {
+		notTried = fmt.Sprintf(", not tried: %d", s.notTried)
+	}
+	return fmt.Sprintf("%s: %d%s, invalid: %d, failed: %d%s, batch: %s", verb, s.published, earlier, s.invalid, s.failed, notTried, s.batch)
 }
 
 // fields is the summary as JSON (--output json).
 func (s submitSummary) fields() map[string]any {
 	return map[string]any{"batch": s.batch, "published": s.published, "publishedEarlier": s.earlier, "invalid": s.invalid,
-		"failed": s.failed, "dryRun": s.dryRun}
+		"failed": s.failed, "notTried": s.notTried, "dryRun": s.dryRun}
 }
 
 // exitError is the exit error of the publishing that ended with err.
@@ -162,6 +169,7 @@ func (s submission) publishAll(ctx context.Context, out []outgoing, invalid int)
 	close(results)
 	wg.Wait()
 	sum.published, sum.failed = published, failed
+	sum.notTried = len(out) - published - failed
 	return sum, context.Cause(qctx)
 }
 

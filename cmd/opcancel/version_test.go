@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func TestVersion(t *testing.T) {
+// TestVersionPrintsItsVersionCommitAndGo: `opcancel version` names the build
+// a bug report needs: its version, its commit and the Go release.
+func TestVersionPrintsItsVersionCommitAndGo(t *testing.T) {
 	t.Parallel()
 	out, _, code, _ := runCLI(t, nil, "version")
 	b := build()

@@ -30,10 +30,11 @@ func (c *waitCmd) Help() string {
 		"7 days as deploy/pubsub/provision.sh sets it), and rebuilds the batch's table from the beginning: the batch's " +
 		"messages from the manifest that submit --wait and submit --journal publish, their outcomes from the worker's " +
 		"result events. It shows the same progress, table and JSON as submit --wait, and ends when every message " +
-		"has an outcome, at once for a batch that is over.\n\n" +
+		"has an outcome, at once for a batch that is over. A batch is over once a run of submit published every name of " +
+		"its list: one whose submit stopped, or had publishes that failed, waits for the run that resumes its journal.\n\n" +
 		"Exit status: 0 when every name ended in an outcome meaning its operation no longer runs (cancelled, " +
-		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when some of the " +
-		"batch's messages failed to publish; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
+		"completed, failed, done_no_result, not_found); 1 on a runtime error or an interrupt, or when the run that ended last " +
+		"had messages that failed to publish and no run published them by --wait-timeout; 2 on a usage error, or a results or batches topic that does not exist; 3 when some name ended otherwise (the operation may " +
 		"still run); 4 when some name had no outcome at --wait-timeout, or the batch's publishing never ended."
 }
 
@@ -81,7 +82,7 @@ func (c *waitCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "batch %s: its messages and outcomes from %s since %s\n", c.Batch, events, since.UTC().Format(time.RFC3339))
-	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json"}, nil, nil)
+	err = followBatch(ctx, e, w, events, followOptions{timeout: c.WaitTimeout, verbose: c.Verbose, json: c.Output == "json", since: c.Since}, nil, nil)
 	if cerr := events.close(); cerr != nil {
 		fmt.Fprintf(e.stderr, "wait: %s\n", escape(cerr.Error()))
 	}
@@ -97,6 +98,9 @@ var generatedBatchID = regexp.MustCompile(`^(\d{4}-\d\d-\d\dT\d{6}Z)-[0-9a-f]{6}
 func waitSince(flag, batch string, now time.Time) (time.Time, error) {
 	if flag != "" {
 		if t, err := time.Parse(time.RFC3339, flag); err == nil {
+			if t.After(now) {
+				return time.Time{}, usagef("--since %s: in the future (it is %s): want the time the batch started, or before", flag, now.UTC().Format(time.RFC3339))
+			}
 			return t, nil
 		}
 		d, err := time.ParseDuration(flag)

@@ -34,7 +34,7 @@ func awaitOutcomes(ctx context.Context, w *watch, failed <-chan error, timeout t
 	defer tick.Stop()
 	for {
 		select {
-		case <-w.done:
+		case <-w.finished():
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -12,6 +12,8 @@ type followOptions struct {
 	timeout time.Duration
 	verbose bool
 	json    bool
+	// since is wait's --since, as given; "" without it.
+	since string
 }
 
 // followBatch is the end of `wait` and of `submit --wait`: it waits for
@@ -53,6 +55,10 @@ func followBatch(ctx context.Context, e *env, w *watch, events *batchEvents, o f
 	case werr != nil && st.publishing && st.conflict != "":
 		return exitError{4, fmt.Errorf("batch %s: its publishing is not taken as over: %s (docs/operations.md#what-wait-users-can-falsify); "+
 			"%d of the %d messages its manifest names have no outcome", w.batch, escape(st.conflict), r.NoOutcome, r.messages)}
+	case werr != nil && st.publishing && st.headless && o.since != "":
+		return exitError{4, fmt.Errorf("batch %s: its manifest begins before --since %s (a run of submit whose first part was published "+
+			"before then): give an earlier --since (a journal's startedAt, less a few minutes); %d of the %d messages read have no outcome",
+			w.batch, o.since, r.NoOutcome, r.messages)}
 	case werr != nil && st.publishing:
 		return exitError{4, fmt.Errorf("batch %s: its publishing had not ended by --wait-timeout (a submit still running, "+
 			"or one interrupted: run it again with its --journal to publish the rest); %d of the %d messages published so far have no outcome",

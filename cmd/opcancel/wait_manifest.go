@@ -61,19 +61,41 @@ type manifestEnd struct {
 	PublishedEarlier int `json:"publishedEarlier"`
 	Invalid          int `json:"invalid"`
 	Failed           int `json:"failed"`
-	// Interrupted: the run stopped before the end of its names; a later
-	// run with the journal publishes the rest.
+	// Interrupted: the run stopped publishing before the end of its names,
+	// whatever stopped it (an interrupt, a journal that could not be
+	// written); a later run with the journal publishes the rest.
 	Interrupted bool      `json:"interrupted"`
 	EndedAt     time.Time `json:"endedAt"`
 	// EarlierRuns are the runs of the journal this run resumed, as its
 	// journal names them (the latest maxEarlierRuns): a run killed before
 	// its end record does not keep the batch open once this one ended.
 	EarlierRuns []string `json:"earlierRuns,omitempty"`
+	// Names is how many names the batch's list has (a journal's list, or
+	// the run's valid names), and Left how many of them no run has
+	// published yet: failed, and never tried. Left is nil in an end record
+	// of a submit that predates it.
+	Names int  `json:"names"`
+	Left  *int `json:"left"`
+}
+
+// finished: the run ended with every name of the batch's list published,
+// so that its messages are every message of the batch. An end record
+// without Left says so when the run was not interrupted and had no
+// failed publish.
+func (e *manifestEnd) finished() bool {
+	if e.Left != nil {
+		return *e.Left == 0 && !e.Interrupted
+	}
+	return !e.Interrupted && e.Failed == 0
 }
 
 // summary is the run's summary line.
 func (e *manifestEnd) summary(batch string) submitSummary {
-	return submitSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
+	s := submitSummary{batch: batch, published: e.Published, earlier: e.PublishedEarlier, invalid: e.Invalid, failed: e.Failed}
+	if e.Left != nil {
+		s.notTried = max(*e.Left-e.Failed, 0)
+	}
+	return s
 }
 
 // decodeManifestRecord reads a manifest record from a message's data. A
@@ -94,7 +116,8 @@ func decodeManifestRecord(data []byte) (manifestRecord, error) {
 		return r, fmt.Errorf("manifest record of run %s: an end record with messages", r.Run)
 	case len(r.Messages) > maxPartEntries:
 		return r, fmt.Errorf("manifest record of run %s: %d messages in a part, the limit is %d", r.Run, len(r.Messages), maxPartEntries)
-	case r.End != nil && (r.End.Parts < 0 || r.End.Published < 0 || r.End.PublishedEarlier < 0 || r.End.Invalid < 0 || r.End.Failed < 0):
+	case r.End != nil && (r.End.Parts < 0 || r.End.Published < 0 || r.End.PublishedEarlier < 0 || r.End.Invalid < 0 || r.End.Failed < 0 ||
+		r.End.Names < 0 || r.End.Left != nil && *r.End.Left < 0):
 		return r, fmt.Errorf("manifest record of run %s: a negative count", r.Run)
 	case r.End != nil && r.End.Parts == 0:
 		// A run publishes its first part before anything else

@@ -25,7 +25,7 @@ func end(run string, parts, published, earlier int, interrupted bool, at time.Ti
 
 func isDone(w *watch) bool {
 	select {
-	case <-w.done:
+	case <-w.finished():
 		return true
 	default:
 		return false
@@ -153,6 +153,7 @@ func TestWaitSince(t *testing.T) {
 		{"", "2026-11-22T075320Z-71f5fdx", now.Add(-31 * 24 * time.Hour), ""},
 		{"yesterday", "b1", time.Time{}, `--since "yesterday": want an RFC 3339 time`},
 		{"-5m", "b1", time.Time{}, `--since "-5m"`},
+		{"2026-11-22T09:30:00Z", "b1", time.Time{}, `--since 2026-11-22T09:30:00Z: in the future (it is 2026-11-22T09:00:00Z)`},
 	}
 	for _, tt := range tests {
 		got, err := waitSince(tt.flag, tt.batch, now)
@@ -165,5 +166,102 @@ func TestWaitSince(t *testing.T) {
 		if err != nil || !got.Equal(tt.want) {
 			t.Errorf("waitSince(%q, %q) = %v, %v; want %v", tt.flag, tt.batch, got, err, tt.want)
 		}
+	}
+}
+
+// ended is the end record of a run that has names names in the batch's
+// list and left of them unlisted by any manifest.
+func ended(run string, parts, published, earlier, failed, names, left int, interrupted bool, at time.Time) manifestRecord {
+	r := end(run, parts, published, earlier, interrupted, at)
+	r.End.Failed, r.End.Names, r.End.Left = failed, names, &left
+	return r
+}
+
+// TestWaitFollowsABatchToTheRunThatPublishedTheRest: a run that ended
+// with failed publishes does not end the batch: wait goes on until the
+// run that resumed its journal and published the rest, whichever order
+// the records come in, and prints that run's summary, not the first's
+// (published 2, failed 2, exit 1).
+func TestWaitFollowsABatchToTheRunThatPublishedTheRest(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	first := []manifestRecord{part("r1", 1), part("r1", 2, "1", "2"), ended("r1", 2, 2, 0, 2, 4, 2, false, t0)}
+	second := []manifestRecord{part("r2", 1), part("r2", 2, "1", "2", "3", "4"), ended("r2", 2, 2, 2, 0, 4, 0, false, t0.Add(time.Minute))}
+	for name, order := range map[string][]manifestRecord{
+		"in order":           append(append([]manifestRecord{}, first...), second...),
+		"the resume's first": append(append([]manifestRecord{}, second...), first...),
+	} {
+		w := newWatch("b1")
+		for _, id := range []string{"1", "2"} {
+			w.record(testEvent("b1", id, "operations/"+id, worker.Cancelled))
+		}
+		for i, rec := range order {
+			w.manifest(rec)
+			if i < len(order)-1 && name == "in order" && isDone(w) {
+				t.Errorf("%s: done after %d records, with 2 of the batch's 4 names without an outcome", name, i+1)
+			}
+		}
+		if st := w.status(); st.publishing || st.total != 4 {
+			t.Errorf("%s: %+v, want publishing over with 4 messages", name, st)
+		}
+		if sum, _ := w.summary(); sum.String() != "published: 2 (2 earlier), invalid: 0, failed: 0, batch: b1" {
+			t.Errorf("%s: summary %s, want the resumed run's", name, sum)
+		}
+		if isDone(w) {
+			t.Errorf("%s: done with the resumed run's names without an outcome", name)
+		}
+		for _, id := range []string{"3", "4"} {
+			w.record(testEvent("b1", id, "operations/"+id, worker.Cancelled))
+		}
+		if !isDone(w) {
+			t.Errorf("%s: not done with every outcome in", name)
+		}
+	}
+}
+
+// TestWaitShowsTheLatestRunOfABatchThatIsNotWhole: while no run has
+// published every name, the summary is the run that ended last; its
+// failed publishes (exit 1) or its stop (notTried) are what wait reports
+// at --wait-timeout.
+func TestWaitShowsTheLatestRunOfABatchThatIsNotWhole(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	w := newWatch("b1")
+	w.manifest(ended("r2", 1, 1, 1, 1, 3, 1, false, t0.Add(time.Minute)))
+	w.manifest(part("r2", 1, "1", "2"))
+	w.manifest(ended("r1", 1, 1, 0, 0, 3, 2, true, t0))
+	w.manifest(part("r1", 1, "1"))
+	if st := w.status(); !st.publishing {
+		t.Errorf("publishing over with a name of the batch never published")
+	}
+	sum, _ := w.summary()
+	if got, want := sum.String(), "published: 1 (1 earlier), invalid: 0, failed: 1, batch: b1"; got != want {
+		t.Errorf("summary %s, want the latest run's, %s", got, want)
+	}
+	if exitCode(sum.exitError(nil)) != 1 {
+		t.Errorf("the latest run's failed publish: exit %d, want 1", exitCode(sum.exitError(nil)))
+	}
+}
+
+// TestWaitReopensABatchSubmittedAgain: messages learnt after the batch's
+// publishing ended (the batch submitted again) are waited for.
+func TestWaitReopensABatchSubmittedAgain(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	w := newWatch("b1")
+	w.manifest(part("r1", 1, "1"))
+	w.manifest(ended("r1", 1, 1, 0, 0, 1, 0, false, t0))
+	w.record(testEvent("b1", "1", "operations/1", worker.Cancelled))
+	if !isDone(w) {
+		t.Fatal("not done with the only run finished and its outcome in")
+	}
+	w.manifest(part("r2", 1, "2"))
+	w.record(testEvent("b1", "2", "operations/2", worker.NotFound)) // before the run ends
+	if isDone(w) || !w.status().publishing {
+		t.Fatal("done with a message learnt after publishing ended")
+	}
+	w.manifest(ended("r2", 1, 1, 0, 0, 1, 0, false, t0.Add(time.Minute)))
+	if !isDone(w) {
+		t.Errorf("not done once the second run ended with its outcome in: %+v", w.status())
 	}
 }

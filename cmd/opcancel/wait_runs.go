@@ -66,12 +66,15 @@ func (r *manifestRun) take(rec manifestRecord) string {
 func (e *manifestEnd) same(o *manifestEnd) bool {
 	return e.Parts == o.Parts && e.Published == o.Published && e.PublishedEarlier == o.PublishedEarlier &&
 		e.Invalid == o.Invalid && e.Failed == o.Failed && e.Interrupted == o.Interrupted &&
-		e.EndedAt.Equal(o.EndedAt) && slices.Equal(e.EarlierRuns, o.EarlierRuns)
+		e.EndedAt.Equal(o.EndedAt) && slices.Equal(e.EarlierRuns, o.EarlierRuns) &&
+		e.Names == o.Names && (e.Left == nil) == (o.Left == nil) && (e.Left == nil || *e.Left == *o.Left)
 }
 
 // over is the end record of the run whose summary is the batch's when the
-// batch's publishing is over by its manifest, else nil: a run ended
-// uninterrupted with each of its parts in, and every other run seen did
+// batch's publishing is over by its manifest, else nil: a run ended with
+// every name of the batch's list published (manifestEnd.finished; or
+// submit --wait's own run, whatever it left) with each of its parts in,
+// and every other run seen did
 // too (interrupted or not) or is named by such a run as an earlier run of
 // its journal (one killed before its end record); never while the records
 // of a run contradict each other. Of several such runs, the one that
@@ -82,10 +85,10 @@ func (w *watch) over() *manifestEnd {
 	}
 	var last *manifestEnd
 	resumed := map[string]bool{}
-	for _, r := range w.runs {
-		if r.complete() && !r.end.Interrupted {
-			for _, id := range r.end.EarlierRuns {
-				resumed[id] = true
+	for id, r := range w.runs {
+		if r.complete() && (r.end.finished() || id == w.own) {
+			for _, earlier := range r.end.EarlierRuns {
+				resumed[earlier] = true
 			}
 			if last == nil || r.end.EndedAt.After(last.EndedAt) {
 				last = r.end

@@ -26,11 +26,12 @@ type watch struct {
 	batch string
 	// changed has a value when something changed since the last receive.
 	changed chan struct{}
-	// done is closed once publishing is over and every message has an
-	// outcome.
-	done chan struct{}
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// done is closed once publishing is over and every message has an
+	// outcome; replaced by an open one when messages come after that
+	// (finished).
+	done  chan struct{}
 	msgs  map[string]*publishedMessage
 	order []*publishedMessage // in the order learnt
 	// byName are the messages of each service and name (nameKey).
@@ -50,6 +51,9 @@ type watch struct {
 	conflict string
 	// warn, if set, is told the first conflict.
 	warn func(string)
+	// own is the run of submit --wait that follows its own batch: its end
+	// ends publishing, whatever it left unpublished (wait_runs.go).
+	own string
 	// last is the end of the run that ended publishing, or the latest end
 	// seen while it goes on; nil before any.
 	last *manifestEnd
@@ -113,8 +117,19 @@ func (w *watch) endPublishing() {
 	w.checkDone()
 }
 
+// endsWith makes run's end, once each of its parts is in, an end of
+// publishing, whatever it left unpublished: submit --wait follows its own
+// run (whose parts list the earlier runs' messages too).
+func (w *watch) endsWith(run string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.own = run
+}
+
 // manifest takes one record of the batch's manifest. Publishing is over
-// once the runs seen say so (watch.over).
+// once the runs seen say so (watch.over). A message learnt after that (the
+// batch submitted again) opens publishing again, until the runs say so
+// again.
 func (w *watch) manifest(rec manifestRecord) {
 	if rec.Batch != w.batch {
 		return
@@ -133,8 +148,12 @@ func (w *watch) manifest(rec manifestRecord) {
 	if why := run.take(rec); why != "" {
 		w.contradicted(fmt.Sprintf("run %s of its manifest has %s", rec.Run, why))
 	}
+	known := len(w.msgs)
 	for _, m := range rec.Messages {
 		w.add(m.MessageID, m.Service, m.Name)
+	}
+	if len(w.msgs) > known && !w.publishing {
+		w.reopen()
 	}
 	if w.publishing {
 		if last := w.over(); last != nil {
@@ -145,6 +164,24 @@ func (w *watch) manifest(rec manifestRecord) {
 		}
 	}
 	w.signal()
+}
+
+// reopen: messages came after publishing ended; wait for the run that
+// publishes them to end.
+func (w *watch) reopen() {
+	w.publishing = true
+	w.early = map[string]worker.Event{}
+	if isClosed(w.done) {
+		w.done = make(chan struct{})
+	}
+}
+
+// finished is closed once publishing is over and every message has an
+// outcome.
+func (w *watch) finished() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
 }
 
 // record takes one result event.
@@ -227,6 +264,10 @@ type watchStatus struct {
 	records    int
 	// conflict: records of a run contradict each other (wait_runs.go).
 	conflict string
+	// headless: a run of the manifest was read without its first part,
+	// which every run publishes before anything else: it was published
+	// before the subscription's start (wait --since).
+	headless bool
 }
 
 func (w *watch) status() watchStatus {
@@ -236,7 +277,13 @@ func (w *watch) status() watchStatus {
 	for o, n := range w.counts {
 		counts[o] = n
 	}
-	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, conflict: w.conflict}
+	headless := false
+	for _, r := range w.runs {
+		_, first := r.parts[1]
+		headless = headless || !first
+	}
+	return watchStatus{ended: w.ended, total: len(w.msgs), counts: counts, publishing: w.publishing, records: w.records, conflict: w.conflict,
+		headless: headless}
 }
 
 // summary is the summary line of the run that ended the batch's

@@ -31,14 +31,14 @@ func TestWatchCountsEachMessageOnce(t *testing.T) {
 		t.Errorf("status = %d of %d, %v; want 2 of 3, 2 cancelled", st.ended, st.total, st.counts)
 	}
 	select {
-	case <-w.done:
+	case <-w.finished():
 		t.Fatal("done with a message without an outcome")
 	default:
 	}
 	w.record(testEvent("b1", "9", "operations/z", worker.Denied)) // after publishing: still not ours
 	w.record(testEvent("b1", "2", "operations/b", worker.Unverified))
 	select {
-	case <-w.done:
+	case <-w.finished():
 	default:
 		t.Fatal("not done with every outcome in")
 	}
@@ -107,7 +107,7 @@ func TestWatchCountsACopyOfAMessage(t *testing.T) {
 			}
 		}
 		select {
-		case <-w.done:
+		case <-w.finished():
 		default:
 			t.Fatalf("early %v: not done with the replayed message's outcome in", early)
 		}

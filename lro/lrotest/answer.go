@@ -115,7 +115,7 @@ func NotGoogle() map[string]Answer {
 
 // NotTheOperation lists 2xx JSON answers to operations.get that are not
 // the operation asked for, named: a gateway's empty object, and another
-// operation, done. Google's names the operation (docs/operations.md#api-answers).
+// operation, done. Google's names the operation (docs/contract.md#api-answers).
 // To a cancel, whose answer is Empty, the first is Google's.
 func NotTheOperation() map[string]Answer {
 	return map[string]Answer{

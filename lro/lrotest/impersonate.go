@@ -14,17 +14,11 @@ import (
 	"opcancel/request"
 )
 
-// The server impersonates the services of Options.Services: any API of the
-// catalog (lro.ServiceOf(api)) or of a services file, with its hosts, the
-// URL prefixes and cancel form of its routes, and its dialect's operation
-// resources. A request is routed to the services whose endpoint or regional
-// endpoint host is the request's Host; when none is (a loopback address),
-// to every service, in order. Operations are kept by name, whichever service
-// they are reached through.
-
 // route classifies a request: the service and route it is for, its kind
 // ("cancel", "get", "list" or "unrouted") and the operation name (or list
-// parent) it names.
+// parent) it names. The first service of byHost whose route matches wins,
+// so that services sharing a host are tried in the order of
+// Options.Services.
 func (s *Server) route(r *http.Request) (kind, name string, svc *lro.Service) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	for _, svc := range s.byHost(r.Host) {
@@ -64,7 +58,8 @@ func classify(method, rest string, d lro.Dialect, rt lro.Route) (kind, name stri
 	return "", ""
 }
 
-// byHost returns the services served at host, or all of them.
+// byHost returns the services whose endpoint or regional endpoint host is
+// host, or all of them when none is (a loopback address).
 func (s *Server) byHost(host string) []*lro.Service {
 	var out []*lro.Service
 	for _, svc := range s.services {

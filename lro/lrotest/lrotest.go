@@ -84,8 +84,13 @@ type Script struct {
 
 // Options configure a Server.
 type Options struct {
-	// Services are the APIs the server impersonates (see impersonate.go):
-	// their routes, dialects and hosts. Empty means the built-in services.
+	// Services are the APIs the server impersonates: any API of the catalog
+	// (lro.ServiceOf) or of a services file, with its hosts, the URL
+	// prefixes and cancel form of its routes, and its dialect's operation
+	// resources. A request goes to the services whose endpoint or regional
+	// endpoint host is its Host, or to every one, in order, when none is (a
+	// loopback address). Operations are kept by name, whichever service
+	// they are reached through. Empty means the built-in services.
 	Services []*lro.Service
 	// Default scripts an operation the test did not Set, on first contact.
 	// nil means unknown operations answer NOT_FOUND.

@@ -9,9 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// Topics and subscriptions on the emulator, and pulls that read what they
-// hold.
-
 // SubscriptionOptions shape a subscription.
 type SubscriptionOptions struct {
 	AckDeadline      time.Duration // default 60s
