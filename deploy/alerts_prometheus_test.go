@@ -17,6 +17,8 @@ import (
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+
+	"opcancel/internal/e2etest"
 )
 
 // The real Prometheus check's settings: Prometheus scrapes and evaluates
@@ -27,7 +29,7 @@ const (
 	e2eEvalInterval   = time.Second
 )
 
-var e2eLimits = limits{retryBudget: time.Second, verifyTimeout: 20 * time.Second, requestTimeout: 5 * time.Second, shutdownTimeout: 3 * time.Second}
+var e2eLimits = e2etest.Limits{RetryBudget: time.Second, VerifyTimeout: 20 * time.Second, RequestTimeout: 5 * time.Second, ShutdownTimeout: 3 * time.Second}
 
 // retryExhausted selects the worker's retry_exhausted outcomes.
 const retryExhausted = `sum(opcancel_jobs_total{outcome="retry_exhausted"})`
@@ -55,9 +57,10 @@ func TestPrometheusSeesAFailingAPI(t *testing.T) {
 		fmt.Fprint(w, `{"error": {"code": 503, "status": "UNAVAILABLE", "message": "The service is currently unavailable."}}`)
 	}))
 	defer api.Close()
-	world := newPstestWorld(t, api.URL)
+	world := e2etest.NewPstestWorld(t, api.URL)
 	l := e2eLimits
-	admin, logs := world.start(t, l.args()...)
+	worker := world.StartWorker(t, l.Args()...)
+	admin, logs := worker.Admin, worker.Logs
 
 	dir := t.TempDir()
 	writeRuleFile(t, dir, groups)
@@ -71,8 +74,8 @@ func TestPrometheusSeesAFailingAPI(t *testing.T) {
 
 	// The rate needs a sample from before the outcome: the series starts at zero.
 	waitFor(t, "Prometheus to scrape the worker", untilDeadline(t), func() bool { _, ok := promQuery(t, web, retryExhausted); return ok })
-	world.publish(t, "operations/down-1", "operations/down-2", "operations/down-3")
-	waitFor(t, "the worker to count a retry_exhausted outcome", l.job(), func() bool {
+	world.Publish(t, "operations/down-1", "operations/down-2", "operations/down-3")
+	waitFor(t, "the worker to count a retry_exhausted outcome", l.Job(), func() bool {
 		return value(scrape(t, admin), "opcancel_jobs_total", map[string]string{"outcome": "retry_exhausted"}) >= 1
 	})
 	waitPending(t, web, group, "OpcancelRetryExhausted", vaultHost)

@@ -28,6 +28,7 @@ const fakeGcloudEnv = "OPCANCEL_FAKE_GCLOUD_STATE"
 type gcloudState struct {
 	Topics        map[string]bool      // full names
 	Subscriptions map[string]string    // full name → its topic's full name
+	Retention     map[string]string    // topic's full name → its --message-retention-duration
 	Filters       map[string]string    // full name → its filter, if any
 	Roles         map[string]*fakeRole // projects/P/roles/R
 	Bindings      map[string]bool      // iamBinding.key()
@@ -84,6 +85,9 @@ func readGcloudState(path string) (*gcloudState, error) {
 	}
 	if s.Subscriptions == nil {
 		s.Subscriptions = map[string]string{}
+	}
+	if s.Retention == nil {
+		s.Retention = map[string]string{}
 	}
 	if s.Roles == nil {
 		s.Roles = map[string]*fakeRole{}
@@ -186,6 +190,7 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 			return fail("ALREADY_EXISTS: %s", name)
 		}
 		s.Topics[full("topics", name)] = true
+		s.retain(full("topics", name), flags)
 	case "pubsub subscriptions create":
 		if _, ok := s.Subscriptions[full("subscriptions", name)]; ok {
 			return fail("ALREADY_EXISTS: %s", name)
@@ -201,6 +206,7 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 		if !s.Topics[full("topics", name)] {
 			return notFound(full("topics", name))
 		}
+		s.retain(full("topics", name), flags)
 	case "pubsub subscriptions update":
 		if _, ok := s.Subscriptions[full("subscriptions", name)]; !ok {
 			return notFound(name)
@@ -253,6 +259,13 @@ func (s *gcloudState) run(words []string, flags map[string]string, stdout, stder
 		return fail("fake gcloud: unexpected command %q", words)
 	}
 	return 0
+}
+
+// retain records the retention a topic is created or updated with.
+func (s *gcloudState) retain(topic string, flags map[string]string) {
+	if d, ok := flags["message-retention-duration"]; ok {
+		s.Retention[topic] = d
+	}
 }
 
 // creations are the calls that create something.

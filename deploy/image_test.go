@@ -30,9 +30,9 @@ func TestBuildScriptStampsTheVersion(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "opcancel")
-	build := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
-	build.Dir = repoRoot
-	if b, err := build.CombinedOutput(); err != nil {
+	script := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
+	script.Dir = repoRoot
+	if b, err := build(script); err != nil {
 		t.Fatalf("deploy/build.sh: %v\n%s", err, b)
 	}
 	v, err := exec.Command(out, "version").Output()

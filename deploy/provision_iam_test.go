@@ -17,6 +17,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 
+	"opcancel/internal/e2etest"
 	"opcancel/lro/lrotest"
 )
 
@@ -303,18 +304,18 @@ func TestSubmitWaitSubscribesInTheWaitProject(t *testing.T) {
 	api := httptest.NewServer(fake)
 	defer api.Close()
 	created := &subscriptionNames{}
-	w := newPstestWorld(t, api.URL, pstest.ServerReactorOption{FuncName: "CreateSubscription", Reactor: created})
+	w := e2etest.NewPstestWorld(t, api.URL, pstest.ServerReactorOption{FuncName: "CreateSubscription", Reactor: created})
 	results, batches := "projects/p/topics/results", "projects/p/topics/batches"
 	for _, topic := range []string{results, batches} {
-		if err := w.qc.CreateTopic(context.Background(), topic); err != nil {
+		if err := w.Client.CreateTopic(context.Background(), topic); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l := limits{retryBudget: 10 * time.Second, verifyTimeout: 10 * time.Second, requestTimeout: 5 * time.Second, shutdownTimeout: time.Second}
-	w.start(t, append(l.args(), "--results-topic="+results)...)
-	cmd := exec.Command(binary(t), "submit", "--auth=none", "--project=p-wait", "--topic="+w.topic, "--results-topic="+results,
-		"--batches-topic="+batches, "--wait", "--wait-timeout="+l.job().String(), "--config="+w.config, "operations/w1")
-	cmd.Env = []string{"PUBSUB_EMULATOR_HOST=" + w.ps.Addr}
+	l := e2etest.Limits{RetryBudget: 10 * time.Second, VerifyTimeout: 10 * time.Second, RequestTimeout: 5 * time.Second, ShutdownTimeout: time.Second}
+	w.StartWorker(t, append(l.Args(), "--results-topic="+results)...)
+	cmd := exec.Command(binary(t), "submit", "--auth=none", "--project=p-wait", "--topic="+w.Topic, "--results-topic="+results,
+		"--batches-topic="+batches, "--wait", "--wait-timeout="+l.Job().String(), "--config="+w.Config, "operations/w1")
+	cmd.Env = []string{"PUBSUB_EMULATOR_HOST=" + w.Server.Addr}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "cancelled") {
 		t.Fatalf("submit --wait: %v\n%s", err, out)

@@ -4,28 +4,14 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
+
+	"opcancel/internal/e2etest"
 )
 
 // syncBuffer is a goroutine-safe sink for what a command or a process
 // writes (logs, stderr) while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = e2etest.SyncBuffer
 
 // getenvFrom makes a getenv from a map.
 func getenvFrom(m map[string]string) func(string) string {

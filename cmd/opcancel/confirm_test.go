@@ -61,11 +61,11 @@ func TestConfirmationSkippedByTheEnvironmentIsSaid(t *testing.T) {
 		{"--yes", nil, []string{"--confirm-above=1", "--yes"}, ""},
 		{"--confirm-above", nil, []string{"--confirm-above=5"}, ""},
 	} {
-		env := map[string]string{"PUBSUB_EMULATOR_HOST": w.ps.Addr}
+		env := map[string]string{"PUBSUB_EMULATOR_HOST": w.Server.Addr}
 		for k, v := range tt.env {
 			env[k] = v
 		}
-		out, errb, code, err := runCLI(t, env, append([]string{"submit", "--project=p", "--topic=" + w.topic, "operations/a", "operations/b"}, tt.args...)...)
+		out, errb, code, err := runCLI(t, env, append([]string{"submit", "--project=p", "--topic=" + w.Topic, "operations/a", "operations/b"}, tt.args...)...)
 		if code != 0 {
 			t.Errorf("%s: exit %d (%v)\n%s\n%s", tt.what, code, err, out, errb)
 		}

@@ -95,7 +95,7 @@ func TestBuiltinsOff(t *testing.T) {
 	if err := os.WriteFile(config, []byte("builtins: false\nservices:\n  - host: aiplatform.googleapis.com\n    endpoint: http://127.0.0.1:1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.config = config
+	w.Config = config
 	admin, logs := w.start(t)
 	w.publish(t, "enterprises/e1/devices/d1/operations/wipe", "//androidmanagement.googleapis.com/enterprises/e1/devices/d1/operations/lock")
 	waitFor(t, "two outcomes", e2eLimits.job(), func() bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"opcancel/lro/lrotest"
+	"opcancel/queue"
 	"opcancel/queue/queuetest"
 )
 
@@ -16,16 +17,24 @@ import (
 // shutdown timeout, twice the request timeout and a minute, in all) keeps
 // its lease while it waits: its message is delivered once and ends once,
 // acked. See docs/design.md#leases.
+//
+// Its leases are Pub/Sub's shortest, 10 s: the wait then spans some nine
+// leases, each renewed while the job waits, and the former maximum would
+// have let the last one lapse 10 s after it, not a minute.
 func TestLeaseOutlivesAPacedWait(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
-	l := limits{retryBudget: 0, verifyTimeout: time.Second, requestTimeout: time.Second, shutdownTimeout: time.Second}
+	// No retries: the one cancel and the one get must each succeed, within
+	// e2eLimits' request timeout (a second, on a busy machine, once ended
+	// the job retry_exhausted before its paced poll).
+	l := limits{retryBudget: 0, verifyTimeout: time.Second, requestTimeout: e2eLimits.requestTimeout, shutdownTimeout: time.Second,
+		leaseExtension: queue.MinLeaseExtension}
 	formerMaximum := l.retryBudget + l.verifyTimeout + l.shutdownTimeout + 2*l.requestTimeout + time.Minute
 	// The cancel leaves at once; the poll a second later waits for the
 	// next slot of the pace, 1/rate after the cancel: past the former
 	// maximum, and past the lease the client held when it stopped
 	// extending, by a margin.
-	hold := formerMaximum + lease + 15*time.Second
+	hold := formerMaximum + l.lease() + 15*time.Second
 	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, fmt.Sprintf("rate: %g", 1/hold.Seconds()))
 	apis.vault.Set("operations/paced", lrotest.Script{})
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"opcancel/internal/e2etest"
 	"opcancel/queue/queuetest"
 )
 
@@ -20,18 +20,8 @@ type pubsubResources struct {
 	project, topic, sub, results, resultsSub, batches string
 }
 
-var nameSeq struct {
-	sync.Mutex
-	n int
-}
-
 // uniqueName returns a Pub/Sub-valid name unique within the test binary.
-func uniqueName(prefix string) string {
-	nameSeq.Lock()
-	defer nameSeq.Unlock()
-	nameSeq.n++
-	return fmt.Sprintf("%s-%d", prefix, nameSeq.n)
-}
+var uniqueName = e2etest.UniqueName
 
 func newPubsub(t *testing.T, e *queuetest.Emulator, o queuetest.SubscriptionOptions, withResults bool) pubsubResources {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"opcancel/lro/lrotest"
+	"opcancel/queue"
 	"opcancel/queue/queuetest"
 )
 
@@ -18,10 +19,17 @@ import (
 // job waits between verification polls, turns /readyz to 503, nacks the jobs
 // within the shutdown timeout and exits 0; a second worker started afterwards
 // finishes every one of them.
+//
+// Its leases are Pub/Sub's shortest, 10 s: the emulator hands nacked
+// messages to the departing worker's stream until it ends that stream,
+// and they come back when that lease lapses. It holds only 20 messages,
+// so the emulator never pushes a backlog ahead of its reads
+// (docs/design.md#leases).
 func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	l := e2eLimits
+	l.leaseExtension = queue.MinLeaseExtension
 	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "")
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, false)
 	const n = 20
@@ -36,7 +44,7 @@ func TestSIGTERMDuringSlowVerifications(t *testing.T) {
 	publish(t, e, ps.topic, msgs...)
 	// Each job is delivered within a lease and its cancel answered within
 	// the request timeout.
-	waitFor(t, "every job held in verification", lease+l.requestTimeout, func() bool {
+	waitFor(t, "every job held in verification", l.lease()+l.requestTimeout, func() bool {
 		for i := range n {
 			if !apis.vault.Op(fmt.Sprintf("operations/slow-%d", i)).CancelAccepted {
 				return false

@@ -62,7 +62,13 @@ func TestWorkerEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
 	l := e2eLimits
-	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: 3s")
+	// operations/transient's retries (after 200 ms, then after a quota
+	// error's Retry-After of 1 s) fit in the retry budget however long
+	// each of its three requests takes, up to the request timeout: with
+	// the usual 2 s, a busy machine's slow requests used it up, and the
+	// job was nacked before its quota retry.
+	l.retryBudget = 200*time.Millisecond + time.Second + 3*l.requestTimeout
+	apis := newFakeAPIs(t, lrotest.Options{}, lrotest.Options{}, "verifyTimeout: "+unverifiedAfter(l).String())
 	ps := newPubsub(t, e, queuetest.SubscriptionOptions{}, true)
 	ops := e2eOps()
 	for _, o := range ops {
@@ -112,6 +118,18 @@ func TestWorkerEndToEnd(t *testing.T) {
 	checkE2ELeft(t, e, ps.sub)
 }
 
+// unverifiedAfter is the Vault service's verify timeout in
+// TestWorkerEndToEnd, after which operations/unverified ends unverified:
+// time for two polls (the first after the initial interval, the next after
+// twice that, each up to 20 % late), each of which may take the request
+// timeout. With 3 s, a busy machine's slow first poll left no time for a
+// second, and a slow one could end an operation done at its first poll
+// unverified.
+func unverifiedAfter(l limits) time.Duration {
+	poll := worker.DefaultConfig().PollInitial
+	return (poll+2*poll)*6/5 + 2*l.requestTimeout
+}
+
 // checkE2EMetrics: each outcome counted on the right service.
 func checkE2EMetrics(t *testing.T, m metricFamilies, ops []e2eOp, logs *syncBuffer) {
 	t.Helper()
@@ -142,7 +160,7 @@ func checkE2EMetrics(t *testing.T, m metricFamilies, ops []e2eOp, logs *syncBuff
 
 // checkE2ERequests reads the fakes' request logs: no request for invalid
 // messages or the duplicate; no get for UNIMPLEMENTED; the unverified one
-// polled until its 3s timeout.
+// polled until its verify timeout.
 func checkE2ERequests(t *testing.T, apis *fakeAPIs) {
 	t.Helper()
 	if st := apis.amapi.Op(devOps + "twice"); st.Cancels != 1 {

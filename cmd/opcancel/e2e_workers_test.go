@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
@@ -10,9 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"opcancel/internal/e2etest"
 	"opcancel/queue/queuetest"
 )
 
@@ -20,17 +17,21 @@ import (
 // they show on their admin address. Each listens on a port of its own
 // choosing (--listen=127.0.0.1:0) and names it in its start-up log line.
 
-// adminAddr is the address a worker started with --listen=127.0.0.1:0
-// serves /metrics on, from its start-up log line; "" until then.
-func adminAddr(logs *syncBuffer) string {
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var l struct{ Message, Admin string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "worker starting" {
-			return l.Admin
-		}
-	}
-	return ""
-}
+var (
+	// adminAddr is the address a worker started with --listen=127.0.0.1:0
+	// serves /metrics on, from its start-up log line; "" until then.
+	adminAddr = e2etest.AdminAddr
+	// scrape reads the metrics at an address.
+	scrape = e2etest.Scrape
+	// value sums the samples of a family whose labels include the wanted
+	// ones; -1 when none.
+	value = e2etest.Value
+	// status is the HTTP status of GET addr+path, 0 when unreachable.
+	status = e2etest.Status
+)
+
+// metricFamilies is what scrape returns: the samples of each family, by name.
+type metricFamilies = e2etest.Metrics
 
 // startWorker runs `opcancel worker` in-process with args (plus the
 // emulator) until the returned stop is called; stop returns run's error.
@@ -80,7 +81,8 @@ func startWorkerWithTransport(t *testing.T, e *queuetest.Emulator, transport htt
 	return admin, logs, stop
 }
 
-// process is a running opcancel binary.
+// process is a running opcancel binary (e2etest.Process, under the names
+// this package's tests use).
 type process struct {
 	cmd   *exec.Cmd
 	admin string
@@ -92,78 +94,6 @@ type process struct {
 // kills it at cleanup.
 func startBinary(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{logs: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary(t), append([]string{"worker", "--listen=127.0.0.1:0"}, args...)...)
-	p.cmd.Env = env
-	p.cmd.Stderr = p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.done <- <-p.done })
-	waitFor(t, "the worker to be ready", untilDeadline(t), func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err // for the cleanup
-			t.Fatalf("worker exited at start: %v\n%s", err, p.logs)
-		default:
-		}
-		p.admin = adminAddr(p.logs)
-		return p.admin != "" && status(p.admin, "/readyz") == 200
-	})
-	return p
-}
-
-// metricFamilies is what scrape returns: the samples of each family, by name.
-type metricFamilies = map[string]model.Vector
-
-// scrape reads the metrics at addr.
-func scrape(t *testing.T, addr string) metricFamilies {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse metrics: %v", err)
-	}
-	out := metricFamilies{}
-	for name, f := range fams {
-		if out[name], err = expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
-// value sums the samples of family name whose labels include want; -1 when none.
-func value(m metricFamilies, name string, want map[string]string) float64 {
-	total, found := 0.0, false
-	for _, s := range m[name] {
-		match := true
-		for k, v := range want {
-			match = match && string(s.Metric[model.LabelName(k)]) == v
-		}
-		if match {
-			total += float64(s.Value)
-			found = true
-		}
-	}
-	if !found {
-		return -1
-	}
-	return total
-}
-
-// status is the HTTP status of GET addr+path, 0 when unreachable.
-func status(addr, path string) int {
-	resp, err := http.Get("http://" + addr + path)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	p := e2etest.StartWorker(t, env, args...)
+	return &process{cmd: p.Cmd, admin: p.Admin, logs: p.Logs, done: p.Done}
 }

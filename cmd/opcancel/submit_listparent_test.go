@@ -77,11 +77,11 @@ func TestSubmitListParentResumesWithTheSameCommand(t *testing.T) {
 	defer srv.Close()
 	w := newPstestWorld(t, srv.URL)
 	batches := "projects/p/topics/opcancel-batches"
-	if err := w.qc.CreateTopic(context.Background(), batches); err != nil {
+	if err := w.Client.CreateTopic(context.Background(), batches); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"PUBSUB_EMULATOR_HOST": w.ps.Addr}
-	args := []string{"submit", "--project=p", "--topic=" + w.topic, "--batches-topic=" + batches, "--config=" + w.config, "--auth=none",
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": w.Server.Addr}
+	args := []string{"submit", "--project=p", "--topic=" + w.Topic, "--batches-topic=" + batches, "--config=" + w.Config, "--auth=none",
 		"--service=" + amapiHost, "--list-parent=" + parent, "--journal=" + filepath.Join(t.TempDir(), "j")}
 	if out, errb, code, err := runCLI(t, env, args...); code != 0 {
 		t.Fatalf("the first run: exit %d (%v)\n%s\n%s", code, err, out, errb)
@@ -95,7 +95,7 @@ func TestSubmitListParentResumesWithTheSameCommand(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", want, errb)
 	}
 	requests := 0
-	for _, m := range w.ps.Messages() {
+	for _, m := range w.Server.Messages() {
 		if m.Attributes["manifest"] == "" {
 			requests++
 		}
@@ -123,13 +123,13 @@ func TestSubmitListParentTakesOnlyNamesUnderTheParent(t *testing.T) {
 			w.Write(b)
 		}))
 		w := newPstestWorld(t, api.URL)
-		out, errb, code, err := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": w.ps.Addr}, "submit", "--project=p", "--topic="+w.topic,
-			"--config="+w.config, "--auth=none", "--service="+amapiHost, "--list-parent="+parent, "--batch=mine")
+		out, errb, code, err := runCLI(t, map[string]string{"PUBSUB_EMULATOR_HOST": w.Server.Addr}, "submit", "--project=p", "--topic="+w.Topic,
+			"--config="+w.Config, "--auth=none", "--service="+amapiHost, "--list-parent="+parent, "--batch=mine")
 		api.Close()
 		if code != 1 || !strings.Contains(fmt.Sprint(err), tt.want) {
 			t.Errorf("%s: exit %d (%v), want 1 and %q\n%s\n%s", name, code, err, tt.want, out, errb)
 		}
-		if msgs := w.ps.Messages(); len(msgs) != 0 {
+		if msgs := w.Server.Messages(); len(msgs) != 0 {
 			t.Errorf("%s: %d messages published, want none", name, len(msgs))
 		}
 	}

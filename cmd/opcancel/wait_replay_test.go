@@ -91,7 +91,11 @@ func TestWaitCountsReplayedDeadLetters(t *testing.T) {
 		out, errb, code, _ := runCLI(t, env, wait...)
 		first <- result{out, errb, code}
 	}()
-	waitFor(t, "the sick names in the dead letters", untilPublished, func() bool {
+	// Each of a sick name's five deliveries ends within a job's bound (the
+	// worker's default lease and request timeout: minutes), and waits its
+	// turn behind a throttle the 503s bring down, which no setting bounds:
+	// the wait is the test's deadline. 20 s was too short on a busy machine.
+	waitFor(t, "the sick names in the dead letters", untilDeadline(t), func() bool {
 		out, _, _ := replay("--dry-run")
 		return strings.Contains(out, ", 2 selected by --batch")
 	})

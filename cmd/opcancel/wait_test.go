@@ -129,6 +129,11 @@ func TestWaitForABatchWithoutManifest(t *testing.T) {
 // they keep messages, finds the batch, and says on stderr that --since
 // reads less; with --since it says nothing of it. (No worker: the names
 // have no outcome, exit 4.)
+//
+// --wait-timeout runs from wait's start until the manifest's records
+// come, so it bounds reading the batch back, as publishing it is bounded
+// (untilPublished): a shorter one, on a busy machine, ended wait before
+// the emulator had handed it the manifest.
 func TestWaitForABatchIDOfOnesOwn(t *testing.T) {
 	t.Parallel()
 	e := emulator(t)
@@ -141,12 +146,14 @@ func TestWaitForABatchIDOfOnesOwn(t *testing.T) {
 	}
 	const hint = "is not a generated ID, which carries its start time"
 	for _, since := range []string{"", "--since=10m"} {
-		args := []string{"wait", "--batch=" + batch, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches, "--wait-timeout=2s"}
+		args := []string{"wait", "--batch=" + batch, "--results-topic=" + ps.results, "--batches-topic=" + ps.batches,
+			"--wait-timeout=" + untilPublished.String()}
 		if since != "" {
 			args = append(args, since)
 		}
 		out, errb, code := runCLIChecked(t, e, ps.project, env, args...)
-		if counts := reportCounts(strings.SplitN(out, "\n", 2)[1]); code != 4 || counts["(no outcome)"] != 2 || counts["total"] != 2 {
+		_, table, _ := strings.Cut(out, "\n") // after the summary line
+		if counts := reportCounts(table); code != 4 || counts["(no outcome)"] != 2 || counts["total"] != 2 {
 			t.Errorf("wait %s: exit %d, want 4 with the batch's 2 names found\n%s\n%s", since, code, out, errb)
 		}
 		if got := strings.Contains(errb, hint); got != (since == "") {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package e2etest
+
+// raceEnabled: see race.go.
+const raceEnabled = false
