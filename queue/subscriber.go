@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -87,6 +88,10 @@ type Subscriber struct {
 	client *Client
 	sub    *pubsub.Subscriber
 	name   string
+	// receiving counts the calls of Receive that have not returned: the
+	// client library may end its stream, and the monitor hear of it, after
+	// Receive has returned.
+	receiving atomic.Int32
 }
 
 // Subscriber returns a Subscriber for cfg.
@@ -129,7 +134,9 @@ func receiveSettings(cfg ReceiveConfig) pubsub.ReceiveSettings {
 
 // Healthy reports whether a streaming pull to the subscription is open: it
 // is being received.
-func (s *Subscriber) Healthy() bool { return s.client.monitor.Healthy(s.name) }
+func (s *Subscriber) Healthy() bool {
+	return s.receiving.Load() > 0 && s.client.monitor.Healthy(s.name)
+}
 
 // The worker defines the interfaces it consumes; the Subscriber is its Source.
 var _ worker.Source = (*Subscriber)(nil)
@@ -141,6 +148,8 @@ var _ worker.Source = (*Subscriber)(nil)
 // subscription, a delivery's Ack and Nack wait for the server's confirmation
 // (bounded) and report a failure.
 func (s *Subscriber) Receive(ctx context.Context, h worker.Handler) error {
+	s.receiving.Add(1)
+	defer s.receiving.Add(-1)
 	err := s.sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
 		d := worker.Delivery{
 			ID: m.ID, Data: m.Data, Attributes: m.Attributes,
