@@ -232,13 +232,17 @@ func TestOneLocationHangingSlowsNoOther(t *testing.T) {
 				}
 				east.Wait()
 				// Once europe-west4's requests are overdue and cut: 200
-				// requests at the rate, or on the slots left, and the wait
-				// before each poll.
+				// requests at the rate, or on the slots left, and the waits
+				// before the polls (PollInitial, +20 % jitter at most): one
+				// for the last jobs, and one for those whose cancels were
+				// sent while the slots were still being taken back and
+				// whose polls then queue behind the cancels.
 				work := 200 * latency / time.Duration(tt.slots)
 				if tt.rate > 0 {
 					work = max(work, time.Duration(200/tt.rate*float64(time.Second)))
 				}
-				if d, want := time.Since(start), overdueFloor+work+2*time.Second; d > want {
+				pollWaits := 2 * cfg.PollInitial * 6 / 5
+				if d, want := time.Since(start), overdueFloor+work+pollWaits; d > want {
 					t.Errorf("100 jobs in us-east1 took %v while europe-west4 hung, want at most %v", d, want)
 				}
 				if got := h.jobs(api, Cancelled); got != 100 {
