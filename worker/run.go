@@ -50,7 +50,7 @@ func (w *Worker) Run(ctx context.Context, srcs ...Source) error {
 	// The sources' context ends when shutdown begins, or when one of them
 	// fails; jobs keep theirs. A handler's context ending first means its
 	// source is stopping.
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(stopping)
 	window := int64(w.cfg.SourceWindow(len(srcs)))
 	for _, src := range srcs {
 		held := semaphore.NewWeighted(window)

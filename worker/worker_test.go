@@ -155,6 +155,51 @@ func startedWorker(t *testing.T, table *lro.Table) (*prometheus.Registry, *metri
 	return reg, m
 }
 
+// lateSource delivers one delivery at its time, unless its context ended
+// first, and returns once its context has ended.
+type lateSource struct {
+	d  Delivery
+	at time.Duration
+}
+
+func (s *lateSource) Receive(ctx context.Context, h Handler) error {
+	var wg sync.WaitGroup
+	select {
+	case <-time.After(s.at):
+		wg.Go(func() { h(ctx, s.d) })
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// TestOnePartitionEndingStopsTheOthers: when one subscription fails for
+// good, the worker stops pulling from every other one: a message another
+// partition would deliver afterwards stays in Pub/Sub, not pulled only to
+// be nacked at the shutdown timeout (a delivery attempt spent for nothing).
+func TestOnePartitionEndingStopsTheOthers(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.ShutdownTimeout = 10 * time.Second
+		h := newHarness(t, cfg, lrotest.Options{}, "")
+		h.fake.Set("operations/never", lrotest.Script{DoneAfterPolls: lrotest.Never})
+		h.fake.Set("operations/late", lrotest.Script{DoneAfterPolls: lrotest.Never})
+		const failAt = 5 * time.Second
+		failing := &failingSource{deliveries: []Delivery{h.delivery("never", "operations/never", nil)}, failAfter: failAt}
+		// Due after the failure, well within the shutdown timeout that
+		// follows it.
+		late := &lateSource{d: h.delivery("late", "operations/late", nil), at: failAt + cfg.ShutdownTimeout/5}
+		if err := h.w.Run(context.Background(), failing, late); !errors.Is(err, errSubscriptionGone) {
+			t.Errorf("Run = %v, want the failed subscription's error", err)
+		}
+		if got := h.settled.get("late"); len(got) != 0 {
+			t.Errorf("the other partition's message was pulled after the failure and settled %v, want it left in Pub/Sub", got)
+		}
+	})
+}
+
 // TestStartUpSeries: right after New, every series dashboards and alerts
 // read exists at zero (an absent series is not a zero to PromQL), and the
 // registry passes Prometheus's metric lint.
