@@ -32,6 +32,11 @@ type serviceState struct {
 	limit             int
 	capped            bool
 	inFlight, cutting int
+	// waitingForRate counts the service's requests that hold a slot while
+	// they wait for its rate; guarded by the pool's lock. While one does, no
+	// other endpoint of the service is given a slot (pool.admits): a flood
+	// over many locations would otherwise hold one idle slot per location.
+	waitingForRate int
 	// rateDelayed and rateWait are the service's series of
 	// opcancel_rate_limit_delayed_requests_total and
 	// opcancel_rate_limit_wait_seconds_total.

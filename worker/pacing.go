@@ -173,6 +173,8 @@ func (w *Worker) pace(ctx context.Context, ep *endpoint) (paced bool, sent uint6
 	if math.IsInf(st.rate, 1) {
 		return true, 0, nil
 	}
+	w.pool.waitForRate(ep, true)
+	defer w.pool.waitForRate(ep, false)
 	select {
 	case st.turn <- struct{}{}:
 	case <-ctx.Done():

@@ -169,13 +169,27 @@ func (p *pool) pacing(ep *endpoint, waiting bool) {
 	}
 }
 
+// waitForRate records that a request of ep holds a slot while it waits
+// for its service's rate (waiting), or no longer does.
+func (p *pool) waitForRate(ep *endpoint, waiting bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if waiting {
+		ep.svc.waitingForRate++
+		return
+	}
+	ep.svc.waitingForRate--
+	p.dispatch()
+}
+
 // admits reports whether ep may take another slot: its limit and its
-// service's cap allow it, and it holds less than an equal part of the pool
-// among the active endpoints, or is answering. An endpoint whose requests
-// have gone unanswered for a while (quiet) borrows nothing beyond its
-// equal part. p.mu is held.
+// service's cap allow it, no request of its service holds a slot waiting
+// for the service's rate (the next would wait behind it), and it holds
+// less than an equal part of the pool among the active endpoints, or is
+// answering. An endpoint whose requests have gone unanswered for a while
+// (quiet) borrows nothing beyond its equal part. p.mu is held.
 func (p *pool) admits(ep *endpoint) bool {
-	if !ep.limit.admits(ep.inFlight) || ep.svc.full() {
+	if !ep.limit.admits(ep.inFlight) || ep.svc.full() || ep.svc.waitingForRate > 0 {
 		return false
 	}
 	return ep.inFlight*len(p.active) < p.size || !ep.quiet(time.Now())
