@@ -265,14 +265,15 @@ func eachObjectKey(text []byte, f func(quoted []byte) error) error {
 	return nil
 }
 
-// splitFullName splits "//host/name" into host and name.
+// splitFullName splits "//host/name" into host and name; a name that
+// begins with a slash ("//host//x") is not one.
 func splitFullName(s string) (host, name string, ok bool) {
 	rest, ok := strings.CutPrefix(s, "//")
 	if !ok {
 		return "", "", false
 	}
 	host, name, ok = strings.Cut(rest, "/")
-	if !ok || host == "" || name == "" {
+	if !ok || host == "" || name == "" || strings.HasPrefix(name, "/") {
 		return "", "", false
 	}
 	return host, name, true
