@@ -11,19 +11,11 @@ import (
 	"opcancel/lro"
 )
 
-// Floods wait their turn (docs/design.md#floods-wait-their-turn): once
-// routed, a job waits for a place in the start line of the endpoint its
-// requests go to (its bulkhead, endpoint.go), and holds it until its first
-// request has left. The jobs
-// behind the line hold their message and a parked goroutine, nothing else;
-// they keep no pool slot, no timer and no place in the service's gate, so
-// the polls of the jobs already started never wait behind a flood's
-// cancels, the flood's jobs end (and free their messages) at the pace of
-// its rate, and another service's jobs, routed to another line, start at
-// once.
-
 // startLine admits one endpoint's jobs to their first request, in order of
-// arrival.
+// arrival. A job holds its place until its first request has left; the
+// jobs behind a full line hold their message and a parked goroutine only:
+// no pool slot, no timer, no place in the endpoint's gate
+// (docs/design.md#floods-wait-their-turn).
 type startLine struct {
 	// places are the jobs that may wait for their first request at once;
 	// semaphore.Weighted serves its waiters in order.
@@ -71,15 +63,15 @@ func (w *Worker) admit(ctx context.Context, j *job) error {
 			return err
 		}
 	}
-	j.line = l
+	j.startLine = l
 	return nil
 }
 
 // started gives j's place in its start line back, once: its first request
 // has left, or it ends without one.
 func (w *Worker) started(j *job) {
-	if j.line != nil {
-		j.line.places.Release(1)
-		j.line = nil
+	if j.startLine != nil {
+		j.startLine.places.Release(1)
+		j.startLine = nil
 	}
 }

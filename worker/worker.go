@@ -111,11 +111,11 @@ type job struct {
 	budgetEnd time.Time
 	// span is the job's span; nil when tracing is off.
 	span trace.Span
-	// line is the start line whose place the job holds until its first
+	// startLine is the start line whose place the job holds until its first
 	// request leaves; nil before and after (see admission.go). lined is
 	// when the job joined it.
-	line  *startLine
-	lined time.Time
+	startLine *startLine
+	lined     time.Time
 }
 
 // Handle processes d to exactly one outcome, records it and settles d. ctx
