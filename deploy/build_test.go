@@ -6,16 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 )
 
 // building is held by each build of the opcancel binary without -race
-// (deploy/build.sh, go install): the tests run at once, and builds run at
-// once each compile every package themselves, since the build cache fills
-// only as one ends; one after the other, the first compiles and the others
-// mostly link. On an empty cache that is minutes of two cores saved.
+// (deploy/build.sh, go install): builds run at once each compile every
+// package themselves, since the build cache fills only as one ends; one
+// after the other, the first compiles and the others mostly link. On an
+// empty cache that is minutes of two cores saved.
 var building sync.Mutex
 
 // build runs cmd, a build of the opcancel binary, holding building; it
@@ -26,12 +27,85 @@ func build(cmd *exec.Cmd) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
+// scriptBuilds are deploy/build.sh's binaries, one per platform (GOOS/GOARCH),
+// built once per test binary for the tests that check them.
+var scriptBuilds sync.Map
+
+// scriptBuild is one platform's deploy/build.sh run: done is closed when
+// it has ended, with the binary at path or the failure in err and out.
+type scriptBuild struct {
+	done chan struct{}
+	path string
+	out  []byte
+	err  error
+}
+
+// startScriptBuild starts deploy/build.sh for goos/goarch in the
+// background, unless a test started it already, stamped v9.9.9-test and
+// commit 0123abc. Tests call it before t.Parallel: a parallel test waits
+// for a free turn, and on an empty build cache the builds are the longest
+// part of the kit's tests, so they start with the test binary and compile
+// while the other tests run (docs/testing.md#how-long-it-takes).
+func startScriptBuild(goos, goarch string) *scriptBuild {
+	b, started := scriptBuilds.LoadOrStore(goos+"/"+goarch, &scriptBuild{done: make(chan struct{})})
+	sb := b.(*scriptBuild)
+	if started {
+		return sb
+	}
+	go func() {
+		defer close(sb.done)
+		dir, err := os.MkdirTemp("", "opcancel-build-")
+		if err != nil {
+			sb.err = err
+			return
+		}
+		buildDirs.Store(dir, true)
+		sb.path = filepath.Join(dir, "opcancel")
+		script := exec.Command("sh", "deploy/build.sh", sb.path, "v9.9.9-test", "0123abc")
+		script.Dir = repoRoot
+		script.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch)
+		sb.out, sb.err = build(script)
+	}()
+	return sb
+}
+
+// buildDirs are the folders of scriptBuilds' binaries, removed by TestMain.
+var buildDirs sync.Map
+
+// removeBuilds removes the binaries deploy/build.sh made for the tests.
+func removeBuilds() {
+	buildDirs.Range(func(dir, _ any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
+}
+
+// binary waits for the build and returns the binary's path; a failed
+// build fails the test with the script's output.
+func (sb *scriptBuild) binary(t *testing.T) string {
+	t.Helper()
+	<-sb.done
+	if sb.err != nil {
+		t.Fatalf("deploy/build.sh: %v\n%s", sb.err, sb.out)
+	}
+	return sb.path
+}
+
 // TestImageBuildsForAmd64AndArm64: the Dockerfile's Go stage runs on the
 // build machine's platform and hands BuildKit's target platform to
 // deploy/build.sh, which cross-compiles for it: the script's output for
 // linux/amd64 and linux/arm64 is a static ELF binary of that machine.
 // (There is no Docker engine to build the image itself.)
 func TestImageBuildsForAmd64AndArm64(t *testing.T) {
+	machines := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	builds := map[string]*scriptBuild{}
+	// This machine's architecture first: the other tests of the script wait
+	// for that build, which the build cache then shares with go install's.
+	for _, arch := range []string{runtime.GOARCH, "amd64", "arm64"} {
+		if _, ok := machines[arch]; ok && builds[arch] == nil {
+			builds[arch] = startScriptBuild("linux", arch)
+		}
+	}
 	t.Parallel()
 	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
@@ -43,17 +117,10 @@ func TestImageBuildsForAmd64AndArm64(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
+	for arch, machine := range machines {
 		t.Run(arch, func(t *testing.T) {
 			t.Parallel()
-			out := filepath.Join(t.TempDir(), "opcancel")
-			script := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
-			script.Dir = repoRoot
-			script.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch)
-			if b, err := build(script); err != nil {
-				t.Fatalf("GOARCH=%s deploy/build.sh: %v\n%s", arch, err, b)
-			}
-			f, err := elf.Open(out)
+			f, err := elf.Open(builds[arch].binary(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 // TestBuildScriptStampsTheVersion builds the binary the way the Dockerfile
 // does (deploy/build.sh) and checks it is static and stamped.
 func TestBuildScriptStampsTheVersion(t *testing.T) {
+	sb := startScriptBuild(runtime.GOOS, runtime.GOARCH)
 	t.Parallel()
 	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
@@ -29,12 +31,7 @@ func TestBuildScriptStampsTheVersion(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "opcancel")
-	script := exec.Command("sh", "deploy/build.sh", out, "v9.9.9-test", "0123abc")
-	script.Dir = repoRoot
-	if b, err := build(script); err != nil {
-		t.Fatalf("deploy/build.sh: %v\n%s", err, b)
-	}
+	out := sb.binary(t)
 	v, err := exec.Command(out, "version").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 	// One test per core, go test's default: most of the kit's tests run
 	// other programs (gcloud, kubectl, promtool, go build) that keep a
 	// core busy, so more at once only makes each slower.
-	os.Exit(e2etest.Main(m, 0))
+	code := e2etest.Main(m, 0)
+	removeBuilds()
+	os.Exit(code)
 }
 
 // The harness's names as the kit's tests use them.
