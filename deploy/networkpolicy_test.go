@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,75 +109,6 @@ func TestNetworkPolicyAdmitsTheScraper(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestTracingComponent: with deploy/components/tracing, the worker sends
-// OTLP to the collector it names, and the NetworkPolicy lets it reach that
-// collector's pods on OTLP's ports, and no other pod or address.
-func TestTracingComponent(t *testing.T) {
-	t.Parallel()
-	for _, overlay := range []string{"overlays/dev", "overlays/prod", "overlays/gke"} {
-		r := render(t, withComponent(t, overlay, "components/tracing"))
-		_, c := r.worker(t)
-		np := workerPolicy(t, r)
-		if np == nil {
-			continue
-		}
-		endpoint, err := url.Parse(r.workerEnv(t, c)["OTEL_EXPORTER_OTLP_ENDPOINT"])
-		if err != nil || endpoint.Host == "" {
-			t.Fatalf("%s with tracing: OTEL_EXPORTER_OTLP_ENDPOINT %v", overlay, err)
-		}
-		// service.namespace.svc[.cluster.local]
-		parts := strings.Split(endpoint.Hostname(), ".")
-		if len(parts) < 3 || parts[2] != "svc" {
-			t.Fatalf("%s with tracing: the endpoint %s is not a Service's name in the cluster", overlay, endpoint)
-		}
-		port, _ := strconv.Atoi(endpoint.Port())
-		if port != 4317 && port != 4318 {
-			t.Errorf("%s with tracing: the endpoint's port %d is not OTLP's", overlay, port)
-		}
-		for _, p := range []int{4317, 4318} {
-			if w := (egressWant{"TCP", p, collector(parts[1])}); !egressAllows(np, w) {
-				t.Errorf("%s with tracing: the worker cannot reach %s", overlay, w)
-			}
-			for _, w := range []egressWant{
-				{"TCP", p, dest{ns: map[string]string{"kubernetes.io/metadata.name": parts[1]}, pod: map[string]string{"app": "other"}}},
-				{"TCP", p, dest{ip: googleAPIs[0]}},
-			} {
-				if egressAllows(np, w) {
-					t.Errorf("%s with tracing: OTLP reaches %s, which is not the collector", overlay, w)
-				}
-			}
-		}
-	}
-}
-
-// withComponent writes a kustomization that adds the kit's component to
-// the kit's overlay, as an operator adds it, and returns its directory.
-func withComponent(t *testing.T, overlay, component string) string {
-	t.Helper()
-	dir := t.TempDir()
-	rel := func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := filepath.Rel(dir, abs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	k := fmt.Sprintf("resources:\n  - %s\ncomponents:\n  - %s\n", rel(overlay), rel(component))
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// collector is a pod of the tracing component's collector in namespace ns.
-func collector(ns string) dest {
-	return dest{ns: map[string]string{"kubernetes.io/metadata.name": ns}, pod: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}}
 }
 
 // workerPolicy is the NetworkPolicy that selects the worker's pods.
