@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,165 +9,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"opcancel/lro"
 	"opcancel/queue"
 	"opcancel/worker"
 )
-
-// rendered is one kustomization, rendered and decoded strictly.
-type rendered struct {
-	name            string
-	deployments     []*appsv1.Deployment
-	jobs            []*batchv1.Job
-	configMaps      map[string]*corev1.ConfigMap // by name without the hash suffix
-	services        []*corev1.Service
-	hpas            []*autoscalingv2.HorizontalPodAutoscaler
-	pdbs            []*policyv1.PodDisruptionBudget
-	serviceMonitors []*monitoringv1.ServiceMonitor
-	rules           []*monitoringv1.PrometheusRule
-	podMonitorings  []*gmpPodMonitoring
-	gmpRules        []*gmpRules
-	netpols         []*networkingv1.NetworkPolicy
-	serviceAccounts []*corev1.ServiceAccount
-	kinds           []string
-}
-
-// decode decodes a YAML object strictly into a T, refusing unknown fields.
-func decode[T any](t *testing.T, doc []byte) *T {
-	t.Helper()
-	out := new(T)
-	if err := sigsyaml.UnmarshalStrict(doc, out); err != nil {
-		t.Fatalf("strict decoding of %T: %v\n%s", out, err, doc)
-	}
-	return out
-}
-
-var hashSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
-
-// kustomized caches `kubectl kustomize` by directory: several tests check
-// the same rendering.
-var kustomized sync.Map // dir → func() ([]byte, error)
-
-func kustomize(t *testing.T, dir string) []byte {
-	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed: cannot render the kustomizations")
-	}
-	f, _ := kustomized.LoadOrStore(dir, sync.OnceValues(func() ([]byte, error) {
-		return exec.Command(kubectl, "kustomize", dir).CombinedOutput()
-	}))
-	out, err := f.(func() ([]byte, error))()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
-	}
-	return out
-}
-
-func render(t *testing.T, dir string) *rendered {
-	t.Helper()
-	out := kustomize(t, dir)
-	r := &rendered{name: dir, configMaps: map[string]*corev1.ConfigMap{}}
-	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-		var meta struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-		}
-		if err := sigsyaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		r.kinds = append(r.kinds, meta.APIVersion+"/"+meta.Kind)
-		switch meta.APIVersion + "/" + meta.Kind {
-		case "apps/v1/Deployment":
-			r.deployments = append(r.deployments, decode[appsv1.Deployment](t, doc))
-		case "batch/v1/Job":
-			r.jobs = append(r.jobs, decode[batchv1.Job](t, doc))
-		case "v1/ConfigMap":
-			o := decode[corev1.ConfigMap](t, doc)
-			r.configMaps[hashSuffix.ReplaceAllString(o.Name, "")] = o
-		case "v1/Service":
-			r.services = append(r.services, decode[corev1.Service](t, doc))
-		case "v1/ServiceAccount":
-			r.serviceAccounts = append(r.serviceAccounts, decode[corev1.ServiceAccount](t, doc))
-		case "monitoring.googleapis.com/v1/PodMonitoring":
-			r.podMonitorings = append(r.podMonitorings, decode[gmpPodMonitoring](t, doc))
-		case "monitoring.googleapis.com/v1/Rules":
-			r.gmpRules = append(r.gmpRules, decode[gmpRules](t, doc))
-		case "networking.k8s.io/v1/NetworkPolicy":
-			r.netpols = append(r.netpols, decode[networkingv1.NetworkPolicy](t, doc))
-		case "v1/Namespace":
-			decode[corev1.Namespace](t, doc)
-		case "autoscaling/v2/HorizontalPodAutoscaler":
-			r.hpas = append(r.hpas, decode[autoscalingv2.HorizontalPodAutoscaler](t, doc))
-		case "policy/v1/PodDisruptionBudget":
-			r.pdbs = append(r.pdbs, decode[policyv1.PodDisruptionBudget](t, doc))
-		case "monitoring.coreos.com/v1/ServiceMonitor":
-			r.serviceMonitors = append(r.serviceMonitors, decode[monitoringv1.ServiceMonitor](t, doc))
-		case "monitoring.coreos.com/v1/PrometheusRule":
-			r.rules = append(r.rules, decode[monitoringv1.PrometheusRule](t, doc))
-		default:
-			t.Fatalf("%s renders %s/%s, which this test does not know how to check", dir, meta.APIVersion, meta.Kind)
-		}
-	}
-	return r
-}
-
-// workerFlags returns the flags `opcancel worker --help` documents.
-func workerFlags(t *testing.T) map[string]bool {
-	t.Helper()
-	out, err := exec.Command(binary(t), "worker", "--help").Output()
-	if err != nil {
-		t.Fatalf("opcancel worker --help: %v", err)
-	}
-	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllSubmatch(out, -1) {
-		flags[string(m[1])] = true
-	}
-	return flags
-}
-
-func (r *rendered) worker(t *testing.T) (*appsv1.Deployment, *corev1.Container) {
-	t.Helper()
-	for _, d := range r.deployments {
-		if d.Name == "opcancel" {
-			return d, &d.Spec.Template.Spec.Containers[0]
-		}
-	}
-	t.Fatalf("%s has no opcancel Deployment", r.name)
-	return nil, nil
-}
-
-// workerEnv returns the worker's environment: its ConfigMap plus env.
-func (r *rendered) workerEnv(t *testing.T, c *corev1.Container) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for _, from := range c.EnvFrom {
-		cm, ok := r.configMaps[hashSuffix.ReplaceAllString(from.ConfigMapRef.Name, "")]
-		if !ok {
-			t.Fatalf("envFrom names a missing ConfigMap %s", from.ConfigMapRef.Name)
-		}
-		for k, v := range cm.Data {
-			env[k] = v
-		}
-	}
-	for _, e := range c.Env {
-		env[e.Name] = e.Value
-	}
-	return env
-}
 
 // TestManifests renders each overlay and checks its worker: the flags it is
 // given, its probes, its grace period, its services file, that its pods are
@@ -335,6 +185,20 @@ func checkOneOfEach(t *testing.T, dir string, r *rendered) {
 	if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.services) != 1 || len(r.netpols) != 1 {
 		t.Errorf("%s renders %v", dir, r.kinds)
 	}
+}
+
+// workerFlags returns the flags `opcancel worker --help` documents.
+func workerFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(binary(t), "worker", "--help").Output()
+	if err != nil {
+		t.Fatalf("opcancel worker --help: %v", err)
+	}
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllSubmatch(out, -1) {
+		flags[string(m[1])] = true
+	}
+	return flags
 }
 
 // mountOf is where the container mounts the volume, "" if it does not.
