@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,120 +9,182 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"opcancel/lro"
 	"opcancel/queue"
 	"opcancel/worker"
 )
 
-// rendered is one kustomization, rendered and decoded strictly.
-type rendered struct {
-	name            string
-	deployments     []*appsv1.Deployment
-	jobs            []*batchv1.Job
-	configMaps      map[string]*corev1.ConfigMap // by name without the hash suffix
-	services        []*corev1.Service
-	hpas            []*autoscalingv2.HorizontalPodAutoscaler
-	pdbs            []*policyv1.PodDisruptionBudget
-	serviceMonitors []*monitoringv1.ServiceMonitor
-	rules           []*monitoringv1.PrometheusRule
-	podMonitorings  []*gmpPodMonitoring
-	gmpRules        []*gmpRules
-	netpols         []*networkingv1.NetworkPolicy
-	serviceAccounts []*corev1.ServiceAccount
-	kinds           []string
+// TestManifests renders each overlay and checks its worker: the flags it is
+// given, its probes, its grace period, its services file, that its pods are
+// locked down and spread, and what sets dev, which runs against the
+// emulator, apart from the others.
+func TestManifests(t *testing.T) {
+	t.Parallel()
+	flags := workerFlags(t)
+	for _, dir := range overlays {
+		t.Run(dir, func(t *testing.T) {
+			r := render(t, dir)
+			d, c := r.worker(t)
+			env := r.workerEnv(t, c)
+			checkWorkerFlags(t, dir, flags, c, env)
+			checkProbes(t, c, env)
+			checkGracePeriod(t, d, env)
+			checkServicesFile(t, r, c, env)
+			checkPodsLockedDown(t, r)
+			checkZoneSpread(t, d)
+			if dir == "overlays/dev" {
+				checkDevWorker(t, env)
+				return
+			}
+			checkDefaultLease(t, dir, env)
+			checkOneOfEach(t, dir, r)
+			checkMonitoring(t, r, d)
+		})
+	}
 }
 
-// decode decodes a YAML object strictly into a T, refusing unknown fields.
-func decode[T any](t *testing.T, doc []byte) *T {
+// checkWorkerFlags: every flag given, as an argument or a variable, is one
+// the binary has; and every overlay but the base names a project.
+func checkWorkerFlags(t *testing.T, dir string, flags map[string]bool, c *corev1.Container, env map[string]string) {
 	t.Helper()
-	out := new(T)
-	if err := sigsyaml.UnmarshalStrict(doc, out); err != nil {
-		t.Fatalf("strict decoding of %T: %v\n%s", out, err, doc)
-	}
-	return out
-}
-
-var hashSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
-
-// kustomized caches `kubectl kustomize` by directory: several tests check
-// the same rendering.
-var kustomized sync.Map // dir → func() ([]byte, error)
-
-func kustomize(t *testing.T, dir string) []byte {
-	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed: cannot render the kustomizations")
-	}
-	f, _ := kustomized.LoadOrStore(dir, sync.OnceValues(func() ([]byte, error) {
-		return exec.Command(kubectl, "kustomize", dir).CombinedOutput()
-	}))
-	out, err := f.(func() ([]byte, error))()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
-	}
-	return out
-}
-
-func render(t *testing.T, dir string) *rendered {
-	t.Helper()
-	out := kustomize(t, dir)
-	r := &rendered{name: dir, configMaps: map[string]*corev1.ConfigMap{}}
-	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-		var meta struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
+	for _, a := range c.Args[1:] {
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !flags[name] {
+			t.Errorf("argument %s: opcancel worker has no --%s", a, name)
 		}
-		if err := sigsyaml.Unmarshal(doc, &meta); err != nil {
+	}
+	if c.Args[0] != "worker" {
+		t.Errorf("args = %v, want the worker subcommand", c.Args)
+	}
+	for k := range env {
+		if name, ok := strings.CutPrefix(k, "OPCANCEL_"); ok {
+			flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+			if !flags[flag] {
+				t.Errorf("%s: opcancel worker has no --%s", k, flag)
+			}
+		}
+	}
+	if dir != "base" && env["OPCANCEL_PROJECT"] == "" {
+		t.Error("no OPCANCEL_PROJECT")
+	}
+}
+
+// checkProbes: the probes hit paths the admin server serves, on the port
+// --listen opens.
+func checkProbes(t *testing.T, c *corev1.Container, env map[string]string) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(env["OPCANCEL_LISTEN"])
+	var admin *corev1.ContainerPort
+	for i, p := range c.Ports {
+		if p.Name == "admin" {
+			admin = &c.Ports[i]
+		}
+	}
+	if admin == nil || fmt.Sprint(admin.ContainerPort) != port {
+		t.Errorf("container port admin = %+v, --listen = %q", admin, env["OPCANCEL_LISTEN"])
+	}
+	served := adminPaths(t)
+	for what, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil {
+			t.Errorf("no %s probe", what)
+			continue
+		}
+		if p.HTTPGet.Port.String() != "admin" || served[p.HTTPGet.Path] != http.StatusOK {
+			t.Errorf("%s probe %s on %s: the admin server answers %d", what, p.HTTPGet.Path, p.HTTPGet.Port.String(), served[p.HTTPGet.Path])
+		}
+	}
+	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Error("readiness must be /readyz and liveness /healthz")
+	}
+}
+
+// checkGracePeriod: the grace period covers the drain, the result event of
+// a job ending with it, and the confirmation of its ack.
+func checkGracePeriod(t *testing.T, d *appsv1.Deployment, env map[string]string) {
+	t.Helper()
+	shutdown := 25 * time.Second
+	if v, ok := env["OPCANCEL_SHUTDOWN_TIMEOUT"]; ok {
+		var err error
+		if shutdown, err = time.ParseDuration(v); err != nil {
 			t.Fatal(err)
 		}
-		r.kinds = append(r.kinds, meta.APIVersion+"/"+meta.Kind)
-		switch meta.APIVersion + "/" + meta.Kind {
-		case "apps/v1/Deployment":
-			r.deployments = append(r.deployments, decode[appsv1.Deployment](t, doc))
-		case "batch/v1/Job":
-			r.jobs = append(r.jobs, decode[batchv1.Job](t, doc))
-		case "v1/ConfigMap":
-			o := decode[corev1.ConfigMap](t, doc)
-			r.configMaps[hashSuffix.ReplaceAllString(o.Name, "")] = o
-		case "v1/Service":
-			r.services = append(r.services, decode[corev1.Service](t, doc))
-		case "v1/ServiceAccount":
-			r.serviceAccounts = append(r.serviceAccounts, decode[corev1.ServiceAccount](t, doc))
-		case "monitoring.googleapis.com/v1/PodMonitoring":
-			r.podMonitorings = append(r.podMonitorings, decode[gmpPodMonitoring](t, doc))
-		case "monitoring.googleapis.com/v1/Rules":
-			r.gmpRules = append(r.gmpRules, decode[gmpRules](t, doc))
-		case "networking.k8s.io/v1/NetworkPolicy":
-			r.netpols = append(r.netpols, decode[networkingv1.NetworkPolicy](t, doc))
-		case "v1/Namespace":
-			decode[corev1.Namespace](t, doc)
-		case "autoscaling/v2/HorizontalPodAutoscaler":
-			r.hpas = append(r.hpas, decode[autoscalingv2.HorizontalPodAutoscaler](t, doc))
-		case "policy/v1/PodDisruptionBudget":
-			r.pdbs = append(r.pdbs, decode[policyv1.PodDisruptionBudget](t, doc))
-		case "monitoring.coreos.com/v1/ServiceMonitor":
-			r.serviceMonitors = append(r.serviceMonitors, decode[monitoringv1.ServiceMonitor](t, doc))
-		case "monitoring.coreos.com/v1/PrometheusRule":
-			r.rules = append(r.rules, decode[monitoringv1.PrometheusRule](t, doc))
-		default:
-			t.Fatalf("%s renders %s/%s, which this test does not know how to check", dir, meta.APIVersion, meta.Kind)
-		}
 	}
-	return r
+	need := shutdown + worker.DefaultConfig().PublishTimeout + queue.AckConfirmTimeout + 2*time.Second
+	if grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second < need {
+		t.Errorf("terminationGracePeriodSeconds (%v) is below %s: --shutdown-timeout %s, the publish timeout %s, the ack confirmation timeout %s and 2s to flush",
+			ptrString(grace), need, shutdown, worker.DefaultConfig().PublishTimeout, queue.AckConfirmTimeout)
+	}
+}
+
+// checkServicesFile: the services file mounted where --config points
+// parses, with the worker's --auth.
+func checkServicesFile(t *testing.T, r *rendered, c *corev1.Container, env map[string]string) {
+	t.Helper()
+	cm := r.configMaps["opcancel-services"]
+	if cm == nil || filepath.Dir(env["OPCANCEL_CONFIG"]) != mountOf(c, "services") {
+		t.Errorf("--config %s is not the mounted services ConfigMap", env["OPCANCEL_CONFIG"])
+	} else if _, err := lro.ParseTable("services.yaml", []byte(cm.Data[filepath.Base(env["OPCANCEL_CONFIG"])]), lro.FileOptions{SendsTokens: env["OPCANCEL_AUTH"] != "none"}); err != nil {
+		t.Errorf("services file: %v", err)
+	}
+}
+
+// checkPodsLockedDown: every container of every Deployment and Job is
+// locked down.
+func checkPodsLockedDown(t *testing.T, r *rendered) {
+	t.Helper()
+	for _, dd := range r.deployments {
+		checkPodSecurity(t, dd.Name, &dd.Spec.Template.Spec)
+	}
+	for _, j := range r.jobs {
+		checkPodSecurity(t, j.Name, &j.Spec.Template.Spec)
+	}
+}
+
+// checkZoneSpread: the worker's pods are spread across zones.
+func checkZoneSpread(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	if len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 || d.Spec.Template.Spec.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
+		t.Error("the worker is not spread across zones")
+	}
+}
+
+// checkDevWorker: dev runs without credentials against the emulator, with
+// the longest lease extension. The emulator loops a backlog whose messages
+// wait on the stream longer than the lease; Pub/Sub keeps the crash bound
+// of the default lease (docs/operations.md#lease-settings), which
+// checkDefaultLease holds the other overlays to.
+func checkDevWorker(t *testing.T, env map[string]string) {
+	t.Helper()
+	if env["OPCANCEL_AUTH"] != "none" || env["PUBSUB_EMULATOR_HOST"] == "" {
+		t.Errorf("dev runs with --auth=%s against %q, want none against the emulator", env["OPCANCEL_AUTH"], env["PUBSUB_EMULATOR_HOST"])
+	}
+	if lease := env["OPCANCEL_LEASE_EXTENSION"]; lease != "10m" {
+		t.Errorf("dev runs with --lease-extension %q, want 10m, the longest Pub/Sub allows: the emulator's backlog drains", lease)
+	}
+}
+
+// checkDefaultLease: every overlay but dev leaves --lease-extension at its
+// default, whose crash bound docs/operations.md#lease-settings gives.
+func checkDefaultLease(t *testing.T, dir string, env map[string]string) {
+	t.Helper()
+	if lease := env["OPCANCEL_LEASE_EXTENSION"]; lease != "" {
+		t.Errorf("%s sets --lease-extension %s, want the default (%v): a crashed worker's messages back within it", dir, lease, queue.DefaultLeaseExtension)
+	}
+}
+
+// checkOneOfEach: every overlay but dev renders one each of the
+// PodDisruptionBudget, HorizontalPodAutoscaler, Service and NetworkPolicy.
+func checkOneOfEach(t *testing.T, dir string, r *rendered) {
+	t.Helper()
+	if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.services) != 1 || len(r.netpols) != 1 {
+		t.Errorf("%s renders %v", dir, r.kinds)
+	}
 }
 
 // workerFlags returns the flags `opcancel worker --help` documents.
@@ -140,150 +201,7 @@ func workerFlags(t *testing.T) map[string]bool {
 	return flags
 }
 
-func (r *rendered) worker(t *testing.T) (*appsv1.Deployment, *corev1.Container) {
-	t.Helper()
-	for _, d := range r.deployments {
-		if d.Name == "opcancel" {
-			return d, &d.Spec.Template.Spec.Containers[0]
-		}
-	}
-	t.Fatalf("%s has no opcancel Deployment", r.name)
-	return nil, nil
-}
-
-// workerEnv returns the worker's environment: its ConfigMap plus env.
-func (r *rendered) workerEnv(t *testing.T, c *corev1.Container) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for _, from := range c.EnvFrom {
-		cm, ok := r.configMaps[hashSuffix.ReplaceAllString(from.ConfigMapRef.Name, "")]
-		if !ok {
-			t.Fatalf("envFrom names a missing ConfigMap %s", from.ConfigMapRef.Name)
-		}
-		for k, v := range cm.Data {
-			env[k] = v
-		}
-	}
-	for _, e := range c.Env {
-		env[e.Name] = e.Value
-	}
-	return env
-}
-
-func TestManifests(t *testing.T) {
-	t.Parallel()
-	flags := workerFlags(t)
-	for _, dir := range overlays {
-		t.Run(dir, func(t *testing.T) {
-			r := render(t, dir)
-			d, c := r.worker(t)
-			env := r.workerEnv(t, c)
-
-			// Every flag given, as an argument or a variable, is one the binary has.
-			for _, a := range c.Args[1:] {
-				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-				if !flags[name] {
-					t.Errorf("argument %s: opcancel worker has no --%s", a, name)
-				}
-			}
-			if c.Args[0] != "worker" {
-				t.Errorf("args = %v, want the worker subcommand", c.Args)
-			}
-			for k := range env {
-				if name, ok := strings.CutPrefix(k, "OPCANCEL_"); ok {
-					flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
-					if !flags[flag] {
-						t.Errorf("%s: opcancel worker has no --%s", k, flag)
-					}
-				}
-			}
-			if dir != "base" && env["OPCANCEL_PROJECT"] == "" {
-				t.Error("no OPCANCEL_PROJECT")
-			}
-
-			// Probes hit paths the admin server serves, on the port --listen opens.
-			_, port, _ := net.SplitHostPort(env["OPCANCEL_LISTEN"])
-			var admin *corev1.ContainerPort
-			for i, p := range c.Ports {
-				if p.Name == "admin" {
-					admin = &c.Ports[i]
-				}
-			}
-			if admin == nil || fmt.Sprint(admin.ContainerPort) != port {
-				t.Errorf("container port admin = %+v, --listen = %q", admin, env["OPCANCEL_LISTEN"])
-			}
-			served := adminPaths(t)
-			for what, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
-				if p == nil || p.HTTPGet == nil {
-					t.Errorf("no %s probe", what)
-					continue
-				}
-				if p.HTTPGet.Port.String() != "admin" || served[p.HTTPGet.Path] != http.StatusOK {
-					t.Errorf("%s probe %s on %s: the admin server answers %d", what, p.HTTPGet.Path, p.HTTPGet.Port.String(), served[p.HTTPGet.Path])
-				}
-			}
-			if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
-				t.Error("readiness must be /readyz and liveness /healthz")
-			}
-
-			// The grace period covers the drain, the result event of a job
-			// ending with it, and the confirmation of its ack.
-			shutdown := 25 * time.Second
-			if v, ok := env["OPCANCEL_SHUTDOWN_TIMEOUT"]; ok {
-				var err error
-				if shutdown, err = time.ParseDuration(v); err != nil {
-					t.Fatal(err)
-				}
-			}
-			need := shutdown + worker.DefaultConfig().PublishTimeout + queue.AckConfirmTimeout + 2*time.Second
-			if grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second < need {
-				t.Errorf("terminationGracePeriodSeconds (%v) is below %s: --shutdown-timeout %s, the publish timeout %s, the ack confirmation timeout %s and 2s to flush",
-					ptrString(grace), need, shutdown, worker.DefaultConfig().PublishTimeout, queue.AckConfirmTimeout)
-			}
-
-			// The services file mounted where --config points parses, with the
-			// worker's --auth.
-			cm := r.configMaps["opcancel-services"]
-			if cm == nil || filepath.Dir(env["OPCANCEL_CONFIG"]) != mountOf(c, "services") {
-				t.Errorf("--config %s is not the mounted services ConfigMap", env["OPCANCEL_CONFIG"])
-			} else if _, err := lro.ParseTable("services.yaml", []byte(cm.Data[filepath.Base(env["OPCANCEL_CONFIG"])]), lro.FileOptions{SendsTokens: env["OPCANCEL_AUTH"] != "none"}); err != nil {
-				t.Errorf("services file: %v", err)
-			}
-
-			// Every container is locked down.
-			for _, dd := range r.deployments {
-				checkPodSecurity(t, dd.Name, &dd.Spec.Template.Spec)
-			}
-			for _, j := range r.jobs {
-				checkPodSecurity(t, j.Name, &j.Spec.Template.Spec)
-			}
-			if len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 || d.Spec.Template.Spec.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
-				t.Error("the worker is not spread across zones")
-			}
-			// The emulator loops a backlog whose messages wait on the stream
-			// longer than the lease; Pub/Sub keeps the crash bound of the
-			// default lease (docs/operations.md#lease-settings).
-			lease := env["OPCANCEL_LEASE_EXTENSION"]
-			if dir == "overlays/dev" {
-				if env["OPCANCEL_AUTH"] != "none" || env["PUBSUB_EMULATOR_HOST"] == "" {
-					t.Errorf("dev runs with --auth=%s against %q, want none against the emulator", env["OPCANCEL_AUTH"], env["PUBSUB_EMULATOR_HOST"])
-				}
-				if lease != "10m" {
-					t.Errorf("dev runs with --lease-extension %q, want 10m, the longest Pub/Sub allows: the emulator's backlog drains", lease)
-				}
-				return
-			}
-			if lease != "" {
-				t.Errorf("%s sets --lease-extension %s, want the default (%v): a crashed worker's messages back within it", dir, lease, queue.DefaultLeaseExtension)
-			}
-			if len(r.pdbs) != 1 || len(r.hpas) != 1 || len(r.services) != 1 || len(r.netpols) != 1 {
-				t.Errorf("%s renders %v", dir, r.kinds)
-			}
-			checkMonitoring(t, r, d)
-		})
-	}
-}
-
+// mountOf is where the container mounts the volume, "" if it does not.
 func mountOf(c *corev1.Container, volume string) string {
 	for _, m := range c.VolumeMounts {
 		if m.Name == volume {
@@ -293,6 +211,9 @@ func mountOf(c *corev1.Container, volume string) string {
 	return ""
 }
 
+// checkPodSecurity: the pod runs as non-root with seccomp RuntimeDefault,
+// and each of its containers has a read-only root, no privilege escalation,
+// every capability dropped, and CPU requests and memory limits.
 func checkPodSecurity(t *testing.T, name string, spec *corev1.PodSpec) {
 	t.Helper()
 	psc := spec.SecurityContext
@@ -312,6 +233,7 @@ func checkPodSecurity(t *testing.T, name string, spec *corev1.PodSpec) {
 	}
 }
 
+// ptrString prints *p, or "unset" for nil.
 func ptrString(p *int64) string {
 	if p == nil {
 		return "unset"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,93 +109,6 @@ func TestNetworkPolicyAdmitsTheScraper(t *testing.T) {
 			}
 		}
 	}
-}
-
-// ingressAllows: some ingress rule admits a pod of namespace ns (labelled
-// as Kubernetes labels every namespace) on the container's port.
-func ingressAllows(np *networkingv1.NetworkPolicy, c *corev1.Container, ns string, port int) bool {
-	from := dest{ns: map[string]string{"kubernetes.io/metadata.name": ns}, pod: map[string]string{"app": "collector"}}
-	for _, rule := range np.Spec.Ingress {
-		portOK := len(rule.Ports) == 0
-		for _, p := range rule.Ports {
-			if p.Port == nil || p.Port.IntValue() == port || (p.Port.String() == "admin" && int(adminPort(c)) == port) {
-				portOK = true
-			}
-		}
-		if portOK && peersAllow(rule.From, from) {
-			return true
-		}
-	}
-	return false
-}
-
-// TestTracingComponent: with deploy/components/tracing, the worker sends
-// OTLP to the collector it names, and the NetworkPolicy lets it reach that
-// collector's pods on OTLP's ports, and no other pod or address.
-func TestTracingComponent(t *testing.T) {
-	t.Parallel()
-	for _, overlay := range []string{"overlays/dev", "overlays/prod", "overlays/gke"} {
-		r := render(t, withComponent(t, overlay, "components/tracing"))
-		_, c := r.worker(t)
-		np := workerPolicy(t, r)
-		if np == nil {
-			continue
-		}
-		endpoint, err := url.Parse(r.workerEnv(t, c)["OTEL_EXPORTER_OTLP_ENDPOINT"])
-		if err != nil || endpoint.Host == "" {
-			t.Fatalf("%s with tracing: OTEL_EXPORTER_OTLP_ENDPOINT %v", overlay, err)
-		}
-		// service.namespace.svc[.cluster.local]
-		parts := strings.Split(endpoint.Hostname(), ".")
-		if len(parts) < 3 || parts[2] != "svc" {
-			t.Fatalf("%s with tracing: the endpoint %s is not a Service's name in the cluster", overlay, endpoint)
-		}
-		port, _ := strconv.Atoi(endpoint.Port())
-		if port != 4317 && port != 4318 {
-			t.Errorf("%s with tracing: the endpoint's port %d is not OTLP's", overlay, port)
-		}
-		for _, p := range []int{4317, 4318} {
-			if w := (egressWant{"TCP", p, collector(parts[1])}); !egressAllows(np, w) {
-				t.Errorf("%s with tracing: the worker cannot reach %s", overlay, w)
-			}
-			for _, w := range []egressWant{
-				{"TCP", p, dest{ns: map[string]string{"kubernetes.io/metadata.name": parts[1]}, pod: map[string]string{"app": "other"}}},
-				{"TCP", p, dest{ip: googleAPIs[0]}},
-			} {
-				if egressAllows(np, w) {
-					t.Errorf("%s with tracing: OTLP reaches %s, which is not the collector", overlay, w)
-				}
-			}
-		}
-	}
-}
-
-// withComponent writes a kustomization that adds the kit's component to
-// the kit's overlay, as an operator adds it, and returns its directory.
-func withComponent(t *testing.T, overlay, component string) string {
-	t.Helper()
-	dir := t.TempDir()
-	rel := func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := filepath.Rel(dir, abs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	k := fmt.Sprintf("resources:\n  - %s\ncomponents:\n  - %s\n", rel(overlay), rel(component))
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// collector is a pod of the tracing component's collector in namespace ns.
-func collector(ns string) dest {
-	return dest{ns: map[string]string{"kubernetes.io/metadata.name": ns}, pod: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}}
 }
 
 // workerPolicy is the NetworkPolicy that selects the worker's pods.
@@ -328,100 +240,6 @@ func checkIngress(t *testing.T, dir string, np *networkingv1.NetworkPolicy, c *c
 			}
 		}
 	}
-}
-
-func adminPort(c *corev1.Container) int32 {
-	for _, p := range c.Ports {
-		if p.Name == "admin" {
-			return p.ContainerPort
-		}
-	}
-	return -1
-}
-
-// dest is where a connection goes: an address, and for a pod its labels
-// and its namespace's labels (nil outside the cluster). A pod of the
-// policy's own namespace has ns nil and ip "".
-type dest struct {
-	ip      string
-	ns, pod map[string]string
-}
-
-// egressWant is a connection the worker makes.
-type egressWant struct {
-	protocol string
-	port     int
-	to       dest
-}
-
-func (w egressWant) String() string {
-	return fmt.Sprintf("%s port %d at %s (namespace %v, pod %v)", w.protocol, w.port, w.to.ip, w.to.ns, w.to.pod)
-}
-
-// egressAllows: some egress rule admits the protocol and port, and one of
-// its peers the destination.
-func egressAllows(np *networkingv1.NetworkPolicy, w egressWant) bool {
-	for _, rule := range np.Spec.Egress {
-		portOK := len(rule.Ports) == 0
-		for _, p := range rule.Ports {
-			proto := "TCP"
-			if p.Protocol != nil {
-				proto = string(*p.Protocol)
-			}
-			if proto == w.protocol && (p.Port == nil || p.Port.IntValue() == w.port) {
-				portOK = true
-			}
-		}
-		if portOK && peersAllow(rule.To, w.to) {
-			return true
-		}
-	}
-	return false
-}
-
-// peersAllow: no peers means anywhere; an ipBlock admits an address in its
-// CIDR and outside its exceptions; selectors admit a pod by its labels (a
-// pod selector alone, the policy's own namespace; a namespace selector
-// alone, every pod of the namespaces it selects).
-func peersAllow(peers []networkingv1.NetworkPolicyPeer, d dest) bool {
-	if len(peers) == 0 {
-		return true
-	}
-	for _, p := range peers {
-		switch {
-		case p.IPBlock != nil:
-			if d.ip != "" && inBlock(p.IPBlock, d.ip) {
-				return true
-			}
-		case d.pod != nil:
-			nsOK := p.NamespaceSelector == nil && d.ns == nil || p.NamespaceSelector != nil && d.ns != nil && selects(p.NamespaceSelector, d.ns)
-			if nsOK && (p.PodSelector == nil || selects(p.PodSelector, d.pod)) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func inBlock(b *networkingv1.IPBlock, ip string) bool {
-	contains := func(cidr string) bool {
-		_, n, err := net.ParseCIDR(cidr)
-		return err == nil && n.Contains(net.ParseIP(ip))
-	}
-	if !contains(b.CIDR) {
-		return false
-	}
-	for _, e := range b.Except {
-		if contains(e) {
-			return false
-		}
-	}
-	return true
-}
-
-func selects(s *metav1.LabelSelector, l map[string]string) bool {
-	sel, err := metav1.LabelSelectorAsSelector(s)
-	return err == nil && sel.Matches(labels.Set(l))
 }
 
 // devEgress: the dev worker reaches the emulator and every endpoint of its

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"unicode"
 
 	"github.com/alecthomas/kong"
 )
@@ -191,7 +189,6 @@ func (h helpFlag) mismatch(doc string) string {
 }
 
 var (
-	codeSpan = regexp.MustCompile("`([^`]+)`")
 	// A flag's first line in kong's help: 2 spaces and a short flag, or
 	// 6 spaces; descriptions and their continuations are indented further.
 	helpFlagLine = regexp.MustCompile(`^(?:  -\w, |      )--([a-z0-9][a-z0-9-]*)(=\S+)?(?:\s+(.*))?$`)
@@ -270,158 +267,4 @@ func checkParsedAllFlags(t *testing.T, cmd *kong.Node, help map[string]helpFlag)
 	if !slices.Equal(got, want) {
 		t.Fatalf("read the flags %v from `%s --help`, but the command has %v: the help's layout changed", got, cmd.FullPath(), want)
 	}
-}
-
-var heading = regexp.MustCompile("^(#{1,6}) (.+)$")
-
-// commandSections returns the sections of the contract headed
-// ### `opcancel NAME`, by NAME, each up to the next heading of its level or
-// above (its own #### subsections included).
-func commandSections(doc string) map[string]string {
-	sections := map[string]string{}
-	var name string
-	var body []string
-	flush := func() {
-		if name != "" {
-			sections[name] = strings.Join(body, "\n")
-		}
-		name, body = "", nil
-	}
-	for line, fenced := range markdownLines(doc) {
-		if m := heading.FindStringSubmatch(line); m != nil && !fenced && len(m[1]) <= 3 {
-			flush()
-			if n, ok := strings.CutPrefix(m[2], "`opcancel "); ok && len(m[1]) == 3 && strings.HasSuffix(n, "`") {
-				name = strings.TrimSuffix(n, "`")
-			}
-			continue
-		}
-		if name != "" {
-			body = append(body, line)
-		}
-	}
-	flush()
-	return sections
-}
-
-var flagCell = regexp.MustCompile("^`--([a-z0-9][a-z0-9-]*)`$")
-
-// flagRows returns the flags of the section's flag tables with the text of
-// their default column.
-func flagRows(t *testing.T, section string) map[string]string {
-	t.Helper()
-	rows := map[string]string{}
-	for _, tbl := range tables(section) {
-		if !isFlagTable(tbl.header) {
-			continue
-		}
-		for _, row := range tbl.rows {
-			if !strings.HasPrefix(row[0], "`-") {
-				continue // a positional argument: NAME ..., FILTER
-			}
-			m := flagCell.FindStringSubmatch(row[0])
-			if m == nil || len(row) < 2 {
-				t.Errorf("docs/contract.md: a flag row that is not | `--name` | default | meaning |: %q", strings.Join(row, " | "))
-				continue
-			}
-			if _, dup := rows[m[1]]; dup {
-				t.Errorf("docs/contract.md documents --%s twice in one command's section", m[1])
-			}
-			rows[m[1]] = row[1]
-		}
-	}
-	return rows
-}
-
-func isFlagTable(header []string) bool {
-	return len(header) >= 2 && header[0] == "flag" && header[1] == "default"
-}
-
-// table is a Markdown table: its header's cells and its rows' cells.
-type table struct {
-	line   int // of the header, from 1
-	header []string
-	rows   [][]string
-}
-
-// tables returns the Markdown tables of doc outside fenced code blocks.
-func tables(doc string) []table {
-	var out []table
-	var cur *table
-	n := 0
-	for line, fenced := range markdownLines(doc) {
-		n++
-		if fenced || !strings.HasPrefix(line, "|") {
-			cur = nil
-			continue
-		}
-		cells := tableCells(line)
-		switch {
-		case cur == nil:
-			out = append(out, table{line: n, header: cells})
-			cur = &out[len(out)-1]
-		case strings.Trim(line, "|-: ") == "": // the separator row
-		default:
-			cur.rows = append(cur.rows, cells)
-		}
-	}
-	return out
-}
-
-// tableCells splits a table row into its trimmed cells; a | inside a code
-// span or escaped as \| does not split.
-func tableCells(line string) []string {
-	line = strings.TrimSpace(line)
-	line = strings.TrimPrefix(line, "|")
-	line = strings.TrimSuffix(line, "|")
-	var cells []string
-	var cell strings.Builder
-	inCode := false
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == '`':
-			inCode = !inCode
-			cell.WriteByte(c)
-		case c == '\\' && i+1 < len(line) && line[i+1] == '|':
-			cell.WriteByte('|')
-			i++
-		case c == '|' && !inCode:
-			cells = append(cells, strings.TrimSpace(cell.String()))
-			cell.Reset()
-		default:
-			cell.WriteByte(c)
-		}
-	}
-	return append(cells, strings.TrimSpace(cell.String()))
-}
-
-// markdownLines yields each line of doc and whether it is inside a fenced
-// code block (the fences included).
-func markdownLines(doc string) iter.Seq2[string, bool] {
-	return func(yield func(string, bool) bool) {
-		fenced := false
-		for line := range strings.SplitSeq(doc, "\n") {
-			fence := strings.HasPrefix(strings.TrimSpace(line), "```")
-			if fence {
-				fenced = !fenced
-			}
-			if !yield(line, fenced || fence) {
-				return
-			}
-		}
-	}
-}
-
-// anchor is the fragment GitHub gives a heading: lower case, spaces to
-// hyphens, and of the rest only letters, marks, digits, _ and - kept.
-func anchor(heading string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
-		switch {
-		case r == ' ':
-			b.WriteByte('-')
-		case r == '-' || unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.Pc):
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

@@ -275,27 +275,6 @@ func TestDocLinksResolve(t *testing.T) {
 	}
 }
 
-// headingAnchors returns the fragments of a page's headings, as GitHub
-// makes them: a heading that repeats one gets -1, -2, … after it.
-func headingAnchors(doc string) map[string]bool {
-	anchors := map[string]bool{}
-	seen := map[string]int{}
-	for line, fenced := range markdownLines(doc) {
-		m := heading.FindStringSubmatch(line)
-		if m == nil || fenced {
-			continue
-		}
-		a := anchor(m[2])
-		if n := seen[a]; n > 0 {
-			anchors[a+"-"+strconv.Itoa(n)] = true
-		} else {
-			anchors[a] = true
-		}
-		seen[a]++
-	}
-	return anchors
-}
-
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
