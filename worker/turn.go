@@ -10,13 +10,13 @@ import (
 // turn is an endpoint's turn: held by one of its requests at a time, the
 // one that asks for a slot of the pool and waits for the pace (see
 // Worker.take). Invariant: the turn passes to the waiting request due
-// first, in order of arrival among equals. A new job's request (its cancel
-// and the requests before it is accepted) is due as it lines up; a poll,
-// whose operation was already asked to stop, is due its yield later (see
-// Worker.verify). So a new job's request goes before the polls that lined
-// up less than their yield before it, and a poll gives way to new jobs'
-// requests for its yield at most: past it, only the requests due before
-// it go first (docs/design.md#new-jobs-before-polls).
+// first, in order of arrival among equals. A new job's requests (its
+// cancel, the requests before it is accepted, its first poll) are due as
+// they line up; a later poll, of an operation still running a poll ago, is
+// due its yield later (see pollYield). So a new job's request goes before
+// the polls that lined up less than their yield before it, and a poll
+// gives way to new jobs' requests for its yield at most: past it, only the
+// requests due before it go first (docs/design.md#new-jobs-before-polls).
 type turn struct {
 	mu   sync.Mutex
 	held bool

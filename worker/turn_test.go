@@ -12,28 +12,31 @@ import (
 )
 
 // TestNewJobsGoBeforeWaitingPolls: on a pool of one slot, held by a slow
-// request, the first polls of jobs whose operations keep running line up;
+// request, the second polls of jobs whose operations keep running line up;
 // then a new job comes. When the slot frees, the new job's cancel is sent
 // after the one poll whose turn it already was, before the others: their
-// operations were already asked to stop. Without the priority, the
+// operations were still running a poll ago. Without the priority, the
 // cancel waited for every poll in line before it.
 func TestNewJobsGoBeforeWaitingPolls(t *testing.T) {
+	const (
+		held    = 4
+		latency = 5 * time.Millisecond
+		// The second polls come 2.4 to 3.6 intervals after the cancel
+		// (0.8 to 1.2, then 1.6 to 2.4), and give way for 2.
+		interval = 500 * time.Millisecond
+	)
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		const (
-			held    = 4
-			latency = 10 * time.Millisecond
-			poll    = time.Second // the first poll comes 0.8 to 1.2 s after the cancel
-		)
 		cfg := DefaultConfig()
 		cfg.Concurrency = 1
-		cfg.PollInitial = poll
+		cfg.PollInitial = interval
 		h := newHarness(t, cfg, lrotest.Options{Latency: latency, Default: func(string) *lrotest.Script { return &lrotest.Script{} }}, "")
 		for i := range held {
 			h.fake.Set(fmt.Sprintf("operations/held-%d", i), lrotest.Script{DoneAfterPolls: lrotest.Never})
 		}
-		// Slow, but answered before it is overdue: the endpoint stays healthy.
-		h.fake.Set("operations/slow", lrotest.Script{Latency: poll})
+		// Slow, but answered before it is overdue (overdueFloor): the
+		// endpoint stays healthy.
+		h.fake.Set("operations/slow", lrotest.Script{Latency: 2 * interval})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		start := time.Now()
@@ -44,14 +47,15 @@ func TestNewJobsGoBeforeWaitingPolls(t *testing.T) {
 		for i := range held {
 			handle(fmt.Sprintf("h%d", i), fmt.Sprintf("operations/held-%d", i))
 		}
-		// The slow cancel holds the slot from 0.5 s to 1.5 s: every held
-		// job's first poll (by 1.2 s and a few latencies) lines up behind it.
-		time.Sleep(poll / 2)
+		// The slow cancel holds the slot from 2.2 to 4.2 intervals: every
+		// held job's second poll lines up behind it. The new job comes at
+		// 4, before any of them has given way for its 2.
+		time.Sleep(interval * 22 / 10)
 		handle("slow", "operations/slow")
-		time.Sleep(poll*13/10 - poll/2)
+		time.Sleep(interval * 18 / 10)
 		handle("new", "operations/new")
 		synctest.Wait()
-		time.Sleep(poll) // the slow request ends; what was in line is sent
+		time.Sleep(interval) // the slow request ends; what was in line is sent
 		synctest.Wait()
 
 		newAt := requestTimes(h, "operations/new", "cancel", start)
@@ -60,14 +64,16 @@ func TestNewJobsGoBeforeWaitingPolls(t *testing.T) {
 		}
 		before := 0
 		for i := range held {
-			for _, at := range requestTimes(h, fmt.Sprintf("operations/held-%d", i), "get", start) {
-				if at < newAt[0] {
-					before++
-				}
+			gets := requestTimes(h, fmt.Sprintf("operations/held-%d", i), "get", start)
+			if len(gets) < 2 {
+				t.Fatalf("held job %d was polled %d times, want 2", i, len(gets))
+			}
+			if gets[1] < newAt[0] {
+				before++
 			}
 		}
 		if before > 1 {
-			t.Errorf("%d polls of held jobs were sent before the new job's cancel, want at most 1, the one whose turn it was", before)
+			t.Errorf("%d second polls of held jobs were sent before the new job's cancel, want at most 1, the one whose turn it was", before)
 		}
 		cancel()
 		wg.Wait()
@@ -78,20 +84,20 @@ func TestNewJobsGoBeforeWaitingPolls(t *testing.T) {
 // polled while a flood of new jobs for its service, at `rate: 20`, keeps
 // the endpoint's line full of cancels (its start line, a second of the
 // rate) for longer than its first polls' schedule. Each poll gives way to
-// the new jobs for its own interval at most: it comes within its wait
-// (1.2 × its interval), its yield (its interval) and a line's worth of
-// requests due before it. Its last poll is at its verify timeout as
+// the new jobs for its own interval at most (the first, not at all): it
+// comes within its wait (1.2 × its interval), its yield and a line's worth
+// of requests due before it. Its last poll is at its verify timeout as
 // without the flood: a poll yields nothing past it. Without that bound,
 // its polls waited for the whole flood.
 func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
+	const (
+		rate    = 20
+		flood   = 600 // one cancel each: 30 s at the rate
+		latency = 10 * time.Millisecond
+		polls   = 3 // after about 1, 3 and 7 s
+	)
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		const (
-			rate    = 20
-			flood   = 600 // one cancel each: 30 s at the rate
-			latency = 10 * time.Millisecond
-			polls   = 3 // after about 1, 3 and 7 s
-		)
 		cfg := DefaultConfig()
 		cfg.PollMax = time.Minute
 		cfg.VerifyTimeout = 20 * time.Second // within the flood

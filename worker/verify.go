@@ -29,7 +29,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 		if err := sleep(ctx, min(wait, time.Until(deadline))); err != nil {
 			return interrupted(err)
 		}
-		op, err := w.poll(ctx, j, pollYield(interval, deadline))
+		op, err := w.poll(ctx, j, pollYield(j.polls, interval, deadline))
 		j.polls++
 		heard = heard || lro.FromGoogle(err)
 		switch {
@@ -71,12 +71,18 @@ func (w *Worker) poll(ctx context.Context, j *job, yield time.Duration) (op *lro
 	return op, err
 }
 
-// pollYield is how long a poll, its operation already asked to stop, gives
-// way to new jobs' requests in its endpoint's line: its own interval, the
-// wait before it, so that a stream of new work at most doubles the time
-// between two polls; but never past the verify deadline, so that the last
-// poll is as late as it was (docs/design.md#new-jobs-before-polls).
-func pollYield(interval time.Duration, deadline time.Time) time.Duration {
+// pollYield is how long a job's poll, after polls before it, gives way to
+// new jobs' requests in its endpoint's line. The first gives way to none:
+// it is part of a new job, which most often ends with it and gives its
+// message back. A later one, of an operation still running a poll ago,
+// gives way for its own interval, the wait before it, so that a stream of
+// new work at most doubles the time between two polls; but never past the
+// verify deadline, so that the last poll is as late as it was
+// (docs/design.md#new-jobs-before-polls).
+func pollYield(polls int, interval time.Duration, deadline time.Time) time.Duration {
+	if polls == 0 {
+		return 0
+	}
 	return max(0, min(interval, time.Until(deadline)))
 }
 
