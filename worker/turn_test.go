@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -155,4 +156,53 @@ func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
 // startLimitOf is the start line of the built-in vault service's endpoint.
 func startLimitOf(h *harness) int {
 	return int(startLimit(h.table.Lookup(vault), h.w.cfg.Concurrency))
+}
+
+// TestTheTurnGoesToTheRequestDueFirst: the requests waiting for a held
+// turn get it in the order they are due, in order of arrival among
+// equals; one that gives up waiting is passed over, and the turn is free
+// once the last gives it back.
+func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var tn turn
+		ctx := context.Background()
+		if err := tn.take(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var got []string
+		var wg sync.WaitGroup
+		wait := func(name string, ctx context.Context, yield time.Duration) {
+			wg.Go(func() {
+				if tn.take(ctx, yield) != nil {
+					return
+				}
+				mu.Lock()
+				got = append(got, name)
+				mu.Unlock()
+				tn.pass()
+			})
+			synctest.Wait() // lined up in this order
+		}
+		gone, giveUp := context.WithCancel(ctx)
+		wait("later poll", ctx, 2*time.Second)
+		wait("first cancel", ctx, 0)
+		wait("gave up", gone, 0)
+		wait("second cancel", ctx, 0)
+		time.Sleep(time.Second)
+		wait("cancel after a second", ctx, 0)
+		wait("poll due at once", ctx, 0)
+		giveUp()
+		synctest.Wait()
+		tn.pass()
+		wg.Wait()
+		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll"}
+		if !slices.Equal(got, want) {
+			t.Errorf("the turn went to %q, want %q", got, want)
+		}
+		if tn.held {
+			t.Error("the turn is held after the last request gave it back")
+		}
+	})
 }
