@@ -54,8 +54,9 @@ type endpoint struct {
 	svc  *serviceState
 	host string
 	// turn serialises taking a slot and pacing, so that the endpoint's sends
-	// leave in order; at most one request per endpoint waits for the pool.
-	turn chan struct{}
+	// leave in the turn's order; at most one request per endpoint waits for
+	// the pool.
+	turn turn
 	// throttle holds the endpoint's rate down while its API is overloaded.
 	throttle *throttle
 	// line counts the requests waiting to be sent.
@@ -130,7 +131,6 @@ func newEndpoint(st *serviceState, svc *lro.Service, host string, concurrency in
 	ep := &endpoint{
 		svc:                 st,
 		host:                host,
-		turn:                make(chan struct{}, 1),
 		throttle:            newThrottle(svc.Rate),
 		allowed:             m.ThrottleAllowedRate.WithLabelValues(l...),
 		inFlightGauge:       m.ServiceRequestsInFlight.WithLabelValues(l...),

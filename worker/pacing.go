@@ -20,9 +20,11 @@ import (
 //
 // From giveUp on (never if zero), the request stops waiting in line once
 // its endpoint is failing, with errWaitedOut: its job's retry budget is
-// spent (see Worker.spend).
-func (w *Worker) call(ctx context.Context, j *job, giveUp time.Time, fn func(context.Context) error) error {
-	f, rctx, err := w.take(ctx, j.ep, giveUp)
+// spent (see Worker.spend). yield is how long it gives way in its
+// endpoint's line to new jobs' requests: 0 for a new job's request, a
+// poll's yield for a poll (see turn).
+func (w *Worker) call(ctx context.Context, j *job, giveUp time.Time, yield time.Duration, fn func(context.Context) error) error {
+	f, rctx, err := w.take(ctx, j.ep, giveUp, yield)
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,8 @@ func (w *Worker) answered(ctx context.Context, j *job, f *flight, err error) err
 }
 
 // take readies a request to ep to leave: it waits for the endpoint's turn
-// (one request at a time per endpoint, in order), a slot of the pool, the
+// (one request at a time per endpoint, in the order of turn: a request
+// due yield after it lines up), a slot of the pool, the
 // endpoint's pace and the service's, and gives the turn back as the
 // request leaves; or, when none of these would make it wait, it leaves at
 // once (see pool.tryTake). It returns the slot, which the caller finishes
@@ -76,7 +79,7 @@ func (w *Worker) answered(ctx context.Context, j *job, f *flight, err error) err
 // An endpoint that waits for a slot or for its pace holds up only its own
 // requests: the one whose turn it is waits holding no slot, or exactly one,
 // so a slow, sick or throttled endpoint cannot starve the others.
-func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*flight, context.Context, error) {
+func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time, yield time.Duration) (*flight, context.Context, error) {
 	if !giveUp.IsZero() && ep.spent(giveUp) {
 		return nil, nil, errWaitedOut
 	}
@@ -84,13 +87,11 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time) (*fli
 		return f, f.context(ctx, 0), nil
 	}
 	w.pool.lineUp(ep)
-	select {
-	case ep.turn <- struct{}{}:
-	case <-ctx.Done():
+	if err := ep.turn.take(ctx, yield); err != nil {
 		w.pool.leaveLine(ep, true, false)
-		return nil, nil, ctx.Err()
+		return nil, nil, err
 	}
-	defer func() { <-ep.turn }()
+	defer ep.turn.pass()
 	if !giveUp.IsZero() && ep.spent(giveUp) {
 		w.pool.leaveLine(ep, true, false)
 		return nil, nil, errWaitedOut

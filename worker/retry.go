@@ -24,7 +24,7 @@ func (w *Worker) retrying(ctx context.Context, j *job, fn func(context.Context) 
 	var last error
 	for retry := 0; ; retry++ {
 		queued := w.queuedSince(j)
-		err := w.call(ctx, j, w.giveUp(j, queued), func(ctx context.Context) error {
+		err := w.call(ctx, j, w.giveUp(j, queued), 0, func(ctx context.Context) error {
 			w.spend(j, time.Since(queued)) // as the request leaves
 			w.started(j)
 			return fn(ctx)

@@ -29,7 +29,7 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 		if err := sleep(ctx, min(wait, time.Until(deadline))); err != nil {
 			return interrupted(err)
 		}
-		op, err := w.poll(ctx, j)
+		op, err := w.poll(ctx, j, pollYield(j.polls, interval, deadline))
 		j.polls++
 		heard = heard || lro.FromGoogle(err)
 		switch {
@@ -59,15 +59,31 @@ func (w *Worker) verify(ctx context.Context, j *job) result {
 	}
 }
 
-// poll sends one get of j's operation through its endpoint's gate. A poll
+// poll sends one get of j's operation through its endpoint's gate, giving
+// way to new jobs' requests in line for yield at most (see turn). A poll
 // has no retry budget: it waits in line as long as it must.
-func (w *Worker) poll(ctx context.Context, j *job) (op *lro.Operation, err error) {
-	err = w.call(ctx, j, time.Time{}, func(ctx context.Context) error {
+func (w *Worker) poll(ctx context.Context, j *job, yield time.Duration) (op *lro.Operation, err error) {
+	err = w.call(ctx, j, time.Time{}, yield, func(ctx context.Context) error {
 		var err error
 		op, err = w.ops.Get(ctx, j.svc, j.req.Name)
 		return err
 	})
 	return op, err
+}
+
+// pollYield is how long a job's poll, after polls before it, gives way to
+// new jobs' requests in its endpoint's line. The first gives way to none:
+// it is part of a new job, which most often ends with it and gives its
+// message back. A later one, of an operation still running a poll ago,
+// gives way for its own interval, the wait before it, so that a stream of
+// new work at most doubles the time between two polls; but never past the
+// verify deadline, so that the last poll is as late as it was
+// (docs/design.md#new-jobs-before-polls).
+func pollYield(polls int, interval time.Duration, deadline time.Time) time.Duration {
+	if polls == 0 {
+		return 0
+	}
+	return max(0, min(interval, time.Until(deadline)))
 }
 
 // jitter spreads d by ±20 %.
