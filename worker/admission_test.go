@@ -13,6 +13,8 @@ import (
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAFloodWaitsItsTurn: 300 jobs for a service at rate: 5 wait to start
@@ -39,12 +41,12 @@ func TestAFloodWaitsItsTurn(t *testing.T) {
 		if got := h.jobs(vault, Cancelled); got < 20 {
 			t.Errorf("after 10 s, %v of the flood's jobs done, want about 24: they end at the pace of the rate", got)
 		}
-		if got := testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got < flood-5-30 {
+		if got := testutil.ToFloat64(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got < flood-5-30 {
 			t.Errorf("opcancel_jobs_queued{%s} = %v, want the flood's jobs behind its start line", vault, got)
 		}
 		// In line: the start line's 5 first requests, and the polls of the
 		// jobs started in the last few seconds (2.5 a second).
-		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got > 15 {
+		if got := testutil.ToFloat64(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got > 15 {
 			t.Errorf("opcancel_api_requests_queued{%s} = %v, want its start line (5) and a few polls", vault, got)
 		}
 
@@ -131,7 +133,7 @@ func TestWaitingToStartSpendsTheBudgetOnlyWhileTheEndpointIsSilent(t *testing.T)
 		const hangAt = 150 * time.Second
 		time.Sleep(hangAt)
 		synctest.Wait()
-		backlog := int(testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)))
+		backlog := int(testutil.ToFloat64(h.m.JobsQueued.WithLabelValues(vault, vaultAt)))
 		hang.Store(true)
 		wg.Wait()
 		if backlog < 20 {
@@ -176,7 +178,7 @@ func TestEachSourceHasItsOwnWindow(t *testing.T) {
 		errc := make(chan error)
 		go func() { errc <- h.w.Run(ctx, flood, others) }()
 		time.Sleep(500 * time.Millisecond)
-		if got := testutilCounter(h.m.JobsInFlight); got != 10 {
+		if got := testutil.ToFloat64(h.m.JobsInFlight); got != 10 {
 			t.Errorf("the flood's source holds %v deliveries, want its window, 10", got)
 		}
 		time.Sleep(3 * time.Second)

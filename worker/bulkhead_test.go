@@ -12,6 +12,8 @@ import (
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAHungServiceGivesBackThePool: every request to one service hangs
@@ -64,26 +66,26 @@ func TestAHungServiceGivesBackThePool(t *testing.T) {
 		if got := h.jobs(amapi, Cancelled); got != 100 {
 			t.Errorf("healthy service: cancelled = %v, want 100", got)
 		}
-		if got := testutilCounter(h.m.ServiceRequestsInFlight.WithLabelValues(vault, vaultAt)); got != 1 {
+		if got := testutil.ToFloat64(h.m.ServiceRequestsInFlight.WithLabelValues(vault, vaultAt)); got != 1 {
 			t.Errorf("hung service: %v requests in flight, want 1, its limit's floor", got)
 		}
-		if got := testutilCounter(h.m.EndpointConcurrencyLimit.WithLabelValues(vault, vaultAt)); got != 1 {
+		if got := testutil.ToFloat64(h.m.EndpointConcurrencyLimit.WithLabelValues(vault, vaultAt)); got != 1 {
 			t.Errorf("hung service: opcancel_endpoint_concurrency_limit = %v, want 1", got)
 		}
-		if got := testutilCounter(h.m.RequestsReclaimed.WithLabelValues(vault, vaultAt)); got < 7 {
+		if got := testutil.ToFloat64(h.m.RequestsReclaimed.WithLabelValues(vault, vaultAt)); got < 7 {
 			t.Errorf("hung service: %v requests reclaimed, want the 7 it held beyond its limit at least", got)
 		}
 		// Of its 40 jobs, 16 have started: the 8 whose first requests took
 		// the idle pool, then a start line's worth (8, the pool), whose
 		// first requests wait in line with the retries of those cut; the
 		// other 24 wait to start, holding their message and nothing else.
-		if got := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got < 8 || got > 15 {
+		if got := testutil.ToFloat64(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt)); got < 8 || got > 15 {
 			t.Errorf("hung service: opcancel_api_requests_queued = %v, want 8 first requests and up to 7 retries", got)
 		}
-		if got := testutilCounter(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got != 24 {
+		if got := testutil.ToFloat64(h.m.JobsQueued.WithLabelValues(vault, vaultAt)); got != 24 {
 			t.Errorf("hung service: opcancel_jobs_queued = %v, want the 24 jobs behind its start line", got)
 		}
-		if got := testutilCounter(h.m.RequestsReclaimed.WithLabelValues(amapi, amapiAt)); got != 0 {
+		if got := testutil.ToFloat64(h.m.RequestsReclaimed.WithLabelValues(amapi, amapiAt)); got != 0 {
 			t.Errorf("healthy service: %v requests reclaimed, want none", got)
 		}
 		if throttling, allowed := h.bulkhead(vault, vaultAt).throttle.state(); !throttling || allowed > 5 {
@@ -93,7 +95,7 @@ func TestAHungServiceGivesBackThePool(t *testing.T) {
 		if got := h.jobs(vault, RetryExhausted); got != 40 {
 			t.Errorf("hung service: retry_exhausted = %v, want 40 (nacked, none acked)", got)
 		}
-		if got := testutilCounter(h.m.ServiceConcurrencyWait.WithLabelValues(vault, vaultAt)); got == 0 {
+		if got := testutil.ToFloat64(h.m.ServiceConcurrencyWait.WithLabelValues(vault, vaultAt)); got == 0 {
 			t.Error("no time counted as waiting for a slot by the hung service")
 		}
 	})
@@ -267,7 +269,7 @@ func TestOneLocationHangingSlowsNoOther(t *testing.T) {
 				if got := h.jobs(api, RetryExhausted); got != 20 {
 					t.Errorf("retry_exhausted = %v, want the 20 of europe-west4 only", got)
 				}
-				if got := testutilCounter(h.m.EndpointConcurrencyLimit.WithLabelValues(api, "eu.fake")); got != 1 {
+				if got := testutil.ToFloat64(h.m.EndpointConcurrencyLimit.WithLabelValues(api, "eu.fake")); got != 1 {
 					t.Errorf("opcancel_endpoint_concurrency_limit of europe-west4 = %v, want 1", got)
 				}
 			})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -269,10 +270,10 @@ func TestFaultsBetweenWorkerAndAPI(t *testing.T) {
 				t.Fatal("the fault never happened")
 			}
 			method := map[string]string{http.MethodPost: "cancel", http.MethodGet: "get"}[tt.method]
-			if n := testutilCounter(h.m.APIRequests.WithLabelValues(vault, method, tt.seen)); n != 1 {
+			if n := testutil.ToFloat64(h.m.APIRequests.WithLabelValues(vault, method, tt.seen)); n != 1 {
 				t.Errorf("opcancel_api_requests_total{method=%q,code=%q} = %v, want the damaged answer counted there", method, tt.seen, n)
 			}
-			if n := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); n != 0 {
+			if n := testutil.ToFloat64(h.m.MisdirectedRequests.WithLabelValues(vault)); n != 0 {
 				t.Errorf("opcancel_api_misdirected_requests_total = %v, want 0: damage on the way is no misdirection", n)
 			}
 			if w := h.logs.FilterMessageSnippet("not recognisably Google's").All(); len(w) != 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"opcancel/lro"
@@ -62,7 +63,7 @@ func TestAFleetConvergesOnTheQuota(t *testing.T) {
 			fleet.Go(func() {
 				receive(queue, w, DefaultConfig().MaxOutstanding)
 				mu.Lock()
-				cancelled += testutilCounter(m.Jobs.WithLabelValues(vault, string(Cancelled)))
+				cancelled += testutil.ToFloat64(m.Jobs.WithLabelValues(vault, string(Cancelled)))
 				mu.Unlock()
 			})
 		}

@@ -13,6 +13,8 @@ import (
 	"opcancel/lro/lrotest"
 	"opcancel/metrics"
 	"opcancel/request"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestRepeatsAreSettledFromMemory: an operation found done is never asked
@@ -64,7 +66,7 @@ func TestRepeatsAreSettledFromMemory(t *testing.T) {
 				if s := h.settled.get(tt.repeat); s[len(s)-1] != "ack" {
 					t.Errorf("the repeat was settled %v, want acked", s)
 				}
-				if n := testutilCounter(h.m.JobsFromMemory.WithLabelValues(vault)); n != map[bool]float64{true: 1}[tt.fromMemory] {
+				if n := testutil.ToFloat64(h.m.JobsFromMemory.WithLabelValues(vault)); n != map[bool]float64{true: 1}[tt.fromMemory] {
 					t.Errorf("opcancel_jobs_from_memory_total = %v, want %v", n, tt.fromMemory)
 				}
 				if n := h.jobs(vault, tt.want); n != 2 {
@@ -106,7 +108,7 @@ func TestMemoryForgetsAfterItsAge(t *testing.T) {
 		if n := h.fake.Op("operations/x").Cancels; n != 2 {
 			t.Errorf("%d cancels after the memory's age, want 2: asked again", n)
 		}
-		if n := testutilCounter(h.m.JobsFromMemory.WithLabelValues(vault)); n != 1 {
+		if n := testutil.ToFloat64(h.m.JobsFromMemory.WithLabelValues(vault)); n != 1 {
 			t.Errorf("opcancel_jobs_from_memory_total = %v, want 1", n)
 		}
 	})
@@ -170,7 +172,7 @@ func TestMemoryEntriesDoNotGrowWithNames(t *testing.T) {
 func TestStartUpSeriesFromMemory(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, DefaultConfig(), lrotest.Options{}, "")
-	if got, want := testutilCollect(h.m.JobsFromMemory), len(h.table.Hosts())+1; got != want {
+	if got, want := testutil.CollectAndCount(h.m.JobsFromMemory), len(h.table.Hosts())+1; got != want {
 		t.Errorf("%d series of opcancel_jobs_from_memory_total at start-up, want %d (every enabled service and %s)", got, want, metrics.UnknownService)
 	}
 }

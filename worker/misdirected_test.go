@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
@@ -49,10 +50,10 @@ func TestMisdirected404sAreNackedAndReported(t *testing.T) {
 			}
 		}
 		cancels := len(h.fake.Requests())
-		if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got != float64(cancels) {
+		if got := testutil.ToFloat64(h.m.MisdirectedRequests.WithLabelValues(vault)); got != float64(cancels) {
 			t.Errorf("opcancel_api_misdirected_requests_total = %v, want %d (every cancel sent)", got, cancels)
 		}
-		if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(amapi)); got != 0 {
+		if got := testutil.ToFloat64(h.m.MisdirectedRequests.WithLabelValues(amapi)); got != 0 {
 			t.Errorf("misdirected for %s = %v, want 0", amapi, got)
 		}
 		warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()
@@ -132,7 +133,7 @@ func TestNotGoogleAnswersAckNothing(t *testing.T) {
 				if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
 					t.Errorf("settlement (-want +got):\n%s", diff)
 				}
-				if got := testutilCounter(h.m.MisdirectedRequests.WithLabelValues(vault)); got < 1 {
+				if got := testutil.ToFloat64(h.m.MisdirectedRequests.WithLabelValues(vault)); got < 1 {
 					t.Errorf("opcancel_api_misdirected_requests_total = %v, want every such answer counted", got)
 				}
 				warnings := h.logs.FilterMessageSnippet("not recognisably Google's").All()

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/oauth2"
 
 	"opcancel/lro"
@@ -46,10 +47,10 @@ func TestConcurrencyBound(t *testing.T) {
 		if got := h.ops.peakOf(vault); got < 3 {
 			t.Errorf("peak requests to %s = %d, want at least the 3 slots %s's cap leaves", vault, got, amapi)
 		}
-		if got := testutilCounter(h.m.ServiceMaxConcurrency.WithLabelValues(amapi)); got != 5 {
+		if got := testutil.ToFloat64(h.m.ServiceMaxConcurrency.WithLabelValues(amapi)); got != 5 {
 			t.Errorf("opcancel_service_max_concurrency{%s} = %v, want 5", amapi, got)
 		}
-		if got := testutilCounter(h.m.ServiceMaxConcurrency.WithLabelValues(vault)); got != 8 {
+		if got := testutil.ToFloat64(h.m.ServiceMaxConcurrency.WithLabelValues(vault)); got != 8 {
 			t.Errorf("opcancel_service_max_concurrency{%s} = %v, want the pool, 8", vault, got)
 		}
 		if calls != 200 {
@@ -102,10 +103,10 @@ func TestOneServiceAloneHasThePool(t *testing.T) {
 		for range 8 {
 			time.Sleep(time.Second)
 			synctest.Wait()
-			v := testutilCounter(h.m.ServiceRequestsInFlight.WithLabelValues(vault, vaultAt))
-			a := testutilCounter(h.m.ServiceRequestsInFlight.WithLabelValues(amapi, amapiAt))
-			vq := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt))
-			aq := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(amapi, amapiAt))
+			v := testutil.ToFloat64(h.m.ServiceRequestsInFlight.WithLabelValues(vault, vaultAt))
+			a := testutil.ToFloat64(h.m.ServiceRequestsInFlight.WithLabelValues(amapi, amapiAt))
+			vq := testutil.ToFloat64(h.m.APIRequestsQueued.WithLabelValues(vault, vaultAt))
+			aq := testutil.ToFloat64(h.m.APIRequestsQueued.WithLabelValues(amapi, amapiAt))
 			if vq == 0 || aq == 0 {
 				continue // one of them wants no more than it has
 			}
@@ -136,7 +137,7 @@ func TestSlowVerificationsDoNotBlockNewCancels(t *testing.T) {
 		}
 		// Let every slow job get its cancel accepted: they now wait between polls.
 		time.Sleep(10 * time.Second)
-		if got := testutilCounter(h.m.JobsInFlight); got != 100 {
+		if got := testutil.ToFloat64(h.m.JobsInFlight); got != 100 {
 			t.Fatalf("jobs in flight = %v, want 100 held in verification", got)
 		}
 		start := time.Now()
@@ -174,9 +175,9 @@ func TestRateLimitIsNeverExceeded(t *testing.T) {
 		// most jobs wait to start behind them.
 		time.Sleep(5 * time.Second)
 		synctest.Wait() // the gauges as the line stands, not mid-change
-		queued := testutilCounter(h.m.APIRequestsQueued.WithLabelValues(amapi, amapiAt))
-		jobs := testutilCounter(h.m.JobsQueued.WithLabelValues(amapi, amapiAt))
-		if forRate := testutilCounter(h.m.APIRequestsWaitingForRate.WithLabelValues(amapi, amapiAt)); queued+jobs < 50 || forRate != queued {
+		queued := testutil.ToFloat64(h.m.APIRequestsQueued.WithLabelValues(amapi, amapiAt))
+		jobs := testutil.ToFloat64(h.m.JobsQueued.WithLabelValues(amapi, amapiAt))
+		if forRate := testutil.ToFloat64(h.m.APIRequestsWaitingForRate.WithLabelValues(amapi, amapiAt)); queued+jobs < 50 || forRate != queued {
 			t.Errorf("after 5s: %v requests queued, %v of them waiting for the rate, %v jobs waiting to start; want most jobs waiting, the requests all for the rate", queued, forRate, jobs)
 		}
 		wg.Wait()
@@ -191,7 +192,7 @@ func TestRateLimitIsNeverExceeded(t *testing.T) {
 		if d := at[len(at)-1].Sub(at[0]); d < 19*time.Second || d > 21*time.Second {
 			t.Errorf("200 requests spread over %v, want about 20s at 10/s", d)
 		}
-		if got := testutilCounter(h.m.RateLimitDelayed.WithLabelValues(amapi)); got < 150 {
+		if got := testutil.ToFloat64(h.m.RateLimitDelayed.WithLabelValues(amapi)); got < 150 {
 			t.Errorf("rate-limit delayed requests = %v, want most of them", got)
 		}
 	})

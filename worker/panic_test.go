@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zapcore"
 
 	"opcancel/lro/lrotest"
@@ -50,7 +51,7 @@ func TestPanicsAreContained(t *testing.T) {
 				t.Errorf("%s: the stack is also logged under \"stack\"", id)
 			}
 		}
-		if got := testutilCounter(h.m.Panics.WithLabelValues(vault)); got != 2 {
+		if got := testutil.ToFloat64(h.m.Panics.WithLabelValues(vault)); got != 2 {
 			t.Errorf("opcancel_panics_total{%s} = %v, want 2", vault, got)
 		}
 		// The one pool slot, the one held place and the claim on

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"opcancel/lro/lrotest"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAFloodOverManyLocationsHoldsOneSlot: an API at `rate: 2` flooded in
@@ -52,7 +54,7 @@ func TestAFloodOverManyLocationsHoldsOneSlot(t *testing.T) {
 		synctest.Wait()
 		held := 0
 		for r := range locations {
-			held += int(testutilCounter(h.m.ServiceRequestsInFlight.WithLabelValues(api, fmt.Sprintf("r%d.fake", r))))
+			held += int(testutil.ToFloat64(h.m.ServiceRequestsInFlight.WithLabelValues(api, fmt.Sprintf("r%d.fake", r))))
 		}
 		if held > 1 {
 			t.Errorf("the rate-limited flood holds %d slots of %d while it waits for its rate, want at most 1", held, cfg.Concurrency)

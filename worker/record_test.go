@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
@@ -103,7 +104,7 @@ func TestPublishFailureNacks(t *testing.T) {
 		if diff := cmp.Diff([]string{"nack"}, h.settled.get("m")); diff != "" {
 			t.Errorf("settlement (-want +got):\n%s", diff)
 		}
-		if n := testutilCounter(h.m.ResultPublishFailures); n != 1 {
+		if n := testutil.ToFloat64(h.m.ResultPublishFailures); n != 1 {
 			t.Errorf("opcancel_result_publish_failures_total = %v, want 1", n)
 		}
 	})
@@ -119,7 +120,7 @@ func TestZeroSeriesFromStartUp(t *testing.T) {
 			}
 		}
 	}
-	n := testutilCollect(h.m.Jobs)
+	n := testutil.CollectAndCount(h.m.Jobs)
 	if want := 2*len(Outcomes()) + 1; n != want {
 		t.Errorf("opcancel_jobs_total has %d series at start-up, want %d (every outcome × service, and unknown/invalid)", n, want)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestRetryInfoIsHonoured(t *testing.T) {
@@ -41,7 +43,7 @@ func TestRetryInfoIsHonoured(t *testing.T) {
 				t.Errorf("retry %d came after %v, want exactly the hinted %v", i+1, gap, min)
 			}
 		}
-		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != 2 {
+		if got := testutil.ToFloat64(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != 2 {
 			t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want 2", got)
 		}
 	})
@@ -128,7 +130,7 @@ func TestRetryBudget(t *testing.T) {
 		if n := len(h.fake.RequestsFor("operations/x")); n != 3 {
 			t.Errorf("%d cancels, want 3", n)
 		}
-		if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "UNAVAILABLE")); got != 2 {
+		if got := testutil.ToFloat64(h.m.Retries.WithLabelValues(vault, "UNAVAILABLE")); got != 2 {
 			t.Errorf("retries = %v, want 2", got)
 		}
 
@@ -181,14 +183,14 @@ func TestQuotaIn403IsRetriedAndSlowsDown(t *testing.T) {
 					})
 				}
 				synctest.Wait() // every first cancel has been answered
-				if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(vault, vaultAt)); math.IsInf(got, 1) {
+				if got := testutil.ToFloat64(h.m.ThrottleAllowedRate.WithLabelValues(vault, vaultAt)); math.IsInf(got, 1) {
 					t.Errorf("allowed rate after %d quota answers = %v, want the throttle to hold it down", n, got)
 				}
 				wg.Wait()
 				if got := h.jobs(vault, Cancelled); got != n {
 					t.Errorf("cancelled = %v, want %d (denied: %v)", got, n, h.jobs(vault, Denied))
 				}
-				if got := testutilCounter(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != n {
+				if got := testutil.ToFloat64(h.m.Retries.WithLabelValues(vault, "RESOURCE_EXHAUSTED")); got != n {
 					t.Errorf("retries{RESOURCE_EXHAUSTED} = %v, want %d", got, n)
 				}
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"opcancel/lro/lrotest"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestThrottleRidesAQuotaStorm: an API that admits 100 requests/s and
@@ -84,7 +86,7 @@ func TestThrottleRidesAQuotaStorm(t *testing.T) {
 		if goodput < 85 {
 			t.Errorf("goodput %.1f requests/s, want at least 85 %% of the 100/s quota", goodput)
 		}
-		if d := testutilCounter(h.m.ThrottleDelayed.WithLabelValues(vault, vaultAt)); d == 0 {
+		if d := testutil.ToFloat64(h.m.ThrottleDelayed.WithLabelValues(vault, vaultAt)); d == 0 {
 			t.Error("no request counted as delayed by throttling")
 		}
 	})
@@ -124,7 +126,7 @@ func TestThrottleRecoversAfterAnOutage(t *testing.T) {
 		if !throttling || allowed > 15 {
 			t.Errorf("after 30s of 503s: throttling %v at %.1f/s, want a few per second at most", throttling, allowed)
 		}
-		if got := testutilCounter(h.m.ThrottleAllowedRate.WithLabelValues(amapi, amapiAt)); got != allowed {
+		if got := testutil.ToFloat64(h.m.ThrottleAllowedRate.WithLabelValues(amapi, amapiAt)); got != allowed {
 			t.Errorf("opcancel_throttle_allowed_rate = %v, want %v", got, allowed)
 		}
 		down.Store(false)

@@ -37,7 +37,7 @@ func TestMaxOutstandingBound(t *testing.T) {
 		for range 200 {
 			time.Sleep(time.Second)
 			mu.Lock()
-			peak = max(peak, testutilCounter(h.m.JobsInFlight))
+			peak = max(peak, testutil.ToFloat64(h.m.JobsInFlight))
 			mu.Unlock()
 		}
 		wg.Wait()
