@@ -110,6 +110,15 @@ func TestTwoWorkersShareASubscription(t *testing.T) {
 	args := append([]string{"--subscription=" + ps.sub, "--config=" + apis.config, "--max-outstanding=20"}, e2eLimits.args()...)
 	a1, _, stop1 := startWorker(t, e, args...)
 	a2, _, stop2 := startWorker(t, e, args...)
+	// A ready worker's stream may not be open yet, and the emulator pushes
+	// what is published to the streams open then, past a client's flow
+	// control (docs/design.md#leases): a second stream that opened after
+	// the publish once found every message taken.
+	ctx, cancel := context.WithTimeout(context.Background(), untilDeadline(t))
+	defer cancel()
+	if err := e.WaitStreams(ctx, ps.sub, 2); err != nil {
+		t.Fatalf("both workers' streaming pulls: %v", err)
+	}
 	publish(t, e, ps.topic, msgs...)
 	count := func(addr string) float64 {
 		return value(scrape(t, addr), "opcancel_jobs_total", map[string]string{"outcome": "cancelled"})
