@@ -129,9 +129,11 @@ func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
 		if len(at) < polls {
 			t.Fatalf("the held job was polled %d times in the %v of the flood, want %d at least: at %v", len(at), time.Since(start), polls, at)
 		}
-		// Due before a poll, at worst: the start line's cancels and the
-		// turn holder, a rate's interval apart.
-		lineWait := time.Duration(startLimitOf(h)+1) * time.Second / rate
+		// How long a poll waits past its due time, at worst, in rate
+		// slots of 1/rate each: the start line's cancels, all due before
+		// it; the request holding the turn as it came, which may be
+		// waiting for its own slot; and the poll's own slot.
+		lineWait := time.Duration(startLimitOf(h)+2) * time.Second / rate
 		cancelAt := requestTimes(h, "operations/held", "cancel", start)[0]
 		prev, interval := cancelAt, cfg.PollInitial
 		for i, got := range at[:polls] {
@@ -147,8 +149,12 @@ func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
 		if heldOutcome != Unverified {
 			t.Errorf("held job: outcome %s, want unverified", heldOutcome)
 		}
-		if got, want := heldEnd.Sub(start)-cancelAt, cfg.VerifyTimeout+lineWait+latency; got > want {
-			t.Errorf("held job ended %v after its cancel, want at most %v: its verify timeout, the line due before its last poll and its answer", got, want)
+		// The verify deadline is the verify timeout after the cancel's
+		// answer (a latency after the cancel was sent); the last poll is
+		// due by then, waits at most lineWait and is answered a latency
+		// later.
+		if got, want := heldEnd.Sub(start)-cancelAt, latency+cfg.VerifyTimeout+lineWait+latency; got > want {
+			t.Errorf("held job ended %v after its cancel, want at most %v: the cancel's answer, its verify timeout, the line due before its last poll and that poll's answer", got, want)
 		}
 	})
 }
