@@ -212,3 +212,49 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestATurnHandedToARequestThatGaveUpGoesOn: a request whose wait ends
+// (its job's context done) just as the turn is handed to it either takes
+// it, and gives it on once done, or gives it on at once; either way the
+// request behind it gets the turn. Which it sees first is up to the
+// scheduler, hence the rounds. Were the turn kept, the endpoint would
+// send nothing again.
+func TestATurnHandedToARequestThatGaveUpGoesOn(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		for round := range 64 {
+			var tn turn
+			if err := tn.take(context.Background(), 0); err != nil {
+				t.Fatal(err)
+			}
+			gone, giveUp := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if tn.take(gone, 0) == nil {
+					tn.pass() // it holds the turn: done with it
+				}
+			})
+			synctest.Wait()
+			// Long enough for any hand-on; short of it, the endpoint is
+			// jammed.
+			behind, stop := context.WithTimeout(context.Background(), time.Hour)
+			var behindErr error
+			wg.Go(func() {
+				if behindErr = tn.take(behind, 0); behindErr == nil {
+					tn.pass()
+				}
+			})
+			synctest.Wait()
+			giveUp()
+			tn.pass()
+			wg.Wait()
+			stop()
+			if behindErr != nil {
+				t.Fatalf("round %d: the request behind one that gave up as it was handed the turn never got it: %v", round, behindErr)
+			}
+			if tn.held {
+				t.Fatalf("round %d: the turn is held after the last request gave it back", round)
+			}
+		}
+	})
+}
