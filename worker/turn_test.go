@@ -166,8 +166,9 @@ func startLimitOf(h *harness) int {
 
 // TestTheTurnGoesToTheRequestDueFirst: the requests waiting for a held
 // turn get it in the order they are due, in order of arrival among
-// equals; one that gives up waiting is passed over, and the turn is free
-// once the last gives it back.
+// equals: a poll gives way to new jobs' requests that line up before it
+// is due, not to those that line up after. One that gives up waiting is
+// passed over, and the turn is free once the last gives it back.
 func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -179,7 +180,7 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 		var mu sync.Mutex
 		var got []string
 		var wg sync.WaitGroup
-		wait := func(name string, ctx context.Context, yield time.Duration) {
+		wait := func(ctx context.Context, name string, yield time.Duration) {
 			wg.Go(func() {
 				if tn.take(ctx, yield) != nil {
 					return
@@ -192,18 +193,22 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 			synctest.Wait() // lined up in this order
 		}
 		gone, giveUp := context.WithCancel(ctx)
-		wait("later poll", ctx, 2*time.Second)
-		wait("first cancel", ctx, 0)
-		wait("gave up", gone, 0)
-		wait("second cancel", ctx, 0)
+		wait(ctx, "later poll", 2*time.Second)
+		wait(ctx, "first cancel", 0)
+		wait(gone, "gave up", 0)
+		wait(ctx, "second cancel", 0)
 		time.Sleep(time.Second)
-		wait("cancel after a second", ctx, 0)
-		wait("poll due at once", ctx, 0)
+		wait(ctx, "cancel after a second", 0)
+		wait(ctx, "poll due at once", 0)
+		// Past the later poll's due time: a new job's request goes after
+		// it, which a strict priority would not do.
+		time.Sleep(2 * time.Second)
+		wait(ctx, "cancel after the poll was due", 0)
 		giveUp()
 		synctest.Wait()
 		tn.pass()
 		wg.Wait()
-		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll"}
+		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll", "cancel after the poll was due"}
 		if !slices.Equal(got, want) {
 			t.Errorf("the turn went to %q, want %q", got, want)
 		}
