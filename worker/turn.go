@@ -31,7 +31,7 @@ type turn struct {
 type turnWaiter struct {
 	due   time.Time
 	order uint64
-	// index is the waiter's place in the queue, -1 once handed the turn.
+	// index is the waiter's place in the queue, -1 once out of the queue.
 	index int
 	ready chan struct{}
 }
