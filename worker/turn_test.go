@@ -174,7 +174,7 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tn turn
 		ctx := context.Background()
-		if err := tn.take(ctx, 0); err != nil {
+		if err := tn.take(ctx, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
@@ -182,7 +182,7 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 		var wg sync.WaitGroup
 		wait := func(ctx context.Context, name string, yield time.Duration) {
 			wg.Go(func() {
-				if tn.take(ctx, yield) != nil {
+				if tn.take(ctx, yield, nil) != nil {
 					return
 				}
 				mu.Lock()
@@ -229,13 +229,13 @@ func TestATurnHandedToARequestThatGaveUpGoesOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for round := range 64 {
 			var tn turn
-			if err := tn.take(context.Background(), 0); err != nil {
+			if err := tn.take(context.Background(), 0, nil); err != nil {
 				t.Fatal(err)
 			}
 			gone, giveUp := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				if tn.take(gone, 0) == nil {
+				if tn.take(gone, 0, nil) == nil {
 					tn.pass() // it holds the turn: done with it
 				}
 			})
@@ -245,7 +245,7 @@ func TestATurnHandedToARequestThatGaveUpGoesOn(t *testing.T) {
 			behind, stop := context.WithTimeout(context.Background(), time.Hour)
 			var behindErr error
 			wg.Go(func() {
-				if behindErr = tn.take(behind, 0); behindErr == nil {
+				if behindErr = tn.take(behind, 0, nil); behindErr == nil {
 					tn.pass()
 				}
 			})
@@ -260,6 +260,49 @@ func TestATurnHandedToARequestThatGaveUpGoesOn(t *testing.T) {
 			if tn.held {
 				t.Fatalf("round %d: the turn is held after the last request gave it back", round)
 			}
+		}
+	})
+}
+
+// TestOnceShutdownBeginsPollsGiveWayToNothing: once hurry is closed, a
+// request that was giving way, and one that lines up then, are due as
+// they lined up: a poll waiting in line goes before the new jobs'
+// requests that lined up after it.
+func TestOnceShutdownBeginsPollsGiveWayToNothing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var tn turn
+		ctx := context.Background()
+		if err := tn.take(ctx, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		hurry := make(chan struct{})
+		var mu sync.Mutex
+		var got []string
+		var wg sync.WaitGroup
+		wait := func(name string, yield time.Duration) {
+			wg.Go(func() {
+				if tn.take(ctx, yield, hurry) != nil {
+					return
+				}
+				mu.Lock()
+				got = append(got, name)
+				mu.Unlock()
+				tn.pass()
+			})
+			synctest.Wait() // lined up in this order
+		}
+		wait("poll in line", 2*time.Second)
+		wait("first cancel", 0)
+		close(hurry)
+		synctest.Wait()
+		wait("poll after shutdown began", 2*time.Second)
+		wait("second cancel", 0)
+		tn.pass()
+		wg.Wait()
+		want := []string{"poll in line", "first cancel", "poll after shutdown began", "second cancel"}
+		if !slices.Equal(got, want) {
+			t.Errorf("the turn went to %q, want %q", got, want)
 		}
 	})
 }
