@@ -27,10 +27,13 @@ type startLine struct {
 // startLimit is how many of a service endpoint's jobs may wait for their
 // first request at once: a second of the service's rate (at least one), or,
 // without a rate, the pool (concurrency). That keeps the rate, or the pool,
-// busy, while a request of a job already started waits behind at most that
-// many first requests. Every endpoint of the service has a line of its own:
-// the rate is the service's, shared, but a location that hangs keeps its
-// jobs in its own line.
+// busy, while a retry or first poll of a job already started waits behind
+// at most that many first requests. A later poll gives way as well to the
+// first requests that line up within its yield: up to its poll interval
+// (at most PollMax), never past its verify deadline (see turn). Every
+// endpoint of the service has a line of its own: the rate is the
+// service's, shared, but a location that hangs keeps its jobs in its own
+// line.
 func startLimit(svc *lro.Service, concurrency int) int64 {
 	if svc.Rate > 0 {
 		return int64(min(concurrency, max(1, int(math.Ceil(svc.Rate)))))

@@ -87,7 +87,7 @@ func (w *Worker) take(ctx context.Context, ep *endpoint, giveUp time.Time, yield
 		return f, f.context(ctx, 0), nil
 	}
 	w.pool.lineUp(ep)
-	if err := ep.turn.take(ctx, yield); err != nil {
+	if err := ep.turn.take(ctx, yield, w.draining); err != nil {
 		w.pool.leaveLine(ep, true, false)
 		return nil, nil, err
 	}

@@ -14,7 +14,9 @@ import (
 // subscriptions (partitions), each with its own window of held deliveries,
 // an equal part of MaxOutstanding (Config.SourceWindow), sharing the one
 // pool. When ctx is done, receiving stops, held jobs get until the shutdown
-// timeout to reach an outcome, and the rest end as interrupted (nacked).
+// timeout to reach an outcome, and the rest end as interrupted (nacked);
+// meanwhile their polls no longer give way to the jobs still starting
+// (docs/design.md#new-jobs-before-polls).
 // The same happens when a source stops for good (the context it hands the
 // handler ends without ctx: the subscription was deleted, or permission
 // revoked): every source stops, and held jobs whose messages can no longer
@@ -38,6 +40,7 @@ func (w *Worker) Run(ctx context.Context, srcs ...Source) error {
 			return
 		case <-stopping.Done():
 		}
+		w.drainOnce.Do(func() { close(w.draining) })
 		t := time.NewTimer(w.cfg.ShutdownTimeout)
 		defer t.Stop()
 		select {

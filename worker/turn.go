@@ -17,6 +17,7 @@ import (
 // the polls that lined up less than their yield before it, and a poll
 // gives way to new jobs' requests for its yield at most: past it, only the
 // requests due before it go first (docs/design.md#new-jobs-before-polls).
+// Once shutdown has begun, none gives way: each is due as it lined up.
 type turn struct {
 	mu   sync.Mutex
 	held bool
@@ -29,31 +30,45 @@ type turn struct {
 // turnWaiter is a request waiting for its endpoint's turn; ready is
 // closed when the turn is handed to it.
 type turnWaiter struct {
+	// lined is when it lined up; due, when it is due (lined, or its yield
+	// later).
+	lined time.Time
 	due   time.Time
 	order uint64
-	// index is the waiter's place in the queue, -1 once handed the turn.
+	// index is the waiter's place in the queue, -1 once out of the queue.
 	index int
 	ready chan struct{}
 }
 
 // take waits for the turn for a request due yield after now (0 for a new
 // job's request), and returns nil once the caller holds it, or ctx's
-// error; the holder gives it on with pass.
-func (t *turn) take(ctx context.Context, yield time.Duration) error {
+// error; the holder gives it on with pass. Once hurry is closed (shutdown
+// has begun), the request yields nothing: it is due as it lined up.
+func (t *turn) take(ctx context.Context, yield time.Duration, hurry <-chan struct{}) error {
 	t.mu.Lock()
 	if !t.held {
 		t.held = true
 		t.mu.Unlock()
 		return nil
 	}
-	tw := &turnWaiter{due: time.Now().Add(yield), order: t.arrived, ready: make(chan struct{})}
+	now := time.Now()
+	if yield == 0 {
+		hurry = nil
+	}
+	tw := &turnWaiter{lined: now, due: now.Add(yield), order: t.arrived, ready: make(chan struct{})}
 	t.arrived++
 	heap.Push(&t.waiting, tw)
 	t.mu.Unlock()
-	select {
-	case <-tw.ready:
-		return nil
-	case <-ctx.Done():
+	for waiting := true; waiting; {
+		select {
+		case <-tw.ready:
+			return nil
+		case <-hurry:
+			hurry = nil
+			t.hurry(tw)
+		case <-ctx.Done():
+			waiting = false
+		}
 	}
 	t.mu.Lock()
 	if tw.index < 0 { // handed the turn meanwhile: give it on
@@ -64,6 +79,16 @@ func (t *turn) take(ctx context.Context, yield time.Duration) error {
 	heap.Remove(&t.waiting, tw.index)
 	t.mu.Unlock()
 	return ctx.Err()
+}
+
+// hurry makes tw, if still waiting, due as it lined up.
+func (t *turn) hurry(tw *turnWaiter) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tw.index >= 0 {
+		tw.due = tw.lined
+		heap.Fix(&t.waiting, tw.index)
+	}
 }
 
 // pass gives the turn to the waiting request due first, or frees it.

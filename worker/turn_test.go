@@ -129,9 +129,11 @@ func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
 		if len(at) < polls {
 			t.Fatalf("the held job was polled %d times in the %v of the flood, want %d at least: at %v", len(at), time.Since(start), polls, at)
 		}
-		// Due before a poll, at worst: the start line's cancels and the
-		// turn holder, a rate's interval apart.
-		lineWait := time.Duration(startLimitOf(h)+1) * time.Second / rate
+		// How long a poll waits past its due time, at worst, in rate
+		// slots of 1/rate each: the start line's cancels, all due before
+		// it; the request holding the turn as it came, which may be
+		// waiting for its own slot; and the poll's own slot.
+		lineWait := time.Duration(startLimitOf(h)+2) * time.Second / rate
 		cancelAt := requestTimes(h, "operations/held", "cancel", start)[0]
 		prev, interval := cancelAt, cfg.PollInitial
 		for i, got := range at[:polls] {
@@ -147,8 +149,12 @@ func TestPollsAreNotStarvedByNewJobs(t *testing.T) {
 		if heldOutcome != Unverified {
 			t.Errorf("held job: outcome %s, want unverified", heldOutcome)
 		}
-		if got, want := heldEnd.Sub(start)-cancelAt, cfg.VerifyTimeout+lineWait+latency; got > want {
-			t.Errorf("held job ended %v after its cancel, want at most %v: its verify timeout, the line due before its last poll and its answer", got, want)
+		// The verify deadline is the verify timeout after the cancel's
+		// answer (a latency after the cancel was sent); the last poll is
+		// due by then, waits at most lineWait and is answered a latency
+		// later.
+		if got, want := heldEnd.Sub(start)-cancelAt, latency+cfg.VerifyTimeout+lineWait+latency; got > want {
+			t.Errorf("held job ended %v after its cancel, want at most %v: the cancel's answer, its verify timeout, the line due before its last poll and that poll's answer", got, want)
 		}
 	})
 }
@@ -160,22 +166,23 @@ func startLimitOf(h *harness) int {
 
 // TestTheTurnGoesToTheRequestDueFirst: the requests waiting for a held
 // turn get it in the order they are due, in order of arrival among
-// equals; one that gives up waiting is passed over, and the turn is free
-// once the last gives it back.
+// equals: a poll gives way to new jobs' requests that line up before it
+// is due, not to those that line up after. One that gives up waiting is
+// passed over, and the turn is free once the last gives it back.
 func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var tn turn
 		ctx := context.Background()
-		if err := tn.take(ctx, 0); err != nil {
+		if err := tn.take(ctx, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
 		var got []string
 		var wg sync.WaitGroup
-		wait := func(name string, ctx context.Context, yield time.Duration) {
+		wait := func(ctx context.Context, name string, yield time.Duration) {
 			wg.Go(func() {
-				if tn.take(ctx, yield) != nil {
+				if tn.take(ctx, yield, nil) != nil {
 					return
 				}
 				mu.Lock()
@@ -186,23 +193,116 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 			synctest.Wait() // lined up in this order
 		}
 		gone, giveUp := context.WithCancel(ctx)
-		wait("later poll", ctx, 2*time.Second)
-		wait("first cancel", ctx, 0)
-		wait("gave up", gone, 0)
-		wait("second cancel", ctx, 0)
+		wait(ctx, "later poll", 2*time.Second)
+		wait(ctx, "first cancel", 0)
+		wait(gone, "gave up", 0)
+		wait(ctx, "second cancel", 0)
 		time.Sleep(time.Second)
-		wait("cancel after a second", ctx, 0)
-		wait("poll due at once", ctx, 0)
+		wait(ctx, "cancel after a second", 0)
+		wait(ctx, "poll due at once", 0)
+		// Past the later poll's due time: a new job's request goes after
+		// it, which a strict priority would not do.
+		time.Sleep(2 * time.Second)
+		wait(ctx, "cancel after the poll was due", 0)
 		giveUp()
 		synctest.Wait()
 		tn.pass()
 		wg.Wait()
-		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll"}
+		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll", "cancel after the poll was due"}
 		if !slices.Equal(got, want) {
 			t.Errorf("the turn went to %q, want %q", got, want)
 		}
 		if tn.held {
 			t.Error("the turn is held after the last request gave it back")
+		}
+	})
+}
+
+// TestATurnHandedToARequestThatGaveUpGoesOn: a request whose wait ends
+// (its job's context done) just as the turn is handed to it either takes
+// it, and gives it on once done, or gives it on at once; either way the
+// request behind it gets the turn. Which it sees first is up to the
+// scheduler, hence the rounds. Were the turn kept, the endpoint would
+// send nothing again.
+func TestATurnHandedToARequestThatGaveUpGoesOn(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		for round := range 64 {
+			var tn turn
+			if err := tn.take(context.Background(), 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			gone, giveUp := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if tn.take(gone, 0, nil) == nil {
+					tn.pass() // it holds the turn: done with it
+				}
+			})
+			synctest.Wait()
+			// Long enough for any hand-on; short of it, the endpoint is
+			// jammed.
+			behind, stop := context.WithTimeout(context.Background(), time.Hour)
+			var behindErr error
+			wg.Go(func() {
+				if behindErr = tn.take(behind, 0, nil); behindErr == nil {
+					tn.pass()
+				}
+			})
+			synctest.Wait()
+			giveUp()
+			tn.pass()
+			wg.Wait()
+			stop()
+			if behindErr != nil {
+				t.Fatalf("round %d: the request behind one that gave up as it was handed the turn never got it: %v", round, behindErr)
+			}
+			if tn.held {
+				t.Fatalf("round %d: the turn is held after the last request gave it back", round)
+			}
+		}
+	})
+}
+
+// TestOnceShutdownBeginsPollsGiveWayToNothing: once hurry is closed, a
+// request that was giving way, and one that lines up then, are due as
+// they lined up: a poll waiting in line goes before the new jobs'
+// requests that lined up after it.
+func TestOnceShutdownBeginsPollsGiveWayToNothing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var tn turn
+		ctx := context.Background()
+		if err := tn.take(ctx, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		hurry := make(chan struct{})
+		var mu sync.Mutex
+		var got []string
+		var wg sync.WaitGroup
+		wait := func(name string, yield time.Duration) {
+			wg.Go(func() {
+				if tn.take(ctx, yield, hurry) != nil {
+					return
+				}
+				mu.Lock()
+				got = append(got, name)
+				mu.Unlock()
+				tn.pass()
+			})
+			synctest.Wait() // lined up in this order
+		}
+		wait("poll in line", 2*time.Second)
+		wait("first cancel", 0)
+		close(hurry)
+		synctest.Wait()
+		wait("poll after shutdown began", 2*time.Second)
+		wait("second cancel", 0)
+		tn.pass()
+		wg.Wait()
+		want := []string{"poll in line", "first cancel", "poll after shutdown began", "second cancel"}
+		if !slices.Equal(got, want) {
+			t.Errorf("the turn went to %q, want %q", got, want)
 		}
 	})
 }

@@ -75,10 +75,10 @@ func (w *Worker) poll(ctx context.Context, j *job, yield time.Duration) (op *lro
 // new jobs' requests in its endpoint's line. The first gives way to none:
 // it is part of a new job, which most often ends with it and gives its
 // message back. A later one, of an operation still running a poll ago,
-// gives way for its own interval, the wait before it, so that a stream of
-// new work at most doubles the time between two polls; but never past the
-// verify deadline, so that the last poll is as late as it was
-// (docs/design.md#new-jobs-before-polls).
+// gives way for its own interval (the wait before it, without the jitter),
+// so that a stream of new work at most doubles the time between two polls;
+// but never past the verify deadline, so that the last poll is as late as
+// it was (docs/design.md#new-jobs-before-polls).
 func pollYield(polls int, interval time.Duration, deadline time.Time) time.Duration {
 	if polls == 0 {
 		return 0

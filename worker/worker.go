@@ -39,6 +39,11 @@ type Worker struct {
 	// memory holds the outcomes settled for good, for repeats.
 	memory *memory
 
+	// draining is closed once shutdown has begun (see Run): from then on,
+	// polls give way to nothing (see turn).
+	draining  chan struct{}
+	drainOnce sync.Once
+
 	mu sync.Mutex
 	// inFlight holds the service/name of the operations in flight.
 	inFlight map[string]struct{}
@@ -72,6 +77,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		inFlight: map[string]struct{}{},
 		messages: map[string]*fate{},
 		memory:   newMemory(cfg.MemoryEntries, cfg.MemoryAge),
+		draining: make(chan struct{}),
 	}
 	if w.tracer != nil {
 		w.ops = tracedOps{ops: w.ops, tracer: w.tracer}
