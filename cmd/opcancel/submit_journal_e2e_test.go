@@ -88,7 +88,9 @@ func TestSubmitJournalResumesAnInterruptedSubmit(t *testing.T) {
 	if b, err := os.ReadFile(journal); err != nil || json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &header) != nil {
 		t.Fatalf("the journal's header: %v", err)
 	}
-	_, _, code, err := runCLI(t, env, "wait", "--batch="+header.Batch, "--results-topic="+ps.results, "--batches-topic="+ps.batches, "--wait-timeout=2s")
+	// Its timeout must outlast reading the manifest (see
+	// TestSubmitWhoseJournalCannotBeWrittenIsResumedOnce).
+	_, _, code, err := runCLI(t, env, "wait", "--batch="+header.Batch, "--results-topic="+ps.results, "--batches-topic="+ps.batches, "--wait-timeout="+untilPublished.String())
 	if code != 4 || !strings.Contains(err.Error(), fmt.Sprintf("batch %s: its publishing had not ended by --wait-timeout", header.Batch)) {
 		t.Errorf("wait on the interrupted batch: exit %d (%v), want 4 saying that its publishing had not ended", code, err)
 	}

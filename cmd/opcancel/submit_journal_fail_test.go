@@ -78,7 +78,9 @@ func TestSubmitWhoseJournalCannotBeWrittenIsResumedOnce(t *testing.T) {
 	}
 
 	wait := []string{"wait", "--batch=" + batch, "--since=1h", "--results-topic=" + ps.results, "--batches-topic=" + ps.batches}
-	_, _, code, err := runCLI(t, env, append(wait, "--wait-timeout=2s")...)
+	// Its timeout must outlast reading the manifest, or wait ends saying
+	// it found none: it once did at 2 s on a busy machine.
+	_, _, code, err := runCLI(t, env, append(wait, "--wait-timeout="+untilPublished.String())...)
 	if code != 4 || !strings.Contains(err.Error(), "its publishing had not ended") {
 		t.Errorf("wait on the stopped batch: exit %d (%v), want 4 saying that its publishing had not ended", code, err)
 	}
