@@ -221,7 +221,9 @@ func (e *Emulator) Stop() {
 func (e *Emulator) Streams(sub string) int { return e.proxy.openStreams(sub) }
 
 // WaitStreams waits until the emulator serves n streaming pulls on the
-// subscription sub (a full name) through Host, or ctx ends.
+// subscription sub (a full name) through Host, or ctx ends. A stream
+// counts once the emulator has been sent the request that opens it: the
+// emulator takes it in a moment later.
 func (e *Emulator) WaitStreams(ctx context.Context, sub string, n int) error {
 	return e.proxy.waitStreams(ctx, sub, n)
 }

@@ -88,6 +88,7 @@ func (p *streamProxy) forward(_ any, down grpc.ServerStream) error {
 		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
 	var first *frame
+	var sub string
 	if method == streamingPull {
 		// A streaming pull names its subscription in its first request.
 		first = new(frame)
@@ -98,14 +99,24 @@ func (p *streamProxy) forward(_ any, down grpc.ServerStream) error {
 		if err := proto.Unmarshal(first.b, &req); err != nil {
 			return fmt.Errorf("proxy: streaming pull request: %w", err)
 		}
-		p.count(req.Subscription, 1)
-		defer p.count(req.Subscription, -1)
+		sub = req.Subscription
 	}
 	up, err := p.upstream.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method)
 	if err != nil {
 		return err
 	}
-	go relayRequests(down, up, first)
+	if first != nil {
+		// Counted once the emulator has the request that opens it, until
+		// the emulator ends it; a stream that failed to open relays the
+		// emulator's status only.
+		if up.SendMsg(first) != nil {
+			up.CloseSend()
+			return relayAnswers(down, up)
+		}
+		p.count(sub, 1)
+		defer p.count(sub, -1)
+	}
+	go relayRequests(down, up)
 	return relayAnswers(down, up)
 }
 
@@ -144,16 +155,14 @@ func (p *streamProxy) waitStreams(ctx context.Context, sub string, n int) error 
 	}
 }
 
-// relayRequests copies the client's requests (after first, if any) to the
-// emulator until the client half-closes or goes; either way the emulator
-// then sees a half-close, the end of a stream that it honours.
-func relayRequests(down grpc.ServerStream, up grpc.ClientStream, first *frame) {
-	if first == nil || up.SendMsg(first) == nil {
-		for {
-			var f frame
-			if down.RecvMsg(&f) != nil || up.SendMsg(&f) != nil {
-				break
-			}
+// relayRequests copies the client's requests to the emulator until the
+// client half-closes or goes; either way the emulator then sees a
+// half-close, the end of a stream that it honours.
+func relayRequests(down grpc.ServerStream, up grpc.ClientStream) {
+	for {
+		var f frame
+		if down.RecvMsg(&f) != nil || up.SendMsg(&f) != nil {
+			break
 		}
 	}
 	up.CloseSend()
