@@ -13,10 +13,10 @@ import (
 )
 
 // building is held by each build of the opcancel binary without -race
-// (deploy/build.sh, go install): builds run at once each compile every
-// package themselves, since the build cache fills only as one ends; one
-// after the other, the first compiles and the others mostly link. On an
-// empty cache that is minutes of two cores saved.
+// (deploy/build.sh, go install): builds for one platform that run at once
+// each compile every package themselves, since the build cache fills only
+// as one ends; one after the other, the first compiles and the others
+// mostly link. On an empty cache that is minutes of two cores saved.
 var building sync.Mutex
 
 // build runs cmd, a build of the opcancel binary, holding building; it
@@ -27,40 +27,58 @@ func build(cmd *exec.Cmd) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// scriptBuilds are deploy/build.sh's binaries, one per platform (GOOS/GOARCH),
-// built once per test binary for the tests that check them.
-var scriptBuilds sync.Map
+// scriptBuilds are deploy/build.sh's binaries, one per platform
+// (GOOS/GOARCH), built once per test binary for the tests that check them,
+// one after the other in the order the tests asked for them; last is the
+// one asked for last.
+var scriptBuilds struct {
+	sync.Mutex
+	byPlatform map[string]*scriptBuild
+	last       *scriptBuild
+}
 
 // scriptBuild is one platform's deploy/build.sh run: done is closed when
-// it has ended, with the binary at path or the failure in err and out.
+// it has ended, with the binary at path (in dir) or the failure in err and
+// out.
 type scriptBuild struct {
-	done chan struct{}
-	path string
-	out  []byte
-	err  error
+	done      chan struct{}
+	dir, path string
+	out       []byte
+	err       error
 }
 
 // startScriptBuild starts deploy/build.sh for goos/goarch in the
 // background, unless a test started it already, stamped v9.9.9-test and
-// commit 0123abc. Tests call it before t.Parallel: a parallel test waits
-// for a free turn, and on an empty build cache the builds are the longest
-// part of the kit's tests, so they start with the test binary and compile
-// while the other tests run (docs/testing.md#how-long-it-takes).
+// commit 0123abc; it runs once the build asked for before it has ended.
+// Tests call it before t.Parallel: a parallel test waits for a free turn,
+// and on an empty build cache the builds are the longest part of the kit's
+// tests, so they start with the test binary and compile while the other
+// tests run, beside go test's -parallel (docs/testing.md#how-long-it-takes).
 func startScriptBuild(goos, goarch string) *scriptBuild {
-	b, started := scriptBuilds.LoadOrStore(goos+"/"+goarch, &scriptBuild{done: make(chan struct{})})
-	sb := b.(*scriptBuild)
-	if started {
+	scriptBuilds.Lock()
+	defer scriptBuilds.Unlock()
+	platform := goos + "/" + goarch
+	if sb := scriptBuilds.byPlatform[platform]; sb != nil {
 		return sb
 	}
+	sb := &scriptBuild{done: make(chan struct{})}
+	if scriptBuilds.byPlatform == nil {
+		scriptBuilds.byPlatform = map[string]*scriptBuild{}
+	}
+	scriptBuilds.byPlatform[platform] = sb
+	before := scriptBuilds.last
+	scriptBuilds.last = sb
+	sb.dir, sb.err = os.MkdirTemp("", "opcancel-build-")
+	if sb.err != nil {
+		close(sb.done)
+		return sb
+	}
+	sb.path = filepath.Join(sb.dir, "opcancel")
 	go func() {
 		defer close(sb.done)
-		dir, err := os.MkdirTemp("", "opcancel-build-")
-		if err != nil {
-			sb.err = err
-			return
+		if before != nil {
+			<-before.done
 		}
-		buildDirs.Store(dir, true)
-		sb.path = filepath.Join(dir, "opcancel")
 		script := exec.Command("sh", "deploy/build.sh", sb.path, "v9.9.9-test", "0123abc")
 		script.Dir = repoRoot
 		script.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch)
@@ -69,15 +87,18 @@ func startScriptBuild(goos, goarch string) *scriptBuild {
 	return sb
 }
 
-// buildDirs are the folders of scriptBuilds' binaries, removed by TestMain.
-var buildDirs sync.Map
-
-// removeBuilds removes the binaries deploy/build.sh made for the tests.
+// removeBuilds waits for the builds the tests started, which a test that
+// failed early or a -run naming one subtest may have left running, and
+// removes their binaries.
 func removeBuilds() {
-	buildDirs.Range(func(dir, _ any) bool {
-		os.RemoveAll(dir.(string))
-		return true
-	})
+	scriptBuilds.Lock()
+	defer scriptBuilds.Unlock()
+	for _, sb := range scriptBuilds.byPlatform {
+		<-sb.done
+		if sb.dir != "" {
+			os.RemoveAll(sb.dir)
+		}
+	}
 }
 
 // binary waits for the build and returns the binary's path; a failed
