@@ -11,10 +11,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestAFloodWaitsItsTurn: 300 jobs for a service at rate: 5 wait to start

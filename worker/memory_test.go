@@ -9,12 +9,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
 	"opcancel/metrics"
 	"opcancel/request"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestRepeatsAreSettledFromMemory: an operation found done is never asked

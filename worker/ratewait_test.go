@@ -9,9 +9,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"opcancel/lro/lrotest"
-
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"opcancel/lro/lrotest"
 )
 
 // TestAFloodOverManyLocationsHoldsOneSlot: an API at `rate: 2` flooded in

@@ -10,10 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"opcancel/lro"
 	"opcancel/lro/lrotest"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestRetryInfoIsHonoured(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"opcancel/lro/lrotest"
-
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"opcancel/lro/lrotest"
 )
 
 // TestThrottleRidesAQuotaStorm: an API that admits 100 requests/s and
