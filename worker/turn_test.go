@@ -177,20 +177,9 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 		if err := tn.take(ctx, 0, nil); err != nil {
 			t.Fatal(err)
 		}
-		var mu sync.Mutex
-		var got []string
-		var wg sync.WaitGroup
+		order := turnOrder{tn: &tn}
 		wait := func(ctx context.Context, name string, yield time.Duration) {
-			wg.Go(func() {
-				if tn.take(ctx, yield, nil) != nil {
-					return
-				}
-				mu.Lock()
-				got = append(got, name)
-				mu.Unlock()
-				tn.pass()
-			})
-			synctest.Wait() // lined up in this order
+			order.lineUp(ctx, name, yield, nil)
 		}
 		gone, giveUp := context.WithCancel(ctx)
 		wait(ctx, "later poll", 2*time.Second)
@@ -207,7 +196,7 @@ func TestTheTurnGoesToTheRequestDueFirst(t *testing.T) {
 		giveUp()
 		synctest.Wait()
 		tn.pass()
-		wg.Wait()
+		got := order.wait()
 		want := []string{"first cancel", "second cancel", "cancel after a second", "poll due at once", "later poll", "cancel after the poll was due"}
 		if !slices.Equal(got, want) {
 			t.Errorf("the turn went to %q, want %q", got, want)
@@ -277,20 +266,9 @@ func TestOnceShutdownBeginsPollsGiveWayToNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		hurry := make(chan struct{})
-		var mu sync.Mutex
-		var got []string
-		var wg sync.WaitGroup
+		order := turnOrder{tn: &tn}
 		wait := func(name string, yield time.Duration) {
-			wg.Go(func() {
-				if tn.take(ctx, yield, hurry) != nil {
-					return
-				}
-				mu.Lock()
-				got = append(got, name)
-				mu.Unlock()
-				tn.pass()
-			})
-			synctest.Wait() // lined up in this order
+			order.lineUp(ctx, name, yield, hurry)
 		}
 		wait("poll in line", 2*time.Second)
 		wait("first cancel", 0)
@@ -299,10 +277,43 @@ func TestOnceShutdownBeginsPollsGiveWayToNothing(t *testing.T) {
 		wait("poll after shutdown began", 2*time.Second)
 		wait("second cancel", 0)
 		tn.pass()
-		wg.Wait()
+		got := order.wait()
 		want := []string{"poll in line", "first cancel", "poll after shutdown began", "second cancel"}
 		if !slices.Equal(got, want) {
 			t.Errorf("the turn went to %q, want %q", got, want)
 		}
 	})
+}
+
+// turnOrder records the order in which requests lined up for tn got the
+// turn.
+type turnOrder struct {
+	tn  *turn
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	got []string
+}
+
+// lineUp lines a request named name up for the turn, due yield after now
+// (hurry as for take), and returns once it is in line; a request that gets
+// the turn records its name and gives the turn on, one that gives up
+// records nothing.
+func (o *turnOrder) lineUp(ctx context.Context, name string, yield time.Duration, hurry <-chan struct{}) {
+	o.wg.Go(func() {
+		if o.tn.take(ctx, yield, hurry) != nil {
+			return
+		}
+		o.mu.Lock()
+		o.got = append(o.got, name)
+		o.mu.Unlock()
+		o.tn.pass()
+	})
+	synctest.Wait() // lined up in this order
+}
+
+// wait waits for every request lined up, and returns the names of those
+// that got the turn, in the order they got it.
+func (o *turnOrder) wait() []string {
+	o.wg.Wait()
+	return o.got
 }
